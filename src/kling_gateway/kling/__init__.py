@@ -1,0 +1,1 @@
+"""Shared knowledge of the Kling API: what a valid request is and what a task costs."""

@@ -1,0 +1,143 @@
+"""Units (积分) the official price table charges for a task that succeeds (reference §7).
+
+Prices are looked up by (model, mode, variant), the three answers a create body gives about itself; the
+variant is the column of the table ("silent", "audio", "voice", "video-in", "edit", ...).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from typing import Literal
+
+from kling_gateway.kling.schemas import ActionSpec, CreateBody
+
+Per = Literal["5 seconds", "second", "image", "task"]
+PriceKey = tuple[str, str | None, str]
+
+# Where the output length is not known in advance (lip-sync, avatar, motion control, editing a base video),
+# the task is priced at the shortest billed length.
+ASSUMED_SECONDS = Decimal(5)
+CENT = Decimal("0.01")
+
+# Units per started 5 s of output: 10 s clips cost twice the 5 s price, as every row of §7 shows.
+_PER_FIVE_SECONDS: Mapping[PriceKey, str] = {
+    ("kling-v1", "std", "silent"): "1",
+    ("kling-v1", "pro", "silent"): "3.5",
+    ("kling-v1-5", "std", "silent"): "2",
+    ("kling-v1-5", "pro", "silent"): "3.5",
+    ("kling-v1-6", "std", "silent"): "2",
+    ("kling-v1-6", "pro", "silent"): "3.5",
+    ("kling-v1-6", "std", "edit"): "3",  # multi-elements
+    ("kling-v1-6", "pro", "edit"): "5",
+    ("kling-v2-master", "std", "silent"): "10",
+    ("kling-v2-1-master", "std", "silent"): "10",
+    ("kling-v2-1", "std", "silent"): "2",
+    ("kling-v2-1", "pro", "silent"): "3.5",
+    ("kling-v2-5-turbo", "std", "silent"): "1.5",
+    ("kling-v2-5-turbo", "pro", "silent"): "2.5",
+    ("kling-v2-6", "std", "silent"): "1.5",
+    ("kling-v2-6", "pro", "silent"): "2.5",
+    ("kling-v2-6", "pro", "audio"): "5",
+    ("kling-v2-6", "pro", "voice"): "6",
+    ("kling-lip-sync", None, "silent"): "0.5",
+    # advanced-lip-sync has no price of its own in §7; it is charged like the classic lip-sync.
+    ("kling-advanced-lip-sync", None, "silent"): "0.5",
+    # §7: "video effects vary per template". Single-image templates are priced as a kling-v1-6 std clip and the
+    # dual-person *_pro templates as a kling-v1-6 pro clip; legacy dual scenes use their named model's row.
+    ("kling-effects", None, "single"): "2",
+    ("kling-effects", None, "dual"): "3.5",
+}
+
+_PER_SECOND: Mapping[PriceKey, str] = {
+    ("kling-video-o1", "std", "silent"): "0.6",
+    ("kling-video-o1", "std", "video-in"): "0.9",
+    ("kling-video-o1", "pro", "silent"): "0.8",
+    ("kling-video-o1", "pro", "video-in"): "1.2",
+    ("kling-v3", "std", "silent"): "0.6",
+    ("kling-v3", "std", "audio"): "0.9",
+    ("kling-v3", "std", "voice"): "0.9",  # voices are part of the audio track on 3.0: no separate rate
+    ("kling-v3", "pro", "silent"): "0.8",
+    ("kling-v3", "pro", "audio"): "1.2",
+    ("kling-v3", "pro", "voice"): "1.2",
+    # kling-v3-omni follows kling-v3; with a reference video (always silent) it takes the O1 video-input rate.
+    ("kling-v3-omni", "std", "silent"): "0.6",
+    ("kling-v3-omni", "std", "audio"): "0.9",
+    ("kling-v3-omni", "std", "video-in"): "0.9",
+    ("kling-v3-omni", "pro", "silent"): "0.8",
+    ("kling-v3-omni", "pro", "audio"): "1.2",
+    ("kling-v3-omni", "pro", "video-in"): "1.2",
+    ("kling-avatar", "std", "silent"): "0.4",
+    ("kling-avatar", "pro", "silent"): "0.8",
+}
+
+# Image-pack units per generated image.
+_PER_IMAGE: Mapping[PriceKey, str] = {
+    ("kling-v1", None, "text-to-image"): "1",
+    # §7 gives Kolors v1 a single figure; with no image-to-image surcharge documented it applies to both.
+    ("kling-v1", None, "image-to-image"): "1",
+    ("kling-v1-5", None, "text-to-image"): "4",
+    ("kling-v1-5", None, "image-to-image"): "8",
+    ("kling-v2", None, "text-to-image"): "4",
+    ("kling-v2", None, "image-to-image"): "8",
+    ("kling-v2-new", None, "image-to-image"): "8",
+    ("kling-v2-1", None, "text-to-image"): "4",
+    ("kling-v2-1", None, "image-to-image"): "8",
+    # kling-v3 image generation is not in §7; it is priced like the latest listed model, kling-v2-1.
+    ("kling-v3", None, "text-to-image"): "4",
+    ("kling-v3", None, "image-to-image"): "8",
+    ("kling-image-o1", None, "image"): "8",
+    ("kling-v2", None, "image"): "16",  # multi-image2image
+    ("kling-v2-1", None, "image"): "16",
+    ("kling-expand", None, "image"): "8",
+}
+
+_PER_TASK: Mapping[PriceKey, str] = {
+    # video-extend names no model; the source is a kling-v1.x video, priced at the cheapest row, kling-v1 std.
+    ("kling-video-extend", None, "silent"): "1",
+    # Try-on draws on its own pack (≈$0.07 a task): one unit of that pack per task.
+    ("kolors-virtual-try-on-v1", None, "image"): "1",
+    ("kolors-virtual-try-on-v1-5", None, "image"): "1",
+}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A price: so many units per unit of output."""
+
+    units: Decimal
+    per: Per
+
+
+_TABLES: tuple[tuple[Per, Mapping[PriceKey, str]], ...] = (
+    ("5 seconds", _PER_FIVE_SECONDS),
+    ("second", _PER_SECOND),
+    ("image", _PER_IMAGE),
+    ("task", _PER_TASK),
+)
+RATES: Mapping[PriceKey, Rate] = {
+    key: Rate(Decimal(units), per) for per, table in _TABLES for key, units in table.items()
+}
+
+
+def unit_cost(spec: ActionSpec, body: CreateBody) -> Decimal:
+    """Return the units Kling charges for this task when it succeeds."""
+    key = (body.model(), body.mode(), body.variant())
+    if key not in RATES:
+        raise KeyError(f"no price for {spec.family}/{spec.action} with model, mode, variant {key}")
+    rate = RATES[key]
+    duration = body.duration_s()
+    seconds = ASSUMED_SECONDS if duration is None else Decimal(str(duration))
+    quantity = {
+        "5 seconds": (seconds / 5).to_integral_value(rounding=ROUND_CEILING),
+        "second": seconds,
+        "image": Decimal(body.slots()[1]),
+        "task": Decimal(1),
+    }[rate.per]
+    return _tidy(rate.units * quantity)
+
+
+def _tidy(units: Decimal) -> Decimal:
+    """Round to cents without trailing zeros, so that str() reads like final_unit_deduction ("5", "3.5")."""
+    cents = units.quantize(CENT)
+    whole = cents.to_integral_value()
+    return whole if cents == whole else cents.normalize()

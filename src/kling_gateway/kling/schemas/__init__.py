@@ -1,0 +1,38 @@
+"""What a valid request body is for every Kling endpoint: the contract of the sandbox and the gateway."""
+
+from .base import CreateBody, Family, InvalidBody, PackType
+from .edits import Avatar, Effects, MultiElements, VideoExtend
+from .errors import parse_body
+from .images import ImageExpand, ImageGeneration, MultiImage2Image, OmniImage, VirtualTryOn
+from .lipsync import AdvancedLipSync, LipSync
+from .omni import OmniVideo
+from .registry import ACTIONS, SYNC_CALLS, ActionSpec, parse_create_body
+from .videos import Image2Video, MotionControl, MultiImage2Video, Text2Video
+
+__all__ = [
+    "ACTIONS",
+    "SYNC_CALLS",
+    "ActionSpec",
+    "AdvancedLipSync",
+    "Avatar",
+    "CreateBody",
+    "Effects",
+    "Family",
+    "Image2Video",
+    "ImageExpand",
+    "ImageGeneration",
+    "InvalidBody",
+    "LipSync",
+    "MotionControl",
+    "MultiElements",
+    "MultiImage2Image",
+    "MultiImage2Video",
+    "OmniImage",
+    "OmniVideo",
+    "PackType",
+    "Text2Video",
+    "VideoExtend",
+    "VirtualTryOn",
+    "parse_body",
+    "parse_create_body",
+]
