@@ -1,0 +1,251 @@
+"""The sandbox's HTTP edge: official paths, auth, injected faults, and the wire format."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kling_gateway.kling.codes import SERVER_FAULTS, KlingCode
+from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family, InvalidBody, parse_body
+from kling_gateway.sandbox import media, wire
+from kling_gateway.sandbox.auth import Authenticator, AuthError
+from kling_gateway.sandbox.callbacks import CallbackDispatcher
+from kling_gateway.sandbox.config import Account, SandboxConfig
+from kling_gateway.sandbox.lifecycle import TaskStatus
+from kling_gateway.sandbox.service import Sandbox, SandboxError
+
+PAGE_NUM_RANGE = (1, 1000)
+PAGE_SIZE_RANGE = (1, 500)
+DEFAULT_PAGE_SIZE = 30
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request, Account], Awaitable[Response]]
+
+
+def now_ms() -> int:
+    """Read the wall clock in milliseconds, the unit of every Kling timestamp."""
+    return time.time_ns() // 1_000_000
+
+
+def create_app(config: SandboxConfig | None = None, *, http_client: httpx.AsyncClient | None = None) -> Starlette:
+    """Build a sandbox app; `http_client` (for callbacks) lets tests choose the transport."""
+    api = SandboxApi(config or SandboxConfig(), http_client=http_client)
+    app = Starlette(routes=api.routes(), lifespan=api.lifespan, exception_handlers={HTTPException: _http_exception})
+    app.state.sandbox = api.sandbox
+    return app
+
+
+class SandboxApi:
+    """Serve the official API on top of one Sandbox."""
+
+    def __init__(self, config: SandboxConfig, *, http_client: httpx.AsyncClient | None) -> None:
+        self.config = config
+        self.sandbox = Sandbox(config, started_ms=now_ms())
+        self._authenticator = Authenticator(config.accounts)
+        self._http_client = http_client
+        self._dispatcher: CallbackDispatcher | None = None
+
+    def routes(self) -> list[Route]:
+        """List the official endpoints and the result-file routes."""
+        return [
+            Route("/v1/{family}/{rest:path}", self._api(self.create), methods=["POST"]),
+            Route("/v1/{family}/{rest:path}", self._api(self.query), methods=["GET"]),
+            Route("/account/costs", self._api(self.account_costs), methods=["GET"]),
+            Route("/files/videos/{name}", self.video_file),
+            Route("/files/images/{name}", self.image_file),
+            Route("/files/faces/{name}", self.face_file),
+        ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        """Run the callback dispatcher for as long as the app serves."""
+        async with contextlib.AsyncExitStack() as stack:
+            client = self._http_client
+            if client is None:
+                timeout = self.config.callback_timeout_s
+                client = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
+            self._dispatcher = CallbackDispatcher(client, wire.task_object, webhook_secret=self.config.webhook_secret)
+            runner = asyncio.create_task(self._dispatcher.run())
+            try:
+                yield
+            finally:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+
+    def _api(self, handler: Handler) -> Endpoint:
+        """Wrap a handler with what every API call gets: injected errors, authentication, error mapping."""
+
+        async def endpoint(request: Request) -> Response:
+            rng = self.sandbox.rng
+            if self.config.error_rate and rng.random() < self.config.error_rate:
+                return wire.error(rng.choice(SERVER_FAULTS))
+            try:
+                account = self._authenticator.authenticate(request.headers.get("authorization"))
+            except AuthError as refused:
+                return wire.error(refused.code, f"{refused.code.message}: {refused.detail}")
+            try:
+                return await handler(request, account)
+            except SandboxError as refused:
+                return wire.error(refused.code, refused.message)
+            except InvalidBody as invalid:
+                return wire.error(KlingCode.ILLEGAL_VALUE, invalid.message)
+
+        return endpoint
+
+    def _base_url(self, request: Request) -> str:
+        return (self.config.public_url or str(request.base_url)).rstrip("/")
+
+    async def create(self, request: Request, account: Account) -> Response:
+        """Create a task, or answer a synchronous helper call."""
+        family, rest = _family_and_rest(request)
+        body = await _json_body(request)
+        sync_schema = SYNC_CALLS.get(rest) if family is Family.VIDEOS else None
+        if sync_schema is not None:
+            parsed = parse_body(sync_schema, body)
+            base_url = self._base_url(request)
+            return wire.ok(self.sandbox.run_sync_call(account.access_key, parsed, base_url=base_url, now_ms=now_ms()))
+        spec = ACTIONS.get((family, rest))
+        if spec is None:
+            raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint: POST /v1/{family}/{rest}")
+        parsed_body = parse_body(spec.schema, body)
+        task = self.sandbox.create_task(
+            account.access_key, spec, parsed_body, base_url=self._base_url(request), now_ms=now_ms()
+        )
+        if task.body.callback_url is not None and self._dispatcher is not None:
+            self._dispatcher.schedule(task)
+        rng = self.sandbox.rng
+        if self.config.lost_response_rate and rng.random() < self.config.lost_response_rate:
+            return wire.error(rng.choice(SERVER_FAULTS))
+        return wire.ok(wire.created(task))
+
+    async def query(self, request: Request, account: Account) -> Response:
+        """Answer one task by `task_id` or `external_task_id`, or a page of an action's tasks."""
+        family, rest = _family_and_rest(request)
+        spec, reference = _resolve(family, rest)
+        if reference is None:
+            page_num = _page_param(request, "pageNum", PAGE_NUM_RANGE, 1)
+            page_size = _page_param(request, "pageSize", PAGE_SIZE_RANGE, DEFAULT_PAGE_SIZE)
+            moment = now_ms()
+            tasks = self.sandbox.tasks.page(account.access_key, spec, page_num, page_size)
+            return wire.ok([wire.task_object(task, moment) for task in tasks])
+        task = self.sandbox.tasks.find(account.access_key, spec, reference)
+        if task is None:
+            raise SandboxError(
+                KlingCode.RESOURCE_NOT_FOUND,
+                f"task {reference!r} does not exist among this account's {spec.action} tasks "
+                "(look up by task_id or external_task_id)",
+            )
+        return wire.ok(wire.task_object(task, now_ms()))
+
+    async def account_costs(self, request: Request, account: Account) -> Response:
+        """Describe the account's resource packs."""
+        start = _millis_param(request, "start_time")
+        end = _millis_param(request, "end_time")
+        if end < start:
+            raise SandboxError(KlingCode.ILLEGAL_VALUE, "end_time: must not be before start_time")
+        pack_name = request.query_params.get("resource_pack_name")
+        data = self.sandbox.costs(account.access_key, start_ms=start, end_ms=end, pack_name=pack_name, now_ms=now_ms())
+        return wire.ok(data)
+
+    async def video_file(self, request: Request) -> Response:
+        """Serve a result video (or its watermarked copy) once its task has succeeded."""
+        video_id = request.path_params["name"].removesuffix(".mp4").removesuffix("-watermarked")
+        record = self.sandbox.tasks.video_by_id(video_id)
+        if record is None or not record.ready_at(now_ms()):
+            return _file_not_found()
+        return Response(media.video_clip(media.clip_seconds_for(record.duration_s)), media_type="video/mp4")
+
+    async def image_file(self, request: Request) -> Response:
+        """Serve one result image (or its watermarked copy) once its task has succeeded."""
+        name = request.path_params["name"].removesuffix(".png").removesuffix("-watermarked")
+        task_id, _, index = name.partition("-")
+        task = self.sandbox.tasks.task_by_id(task_id)
+        if task is None or task.status_at(now_ms())[0] is not TaskStatus.SUCCEED:
+            return _file_not_found()
+        if not index.isdigit() or int(index) >= len(task.result.get("images", [])):
+            return _file_not_found()
+        width, height = media.image_size(_aspect_ratio(task.body))
+        return Response(media.png_image(width, height, int(index)), media_type="image/png")
+
+    async def face_file(self, _request: Request) -> Response:
+        """Serve a face crop or a selection cover: the same small picture for every session."""
+        return Response(media.png_image(64, 64, 3), media_type="image/png")
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Answer unknown paths and wrong methods with the official codes instead of Starlette's text."""
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        return wire.error(KlingCode.INVALID_METHOD, f"{request.method} is not allowed on {request.url.path}")
+    return wire.error(KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint: {request.method} {request.url.path}")
+
+
+def _file_not_found() -> Response:
+    return Response(b"not found", status_code=404, media_type="text/plain")
+
+
+def _family_and_rest(request: Request) -> tuple[Family, str]:
+    raw_family = request.path_params["family"]
+    try:
+        family = Family(raw_family)
+    except ValueError:
+        raise SandboxError(
+            KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint family {raw_family!r}; use videos or images"
+        ) from None
+    return family, "/".join(part for part in request.path_params["rest"].split("/") if part)
+
+
+def _resolve(family: Family, rest: str) -> tuple[ActionSpec, str | None]:
+    """Split `<action>` or `<action>/<id>` (actions may contain a slash) into the action and the id."""
+    spec = ACTIONS.get((family, rest))
+    if spec is not None:
+        return spec, None
+    action, _, reference = rest.rpartition("/")
+    spec = ACTIONS.get((family, action))
+    if spec is None or not reference:
+        raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint: GET /v1/{family}/{rest}")
+    return spec, reference
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as error:
+        raise SandboxError(KlingCode.ILLEGAL_VALUE, f"request body is not valid JSON ({error})") from None
+
+
+def _page_param(request: Request, name: str, bounds: tuple[int, int], default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    low, high = bounds
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SandboxError(
+            KlingCode.ILLEGAL_VALUE, f"{name}: must be a whole number from {low} to {high} (got {raw!r})"
+        )
+    return int(raw)
+
+
+def _millis_param(request: Request, name: str) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or not raw.isdigit():
+        raise SandboxError(
+            KlingCode.ILLEGAL_VALUE, f"{name}: is required, as a Unix time in milliseconds (got {raw!r})"
+        )
+    return int(raw)
+
+
+def _aspect_ratio(body: Any) -> str | None:
+    value = getattr(body, "aspect_ratio", None)
+    return value if isinstance(value, str) and ":" in value else None

@@ -1,0 +1,96 @@
+"""Authenticate a sandbox request the way the official API does: an HS256 JWT per account, or a static key."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Iterable
+
+import jwt
+
+from kling_gateway.kling.codes import KlingCode
+from kling_gateway.sandbox.config import Account
+
+
+class AuthError(Exception):
+    """Refuse a request with one of the 401 codes 1000-1004 and a message that says why."""
+
+    def __init__(self, code: KlingCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+_VERIFIED_TOKENS_MAX = 10_000  # tokens remembered after their signature was checked
+
+
+class Authenticator:
+    """Map the bearer value of a request to the account it belongs to."""
+
+    def __init__(self, accounts: Iterable[Account]) -> None:
+        self._by_access_key = {account.access_key: account for account in accounts}
+        self._api_keys = [
+            (account.api_key.encode(), account) for account in self._by_access_key.values() if account.api_key
+        ]
+        # A client reuses one token for up to 30 minutes: check its signature once, then only its times.
+        self._verified: dict[str, tuple[Account, int, int]] = {}
+
+    def authenticate(self, authorization: str | None) -> Account:
+        """Return the calling account, or raise AuthError with the official code."""
+        if not authorization:
+            raise AuthError(KlingCode.AUTH_EMPTY, "the Authorization header is missing")
+        scheme, _, token = authorization.partition(" ")
+        if scheme != "Bearer" or not token or token != token.strip():
+            raise AuthError(KlingCode.AUTH_INVALID, "the Authorization header must be 'Bearer <token>' with one space")
+        account = self._static_key_account(token)
+        if account is not None:
+            return account
+        verified = self._verified.get(token)
+        if verified is None:
+            return self._jwt_account(token)
+        account, not_before, expires = verified
+        now = time.time()
+        if now < not_before:
+            raise AuthError(KlingCode.AUTH_NOT_YET_VALID, "the token's nbf is in the future")
+        if now >= expires:
+            del self._verified[token]
+            raise AuthError(KlingCode.AUTH_EXPIRED, "the token's exp has passed")
+        return account
+
+    def _static_key_account(self, token: str) -> Account | None:
+        presented = token.encode()
+        for key, account in self._api_keys:
+            if hmac.compare_digest(presented, key):
+                return account
+        return None
+
+    def _jwt_account(self, token: str) -> Account:
+        try:
+            header = jwt.get_unverified_header(token)
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as error:
+            raise AuthError(KlingCode.AUTH_INVALID, f"the token is not a valid JWT ({error})") from error
+        if header.get("alg") != "HS256":
+            raise AuthError(KlingCode.AUTH_INVALID, "the token must be signed with HS256")
+        account = self._by_access_key.get(str(claims.get("iss", "")))
+        if account is None:
+            raise AuthError(KlingCode.AUTH_FAILED, "the token's iss is not a known access key")
+        try:
+            verified = jwt.decode(
+                token,
+                account.secret_key,
+                algorithms=["HS256"],
+                options={"require": ["iss", "exp", "nbf"], "verify_aud": False},
+            )
+        except jwt.InvalidSignatureError as error:
+            raise AuthError(KlingCode.AUTH_FAILED, "the token's signature does not match") from error
+        except jwt.ImmatureSignatureError as error:
+            raise AuthError(KlingCode.AUTH_NOT_YET_VALID, "the token's nbf is in the future") from error
+        except jwt.ExpiredSignatureError as error:
+            raise AuthError(KlingCode.AUTH_EXPIRED, "the token's exp has passed") from error
+        except jwt.InvalidTokenError as error:
+            raise AuthError(KlingCode.AUTH_INVALID, f"the token is not acceptable ({error})") from error
+        if len(self._verified) >= _VERIFIED_TOKENS_MAX:
+            self._verified.clear()
+        self._verified[token] = (account, int(verified["nbf"]), int(verified["exp"]))
+        return account

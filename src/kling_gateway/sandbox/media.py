@@ -1,0 +1,62 @@
+"""The files behind sandbox result URLs: real MP4 clips and PNG images that players and decoders accept."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from functools import cache
+from importlib import resources
+
+CLIP_SECONDS = range(3, 16)  # the shipped clips are 3 s to 15 s long, 24 fps, 320x180
+
+_IMAGE_LONG_SIDE_PX = 160
+_PALETTE = (
+    (230, 120, 40),
+    (40, 150, 230),
+    (90, 200, 110),
+    (220, 70, 120),
+    (240, 200, 60),
+    (140, 90, 220),
+    (60, 200, 200),
+    (200, 200, 200),
+    (120, 60, 30),
+    (30, 30, 30),
+)
+
+
+def clip_seconds_for(duration_s: float) -> int:
+    """Pick the shipped clip length closest to a requested duration."""
+    return min(CLIP_SECONDS, key=lambda seconds: abs(seconds - duration_s))
+
+
+@cache
+def video_clip(seconds: int) -> bytes:
+    """Return the bytes of the shipped clip of that many seconds."""
+    if seconds not in CLIP_SECONDS:
+        raise ValueError(f"no shipped clip of {seconds} s")
+    return resources.files("kling_gateway.sandbox").joinpath(f"assets/clip_{seconds}s.mp4").read_bytes()
+
+
+def image_size(aspect_ratio: str | None) -> tuple[int, int]:
+    """Return a small width and height with the requested aspect ratio (e.g. "16:9")."""
+    try:
+        across, down = (int(part) for part in (aspect_ratio or "1:1").split(":"))
+    except ValueError:
+        across, down = 1, 1
+    if across >= down:
+        return _IMAGE_LONG_SIDE_PX, max(1, _IMAGE_LONG_SIDE_PX * down // across)
+    return max(1, _IMAGE_LONG_SIDE_PX * across // down), _IMAGE_LONG_SIDE_PX
+
+
+@cache
+def png_image(width: int, height: int, index: int) -> bytes:
+    """Encode a solid-colour RGB PNG, its colour picked by the image's index in the task."""
+    red, green, blue = _PALETTE[index % len(_PALETTE)]
+    row = b"\x00" + bytes((red, green, blue)) * width  # filter type 0, then the pixels
+    raw = row * height
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

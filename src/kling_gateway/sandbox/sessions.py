@@ -1,0 +1,117 @@
+"""Synchronous editing sessions: multi-elements selections and advanced lip-sync face identification.
+
+These calls answer at once (no task) with a `session_id` valid for 24 hours, which a later create refers to.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from kling_gateway.sandbox.media import png_image
+
+SESSION_TTL_MS = 24 * 3600 * 1000
+_DEFAULT_SOURCE_DURATION_S = 5.0  # a video given by URL is not fetched; assume a 5 s clip
+_SOURCE_FPS = 24
+_SOURCE_SIZE = (1280, 720)
+
+
+@dataclass(slots=True)
+class Session:
+    """One editing session of one account, about one source video."""
+
+    session_id: str
+    account: str
+    kind: str  # "selection" (multi-elements) or "face" (advanced lip-sync)
+    expires_ms: int
+    video_url: str
+    duration_s: float
+    video_id: str | None  # set when the source is a video of this sandbox
+    selections: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    face_ids: tuple[str, ...] = ()
+
+
+class SessionStore:
+    """Hold sessions by id, scoped to their account and kind, dropping them once they expire."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+
+    def open(
+        self,
+        account: str,
+        kind: str,
+        *,
+        video_url: str,
+        duration_s: float | None,
+        video_id: str | None,
+        now_ms: int,
+    ) -> Session:
+        """Start a session on a source video."""
+        session = Session(
+            session_id=str(secrets.randbelow(9 * 10**17) + 10**17),
+            account=account,
+            kind=kind,
+            expires_ms=now_ms + SESSION_TTL_MS,
+            video_url=video_url,
+            duration_s=duration_s or _DEFAULT_SOURCE_DURATION_S,
+            video_id=video_id,
+            face_ids=("0",) if kind == "face" else (),
+        )
+        self._sessions[session.session_id] = session
+        return session
+
+    def get(self, account: str, kind: str, session_id: str, now_ms: int) -> Session | None:
+        """Find a live session of this account and kind."""
+        session = self._sessions.get(session_id)
+        if session is None or session.account != account or session.kind != kind:
+            return None
+        if session.expires_ms <= now_ms:
+            del self._sessions[session_id]
+            return None
+        return session
+
+
+def video_facts(session: Session) -> dict[str, Any]:
+    """Describe a session's source video as init-selection does."""
+    width, height = _SOURCE_SIZE
+    return {
+        "fps": _SOURCE_FPS,
+        "original_duration": round(session.duration_s * 1000),
+        "width": width,
+        "height": height,
+        "total_frame": round(session.duration_s * _SOURCE_FPS),
+        "normalized_video": session.video_url,
+    }
+
+
+def selection_masks(session: Session, frame_index: int) -> dict[str, Any]:
+    """Describe the masks of the selected objects on one frame, as add/delete-selection do."""
+    width, height = _SOURCE_SIZE
+    points = session.selections.get(frame_index, [])
+    masks = []
+    for object_id, _point in enumerate(points):
+        png = base64.b64encode(png_image(width // 8, height // 8, object_id)).decode()
+        masks.append(
+            {
+                "object_id": object_id,
+                "rle_mask": {"size": [width, height], "counts": f"{width * height}"},
+                "png_mask": {"size": [width // 8, height // 8], "base64": png},
+            }
+        )
+    return {"frame_index": frame_index, "rle_mask_list": masks}
+
+
+def face_data(session: Session, base_url: str) -> list[dict[str, Any]]:
+    """Describe the faces found in a source video, as identify-face does."""
+    return [
+        {
+            "face_id": face_id,
+            "face_image": f"{base_url}/files/faces/{session.session_id}-{face_id}.png",
+            "start_time": 0,
+            "end_time": round(session.duration_s * 1000),
+        }
+        for face_id in session.face_ids
+    ]

@@ -1,0 +1,139 @@
+"""The sandbox's in-memory records: tasks, the videos they made, and the per-account slots they hold.
+
+Every lookup goes through a dict and every list page is a slice, so 100 000 tasks cost no more per request
+than ten.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, PackType
+from kling_gateway.sandbox.lifecycle import TaskStatus, Timeline
+
+
+@dataclass(slots=True)
+class SandboxTask:
+    """One task as the sandbox keeps it: what was asked, its drawn timeline, and its eventual result."""
+
+    task_id: str
+    account: str  # the access key of the owning account
+    spec: ActionSpec
+    body: CreateBody
+    timeline: Timeline
+    units: Decimal  # what a success deducts, from the official price table
+    result: dict[str, Any]  # `task_result` once the task has succeeded
+    parent_video: dict[str, Any] | None = None
+    final_view: dict[str, Any] | None = None  # the rendered task once finished: it never changes again
+
+    def status_at(self, now_ms: int) -> tuple[TaskStatus, int]:
+        """Read the task's status and `updated_at` at a moment."""
+        return self.timeline.status_at(now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRecord:
+    """A generated video that later calls (extend, lip-sync, selection) may refer to by id."""
+
+    video_id: str
+    task: SandboxTask
+    url: str
+    duration_s: float
+
+    def ready_at(self, now_ms: int) -> bool:
+        """Tell whether the video exists yet: its task has succeeded."""
+        return self.task.status_at(now_ms)[0] is TaskStatus.SUCCEED
+
+
+@dataclass(slots=True)
+class TaskStore:
+    """Hold every task with the indexes the API needs: by id, by external id, by action in creation order."""
+
+    _by_id: dict[str, SandboxTask] = field(default_factory=dict)
+    _by_external_id: dict[tuple[str, str], SandboxTask] = field(default_factory=dict)
+    _by_action: defaultdict[tuple[str, Family, str], list[SandboxTask]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    _by_account: defaultdict[str, list[SandboxTask]] = field(default_factory=lambda: defaultdict(list))
+    _videos: dict[str, VideoRecord] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def add(self, task: SandboxTask) -> None:
+        """Store a new task whose external id, if any, is not yet used in its account."""
+        external_id = task.body.external_task_id
+        if external_id is not None:
+            self._by_external_id[(task.account, external_id)] = task
+        self._by_id[task.task_id] = task
+        self._by_action[(task.account, task.spec.family, task.spec.action)].append(task)
+        self._by_account[task.account].append(task)
+        for video in task.result.get("videos", ()):
+            self._videos[video["id"]] = VideoRecord(video["id"], task, video["url"], float(video["duration"]))
+
+    def find(self, account: str, spec: ActionSpec, reference: str) -> SandboxTask | None:
+        """Find a task of this account and action by its `task_id` or its `external_task_id`."""
+        task = self._by_id.get(reference)
+        if task is None or task.account != account:
+            task = self._by_external_id.get((account, reference))
+        if task is None or task.spec != spec:
+            return None
+        return task
+
+    def find_external(self, account: str, external_id: str) -> SandboxTask | None:
+        """Find a task of this account, of any action, by its `external_task_id`."""
+        return self._by_external_id.get((account, external_id))
+
+    def page(self, account: str, spec: ActionSpec, page_num: int, page_size: int) -> list[SandboxTask]:
+        """Return one page of an account's tasks of one action, newest first."""
+        tasks = self._by_action.get((account, spec.family, spec.action), [])
+        stop = len(tasks) - (page_num - 1) * page_size
+        if stop <= 0:
+            return []
+        return tasks[max(0, stop - page_size) : stop][::-1]
+
+    def video(self, account: str, video_id: str, now_ms: int) -> VideoRecord | None:
+        """Find a finished video of this account by id."""
+        record = self._videos.get(video_id)
+        if record is None or record.task.account != account or not record.ready_at(now_ms):
+            return None
+        return record
+
+    def video_by_id(self, video_id: str) -> VideoRecord | None:
+        """Find a video by id, whoever owns it (for serving its file)."""
+        return self._videos.get(video_id)
+
+    def task_by_id(self, task_id: str) -> SandboxTask | None:
+        """Find a task by id, whoever owns it (for serving its files)."""
+        return self._by_id.get(task_id)
+
+    def account_tasks(self, account: str) -> list[SandboxTask]:
+        """Return every task of an account in creation order."""
+        return self._by_account.get(account, [])
+
+
+@dataclass(slots=True)
+class SlotLedger:
+    """Count the concurrency slots each account's running tasks hold, per resource pack type."""
+
+    capacity: dict[PackType, int]
+    _running: defaultdict[tuple[str, PackType], list[tuple[int, int]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    _used: defaultdict[tuple[str, PackType], int] = field(default_factory=lambda: defaultdict(int))
+
+    def try_take(self, account: str, pack: PackType, slots: int, *, now_ms: int, until_ms: int) -> bool:
+        """Take `slots` until a task ends, if the account's pack has them free now."""
+        key = (account, pack)
+        running = self._running[key]
+        while running and running[0][0] <= now_ms:
+            self._used[key] -= heapq.heappop(running)[1]
+        if self._used[key] + slots > self.capacity[pack]:
+            return False
+        heapq.heappush(running, (until_ms, slots))
+        self._used[key] += slots
+        return True

@@ -1,0 +1,96 @@
+"""The command line as a user runs it: the demo, and a sandbox started by hand and called like the docs say."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+COMMAND = [sys.executable, "-m", "kling_gateway"]
+
+
+def test_the_demo_walks_a_task_to_its_result(tmp_path: Path) -> None:
+    env = os.environ | {"KLING_GATEWAY_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    done = subprocess.run(
+        [*COMMAND, "demo", "--exit-when-done"], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "succeed" in done.stdout
+    assert "curl" in done.stdout
+    [saved] = (tmp_path / "demo").glob("*.mp4")
+    assert saved.read_bytes()[4:8] == b"ftyp"
+
+
+@pytest.fixture
+def sandbox_process() -> Iterator[tuple[str, dict[str, str]]]:
+    """Start `kling-gateway sandbox` with no keys on a free port; yield its URL and the printed demo keys."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [*COMMAND, "sandbox", "--port", str(port), "--speed", "500"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"COLUMNS": "200"},
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        lines.append(process.stdout.readline())
+        if "Kling sandbox on" in lines[-1]:
+            break
+    keys = dict(re.findall(r"(access key|secret key|API key)\s+(\S+)", "".join(lines)))
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/v1/videos/text2video")
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    try:
+        yield url, keys
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_user_signs_a_jwt_creates_a_task_and_downloads_the_video(
+    sandbox_process: tuple[str, dict[str, str]],
+) -> None:
+    url, keys = sandbox_process
+    assert set(keys) == {"access key", "secret key", "API key"}
+    now = int(time.time())
+    token = jwt.encode(
+        {"iss": keys["access key"], "exp": now + 1800, "nbf": now - 5}, keys["secret key"], algorithm="HS256"
+    )
+    curl = subprocess.run(
+        [
+            "curl", "-s", "-X", "POST", f"{url}/v1/videos/text2video",
+            "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json",
+            "-d", '{"prompt": "a paper boat on a river", "external_task_id": "boat-1"}',
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert '"code":0' in curl.stdout, curl.stdout
+    headers = {"Authorization": f"Bearer {keys['API key']}"}
+    deadline = time.monotonic() + 30
+    while True:
+        data = httpx.get(f"{url}/v1/videos/text2video/boat-1", headers=headers).json()["data"]
+        if data["task_status"] == "succeed":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    video = httpx.get(data["task_result"]["videos"][0]["url"])
+    assert video.headers["content-type"] == "video/mp4"
+    assert len(video.content) > 1000

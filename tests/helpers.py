@@ -1,0 +1,40 @@
+"""Small helpers the tests share: creating tasks and waiting for them over HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+TEXT2VIDEO = "/v1/videos/text2video"
+FINAL = ("succeed", "failed")
+
+
+def create(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create a task and return the `data` of the answer, failing loudly on any error."""
+    answer = client.post(path, json=body)
+    assert answer.status_code == 200, answer.text
+    data: dict[str, Any] = answer.json()["data"]
+    return data
+
+
+def wait_until(
+    client: httpx.Client, path: str, statuses: tuple[str, ...] = FINAL, timeout_s: float = 10.0
+) -> dict[str, Any]:
+    """Poll a single-task path until the task reaches one of `statuses`; return its `data`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = client.get(path)
+        assert answer.status_code == 200, answer.text
+        data: dict[str, Any] = answer.json()["data"]
+        if data["task_status"] in statuses:
+            return data
+        assert time.monotonic() < deadline, f"{path} stayed {data['task_status']}"
+        time.sleep(0.02)
+
+
+def error_of(answer: httpx.Response) -> tuple[int, int, str]:
+    """Return the HTTP status, Kling code and message of an error answer."""
+    body = answer.json()
+    return answer.status_code, body["code"], body["message"]

@@ -1,0 +1,88 @@
+"""Callbacks: the bare task object on every status change, signed with Standard Webhooks when configured."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tests.conftest import CallbackReceiver, SandboxFactory
+from tests.helpers import TEXT2VIDEO, create, wait_until
+
+SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
+
+
+def _wait_for_callbacks(receiver: CallbackReceiver, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(receiver.received) < count:
+        assert time.monotonic() < deadline, f"got {len(receiver.received)} callbacks of {count}"
+        time.sleep(0.02)
+
+
+def test_official_test_vector_signs_as_documented() -> None:
+    body = (
+        '{"id":"1234567890","status":"succeeded","message":"","create_time":1781080778802,"update_time":1781080794151}'
+    )
+    signature = Webhook(SECRET).sign("9876543210", datetime.fromtimestamp(1781080794, tz=UTC), body)
+    assert signature == "v1,UsKlJP00XoQyOn410NM9xv34sP+Gl0jnOO9Lcpr7NJ4="
+
+
+def test_every_status_change_is_posted_as_the_bare_task(
+    sandbox_factory: SandboxFactory, callback_receiver: CallbackReceiver
+) -> None:
+    sandbox = sandbox_factory(speed=200.0)
+    with sandbox.client() as client:
+        body = {"prompt": "a fox", "callback_url": callback_receiver.url, "external_task_id": "cb-1"}
+        task_id = create(client, TEXT2VIDEO, body)["task_id"]
+        final = wait_until(client, f"{TEXT2VIDEO}/{task_id}")
+    _wait_for_callbacks(callback_receiver, 3)
+    posted = [orjson.loads(raw) for _headers, raw in callback_receiver.received]
+    assert [event["task_status"] for event in posted] == ["submitted", "processing", "succeed"]
+    assert all("code" not in event and "data" not in event for event in posted)
+    assert all(event["task_id"] == task_id for event in posted)
+    assert posted[0]["task_info"] == {"external_task_id": "cb-1"}
+    assert posted[-1] == final
+    headers = callback_receiver.received[0][0]
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert "webhook-signature" not in headers
+
+
+def test_callbacks_are_signed_with_the_webhook_secret(
+    sandbox_factory: SandboxFactory, callback_receiver: CallbackReceiver
+) -> None:
+    sandbox = sandbox_factory(webhook_secret=SECRET, failure_rate=1.0)
+    with sandbox.client() as client:
+        create(client, TEXT2VIDEO, {"prompt": "a fox", "callback_url": callback_receiver.url})
+    _wait_for_callbacks(callback_receiver, 3)
+    verifier = Webhook(SECRET)
+    for headers, raw in callback_receiver.received:
+        assert headers["webhook-signature"].startswith("v1,")
+        assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+        assert verifier.verify(raw, headers)["task_id"]
+    assert orjson.loads(callback_receiver.received[-1][1])["task_status"] == "failed"
+    headers, raw = callback_receiver.received[0]
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "b3RoZXJzZWNyZXRvdGhlcnNlY3JldG90aGVyc2VjcmV0").verify(raw, headers)
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(raw + b" ", headers)
+
+
+def test_a_task_without_callback_url_sends_nothing(
+    sandbox_factory: SandboxFactory, callback_receiver: CallbackReceiver
+) -> None:
+    sandbox = sandbox_factory()
+    with sandbox.client() as client:
+        wait_until(client, f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, {'prompt': 'a fox'})['task_id']}")
+    time.sleep(0.2)
+    assert callback_receiver.received == []
+
+
+def test_an_unreachable_callback_url_does_not_disturb_the_task(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory()
+    with sandbox.client() as client:
+        body = {"prompt": "a fox", "callback_url": "http://127.0.0.1:9/nowhere"}
+        done = wait_until(client, f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, body)['task_id']}")
+    assert done["task_status"] == "succeed"
