@@ -1,0 +1,127 @@
+"""What every benchmark needs: servers in their own processes, the bare baseline, and wrk to load them."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+AppFactory = Callable[[], Any]
+
+_BASELINE_BODY = orjson.dumps({"code": 0, "message": "SUCCEED", "request_id": "0", "data": {"task_id": "1"}})
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def baseline_app() -> Starlette:
+    """Build the bare ASGI app every figure is compared with: one route, one fixed JSON body."""
+
+    async def fixed(_request: Request) -> Response:
+        return Response(_BASELINE_BODY, media_type="application/json")
+
+    return Starlette(routes=[Route("/{path:path}", fixed)])
+
+
+def free_port() -> int:
+    """Find a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _serve(factory: AppFactory, port: int) -> None:
+    uvicorn.run(factory(), host="127.0.0.1", port=port, log_level="error", access_log=False)
+
+
+class ServerProcess:
+    """Run `factory()` under uvicorn (uvloop, httptools) in its own process, as a context manager."""
+
+    def __init__(self, factory: AppFactory) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process = multiprocessing.get_context("fork").Process(target=_serve, args=(factory, self.port))
+
+    def __enter__(self) -> ServerProcess:
+        self._process.start()
+        deadline = time.monotonic() + 600  # a factory may preload many tasks first
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url, timeout=1)
+                return self
+            except httpx.TransportError:
+                if not self._process.is_alive():
+                    break
+                time.sleep(0.1)
+        raise RuntimeError(f"the server on {self.url} did not start")
+
+    def __exit__(self, *_exc: object) -> None:
+        self._process.terminate()
+        self._process.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured on one path."""
+
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def ensure_wrk() -> str:
+    """Find wrk, installing it from the distribution's packages if it is missing."""
+    found = shutil.which("wrk")
+    if found is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    if found is None:
+        raise RuntimeError("wrk is needed: apt-get install wrk")
+    return found
+
+
+def wrk(url: str, *, headers: dict[str, str] | None = None, connections: int = 32, seconds: int = 5) -> Load:
+    """Load one URL with wrk (one thread, keep-alive connections) and read its figures."""
+    command = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, seconds)}s", "--latency", url]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return Load(
+        requests_per_s=float(_match(r"Requests/sec:\s+([\d.]+)", output)),
+        p50_ms=_latency_ms(_match(r"50%\s+([\d.]+\w+)", output)),
+        p99_ms=_latency_ms(_match(r"99%\s+([\d.]+\w+)", output)),
+        errors=_errors(output),
+    )
+
+
+def _match(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    if found is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{text}")
+    return found.group(1)
+
+
+def _latency_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS_MS[unit]
+
+
+def _errors(output: str) -> int:
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    total = int(non_2xx.group(1)) if non_2xx else 0
+    return total + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0)
