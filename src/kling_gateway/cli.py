@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -12,10 +12,17 @@ from kling_gateway.demo import run_demo
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Self-hosted gateway for Kling video and image generation.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Self-hosted gateway for Kling video and image generation. Options left out take their value from "
+    "KLING_GATEWAY_* variables (e.g. KLING_GATEWAY_SANDBOX__SPEED) or .env.",
+)
 console = Console()
 
-Rate = Annotated[float | None, typer.Option(min=0.0, max=1.0, show_default=False)]
+
+def _rate(what: str) -> Any:
+    return typer.Option(min=0.0, max=1.0, help=f"Share (0-1) of {what}.")
+
 
 
 @app.command()
@@ -28,9 +35,9 @@ def sandbox(
     api_key: Annotated[
         list[str] | None, typer.Option(help="A static API key for the account in the same place (repeat).")
     ] = None,
-    failure_rate: Rate = None,
-    error_rate: Rate = None,
-    lost_response_rate: Rate = None,
+    failure_rate: Annotated[float | None, _rate("tasks that end failed")] = None,
+    error_rate: Annotated[float | None, _rate("requests answered 500/503/504 before anything is done")] = None,
+    lost_response_rate: Annotated[float | None, _rate("creates stored but answered with a 5xx")] = None,
     video_concurrency: Annotated[int | None, typer.Option(min=1, help="Running video tasks per account.")] = None,
     image_concurrency: Annotated[int | None, typer.Option(min=1, help="Running image slots per account.")] = None,
     try_on_concurrency: Annotated[int | None, typer.Option(min=1, help="Running try-on tasks per account.")] = None,

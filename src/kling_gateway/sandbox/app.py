@@ -110,16 +110,15 @@ class SandboxApi:
     async def create(self, request: Request, account: Account) -> Response:
         """Create a task, or answer a synchronous helper call."""
         family, rest = _family_and_rest(request)
-        body = await _json_body(request)
         sync_schema = SYNC_CALLS.get(rest) if family is Family.VIDEOS else None
         if sync_schema is not None:
-            parsed = parse_body(sync_schema, body)
+            parsed = parse_body(sync_schema, await _json_body(request))
             base_url = self._base_url(request)
             return wire.ok(self.sandbox.run_sync_call(account.access_key, parsed, base_url=base_url, now_ms=now_ms()))
         spec = ACTIONS.get((family, rest))
         if spec is None:
             raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint: POST /v1/{family}/{rest}")
-        parsed_body = parse_body(spec.schema, body)
+        parsed_body = parse_body(spec.schema, await _json_body(request))
         task = self.sandbox.create_task(
             account.access_key, spec, parsed_body, base_url=self._base_url(request), now_ms=now_ms()
         )
