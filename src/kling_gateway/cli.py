@@ -24,7 +24,6 @@ def _rate(what: str) -> Any:
     return typer.Option(min=0.0, max=1.0, help=f"Share (0-1) of {what}.")
 
 
-
 @app.command()
 def sandbox(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (loopback by default).")] = None,

@@ -11,6 +11,8 @@ import jwt
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
+from kling_gateway.kling.timing import typical_timing
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import get_settings
@@ -25,7 +27,7 @@ _DEMO_BODY = {
     "aspect_ratio": "16:9",
     "external_task_id": "demo-fox-1",
 }
-_PROGRESS_BY_STATUS = {"submitted": 10, "processing": 50, "succeed": 100, "failed": 100}
+_DEMO_SPEC = ACTIONS[(Family.VIDEOS, "text2video")]
 
 
 def sign_jwt(account: Account, ttl_s: int = 1800) -> str:
@@ -45,7 +47,7 @@ def run_demo(console: Console, *, speed: float, keep_serving: bool) -> int:
         token = sign_jwt(account)
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as client:
             task_id = _submit(console, client)
-            video_url = _follow(console, client, task_id)
+            video_url = _follow(console, client, task_id, speed=speed)
             if video_url is None:
                 return 1
             _download(console, client, video_url, task_id)
@@ -68,15 +70,21 @@ def _submit(console: Console, client: httpx.Client) -> str:
     return task_id
 
 
-def _follow(console: Console, client: httpx.Client, task_id: str) -> str | None:
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    deadline = time.monotonic() + _TIMEOUT_S
+def _follow(console: Console, client: httpx.Client, task_id: str, *, speed: float) -> str | None:
+    columns = (SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn())
+    body = parse_create_body(Family.VIDEOS, "text2video", _DEMO_BODY)
+    expected_s = typical_timing(_DEMO_SPEC, body).total_s / speed
+    started = time.monotonic()
+    deadline = started + _TIMEOUT_S
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("submitted", total=100)
         while time.monotonic() < deadline:
             data = client.get(f"/v1/videos/text2video/{task_id}").raise_for_status().json()["data"]
             status = data["task_status"]
-            progress.update(bar, description=status, completed=_PROGRESS_BY_STATUS[status])
+            # The API gives no percentage; estimate one from the typical run time, held below 100 until done.
+            estimate = min(95.0, 100 * (time.monotonic() - started) / expected_s)
+            finished = status in ("succeed", "failed")
+            progress.update(bar, description=status, completed=100 if finished else estimate)
             if status == "succeed":
                 video = data["task_result"]["videos"][0]
                 console.print(
