@@ -70,7 +70,8 @@ def sandbox(
         console.print("[bold]No keys given: a demo account was created.[/bold]")
         console.print(f"  access key  {demo.access_key}\n  secret key  {demo.secret_key}\n  API key     {demo.api_key}")
     console.print(f"Kling sandbox on http://{bind_host}:{bind_port} (speed ×{config.speed:g})")
-    uvicorn.run(create_app(config), host=bind_host, port=bind_port, log_level="warning")
+    log_level = get_settings().log_level  # "info" shows one access-log line per request
+    uvicorn.run(create_app(config), host=bind_host, port=bind_port, log_level=log_level)
 
 
 @app.command()

@@ -81,8 +81,11 @@ class Sandbox:
         self._last_costs_ms: dict[str, int] = {}
 
     def new_id(self) -> str:
-        """Make an 18-digit numeric id, as the current API's task and video ids are."""
-        return str(self.rng.randrange(10**17, 10**18))
+        """Make an unused 18-digit numeric id, as the current API's task and video ids are."""
+        while True:
+            candidate = str(self.rng.randrange(10**17, 10**18))
+            if self.tasks.task_by_id(candidate) is None and self.tasks.video_by_id(candidate) is None:
+                return candidate
 
     def create_task(
         self, account: str, spec: ActionSpec, body: CreateBody, *, base_url: str, now_ms: int
