@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from kling_gateway.kling.pricing import RATES, unit_cost
+from kling_gateway.kling.pricing import RATES, SourceVideo, unit_cost
 from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
 
 from .test_schemas import VALID
@@ -154,6 +154,57 @@ def test_a_task_costs_its_row_of_the_price_table(
     spec = ACTIONS[family, action]
 
     assert unit_cost(spec, parse_create_body(family, action, body)) == units
+
+
+EXTEND = {"video_id": "v"}
+LIP_SYNC = {"input": {"video_id": "v", "mode": "text2video", "text": "hi", "voice_id": "x"}}
+ADVANCED_LIP_SYNC = {
+    "session_id": "s",
+    "face_choose": [
+        {"face_id": "0", "audio_id": "a", "sound_start_time": 0, "sound_end_time": 3000, "sound_insert_time": 0}
+    ],
+}
+
+
+def on(action: str, body: dict[str, Any], source: SourceVideo, units: str, id: str) -> Any:
+    return pytest.param(action, body, source, Decimal(units), id=id)
+
+
+SOURCE_ROWS = [
+    # video-extend, per call at the source's row: v1 / v1-5 / v1-6 std 1 / 2 / 2, pro 3.5
+    on("video-extend", EXTEND, SourceVideo("kling-v1", "std", 5), "1", "extend-v1-std"),
+    on("video-extend", EXTEND, SourceVideo("kling-v1-5", "std", 10), "2", "extend-v1-5-std"),
+    on("video-extend", EXTEND, SourceVideo("kling-v1-6", "std", 5), "2", "extend-v1-6-std"),
+    on("video-extend", EXTEND, SourceVideo("kling-v1", "pro", 5), "3.5", "extend-v1-pro"),
+    on("video-extend", EXTEND, SourceVideo("kling-v1-6", "pro", 14.5), "3.5", "extend-v1-6-pro"),
+    on("video-extend", EXTEND, SourceVideo("kling-v1-5", None, 5), "2", "extend-default-mode-is-std"),
+    # lip-sync: 0.5 per started 5 s of the source
+    on("lip-sync", LIP_SYNC, SourceVideo("kling-v1-6", "std", 2), "0.5", "lip-sync-2s"),
+    on("lip-sync", LIP_SYNC, SourceVideo("kling-v1-6", "std", 10), "1", "lip-sync-10s"),
+    on("lip-sync", LIP_SYNC, SourceVideo("kling-v1-6", "pro", 12), "1.5", "lip-sync-12s"),
+    on("lip-sync", LIP_SYNC, SourceVideo("kling-v2-master", None, 10.04), "1.5", "lip-sync-just-over-10s"),
+    on("advanced-lip-sync", ADVANCED_LIP_SYNC, SourceVideo("kling-v1", "std", 12), "1.5", "advanced-12s"),
+    on("advanced-lip-sync", ADVANCED_LIP_SYNC, SourceVideo("kling-v3", "pro", 60), "6", "advanced-60s"),
+    # a task whose price does not depend on a source ignores it
+    on("text2video", t2v("kling-v1", "pro"), SourceVideo("kling-v1-6", "std", 60), "3.5", "t2v-ignores-source"),
+]
+
+
+@pytest.mark.parametrize(("action", "body", "source", "units"), SOURCE_ROWS)
+def test_a_task_on_a_known_video_is_priced_by_that_video(
+    action: str, body: dict[str, Any], source: SourceVideo, units: Decimal
+) -> None:
+    spec = ACTIONS[Family.VIDEOS, action]
+
+    assert unit_cost(spec, parse_create_body(Family.VIDEOS, action, body), source=source) == units
+
+
+def test_extending_a_video_of_a_model_without_an_extend_price_is_a_key_error() -> None:
+    spec = ACTIONS[Family.VIDEOS, "video-extend"]
+    body = parse_create_body(Family.VIDEOS, "video-extend", EXTEND)
+
+    with pytest.raises(KeyError, match="kling-v2-6"):
+        unit_cost(spec, body, source=SourceVideo("kling-v2-6", "pro", 5))
 
 
 @pytest.mark.parametrize(("family", "action", "body"), VALID)

@@ -1,8 +1,12 @@
 """The request schemas accept what the Kling reference allows and refuse the rest with a readable message."""
 
+import base64
+import io
+import wave
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from kling_gateway.kling.schemas import (
     ACTIONS,
@@ -15,8 +19,30 @@ from kling_gateway.kling.schemas import (
     parse_create_body,
 )
 
+
+def picture(width: int, height: int, kind: str = "PNG") -> str:
+    """Return a plain picture of the given size and format as raw Base64."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, kind)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def silence() -> str:
+    """Return a tenth of a second of silent wav as raw Base64."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as track:
+        track.setnchannels(1)
+        track.setsampwidth(2)
+        track.setframerate(8000)
+        track.writeframes(b"\0\0" * 800)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
 URL = "https://cdn.example.com/in/cat.png"
-B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+B64 = picture(320, 320)
+JPEG_B64 = picture(400, 300, "JPEG")
+AUDIO_B64 = silence()
+OGG_B64 = base64.b64encode(b"OggS\0\2" + bytes(64)).decode()
 VIDEO_URL = "https://cdn.example.com/in/dance.mp4"
 AUDIO_URL = "https://cdn.example.com/in/voice.mp3"
 COMMON = {
@@ -28,7 +54,8 @@ SHOTS = [
     {"index": 1, "prompt": "a fox wakes up", "duration": "4"},
     {"index": 2, "prompt": "the fox runs into the snow", "duration": "6"},
 ]
-FACE = {"face_id": "0", "audio_id": "audio-1", "sound_start_time": 0, "sound_end_time": 3000, "sound_insert_time": 0}
+FACE_TIMES = {"sound_start_time": 0, "sound_end_time": 3000, "sound_insert_time": 0}
+FACE = {"face_id": "0", "audio_id": "audio-1", **FACE_TIMES}
 
 VIDEOS, IMAGES = Family.VIDEOS, Family.IMAGES
 
@@ -238,7 +265,7 @@ VALID = [
     ok(
         VIDEOS,
         "lip-sync",
-        {"input": {"video_id": "vid-1", "mode": "audio2video", "audio_type": "file", "audio_file": B64}},
+        {"input": {"video_id": "vid-1", "mode": "audio2video", "audio_type": "file", "audio_file": AUDIO_B64}},
         "audio-file",
     ),
     ok(VIDEOS, "advanced-lip-sync", {"session_id": "s-1", "face_choose": [FACE]}, "minimal"),
@@ -285,7 +312,7 @@ VALID = [
     ok(
         VIDEOS,
         "avatar/image2video",
-        {"image": B64, "sound_file": B64, "prompt": "smiles, then nods", "mode": "pro", **COMMON},
+        {"image": B64, "sound_file": AUDIO_B64, "prompt": "smiles, then nods", "mode": "pro", **COMMON},
         "full",
     ),
     ok(
@@ -374,7 +401,7 @@ VALID = [
         },
         "full",
     ),
-    ok(IMAGES, "kolors-virtual-try-on", {"human_image": URL, "cloth_image": B64}, "minimal"),
+    ok(IMAGES, "kolors-virtual-try-on", {"human_image": URL, "cloth_image": JPEG_B64}, "minimal"),
     ok(
         IMAGES,
         "kolors-virtual-try-on",
@@ -605,6 +632,30 @@ INVALID = [
     bad(
         VIDEOS,
         "text2video",
+        {
+            "model_name": "kling-v3",
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": [{"index": 1, "prompt": "p", "duration": "²"}],
+        },
+        'multi_prompt[0].duration: must be a whole number of seconds such as "3" (got "²")',
+        id="shot-duration-superscript",
+    ),
+    bad(
+        VIDEOS,
+        "text2video",
+        {
+            "model_name": "kling-v3",
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": [{"index": 1, "prompt": "p", "duration": "５"}],
+        },
+        'multi_prompt[0].duration: must be a whole number of seconds such as "3" (got "５")',
+        id="shot-duration-fullwidth",
+    ),
+    bad(
+        VIDEOS,
+        "text2video",
         {"model_name": "kling-v3", "multi_shot": True, "shot_type": "customize"},
         'multi_prompt: is required when shot_type is "customize"',
         id="storyboard-required",
@@ -651,6 +702,13 @@ INVALID = [
         "external_task_id: is 129 characters long; at most 128 are allowed",
         id="external-id-length",
     ),
+    bad(
+        VIDEOS,
+        "text2video",
+        {"prompt": "a", "external_task_id": "order/7"},
+        'external_task_id: must not contain "/", because the id is used in query paths',
+        id="external-id-slash",
+    ),
     # image2video
     bad(VIDEOS, "image2video", {"prompt": "a"}, "image: is required (unless image_tail is given)", id="required"),
     bad(
@@ -666,6 +724,52 @@ INVALID = [
         {"image": "not base64!"},
         'image: must be an http(s) URL or raw Base64 image data (got "not base64!")',
         id="not-an-image",
+    ),
+    bad(
+        VIDEOS,
+        "image2video",
+        {"prompt": "x", "image": "AAAA"},
+        "image: is not an image Kling can read (send JPEG or PNG, as a URL or raw Base64)",
+        id="image-unreadable",
+    ),
+    bad(
+        VIDEOS,
+        "image2video",
+        {"image": picture(320, 320, "GIF")},
+        "image: is GIF data; allowed formats are JPEG and PNG",
+        id="image-format",
+    ),
+    bad(
+        VIDEOS,
+        "image2video",
+        {"image": picture(160, 68)},
+        "image: is 160×68 px; width and height must be at least 300 px",
+        id="image-too-small",
+    ),
+    bad(
+        VIDEOS,
+        "image2video",
+        {"image_tail": picture(300, 751)},
+        "image_tail: is 300×751 px; the aspect ratio must be between 1:2.5 and 2.5:1",
+        id="image-aspect",
+    ),
+    bad(
+        VIDEOS,
+        "image2video",
+        {"model_name": "kling-v1", "image": B64, "static_mask": picture(299, 320)},
+        "static_mask: is 299×320 px; width and height must be at least 300 px",
+        id="mask-too-small",
+    ),
+    bad(
+        VIDEOS,
+        "image2video",
+        {
+            "model_name": "kling-v1",
+            "image": B64,
+            "dynamic_masks": [{"mask": picture(320, 320, "BMP"), "trajectories": [{"x": 1, "y": 1}] * 2}],
+        },
+        "dynamic_masks[0].mask: is BMP data; allowed formats are JPEG and PNG",
+        id="mask-format",
     ),
     bad(
         VIDEOS,
@@ -1003,6 +1107,13 @@ INVALID = [
     bad(
         VIDEOS,
         "lip-sync",
+        {"input": {"mode": "audio2video", "video_id": "x", "audio_type": "file", "audio_file": OGG_B64}},
+        "input.audio_file: is not audio Kling can read (send mp3, wav, m4a or aac, as raw Base64)",
+        id="audio-format",
+    ),
+    bad(
+        VIDEOS,
+        "lip-sync",
         {"input": {"mode": "audio2video", "video_id": "x", "audio_type": "url", "audio_url": AUDIO_URL, "text": "hi"}},
         'input.text: is only allowed when mode is "text2video"',
         id="text-in-audio-mode",
@@ -1022,6 +1133,13 @@ INVALID = [
         {"session_id": "s", "face_choose": [{**FACE, "sound_file": AUDIO_URL}]},
         "face_choose[0].audio_id, face_choose[0].sound_file: give exactly one of these; only one may be given",
         id="audio-exclusive",
+    ),
+    bad(
+        VIDEOS,
+        "advanced-lip-sync",
+        {"session_id": "s", "face_choose": [{**FACE_TIMES, "face_id": "0", "sound_file": B64}]},
+        "face_choose[0].sound_file: is not audio Kling can read (send mp3, wav, m4a or aac, as a URL or raw Base64)",
+        id="audio-format",
     ),
     bad(
         VIDEOS,
@@ -1134,6 +1252,13 @@ INVALID = [
         {"image": URL, "audio_id": "a", "sound_file": AUDIO_URL},
         "audio_id, sound_file: give exactly one of these; only one may be given",
         id="audio-exclusive",
+    ),
+    bad(
+        VIDEOS,
+        "avatar/image2video",
+        {"image": URL, "sound_file": OGG_B64},
+        "sound_file: is not audio Kling can read (send mp3, wav, m4a or aac, as a URL or raw Base64)",
+        id="audio-format",
     ),
     bad(VIDEOS, "avatar/image2video", {"audio_id": "a"}, "image: is required", id="image-required"),
     bad(
@@ -1391,6 +1516,38 @@ def test_a_long_received_value_is_shortened() -> None:
     quoted = caught.value.message.split(" is not allowed")[0].removeprefix("mode: ")
     assert len(quoted) <= 60
     assert quoted.endswith('..."')
+
+
+def camera_jpeg() -> str:
+    """Return a JPEG carrying a second picture, as phone cameras write (Pillow reads it as MPO)."""
+    buffer = io.BytesIO()
+    frame = Image.new("RGB", (320, 320), "white")
+    frame.save(buffer, "MPO", save_all=True, append_images=[frame])
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.mark.parametrize(
+    "image",
+    [picture(300, 300), picture(750, 300), picture(300, 750, "JPEG"), camera_jpeg()],
+    ids=["smallest", "widest", "tallest-jpeg", "camera-jpeg"],
+)
+def test_an_image_within_the_limits_is_accepted(image: str) -> None:
+    parsed = parse_create_body(VIDEOS, "image2video", {"image": image})
+
+    assert parsed.model_dump()["image"] == image
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"ID3\x04\x00", b"\xff\xfb\x90\x64", b"\xff\xf1\x50\x80", b"\0\0\0\x20ftypM4A ", b"RIFF\0\0\0\0WAVEfmt "],
+    ids=["mp3-id3", "mp3-frame", "aac-adts", "m4a", "wav"],
+)
+def test_audio_in_a_format_kling_reads_is_accepted(head: bytes) -> None:
+    sound = base64.b64encode(head + bytes(64)).decode()
+
+    parsed = parse_create_body(VIDEOS, "avatar/image2video", {"image": URL, "sound_file": sound})
+
+    assert parsed.model_dump()["sound_file"] == sound
 
 
 @pytest.mark.parametrize(

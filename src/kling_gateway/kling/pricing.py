@@ -1,7 +1,8 @@
 """Units (积分) the official price table charges for a task that succeeds (reference §7).
 
 Prices are looked up by (model, mode, variant), the three answers a create body gives about itself; the
-variant is the column of the table ("silent", "audio", "voice", "video-in", "edit", ...).
+variant is the column of the table ("silent", "audio", "voice", "video-in", "edit", ...). A task that works on
+an existing video may be priced by that video instead, when the caller knows it (see SourceVideo).
 """
 
 from collections.abc import Mapping
@@ -15,9 +16,13 @@ Per = Literal["5 seconds", "second", "image", "task"]
 PriceKey = tuple[str, str | None, str]
 
 # Where the output length is not known in advance (lip-sync, avatar, motion control, editing a base video),
-# the task is priced at the shortest billed length.
+# the task is priced at the shortest billed length, unless the source video tells it.
 ASSUMED_SECONDS = Decimal(5)
 CENT = Decimal("0.01")
+# Tasks whose output is as long as their source video.
+AS_LONG_AS_SOURCE = frozenset({"kling-lip-sync", "kling-advanced-lip-sync"})
+# Tasks priced at the row of their source video's model and mode, in the given variant column.
+PRICED_BY_SOURCE: Mapping[str, str] = {"kling-video-extend": "extend"}
 
 # Units per started 5 s of output: 10 s clips cost twice the 5 s price, as every row of §7 shows.
 _PER_FIVE_SECONDS: Mapping[PriceKey, str] = {
@@ -92,8 +97,15 @@ _PER_IMAGE: Mapping[PriceKey, str] = {
 }
 
 _PER_TASK: Mapping[PriceKey, str] = {
-    # video-extend names no model; the source is a kling-v1.x video, priced at the cheapest row, kling-v1 std.
+    # video-extend names no model: it reuses the source video's, whose row below prices each call. Without the
+    # source the call is priced at the cheapest of those rows, kling-v1 std.
     ("kling-video-extend", None, "silent"): "1",
+    ("kling-v1", "std", "extend"): "1",
+    ("kling-v1", "pro", "extend"): "3.5",
+    ("kling-v1-5", "std", "extend"): "2",
+    ("kling-v1-5", "pro", "extend"): "3.5",
+    ("kling-v1-6", "std", "extend"): "2",
+    ("kling-v1-6", "pro", "extend"): "3.5",
     # Try-on draws on its own pack (≈$0.07 a task): one unit of that pack per task.
     ("kolors-virtual-try-on-v1", None, "image"): "1",
     ("kolors-virtual-try-on-v1-5", None, "image"): "1",
@@ -119,13 +131,21 @@ RATES: Mapping[PriceKey, Rate] = {
 }
 
 
-def unit_cost(spec: ActionSpec, body: CreateBody) -> Decimal:
-    """Return the units Kling charges for this task when it succeeds."""
-    key = (body.model(), body.mode(), body.variant())
+@dataclass(frozen=True)
+class SourceVideo:
+    """The video a task works on, when the caller knows it: its model, mode and length."""
+
+    model: str
+    mode: str | None
+    duration_s: float
+
+
+def unit_cost(spec: ActionSpec, body: CreateBody, *, source: SourceVideo | None = None) -> Decimal:
+    """Return the units Kling charges for this task when it succeeds, knowing its source video if given."""
+    key, duration = _priced_as(body, source)
     if key not in RATES:
         raise KeyError(f"no price for {spec.family}/{spec.action} with model, mode, variant {key}")
     rate = RATES[key]
-    duration = body.duration_s()
     seconds = ASSUMED_SECONDS if duration is None else Decimal(str(duration))
     quantity = {
         "5 seconds": (seconds / 5).to_integral_value(rounding=ROUND_CEILING),
@@ -134,6 +154,17 @@ def unit_cost(spec: ActionSpec, body: CreateBody) -> Decimal:
         "task": Decimal(1),
     }[rate.per]
     return _tidy(rate.units * quantity)
+
+
+def _priced_as(body: CreateBody, source: SourceVideo | None) -> tuple[PriceKey, float | None]:
+    """Return the row of the table the task falls in and the output length it is charged for."""
+    model, duration = body.model(), body.duration_s()
+    if source is not None and model in PRICED_BY_SOURCE:
+        # A source video without a mode was made in the default one, std.
+        return (source.model, source.mode or "std", PRICED_BY_SOURCE[model]), duration
+    if source is not None and model in AS_LONG_AS_SOURCE:
+        duration = source.duration_s
+    return (model, body.mode(), body.variant()), duration
 
 
 def _tidy(units: Decimal) -> Decimal:

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from .base import KlingModel, Problem
 from .catalog import MULTI_SHOT_MODELS
-from .fields import CameraAxis, DurationText, Prompt, ShotPrompt, shown
+from .fields import CameraAxis, DurationText, Prompt, ShotPrompt, shown, whole_number
 from .rules import either
 
 MAX_SHOTS = 6
@@ -54,7 +54,8 @@ class Shot(KlingModel):
     duration: DurationText
 
     def problems(self) -> Iterator[Problem]:
-        if not self.duration.isdigit() or int(self.duration) < 1:
+        seconds = whole_number(self.duration)
+        if seconds is None or seconds < 1:
             yield "duration", f'must be a whole number of seconds such as "3" (got {shown(self.duration)})'
 
     def seconds(self) -> int:
@@ -106,10 +107,11 @@ class MultiShotFields(KlingModel):
         indexes = [shot.index for shot in self.multi_prompt]
         if indexes != list(range(1, len(indexes) + 1)):
             yield "multi_prompt", f"shot indexes must be 1, 2, ... in order (got {shown(indexes)})"
-        if not all(shot.duration.isdigit() for shot in self.multi_prompt) or not duration.isdigit():
+        wanted = whole_number(duration)
+        if wanted is None or any(whole_number(shot.duration) is None for shot in self.multi_prompt):
             return  # a duration that is not a number has its own message already
         total = sum(shot.seconds() for shot in self.multi_prompt)
-        if total != int(duration):
+        if total != wanted:
             yield (
                 "multi_prompt",
                 f'shot durations add up to {total} s but duration is "{duration}"; they must add up to the total',

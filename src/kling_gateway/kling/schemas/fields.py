@@ -3,12 +3,16 @@
 import base64
 import binascii
 import json
+import re
 import unicodedata
+from collections.abc import Callable
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
+
+from .media import audio_problem, image_problem
 
 PROMPT_MAX_CHARS = 2500
 SHOT_PROMPT_MAX_CHARS = 512
@@ -18,6 +22,11 @@ EXTERNAL_TASK_ID_MAX_CHARS = 128
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 AUDIO_MAX_BYTES = 5 * 1024 * 1024
 SHOWN_MAX_CHARS = 60
+# ASCII digits only, and few enough that int() never refuses them.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+
+Inspector = Callable[[bytes, str], str | None]
+"""Say why Kling would refuse some decoded media (or None), given how the caller may send it instead."""
 
 
 def shown(value: object) -> str:
@@ -49,33 +58,44 @@ def _http_url(value: str) -> str:
     return value
 
 
-def _base64_size(value: str) -> int | None:
-    """Return the decoded size of strict standard Base64, or None when it is not Base64."""
+def _base64_bytes(value: str) -> bytes | None:
+    """Decode strict standard Base64, or return None when the value is not Base64."""
     try:
-        return len(base64.b64decode(value, validate=True))
+        return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return None
 
 
-def _media(kind: str, max_bytes: int, *, urls: bool = True) -> AfterValidator:
+def _media(kind: str, max_bytes: int, inspect: Inspector, *, urls: bool = True) -> AfterValidator:
     limit_mb = max_bytes // (1024 * 1024)
     either = f"an http(s) URL or raw Base64 {kind} data" if urls else f"raw Base64 {kind} data"
+    sent_as = "as a URL or raw Base64" if urls else "as raw Base64"
 
     def check(value: str) -> str:
+        # A URL is not fetched here: whether it is reachable and what it holds is Kling's to find out.
         if urls and _is_http_url(value):
             return value
         if value.startswith("data:"):
             raise field_error(f'has a "data:...;base64," prefix; send {either} without it')
         if not value.strip():
             raise field_error(f"must not be empty; send {either}")
-        size = _base64_size(value)
-        if size is None or size == 0:
+        data = _base64_bytes(value)
+        if not data:
             raise field_error(f"must be {either} (got {shown(value)})")
-        if size > max_bytes:
-            raise field_error(f"is {size / (1024 * 1024):.1f} MB of {kind} data; at most {limit_mb} MB is allowed")
+        if len(data) > max_bytes:
+            raise field_error(f"is {len(data) / (1024 * 1024):.1f} MB of {kind} data; at most {limit_mb} MB is allowed")
+        problem = inspect(data, sent_as)
+        if problem:
+            raise field_error(problem)
         return value
 
     return AfterValidator(check)
+
+
+def whole_number(text: str) -> int | None:
+    """Read a string of ASCII digits, or return None when it is anything else."""
+    # str.isdigit() also takes "²" (which int() refuses) and "５" (which int() reads); Kling means ASCII digits.
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
 def _not_blank(value: str) -> str:
@@ -90,6 +110,15 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+def _no_slash(value: str) -> str:
+    if "/" in value:
+        raise field_error(
+            f'must not contain "/", because the id is used in query paths (GET .../{{id}}) where "/" would split it'
+            f" (got {shown(value)})"
+        )
+    return value
+
+
 def _text_not_number(value: object) -> object:
     # Kling takes durations as strings; a JSON number is the commonest client mistake, so name it.
     if isinstance(value, str):
@@ -98,18 +127,19 @@ def _text_not_number(value: object) -> object:
     raise field_error(f'must be a string such as "5", not a JSON number or other type (got {kind} {shown(value)})')
 
 
-ImageInput = Annotated[str, _media("image", IMAGE_MAX_BYTES)]
-"""An image: an http(s) URL or raw Base64 (≤10 MB), never a data: URI."""
-AudioFile = Annotated[str, _media("audio", AUDIO_MAX_BYTES, urls=False)]
-"""An audio file sent inline: raw Base64 (≤5 MB)."""
-AudioInput = Annotated[str, _media("audio", AUDIO_MAX_BYTES)]
-"""An audio file: an http(s) URL or raw Base64 (≤5 MB)."""
+ImageInput = Annotated[str, _media("image", IMAGE_MAX_BYTES, image_problem)]
+"""An image or mask: an http(s) URL or raw Base64 of a JPEG or PNG (≤10 MB, sides ≥300 px, 1:2.5 to 2.5:1)."""
+AudioFile = Annotated[str, _media("audio", AUDIO_MAX_BYTES, audio_problem, urls=False)]
+"""An audio file sent inline: raw Base64 of mp3, wav, m4a or aac (≤5 MB)."""
+AudioInput = Annotated[str, _media("audio", AUDIO_MAX_BYTES, audio_problem)]
+"""An audio file: an http(s) URL or raw Base64 of mp3, wav, m4a or aac (≤5 MB)."""
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 CallbackUrl = Annotated[str, StringConstraints(max_length=CALLBACK_URL_MAX_CHARS), AfterValidator(_http_url)]
 ExternalTaskId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=EXTERNAL_TASK_ID_MAX_CHARS),
     AfterValidator(_no_control_chars),
+    AfterValidator(_no_slash),
 ]
 Identifier = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_blank)]
 """An id issued by Kling (video_id, session_id, voice_id, face_id, audio_id)."""

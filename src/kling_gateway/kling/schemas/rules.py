@@ -12,13 +12,13 @@ from .catalog import (
     V3_DURATIONS,
     Support,
 )
-from .fields import shown
+from .fields import shown, whole_number
 
 
 def quoted(options: Iterable[str]) -> str:
     """List allowed string values the way a client writes them."""
     items = list(options)
-    numeric = all(v.isdigit() for v in items) and len(items) > 3
+    numeric = all(whole_number(v) is not None for v in items) and len(items) > 3
     if numeric and [int(v) for v in items] == list(range(int(items[0]), int(items[-1]) + 1)):
         return f'"{items[0]}" to "{items[-1]}"'
     return ", ".join(f'"{v}"' for v in items)
