@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -18,6 +18,7 @@ app = typer.Typer(
     "KLING_GATEWAY_* variables (e.g. KLING_GATEWAY_SANDBOX__SPEED) or .env.",
 )
 console = Console()
+Number = TypeVar("Number", int, float)
 
 
 def _rate(what: str) -> Any:
@@ -40,6 +41,9 @@ def sandbox(
     video_concurrency: Annotated[int | None, typer.Option(min=1, help="Running video tasks per account.")] = None,
     image_concurrency: Annotated[int | None, typer.Option(min=1, help="Running image slots per account.")] = None,
     try_on_concurrency: Annotated[int | None, typer.Option(min=1, help="Running try-on tasks per account.")] = None,
+    resource_pack_units: Annotated[
+        int | None, typer.Option(min=0, help="Units in each resource pack of each account (then 429/1102).")
+    ] = None,
     webhook_secret: Annotated[str | None, typer.Option(help="whsec_… secret that signs callbacks.")] = None,
     public_url: Annotated[str | None, typer.Option(help="Base of result URLs (default: the request host).")] = None,
     seed: Annotated[int | None, typer.Option(help="Fix the random draws, for reproducible runs.")] = None,
@@ -57,6 +61,7 @@ def sandbox(
             video_concurrency=video_concurrency or defaults.video_concurrency,
             image_concurrency=image_concurrency or defaults.image_concurrency,
             try_on_concurrency=try_on_concurrency or defaults.try_on_concurrency,
+            resource_pack_units=_pick(resource_pack_units, defaults.resource_pack_units),
             webhook_secret=webhook_secret
             or (defaults.webhook_secret.get_secret_value() if defaults.webhook_secret else None),
             public_url=public_url or defaults.public_url,
@@ -68,7 +73,8 @@ def sandbox(
     if not accounts:
         demo = config.accounts[0]
         console.print("[bold]No keys given: a demo account was created.[/bold]")
-        console.print(f"  access key  {demo.access_key}\n  secret key  {demo.secret_key}\n  API key     {demo.api_key}")
+        keys = f"  access key  {demo.access_key}\n  secret key  {demo.secret_key}\n  API key     {demo.api_key}"
+        console.print(keys, soft_wrap=True, highlight=False)  # never wrapped: they are copied and parsed
     console.print(f"Kling sandbox on http://{bind_host}:{bind_port} (speed ×{config.speed:g})")
     log_level = get_settings().log_level  # "info" shows one access-log line per request
     uvicorn.run(create_app(config), host=bind_host, port=bind_port, log_level=log_level)
@@ -94,5 +100,5 @@ def _accounts(access_keys: list[str], secret_keys: list[str], api_keys: list[str
     return tuple(Account(ak, sk, key) for ak, sk, key in zip(access_keys, secret_keys, padded, strict=True))
 
 
-def _pick(value: float | None, default: float) -> float:
+def _pick(value: Number | None, default: Number) -> Number:
     return default if value is None else value

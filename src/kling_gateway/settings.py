@@ -24,6 +24,7 @@ class SandboxSettings(BaseModel):
     video_concurrency: int = Field(default=5, ge=1)
     image_concurrency: int = Field(default=10, ge=1)
     try_on_concurrency: int = Field(default=5, ge=1)
+    resource_pack_units: int = Field(default=10_000, ge=0)
     webhook_secret: SecretStr | None = None
     public_url: str | None = None
 

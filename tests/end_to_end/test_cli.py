@@ -41,7 +41,7 @@ def sandbox_process() -> Iterator[tuple[str, dict[str, str]]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=os.environ | {"COLUMNS": "200"},
+        env=os.environ | {"COLUMNS": "40"},  # the printed keys must survive a narrow terminal unbroken
     )
     assert process.stdout is not None
     lines: list[str] = []

@@ -36,6 +36,8 @@ def test_a_bad_setting_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch)
         (["--failure-rate", "2"], "failure-rate"),
         (["--video-concurrency", "0"], "video-concurrency"),
         (["--webhook-secret", "plain"], "whsec_"),
+        (["--webhook-secret", "whsec_not*base64"], "Base64"),
+        (["--resource-pack-units", "-1"], "resource-pack-units"),
     ],
 )
 def test_the_sandbox_command_refuses_options_that_do_not_fit(arguments: list[str], complaint: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,8 +52,12 @@ class SandboxApi:
         self.config = config
         self.sandbox = Sandbox(config, started_ms=now_ms())
         self._authenticator = Authenticator(config.accounts)
-        self._http_client = http_client
-        self._dispatcher: CallbackDispatcher | None = None
+        self._dispatcher = CallbackDispatcher(
+            wire.task_object,
+            webhook_secret=config.webhook_secret,
+            timeout_s=config.callback_timeout_s,
+            client=http_client,
+        )
 
     def routes(self) -> list[Route]:
         """List the official endpoints and the result-file routes."""
@@ -69,20 +72,11 @@ class SandboxApi:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        """Run the callback dispatcher for as long as the app serves."""
-        async with contextlib.AsyncExitStack() as stack:
-            client = self._http_client
-            if client is None:
-                timeout = self.config.callback_timeout_s
-                client = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
-            self._dispatcher = CallbackDispatcher(client, wire.task_object, webhook_secret=self.config.webhook_secret)
-            runner = asyncio.create_task(self._dispatcher.run())
-            try:
-                yield
-            finally:
-                runner.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await runner
+        """Stop the callback dispatcher cleanly when the app stops."""
+        try:
+            yield
+        finally:
+            await self._dispatcher.aclose()
 
     def _api(self, handler: Handler) -> Endpoint:
         """Wrap a handler with what every API call gets: injected errors, authentication, error mapping."""
@@ -117,12 +111,13 @@ class SandboxApi:
             return wire.ok(self.sandbox.run_sync_call(account.access_key, parsed, base_url=base_url, now_ms=now_ms()))
         spec = ACTIONS.get((family, rest))
         if spec is None:
-            raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint: POST /v1/{family}/{rest}")
+            _resolve(family, rest)  # a task path exists but takes GET: that is a wrong method, not a wrong path
+            raise SandboxError(KlingCode.INVALID_METHOD, f"POST is not allowed on /v1/{family}/{rest}; use GET")
         parsed_body = parse_body(spec.schema, await _json_body(request))
         task = self.sandbox.create_task(
             account.access_key, spec, parsed_body, base_url=self._base_url(request), now_ms=now_ms()
         )
-        if task.body.callback_url is not None and self._dispatcher is not None:
+        if task.body.callback_url is not None:
             self._dispatcher.schedule(task)
         rng = self.sandbox.rng
         if self.config.lost_response_rate and rng.random() < self.config.lost_response_rate:
@@ -132,6 +127,8 @@ class SandboxApi:
     async def query(self, request: Request, account: Account) -> Response:
         """Answer one task by `task_id` or `external_task_id`, or a page of an action's tasks."""
         family, rest = _family_and_rest(request)
+        if family is Family.VIDEOS and rest in SYNC_CALLS:
+            raise SandboxError(KlingCode.INVALID_METHOD, f"GET is not allowed on /v1/{family}/{rest}; use POST")
         spec, reference = _resolve(family, rest)
         if reference is None:
             page_num = _page_param(request, "pageNum", PAGE_NUM_RANGE, 1)
@@ -160,20 +157,23 @@ class SandboxApi:
 
     async def video_file(self, request: Request) -> Response:
         """Serve a result video (or its watermarked copy) once its task has succeeded."""
-        video_id = request.path_params["name"].removesuffix(".mp4").removesuffix("-watermarked")
+        name = request.path_params["name"].removesuffix(".mp4")
+        video_id = name.removesuffix("-watermarked")
         record = self.sandbox.tasks.video_by_id(video_id)
-        if record is None or not record.ready_at(now_ms()):
+        if record is None or not record.ready_at(now_ms()) or (name != video_id and not record.task.watermarked):
             return _file_not_found()
         return Response(media.video_clip(media.clip_seconds_for(record.duration_s)), media_type="video/mp4")
 
     async def image_file(self, request: Request) -> Response:
         """Serve one result image (or its watermarked copy) once its task has succeeded."""
-        name = request.path_params["name"].removesuffix(".png").removesuffix("-watermarked")
-        task_id, _, index = name.partition("-")
+        name = request.path_params["name"].removesuffix(".png")
+        task_id, _, index = name.removesuffix("-watermarked").partition("-")
         task = self.sandbox.tasks.task_by_id(task_id)
         if task is None or task.status_at(now_ms())[0] is not TaskStatus.SUCCEED:
             return _file_not_found()
-        if not index.isdigit() or int(index) >= len(task.result.get("images", [])):
+        if name.endswith("-watermarked") and not task.watermarked:
+            return _file_not_found()
+        if not _is_whole_number(index) or int(index) >= len(task.result.get("images", [])):
             return _file_not_found()
         width, height = media.image_size(_aspect_ratio(task.body))
         return Response(media.png_image(width, height, int(index)), media_type="image/png")
@@ -229,7 +229,7 @@ def _page_param(request: Request, name: str, bounds: tuple[int, int], default: i
     if raw is None:
         return default
     low, high = bounds
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _is_whole_number(raw) or not low <= int(raw) <= high:
         raise SandboxError(
             KlingCode.ILLEGAL_VALUE, f"{name}: must be a whole number from {low} to {high} (got {raw!r})"
         )
@@ -238,11 +238,15 @@ def _page_param(request: Request, name: str, bounds: tuple[int, int], default: i
 
 def _millis_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name)
-    if raw is None or not raw.isdigit():
+    if raw is None or not _is_whole_number(raw):
         raise SandboxError(
             KlingCode.ILLEGAL_VALUE, f"{name}: is required, as a Unix time in milliseconds (got {raw!r})"
         )
     return int(raw)
+
+
+def _is_whole_number(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit()  # isdigit alone takes "²", which int() refuses
 
 
 def _aspect_ratio(body: Any) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import time
 from collections.abc import Iterable
 
@@ -29,9 +29,10 @@ class Authenticator:
 
     def __init__(self, accounts: Iterable[Account]) -> None:
         self._by_access_key = {account.access_key: account for account in accounts}
-        self._api_keys = [
-            (account.api_key.encode(), account) for account in self._by_access_key.values() if account.api_key
-        ]
+        # Keyed by digest: a dict lookup costs the same for every key and reveals nothing of the stored ones.
+        self._by_api_key_digest = {
+            _digest(account.api_key): account for account in self._by_access_key.values() if account.api_key
+        }
         # A client reuses one token for up to 30 minutes: check its signature once, then only its times.
         self._verified: dict[str, tuple[Account, int, int]] = {}
 
@@ -42,7 +43,7 @@ class Authenticator:
         scheme, _, token = authorization.partition(" ")
         if scheme != "Bearer" or not token or token != token.strip():
             raise AuthError(KlingCode.AUTH_INVALID, "the Authorization header must be 'Bearer <token>' with one space")
-        account = self._static_key_account(token)
+        account = self._by_api_key_digest.get(_digest(token))
         if account is not None:
             return account
         verified = self._verified.get(token)
@@ -57,13 +58,6 @@ class Authenticator:
             raise AuthError(KlingCode.AUTH_EXPIRED, "the token's exp has passed")
         return account
 
-    def _static_key_account(self, token: str) -> Account | None:
-        presented = token.encode()
-        for key, account in self._api_keys:
-            if hmac.compare_digest(presented, key):
-                return account
-        return None
-
     def _jwt_account(self, token: str) -> Account:
         try:
             header = jwt.get_unverified_header(token)
@@ -72,7 +66,9 @@ class Authenticator:
             raise AuthError(KlingCode.AUTH_INVALID, f"the token is not a valid JWT ({error})") from error
         if header.get("alg") != "HS256":
             raise AuthError(KlingCode.AUTH_INVALID, "the token must be signed with HS256")
-        account = self._by_access_key.get(str(claims.get("iss", "")))
+        if "iss" not in claims:
+            raise AuthError(KlingCode.AUTH_INVALID, "the token has no iss claim (it must be the access key)")
+        account = self._by_access_key.get(str(claims["iss"]))
         if account is None:
             raise AuthError(KlingCode.AUTH_FAILED, "the token's iss is not a known access key")
         try:
@@ -94,3 +90,7 @@ class Authenticator:
             self._verified.clear()
         self._verified[token] = (account, int(verified["nbf"]), int(verified["exp"]))
         return account
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()

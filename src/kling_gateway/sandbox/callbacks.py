@@ -28,19 +28,33 @@ log = logging.getLogger(__name__)
 RenderTask = Callable[[SandboxTask, int], dict[str, Any]]
 
 _MAX_IN_FLIGHT = 64  # deliveries under way at once
+_SHUTDOWN_GRACE_S = 2.0  # how long deliveries under way may finish when the app stops
 
 
 class CallbackDispatcher:
-    """Keep a time-ordered queue of status changes to announce, and send each when it happens."""
+    """Keep a time-ordered queue of status changes to announce, and send each when it happens.
 
-    def __init__(self, client: httpx.AsyncClient, render: RenderTask, *, webhook_secret: str | None = None) -> None:
-        self._client = client
+    The sending loop starts with the first callback scheduled, on the event loop that serves the app, so
+    the sandbox delivers callbacks whether or not its host runs the ASGI lifespan.
+    """
+
+    def __init__(
+        self,
+        render: RenderTask,
+        *,
+        webhook_secret: str | None = None,
+        timeout_s: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self._render = render
         self._webhook = Webhook(webhook_secret) if webhook_secret else None
+        self._timeout_s = timeout_s
+        self._client = client
+        self._owns_client = client is None
         self._due: list[tuple[int, int, SandboxTask]] = []
         self._sequence = 0
-        self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
+        self._wake: asyncio.Event | None = None
+        self._runner: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self.delivered = 0
         self.failed = 0
@@ -50,41 +64,59 @@ class CallbackDispatcher:
         for at_ms, _status in task.timeline.transitions():
             self._sequence += 1
             heapq.heappush(self._due, (at_ms, self._sequence, task))
+        if self._runner is None or self._runner.done():
+            self._wake = asyncio.Event()
+            self._runner = asyncio.create_task(self._run())
+        assert self._wake is not None
         self._wake.set()
 
-    async def run(self) -> None:
-        """Send callbacks as they fall due, until cancelled."""
+    async def aclose(self) -> None:
+        """Stop sending, give deliveries under way a moment to finish, and close the client if it is ours."""
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        if self._sending:
+            await asyncio.wait(self._sending, timeout=_SHUTDOWN_GRACE_S)
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
         while True:
             now_ms = time.time_ns() // 1_000_000
             while self._due and self._due[0][0] <= now_ms:
                 at_ms, _, task = heapq.heappop(self._due)
-                await self._slots.acquire()
+                await slots.acquire()
                 sending = asyncio.create_task(self._send(task, at_ms))
                 self._sending.add(sending)
                 sending.add_done_callback(self._sending.discard)
+                sending.add_done_callback(lambda _done: slots.release())
             self._wake.clear()
             timeout = (self._due[0][0] - now_ms) / 1000 if self._due else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _send(self, task: SandboxTask, at_ms: int) -> None:
+        url = task.body.callback_url
+        if url is None:
+            return
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout_s)
+        body = orjson.dumps(self._render(task, at_ms))
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self._webhook is not None:
+            message_id = str(uuid.uuid4())
+            sent_at = datetime.now(tz=UTC)
+            headers["webhook-id"] = message_id
+            headers["webhook-timestamp"] = str(int(sent_at.timestamp()))
+            headers["webhook-signature"] = self._webhook.sign(message_id, sent_at, body.decode())
         try:
-            url = task.body.callback_url
-            if url is None:
-                return
-            body = orjson.dumps(self._render(task, at_ms))
-            headers = {"Content-Type": "application/json; charset=utf-8"}
-            if self._webhook is not None:
-                message_id = str(uuid.uuid4())
-                sent_at = datetime.now(tz=UTC)
-                headers["webhook-id"] = message_id
-                headers["webhook-timestamp"] = str(int(sent_at.timestamp()))
-                headers["webhook-signature"] = self._webhook.sign(message_id, sent_at, body.decode())
             response = await self._client.post(url, content=body, headers=headers)
             response.raise_for_status()
             self.delivered += 1
         except httpx.HTTPError as error:
             self.failed += 1
-            log.warning("callback for task %s to %s failed: %s", task.task_id, task.body.callback_url, error)
-        finally:
-            self._slots.release()
+            log.warning("callback for task %s to %s failed: %s", task.task_id, url, error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from dataclasses import dataclass, field
 
@@ -38,7 +40,7 @@ class SandboxConfig:
     try_on_concurrency: int = 5  # running virtual try-on tasks per account
     webhook_secret: str | None = None  # whsec_… : sign callbacks with Standard Webhooks headers
     public_url: str | None = None  # base of result URLs; the request's own host when unset
-    resource_pack_units: int = 10_000  # size of each account's video and image packs
+    resource_pack_units: int = 10_000  # size of each account's video, image and try-on packs
     callback_timeout_s: float = 10.0
     seed: int | None = None  # fixes the random draws, for reproducible runs
 
@@ -54,5 +56,17 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if not self.accounts:
             raise ValueError("at least one account is needed")
-        if self.webhook_secret is not None and not self.webhook_secret.startswith("whsec_"):
-            raise ValueError("webhook_secret must start with whsec_")
+        if self.webhook_secret is not None:
+            _check_webhook_secret(self.webhook_secret)
+        if self.resource_pack_units < 0:
+            raise ValueError(f"resource_pack_units must not be negative (got {self.resource_pack_units})")
+
+
+def _check_webhook_secret(secret: str) -> None:
+    """Refuse a secret that is not `whsec_` followed by Base64, as Standard Webhooks secrets are."""
+    try:
+        if not secret.startswith("whsec_"):
+            raise ValueError("no whsec_ prefix")
+        base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (ValueError, binascii.Error) as error:
+        raise ValueError(f"webhook_secret must be whsec_ followed by Base64 ({error})") from None

@@ -19,9 +19,13 @@ _FAILURE_MESSAGES = (
     "Failure to pass the risk control system",
     "The content you submitted may contain inappropriate content, please modify it and resubmit",
     "Task processing failed, please retry later",
-    "The input image could not be recognised, please use a clearer image",
 )
+_IMAGE_INPUT_FAILURE = "The input image could not be recognised, please use a clearer image"
 _ACTION_FAILURE_MESSAGES = {
+    **{
+        action: (*_FAILURE_MESSAGES, _IMAGE_INPUT_FAILURE)
+        for action in ("image2video", "multi-image2video", "avatar/image2video", "editing/expand")
+    },
     "lip-sync": ("there is no human in the video", "The audio could not be recognised"),
     "advanced-lip-sync": ("there is no human in the video",),
     "kolors-virtual-try-on": ("No person was detected in the human image",),

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
 from kling_gateway.kling.codes import KlingCode
-from kling_gateway.kling.pricing import unit_cost
+from kling_gateway.kling.pricing import SourceVideo, unit_cost
 from kling_gateway.kling.schemas import (
     ActionSpec,
     AdvancedLipSync,
@@ -32,16 +31,21 @@ from kling_gateway.kling.schemas.selection import (
 )
 from kling_gateway.sandbox import sessions as session_views
 from kling_gateway.sandbox.config import SandboxConfig
-from kling_gateway.sandbox.lifecycle import TaskStatus, draw_timeline
-from kling_gateway.sandbox.media import clip_seconds_for
-from kling_gateway.sandbox.sessions import Session, SessionStore
-from kling_gateway.sandbox.store import SandboxTask, SlotLedger, TaskStore, VideoRecord
+from kling_gateway.sandbox.lifecycle import draw_timeline
+from kling_gateway.sandbox.media import CLIP_SECONDS, clip_seconds_for
+from kling_gateway.sandbox.sessions import Session, SessionStore, SourceClip
+from kling_gateway.sandbox.store import Origin, SandboxTask, SlotLedger, TaskStore, UnitMeter, VideoRecord
 
 _EXTEND_ADDS_S = 5.0  # each extension adds 4-5 s
 _EXTEND_MAX_TOTAL_S = 180.0  # an extended video may reach 3 minutes
 _EXTENDABLE_MODELS = ("kling-v1", "kling-v1-5", "kling-v1-6")
+_EXTENDABLE_ACTIONS = ("text2video", "image2video", "video-extend")
 _PACK_VALIDITY_MS = 90 * 24 * 3600 * 1000
 _COSTS_MIN_INTERVAL_MS = 1000  # `/account/costs` allows 1 query per second
+# Source lengths in seconds each call accepts (reference §2.7, §2.8): (shortest, longest) ranges.
+_SELECTION_SOURCE_S = ((2.0, 5.0), (7.0, 10.0))
+_LIP_SYNC_SOURCE_S = ((5.0, 10.0),)
+_FACE_SOURCE_S = ((2.0, 60.0),)
 
 
 class SandboxError(Exception):
@@ -53,13 +57,8 @@ class SandboxError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """A source video named by a call: its URL, its length if known, and the sandbox video if it is one."""
-
-    url: str
-    duration_s: float | None
-    record: VideoRecord | None
+def _refuse(message: str) -> SandboxError:
+    return SandboxError(KlingCode.ILLEGAL_VALUE, message)
 
 
 class Sandbox:
@@ -76,6 +75,7 @@ class Sandbox:
                 PackType.TRY_ON: config.try_on_concurrency,
             }
         )
+        self.units = UnitMeter()
         self.rng = random.Random(config.seed)
         self.started_ms = started_ms
         self._last_costs_ms: dict[str, int] = {}
@@ -90,25 +90,30 @@ class Sandbox:
     def create_task(
         self, account: str, spec: ActionSpec, body: CreateBody, *, base_url: str, now_ms: int
     ) -> SandboxTask:
-        """Accept a valid create body: check what it refers to, take its slots, draw and store its task."""
+        """Accept a valid create body: check what it refers to, its pack and its slots, then store its task."""
         if body.external_task_id is not None:
             existing = self.tasks.find_external(account, body.external_task_id)
             if existing is not None:
-                raise SandboxError(
-                    KlingCode.ILLEGAL_VALUE,
+                raise _refuse(
                     f"external_task_id: {body.external_task_id!r} is already used by task "
-                    f"{existing.task_id} of this account; it must be unique per account",
+                    f"{existing.task_id} of this account; it must be unique per account"
                 )
-        parent_video = self._check_references(account, body, now_ms)
-        timeline = draw_timeline(
-            spec,
-            body,
-            now_ms=now_ms,
-            speed=self.config.speed,
-            failure_rate=self.config.failure_rate,
-            rng=self.rng,
-        )
+        source, origin = self._source_of(account, body, now_ms)
+        if origin is None:
+            origin = Origin(spec.action, body.model(), body.mode())
+        priced = SourceVideo(origin.model, origin.mode, source.duration_s) if source else None
+        units = unit_cost(spec, body, source=priced)
         pack, slots = body.slots()
+        remaining = self.config.resource_pack_units - self.units.spent(account, pack, now_ms)
+        if units > remaining:
+            raise SandboxError(
+                KlingCode.RESOURCE_PACK_EXHAUSTED,
+                f"{KlingCode.RESOURCE_PACK_EXHAUSTED.message}: the {pack.value} resource pack has "
+                f"{remaining.normalize():f} units left and this task costs {units.normalize():f}",
+            )
+        timeline = draw_timeline(
+            spec, body, now_ms=now_ms, speed=self.config.speed, failure_rate=self.config.failure_rate, rng=self.rng
+        )
         if not self.slots.try_take(account, pack, slots, now_ms=now_ms, until_ms=timeline.finished_ms):
             raise SandboxError(KlingCode.CONCURRENCY_LIMIT, KlingCode.CONCURRENCY_LIMIT.message)
         task_id = self.new_id()
@@ -118,70 +123,74 @@ class Sandbox:
             spec=spec,
             body=body,
             timeline=timeline,
-            units=unit_cost(spec, body),
-            result=self._result(task_id, spec, body, base_url, parent_video),
-            parent_video=_parent_view(parent_video) if parent_video else None,
+            units=units,
+            result=self._result(task_id, spec, body, base_url, source),
+            origin=origin,
+            parent_video=source.parent_view() if source and spec.action in _SHOWS_PARENT else None,
         )
         self.tasks.add(task)
+        self.units.will_deduct(task)
         return task
 
-    def _check_references(self, account: str, body: CreateBody, now_ms: int) -> VideoRecord | None:
-        """Refuse a body that names a video or session this account does not have; return a parent video."""
+    def _source_of(self, account: str, body: CreateBody, now_ms: int) -> tuple[SourceClip | None, Origin | None]:
+        """Check what a body refers to; return the video it works on and, for an extension, its origin."""
         if isinstance(body, VideoExtend):
-            parent = self._own_video(account, body.video_id, now_ms, field="video_id")
-            if parent.task.body.model() not in _EXTENDABLE_MODELS:
-                raise SandboxError(
-                    KlingCode.ILLEGAL_VALUE,
-                    f"video_id: video-extend supports videos made by {', '.join(_EXTENDABLE_MODELS)}; "
-                    f"video {body.video_id} was made by {parent.task.body.model()}",
-                )
-            if parent.duration_s + _EXTEND_ADDS_S > _EXTEND_MAX_TOTAL_S:
-                raise SandboxError(
-                    KlingCode.ILLEGAL_VALUE,
-                    f"video_id: video {body.video_id} is {parent.duration_s:.1f} s long; an extended video "
-                    f"may be at most {_EXTEND_MAX_TOTAL_S:.0f} s",
-                )
-            return parent
-        if isinstance(body, LipSync) and body.input.video_id is not None:
-            self._own_video(account, body.input.video_id, now_ms, field="input.video_id")
+            record = self._own_video(account, body.video_id, now_ms, field="video_id")
+            self._check_extendable(record)
+            return _clip(record), record.task.origin
+        if isinstance(body, LipSync):
+            if body.input.video_id is None:
+                return None, None
+            record = self._own_video(account, body.input.video_id, now_ms, field="input.video_id")
+            _check_length("input.video_id", _clip(record), _LIP_SYNC_SOURCE_S, "lip-sync")
+            return _clip(record), None
         if isinstance(body, MultiElements):
             self._check_selection_session(account, body, now_ms)
         if isinstance(body, AdvancedLipSync):
             session = self._live_session(account, "face", body.session_id, now_ms)
             for index, choice in enumerate(body.face_choose):
                 if choice.face_id not in session.face_ids:
-                    raise SandboxError(
-                        KlingCode.ILLEGAL_VALUE,
+                    raise _refuse(
                         f"face_choose[{index}].face_id: {choice.face_id!r} is not a face of session "
-                        f"{session.session_id}; its faces are {', '.join(session.face_ids)}",
+                        f"{session.session_id}; its faces are {', '.join(session.face_ids)}"
                     )
-            return self.tasks.video(account, session.video_id, now_ms) if session.video_id else None
-        return None
+            return session.source, None
+        return None, None
+
+    def _check_extendable(self, record: VideoRecord) -> None:
+        origin = record.task.origin
+        if origin.action not in _EXTENDABLE_ACTIONS or origin.model not in _EXTENDABLE_MODELS:
+            raise _refuse(
+                f"video_id: video-extend takes videos made by text2video, image2video or video-extend with "
+                f"{', '.join(_EXTENDABLE_MODELS)}; video {record.video_id} was made by {origin.action} "
+                f"with {origin.model}"
+            )
+        if record.duration_s + _EXTEND_ADDS_S > _EXTEND_MAX_TOTAL_S:
+            raise _refuse(
+                f"video_id: video {record.video_id} is {record.duration_s:.1f} s long; an extended video "
+                f"may be at most {_EXTEND_MAX_TOTAL_S:.0f} s"
+            )
 
     def _check_selection_session(self, account: str, body: MultiElements, now_ms: int) -> None:
         session = self._live_session(account, "selection", body.session_id, now_ms)
         if body.edit_mode in ("swap", "removal") and not any(session.selections.values()):
-            raise SandboxError(
-                KlingCode.ILLEGAL_VALUE,
+            raise _refuse(
                 f"session_id: edit_mode {body.edit_mode!r} needs a selected object; "
-                "call multi-elements/add-selection first",
+                "call multi-elements/add-selection first"
             )
         wanted = body.duration_s()
-        short = session.duration_s <= 5.0
-        if wanted is not None and (wanted <= 5.0) != short:
-            raise SandboxError(
-                KlingCode.ILLEGAL_VALUE,
-                f'duration: "{wanted:.0f}" does not fit the session\'s {session.duration_s:.1f} s video; '
-                'use "5" for a 2-5 s video and "10" for a 7-10 s video',
+        if (wanted <= 5.0) != (session.source.duration_s <= 5.0):
+            raise _refuse(
+                f'duration: "{wanted:.0f}" does not fit the session\'s {session.source.duration_s:.1f} s video; '
+                'use "5" for a 2-5 s video and "10" for a 7-10 s video'
             )
 
     def _own_video(self, account: str, video_id: str, now_ms: int, *, field: str) -> VideoRecord:
         record = self.tasks.video(account, video_id, now_ms)
         if record is None:
-            raise SandboxError(
-                KlingCode.ILLEGAL_VALUE,
+            raise _refuse(
                 f"{field}: no finished video {video_id!r} in this account "
-                "(it must come from a task of this account that has succeeded)",
+                "(it must come from a task of this account that has succeeded)"
             )
         return record
 
@@ -189,37 +198,32 @@ class Sandbox:
         session = self.sessions.get(account, kind, session_id, now_ms)
         if session is None:
             opener = "multi-elements/init-selection" if kind == "selection" else "identify-face"
-            raise SandboxError(
-                KlingCode.ILLEGAL_VALUE,
+            raise _refuse(
                 f"session_id: no live session {session_id!r} in this account "
-                f"(open one with {opener}; sessions last 24 hours)",
+                f"(open one with {opener}; sessions last 24 hours)"
             )
         return session
 
     def _result(
-        self, task_id: str, spec: ActionSpec, body: CreateBody, base_url: str, parent: VideoRecord | None
+        self, task_id: str, spec: ActionSpec, body: CreateBody, base_url: str, source: SourceClip | None
     ) -> dict[str, Any]:
         watermark = bool(body.watermark_info and body.watermark_info.enabled)
         if spec.family is Family.IMAGES:
-            _pack, count = body.slots()
             images = []
-            for index in range(count if spec.action != "kolors-virtual-try-on" else 1):
-                image: dict[str, Any] = {
-                    "index": index,
-                    "url": f"{base_url}/files/images/{task_id}-{index}.png",
-                }
+            for index in range(body.slots()[1] if spec.action != "kolors-virtual-try-on" else 1):
+                image: dict[str, Any] = {"index": index, "url": f"{base_url}/files/images/{task_id}-{index}.png"}
                 if watermark:
                     image["watermark_url"] = f"{base_url}/files/images/{task_id}-{index}-watermarked.png"
                 images.append(image)
             return {"images": images}
         seconds = body.duration_s() or 5.0
-        if parent is not None and spec.action == "video-extend":
-            seconds = parent.duration_s + _EXTEND_ADDS_S
+        if source is not None:  # an extension adds to its source; a lip-sync keeps its length
+            seconds = source.duration_s + (_EXTEND_ADDS_S if spec.action == "video-extend" else 0.0)
         video_id = self.new_id()
         video: dict[str, Any] = {
             "id": video_id,
             "url": f"{base_url}/files/videos/{video_id}.mp4",
-            "duration": f"{clip_seconds_for(seconds) if seconds <= 15 else seconds:.1f}",
+            "duration": f"{clip_seconds_for(seconds) if seconds <= max(CLIP_SECONDS) else seconds:.1f}",
         }
         if watermark:
             video["watermark_url"] = f"{base_url}/files/videos/{video_id}-watermarked.mp4"
@@ -231,18 +235,13 @@ class Sandbox:
         """Answer one synchronous helper call (selection editing or face identification)."""
         data: dict[str, Any] = {"status": 0, "final_unit_deduction": "0"}
         if isinstance(body, InitSelection | IdentifyFace):
-            kind = "face" if isinstance(body, IdentifyFace) else "selection"
-            source = self._source(account, body.video_id, body.video_url, now_ms)
-            session = self.sessions.open(
-                account,
-                kind,
-                video_url=source.url,
-                duration_s=source.duration_s,
-                video_id=source.record.video_id if source.record else None,
-                now_ms=now_ms,
-            )
+            face = isinstance(body, IdentifyFace)
+            source = self._sync_source(account, body.video_id, body.video_url, now_ms)
+            allowed = _FACE_SOURCE_S if face else _SELECTION_SOURCE_S
+            _check_length("video_id", source, allowed, "identify-face" if face else "init-selection")
+            session = self.sessions.open(account, "face" if face else "selection", source, now_ms=now_ms)
             data["session_id"] = session.session_id
-            if kind == "face":
+            if face:
                 data["face_data"] = session_views.face_data(session, base_url)
             else:
                 data.update(session_views.video_facts(session))
@@ -258,43 +257,34 @@ class Sandbox:
             session.selections.clear()
         elif isinstance(body, PreviewSelection):
             data["res"] = {
-                "video": session.video_url,
+                "video": session.source.url,
                 "video_cover": f"{base_url}/files/faces/{session.session_id}-cover.png",
-                "tracking_output": session.video_url,
+                "tracking_output": session.source.url,
             }
         return data
 
-    def _source(self, account: str, video_id: str | None, video_url: str | None, now_ms: int) -> _Source:
+    def _sync_source(self, account: str, video_id: str | None, video_url: str | None, now_ms: int) -> SourceClip:
         if video_id is not None:
-            record = self._own_video(account, video_id, now_ms, field="video_id")
-            return _Source(record.url, record.duration_s, record)
+            return _clip(self._own_video(account, video_id, now_ms, field="video_id"))
         assert video_url is not None  # the schema requires one of the two
-        return _Source(video_url, None, None)
+        return SourceClip.from_url(video_url, self.new_id())
 
-    def _edit_selection(
-        self,
-        session: Session,
-        body: AddSelection | DeleteSelection,
-        *,
-        adding: bool,
-    ) -> None:
+    def _edit_selection(self, session: Session, body: AddSelection | DeleteSelection, *, adding: bool) -> None:
         total_frames = session_views.video_facts(session)["total_frame"]
         if body.frame_index >= total_frames:
-            raise SandboxError(
-                KlingCode.ILLEGAL_VALUE,
+            raise _refuse(
                 f"frame_index: the video has {total_frames} frames; frame_index must be below that "
-                f"(got {body.frame_index})",
+                f"(got {body.frame_index})"
             )
-        points = [(point.x, point.y) for point in body.points]
+        points = list(dict.fromkeys((point.x, point.y) for point in body.points))
         selected = session.selections.setdefault(body.frame_index, [])
         if adding:
-            selected.extend(points)
+            selected.extend(point for point in points if point not in selected)
             return
         if not all(point in selected for point in points):
-            raise SandboxError(
-                KlingCode.ILLEGAL_VALUE,
+            raise _refuse(
                 f"points: do not match the points selected on frame {body.frame_index}; "
-                "delete-selection takes exactly the points add-selection was given",
+                "delete-selection takes exactly the points add-selection was given"
             )
         for point in points:
             selected.remove(point)
@@ -307,17 +297,16 @@ class Sandbox:
                 KlingCode.RATE_LIMITED, "/account/costs may be queried at most once per second per account"
             )
         self._last_costs_ms[account] = now_ms
-        used = self._units_used(account, now_ms)
+        invalid_ms = self.started_ms + _PACK_VALIDITY_MS
+        if end_ms < self.started_ms or start_ms > invalid_ms:
+            return {"code": 0, "msg": "success", "resource_pack_subscribe_infos": []}
         packs = []
-        for pack in (PackType.VIDEO, PackType.IMAGE, PackType.TRY_ON):
+        for pack in PackType:
             name = f"{pack.value.replace('_', '-')} resource pack"
             if pack_name is not None and pack_name != name:
                 continue
-            invalid_ms = self.started_ms + _PACK_VALIDITY_MS
-            if end_ms < self.started_ms or start_ms > invalid_ms:
-                continue
             total = Decimal(self.config.resource_pack_units)
-            remaining = max(total - used[pack], Decimal(0))
+            remaining = max(total - self.units.spent(account, pack, now_ms), Decimal(0))
             packs.append(
                 {
                     "resource_pack_name": name,
@@ -333,13 +322,17 @@ class Sandbox:
             )
         return {"code": 0, "msg": "success", "resource_pack_subscribe_infos": packs}
 
-    def _units_used(self, account: str, now_ms: int) -> dict[PackType, Decimal]:
-        used = dict.fromkeys(PackType, Decimal(0))
-        for task in self.tasks.account_tasks(account):
-            if task.status_at(now_ms)[0] is TaskStatus.SUCCEED:
-                used[task.body.slots()[0]] += task.units
-        return used
+
+_SHOWS_PARENT = ("video-extend", "advanced-lip-sync")  # the actions whose task_info carries parent_video
 
 
-def _parent_view(parent: VideoRecord) -> dict[str, Any]:
-    return {"id": parent.video_id, "url": parent.url, "duration": f"{parent.duration_s:.1f}"}
+def _clip(record: VideoRecord) -> SourceClip:
+    return SourceClip(video_id=record.video_id, url=record.url, duration_s=record.duration_s, known=True)
+
+
+def _check_length(field: str, source: SourceClip, allowed: tuple[tuple[float, float], ...], call: str) -> None:
+    """Refuse a source video whose known length the call does not take."""
+    if not source.known or any(low <= source.duration_s <= high for low, high in allowed):
+        return
+    spans = " or ".join(f"{low:g} to {high:g} s" for low, high in allowed)
+    raise _refuse(f"{field}: video {source.video_id} is {source.duration_s:.1f} s long; {call} takes videos of {spans}")

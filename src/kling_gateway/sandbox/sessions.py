@@ -6,6 +6,7 @@ These calls answer at once (no task) with a `session_id` valid for 24 hours, whi
 from __future__ import annotations
 
 import base64
+import heapq
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,9 +14,28 @@ from typing import Any
 from kling_gateway.sandbox.media import png_image
 
 SESSION_TTL_MS = 24 * 3600 * 1000
-_DEFAULT_SOURCE_DURATION_S = 5.0  # a video given by URL is not fetched; assume a 5 s clip
+DEFAULT_SOURCE_DURATION_S = 5.0  # a video given by URL is not fetched; assume a 5 s clip
 _SOURCE_FPS = 24
 _SOURCE_SIZE = (1280, 720)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceClip:
+    """The video a call works on: a video of this sandbox, or one given by URL (not fetched, so assumed 5 s)."""
+
+    video_id: str
+    url: str
+    duration_s: float
+    known: bool  # False when the length is assumed
+
+    def parent_view(self) -> dict[str, Any]:
+        """Render it as `task_info.parent_video`."""
+        return {"id": self.video_id, "url": self.url, "duration": f"{self.duration_s:.1f}"}
+
+    @classmethod
+    def from_url(cls, url: str, video_id: str) -> SourceClip:
+        """Describe a video given by URL."""
+        return cls(video_id=video_id, url=url, duration_s=DEFAULT_SOURCE_DURATION_S, known=False)
 
 
 @dataclass(slots=True)
@@ -26,9 +46,7 @@ class Session:
     account: str
     kind: str  # "selection" (multi-elements) or "face" (advanced lip-sync)
     expires_ms: int
-    video_url: str
-    duration_s: float
-    video_id: str | None  # set when the source is a video of this sandbox
+    source: SourceClip
     selections: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     face_ids: tuple[str, ...] = ()
 
@@ -38,29 +56,22 @@ class SessionStore:
 
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
+        self._expiries: list[tuple[int, str]] = []
 
-    def open(
-        self,
-        account: str,
-        kind: str,
-        *,
-        video_url: str,
-        duration_s: float | None,
-        video_id: str | None,
-        now_ms: int,
-    ) -> Session:
+    def open(self, account: str, kind: str, source: SourceClip, *, now_ms: int) -> Session:
         """Start a session on a source video."""
+        while self._expiries and self._expiries[0][0] <= now_ms:
+            self._sessions.pop(heapq.heappop(self._expiries)[1], None)
         session = Session(
             session_id=str(secrets.randbelow(9 * 10**17) + 10**17),
             account=account,
             kind=kind,
             expires_ms=now_ms + SESSION_TTL_MS,
-            video_url=video_url,
-            duration_s=duration_s or _DEFAULT_SOURCE_DURATION_S,
-            video_id=video_id,
+            source=source,
             face_ids=("0",) if kind == "face" else (),
         )
         self._sessions[session.session_id] = session
+        heapq.heappush(self._expiries, (session.expires_ms, session.session_id))
         return session
 
     def get(self, account: str, kind: str, session_id: str, now_ms: int) -> Session | None:
@@ -79,11 +90,11 @@ def video_facts(session: Session) -> dict[str, Any]:
     width, height = _SOURCE_SIZE
     return {
         "fps": _SOURCE_FPS,
-        "original_duration": round(session.duration_s * 1000),
+        "original_duration": round(session.source.duration_s * 1000),
         "width": width,
         "height": height,
-        "total_frame": round(session.duration_s * _SOURCE_FPS),
-        "normalized_video": session.video_url,
+        "total_frame": round(session.source.duration_s * _SOURCE_FPS),
+        "normalized_video": session.source.url,
     }
 
 
@@ -111,7 +122,7 @@ def face_data(session: Session, base_url: str) -> list[dict[str, Any]]:
             "face_id": face_id,
             "face_image": f"{base_url}/files/faces/{session.session_id}-{face_id}.png",
             "start_time": 0,
-            "end_time": round(session.duration_s * 1000),
+            "end_time": round(session.source.duration_s * 1000),
         }
         for face_id in session.face_ids
     ]

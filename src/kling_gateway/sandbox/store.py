@@ -1,7 +1,7 @@
-"""The sandbox's in-memory records: tasks, the videos they made, and the per-account slots they hold.
+"""The sandbox's in-memory records: tasks, the videos they made, slots and units per account.
 
-Every lookup goes through a dict and every list page is a slice, so 100 000 tasks cost no more per request
-than ten.
+Every lookup goes through a dict, every list page is a slice and every running total is kept as tasks end,
+so 100 000 tasks cost no more per request than ten.
 """
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, PackType
 from kling_gateway.sandbox.lifecycle import TaskStatus, Timeline
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a video comes from: the action, model and mode that first generated it (extends keep it)."""
+
+    action: str
+    model: str
+    mode: str | None
+
+
 @dataclass(slots=True)
 class SandboxTask:
     """One task as the sandbox keeps it: what was asked, its drawn timeline, and its eventual result."""
@@ -27,12 +36,18 @@ class SandboxTask:
     timeline: Timeline
     units: Decimal  # what a success deducts, from the official price table
     result: dict[str, Any]  # `task_result` once the task has succeeded
+    origin: Origin
     parent_video: dict[str, Any] | None = None
     final_view: dict[str, Any] | None = None  # the rendered task once finished: it never changes again
 
     def status_at(self, now_ms: int) -> tuple[TaskStatus, int]:
         """Read the task's status and `updated_at` at a moment."""
         return self.timeline.status_at(now_ms)
+
+    @property
+    def watermarked(self) -> bool:
+        """Tell whether the task asked for watermarked copies of its results."""
+        return bool(self.body.watermark_info and self.body.watermark_info.enabled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +73,6 @@ class TaskStore:
     _by_action: defaultdict[tuple[str, Family, str], list[SandboxTask]] = field(
         default_factory=lambda: defaultdict(list)
     )
-    _by_account: defaultdict[str, list[SandboxTask]] = field(default_factory=lambda: defaultdict(list))
     _videos: dict[str, VideoRecord] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -71,18 +85,15 @@ class TaskStore:
             self._by_external_id[(task.account, external_id)] = task
         self._by_id[task.task_id] = task
         self._by_action[(task.account, task.spec.family, task.spec.action)].append(task)
-        self._by_account[task.account].append(task)
         for video in task.result.get("videos", ()):
             self._videos[video["id"]] = VideoRecord(video["id"], task, video["url"], float(video["duration"]))
 
     def find(self, account: str, spec: ActionSpec, reference: str) -> SandboxTask | None:
         """Find a task of this account and action by its `task_id` or its `external_task_id`."""
-        task = self._by_id.get(reference)
-        if task is None or task.account != account:
-            task = self._by_external_id.get((account, reference))
-        if task is None or task.spec != spec:
-            return None
-        return task
+        for task in (self._by_id.get(reference), self._by_external_id.get((account, reference))):
+            if task is not None and task.account == account and task.spec == spec:
+                return task
+        return None
 
     def find_external(self, account: str, external_id: str) -> SandboxTask | None:
         """Find a task of this account, of any action, by its `external_task_id`."""
@@ -111,10 +122,6 @@ class TaskStore:
         """Find a task by id, whoever owns it (for serving its files)."""
         return self._by_id.get(task_id)
 
-    def account_tasks(self, account: str) -> list[SandboxTask]:
-        """Return every task of an account in creation order."""
-        return self._by_account.get(account, [])
-
 
 @dataclass(slots=True)
 class SlotLedger:
@@ -137,3 +144,27 @@ class SlotLedger:
         heapq.heappush(running, (until_ms, slots))
         self._used[key] += slots
         return True
+
+
+@dataclass(slots=True)
+class UnitMeter:
+    """Add up the units each account's resource packs have given, as its tasks succeed."""
+
+    _pending: defaultdict[tuple[str, PackType], list[tuple[int, Decimal]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    _spent: defaultdict[tuple[str, PackType], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+    def will_deduct(self, task: SandboxTask) -> None:
+        """Note a new task: if it succeeds, its units are deducted when it finishes."""
+        if task.timeline.failure_message is None:
+            key = (task.account, task.body.slots()[0])
+            heapq.heappush(self._pending[key], (task.timeline.finished_ms, task.units))
+
+    def spent(self, account: str, pack: PackType, now_ms: int) -> Decimal:
+        """Return the units the account's pack of this type has given for tasks succeeded by now."""
+        key = (account, pack)
+        pending = self._pending[key]
+        while pending and pending[0][0] <= now_ms:
+            self._spent[key] += heapq.heappop(pending)[1]
+        return self._spent[key]
