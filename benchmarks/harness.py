@@ -100,12 +100,15 @@ def wrk(url: str, *, headers: dict[str, str] | None = None, connections: int = 3
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return Load(
+    load = Load(
         requests_per_s=float(_match(r"Requests/sec:\s+([\d.]+)", output)),
         p50_ms=_latency_ms(_match(r"50%\s+([\d.]+\w+)", output)),
         p99_ms=_latency_ms(_match(r"99%\s+([\d.]+\w+)", output)),
         errors=_errors(output),
     )
+    if load.errors:  # a figure made of error answers would measure the wrong thing
+        raise RuntimeError(f"{load.errors} failed requests on {url}:\n{output}")
+    return load
 
 
 def _match(pattern: str, text: str) -> str:

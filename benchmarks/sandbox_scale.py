@@ -24,7 +24,7 @@ from kling_gateway.demo import sign_jwt
 from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 
-ACCOUNT = Account("ak_benchmark", "sk_benchmark_" + "0" * 40, "kling_benchmark")
+ACCOUNT = Account(access_key="ak_benchmark", secret_key="sk_benchmark_" + "0" * 40, api_key="kling_benchmark")
 PATH = "/v1/videos/text2video"
 SPEC = ACTIONS[(Family.VIDEOS, "text2video")]
 
@@ -33,7 +33,9 @@ def preloaded_sandbox(count: int) -> Callable[[], Any]:
     """Return a factory of a sandbox app that already holds `count` finished tasks."""
 
     def factory() -> Any:
-        app = create_app(SandboxConfig(accounts=(ACCOUNT,), video_concurrency=10**9, seed=1))
+        app = create_app(
+            SandboxConfig(accounts=(ACCOUNT,), video_concurrency=10**9, resource_pack_units=10**12, seed=1)
+        )
         sandbox = app.state.sandbox
         long_ago_ms = time.time_ns() // 1_000_000 - 86_400_000
         for index in range(count):

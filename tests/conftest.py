@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -57,7 +57,7 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
             image_concurrency=ROOMY,
             try_on_concurrency=ROOMY,
         )
-        config = replace(base, **overrides)
+        config = SandboxConfig.model_validate(base.model_dump() | overrides)
         app = create_app(config)
         server = BackgroundServer(app).start()
         servers.append(server)

@@ -34,6 +34,17 @@ def wait_until(
         time.sleep(0.02)
 
 
+def finished(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create a task at `path` and wait until it succeeds or fails; return its `data`."""
+    return wait_until(client, f"{path}/{create(client, path, body)['task_id']}")
+
+
+def finished_video(client: httpx.Client, body: dict[str, Any], path: str = TEXT2VIDEO) -> dict[str, Any]:
+    """Create a video task, wait until it is finished, and return its first video."""
+    video: dict[str, Any] = finished(client, path, body)["task_result"]["videos"][0]
+    return video
+
+
 def error_of(answer: httpx.Response) -> tuple[int, int, str]:
     """Return the HTTP status, Kling code and message of an error answer."""
     body = answer.json()

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from tests.conftest import RunningSandbox
-from tests.helpers import TEXT2VIDEO, create, error_of, wait_until
+from tests.helpers import TEXT2VIDEO, error_of, finished
 
 COSTS = "/account/costs"
 
@@ -41,7 +41,7 @@ def test_costs_list_the_resource_packs(sandbox: RunningSandbox, client: httpx.Cl
 
 
 def test_a_success_lowers_the_remaining_units(sandbox: RunningSandbox, client: httpx.Client) -> None:
-    wait_until(client, f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, {'prompt': 'a fox'})['task_id']}")
+    finished(client, TEXT2VIDEO, {"prompt": "a fox"})
     packs = client.get(COSTS, params=_window()).json()["data"]["resource_pack_subscribe_infos"]
     video = next(pack for pack in packs if pack["resource_pack_name"] == "video resource pack")
     assert video["remaining_quantity"] == sandbox.config.resource_pack_units - 1  # kling-v1 std 5 s

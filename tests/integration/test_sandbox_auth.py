@@ -92,8 +92,8 @@ def test_an_expired_token_is_1004(sandbox: RunningSandbox) -> None:
     assert "expired" in message
 
 
-@pytest.mark.parametrize("missing", ["exp", "nbf"])
-def test_a_token_without_exp_or_nbf_is_1002(sandbox: RunningSandbox, missing: str) -> None:
+@pytest.mark.parametrize("missing", ["iss", "exp", "nbf"])
+def test_a_token_without_iss_exp_or_nbf_is_1002(sandbox: RunningSandbox, missing: str) -> None:
     with sandbox.client(token=_token(sandbox, **{missing: None})) as client:
         status, code, message = error_of(client.get(TEXT2VIDEO))
     assert (status, code) == (401, 1002)

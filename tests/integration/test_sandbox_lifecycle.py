@@ -12,7 +12,7 @@ import httpx
 from kling_gateway.kling.pricing import unit_cost
 from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
 from tests.conftest import SandboxFactory
-from tests.helpers import TEXT2VIDEO, create, wait_until
+from tests.helpers import TEXT2VIDEO, create, finished, finished_video, wait_until
 
 TASK_ID = re.compile(r"^[1-9]\d{17}$")
 
@@ -61,15 +61,14 @@ def test_a_task_moves_forward_to_succeed(sandbox_factory: SandboxFactory) -> Non
 def test_the_speed_factor_divides_the_typical_duration(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory(speed=100.0)
     with sandbox.client() as client:
-        data = create(client, TEXT2VIDEO, {"prompt": "a fox"})
-        done = wait_until(client, f"{TEXT2VIDEO}/{data['task_id']}")
+        done = finished(client, TEXT2VIDEO, {"prompt": "a fox"})
     took_s = (done["updated_at"] - done["created_at"]) / 1000
     assert 0.3 < took_s < 4.0  # a std 5 s clip typically takes 120 s; /100 → about 1.2 s
 
 
 def test_final_unit_deduction_follows_the_price_table(client: httpx.Client) -> None:
     body = {"prompt": "a fox", "model_name": "kling-v2-6", "mode": "pro", "duration": "10", "sound": "on"}
-    done = wait_until(client, f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, body)['task_id']}")
+    done = finished(client, TEXT2VIDEO, body)
     expected = unit_cost(ACTIONS[(Family.VIDEOS, "text2video")], parse_create_body("videos", "text2video", body))
     assert Decimal(done["final_unit_deduction"]) == expected
     assert isinstance(done["final_unit_deduction"], str)
@@ -80,7 +79,7 @@ def test_failure_rate_makes_tasks_fail_with_a_reason_and_no_deduction(
 ) -> None:
     sandbox = sandbox_factory(failure_rate=1.0)
     with sandbox.client() as client:
-        done = wait_until(client, f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, {'prompt': 'x'})['task_id']}")
+        done = finished(client, TEXT2VIDEO, {"prompt": "x"})
     assert done["task_status"] == "failed"
     assert done["task_status_msg"]
     assert done["task_result"] == {}
@@ -97,26 +96,23 @@ def test_a_failure_rate_fails_about_that_share(sandbox_factory: SandboxFactory) 
 
 def test_watermark_info_is_echoed_and_adds_watermark_urls(client: httpx.Client) -> None:
     body = {"prompt": "a fox", "watermark_info": {"enabled": True}}
-    done = wait_until(client, f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, body)['task_id']}")
+    done = finished(client, TEXT2VIDEO, body)
     assert done["watermark_info"] == {"enabled": True}
     assert done["task_result"]["videos"][0]["watermark_url"].endswith("-watermarked.mp4")
-    plain = wait_until(client, f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, {'prompt': 'x'})['task_id']}")
+    plain = finished(client, TEXT2VIDEO, {"prompt": "x"})
     assert plain["watermark_info"] == {"enabled": False}
     assert "watermark_url" not in plain["task_result"]["videos"][0]
 
 
 def test_an_image_task_returns_n_images(client: httpx.Client) -> None:
-    path = "/v1/images/generations"
-    done = wait_until(client, f"{path}/{create(client, path, {'prompt': 'a fox', 'n': 3})['task_id']}")
+    done = finished(client, "/v1/images/generations", {"prompt": "a fox", "n": 3})
     assert [image["index"] for image in done["task_result"]["images"]] == [0, 1, 2]
     assert done["final_unit_deduction"] == "3"  # kling-v1 text-to-image: 1 unit an image
 
 
 def test_video_extend_shows_its_parent_video(client: httpx.Client) -> None:
-    source = wait_until(client, f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, {'prompt': 'a fox'})['task_id']}")
-    parent = source["task_result"]["videos"][0]
-    path = "/v1/videos/video-extend"
-    extended = wait_until(client, f"{path}/{create(client, path, {'video_id': parent['id']})['task_id']}")
+    parent = finished_video(client, {"prompt": "a fox"})
+    extended = finished(client, "/v1/videos/video-extend", {"video_id": parent["id"]})
     assert extended["task_info"]["parent_video"] == {
         "id": parent["id"],
         "url": parent["url"],

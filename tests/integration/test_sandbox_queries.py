@@ -26,6 +26,12 @@ def test_a_second_task_with_the_same_external_id_is_refused(client: httpx.Client
     assert len(client.get(TEXT2VIDEO).json()["data"]) == 1
 
 
+def test_a_task_id_of_another_action_does_not_hide_an_external_id(client: httpx.Client) -> None:
+    other = create(client, "/v1/videos/image2video", {"image": "https://example.com/a.png"})["task_id"]
+    mine = create(client, TEXT2VIDEO, {"prompt": "a fox", "external_task_id": other})["task_id"]
+    assert client.get(f"{TEXT2VIDEO}/{other}").json()["data"]["task_id"] == mine
+
+
 def test_external_ids_are_unique_per_account_not_globally(sandbox: RunningSandbox) -> None:
     with sandbox.client() as first, sandbox.client(sandbox.config.accounts[1]) as second:
         create(first, TEXT2VIDEO, {"prompt": "a fox", "external_task_id": "shared"})
@@ -99,6 +105,13 @@ def test_out_of_range_paging_is_refused(client: httpx.Client, params: dict[str, 
     assert "1 to" in message
 
 
+def test_unicode_digits_in_numbers_are_a_clear_400(client: httpx.Client) -> None:
+    status, code, message = error_of(client.get(TEXT2VIDEO, params={"pageNum": "²"}))
+    assert (status, code) == (400, 1201)
+    assert message.startswith("pageNum")
+    assert error_of(client.get("/account/costs", params={"start_time": "²", "end_time": "1"}))[:2] == (400, 1201)
+
+
 @pytest.mark.parametrize(("page_num", "page_size"), [(1, 1), (1000, 500), (1, 500)])
 def test_paging_bounds_are_inclusive(client: httpx.Client, page_num: int, page_size: int) -> None:
     assert client.get(TEXT2VIDEO, params={"pageNum": page_num, "pageSize": page_size}).status_code == 200
@@ -108,3 +121,9 @@ def test_unknown_paths_and_methods_answer_with_kling_codes(client: httpx.Client)
     assert error_of(client.get("/v1/videos/no-such-action"))[:2] == (404, 1203)
     assert error_of(client.post("/v1/music/text2song", json={}))[:2] == (404, 1203)
     assert error_of(client.delete(TEXT2VIDEO))[:2] == (404, 1202)
+
+
+def test_wrong_methods_answer_1202(client: httpx.Client) -> None:
+    assert error_of(client.get("/v1/videos/multi-elements/init-selection"))[:2] == (404, 1202)
+    task_id = create(client, TEXT2VIDEO, {"prompt": "a fox"})["task_id"]
+    assert error_of(client.post(f"{TEXT2VIDEO}/{task_id}", json={}))[:2] == (404, 1202)

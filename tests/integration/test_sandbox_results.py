@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import av
 import httpx
 from PIL import Image
 
 from tests.conftest import SandboxFactory
-from tests.helpers import TEXT2VIDEO, create, wait_until
+from tests.helpers import create, finished, finished_video
 
-
-def _finished(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    return wait_until(client, f"{path}/{create(client, path, body)['task_id']}")
+IMAGES = "/v1/images/generations"
 
 
 def test_a_video_result_downloads_and_decodes(client: httpx.Client) -> None:
-    done = _finished(client, TEXT2VIDEO, {"prompt": "a fox", "duration": "10"})
-    video = done["task_result"]["videos"][0]
+    video = finished_video(client, {"prompt": "a fox", "duration": "10"})
     answer = client.get(video["url"])
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "video/mp4"
@@ -33,15 +29,21 @@ def test_a_video_result_downloads_and_decodes(client: httpx.Client) -> None:
 
 
 def test_a_watermarked_video_downloads_too(client: httpx.Client) -> None:
-    done = _finished(client, TEXT2VIDEO, {"prompt": "a fox", "watermark_info": {"enabled": True}})
-    answer = client.get(done["task_result"]["videos"][0]["watermark_url"])
+    video = finished_video(client, {"prompt": "a fox", "watermark_info": {"enabled": True}})
+    answer = client.get(video["watermark_url"])
     assert answer.status_code == 200
     assert answer.content[4:8] == b"ftyp"
 
 
+def test_watermarked_files_exist_only_when_asked_for(client: httpx.Client) -> None:
+    video = finished_video(client, {"prompt": "a fox"})
+    assert client.get(video["url"].replace(".mp4", "-watermarked.mp4")).status_code == 404
+    image = finished(client, IMAGES, {"prompt": "a fox"})["task_result"]["images"][0]
+    assert client.get(image["url"].replace(".png", "-watermarked.png")).status_code == 404
+
+
 def test_every_image_result_is_a_png_with_the_requested_aspect_ratio(client: httpx.Client) -> None:
-    path = "/v1/images/generations"
-    done = _finished(client, path, {"prompt": "a fox", "n": 2, "aspect_ratio": "9:16"})
+    done = finished(client, IMAGES, {"prompt": "a fox", "n": 2, "aspect_ratio": "9:16"})
     images = done["task_result"]["images"]
     assert len(images) == 2
     pictures = []
@@ -58,7 +60,7 @@ def test_every_image_result_is_a_png_with_the_requested_aspect_ratio(client: htt
 
 def test_a_try_on_result_is_one_image(client: httpx.Client) -> None:
     body = {"human_image": "https://example.com/h.png", "cloth_image": "https://example.com/c.png"}
-    done = _finished(client, "/v1/images/kolors-virtual-try-on", body)
+    done = finished(client, "/v1/images/kolors-virtual-try-on", body)
     images = done["task_result"]["images"]
     assert [image["index"] for image in images] == [0]
     assert client.get(images[0]["url"]).status_code == 200
@@ -67,7 +69,7 @@ def test_a_try_on_result_is_one_image(client: httpx.Client) -> None:
 def test_files_do_not_exist_before_the_task_succeeds(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory(speed=0.01)
     with sandbox.client() as client:
-        task_id = create(client, "/v1/images/generations", {"prompt": "a fox"})["task_id"]
+        task_id = create(client, IMAGES, {"prompt": "a fox"})["task_id"]
         task = sandbox.state.tasks.task_by_id(task_id)
         assert task is not None
         image_url = task.result["images"][0]["url"]

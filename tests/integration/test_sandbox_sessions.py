@@ -8,16 +8,15 @@ import httpx
 import pytest
 
 from tests.conftest import RunningSandbox
-from tests.helpers import TEXT2VIDEO, create, error_of, wait_until
+from tests.helpers import error_of, finished, finished_video
 
 SELECTION = "/v1/videos/multi-elements"
+EXTEND = "/v1/videos/video-extend"
+IDENTIFY_FACE = "/v1/videos/identify-face"
+LIP_SYNC = "/v1/videos/lip-sync"
+ADVANCED_LIP_SYNC = "/v1/videos/advanced-lip-sync"
+FOX = {"prompt": "a fox", "model_name": "kling-v1-6"}  # a 5 s video of a model that can be extended
 POINT = {"x": 0.5, "y": 0.4}
-
-
-def _finished_video(client: httpx.Client, model: str = "kling-v1-6") -> dict[str, Any]:
-    task_id = create(client, TEXT2VIDEO, {"prompt": "a fox", "model_name": model})["task_id"]
-    video: dict[str, Any] = wait_until(client, f"{TEXT2VIDEO}/{task_id}")["task_result"]["videos"][0]
-    return video
 
 
 def _call(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +32,7 @@ def _session(client: httpx.Client, video_id: str) -> str:
 
 
 def test_a_selection_session_describes_its_video(client: httpx.Client) -> None:
-    video = _finished_video(client)
+    video = finished_video(client, FOX)
     data = _call(client, f"{SELECTION}/init-selection", {"video_id": video["id"]})
     assert data["original_duration"] == round(float(video["duration"]) * 1000)
     assert data["total_frame"] == round(float(video["duration"]) * data["fps"])
@@ -42,7 +41,7 @@ def test_a_selection_session_describes_its_video(client: httpx.Client) -> None:
 
 
 def test_selections_are_added_previewed_deleted_and_cleared(client: httpx.Client) -> None:
-    session_id = _session(client, _finished_video(client)["id"])
+    session_id = _session(client, finished_video(client, FOX)["id"])
     marked = {"session_id": session_id, "frame_index": 3, "points": [POINT]}
     added = _call(client, f"{SELECTION}/add-selection", marked)
     assert added["res"]["frame_index"] == 3
@@ -60,7 +59,7 @@ def test_selections_are_added_previewed_deleted_and_cleared(client: httpx.Client
 
 
 def test_a_frame_past_the_end_is_refused(client: httpx.Client) -> None:
-    session_id = _session(client, _finished_video(client)["id"])
+    session_id = _session(client, finished_video(client, FOX)["id"])
     body = {"session_id": session_id, "frame_index": 100_000, "points": [POINT]}
     status, code, message = error_of(client.post(f"{SELECTION}/add-selection", json=body))
     assert (status, code) == (400, 1201)
@@ -68,7 +67,7 @@ def test_a_frame_past_the_end_is_refused(client: httpx.Client) -> None:
 
 
 def test_a_swap_needs_a_selected_object_and_its_result_names_the_session(client: httpx.Client) -> None:
-    session_id = _session(client, _finished_video(client)["id"])
+    session_id = _session(client, finished_video(client, FOX)["id"])
     swap = {
         "session_id": session_id,
         "edit_mode": "swap",
@@ -79,12 +78,12 @@ def test_a_swap_needs_a_selected_object_and_its_result_names_the_session(client:
     assert (status, code) == (400, 1201)
     assert "add-selection" in message
     _call(client, f"{SELECTION}/add-selection", {"session_id": session_id, "frame_index": 0, "points": [POINT]})
-    done = wait_until(client, f"{SELECTION}/{create(client, SELECTION, swap)['task_id']}")
+    done = finished(client, SELECTION, swap)
     assert done["task_result"]["videos"][0]["session_id"] == session_id
 
 
 def test_a_ten_second_edit_needs_a_long_source(client: httpx.Client) -> None:
-    session_id = _session(client, _finished_video(client)["id"])
+    session_id = _session(client, finished_video(client, FOX)["id"])
     body = {"session_id": session_id, "edit_mode": "removal", "prompt": "remove it", "duration": "10"}
     _call(client, f"{SELECTION}/add-selection", {"session_id": session_id, "frame_index": 0, "points": [POINT]})
     status, code, message = error_of(client.post(SELECTION, json=body))
@@ -92,9 +91,16 @@ def test_a_ten_second_edit_needs_a_long_source(client: httpx.Client) -> None:
     assert message.startswith("duration")
 
 
+def test_a_selection_source_must_be_2_to_5_or_7_to_10_seconds(client: httpx.Client) -> None:
+    long = finished_video(client, {"prompt": "a river", "model_name": "kling-v3", "duration": "15"})
+    status, code, message = error_of(client.post(f"{SELECTION}/init-selection", json={"video_id": long["id"]}))
+    assert (status, code) == (400, 1201)
+    assert "2 to 5 s or 7 to 10 s" in message
+
+
 def test_sessions_belong_to_their_account(sandbox: RunningSandbox) -> None:
     with sandbox.client() as owner, sandbox.client(sandbox.config.accounts[1]) as stranger:
-        session_id = _session(owner, _finished_video(owner)["id"])
+        session_id = _session(owner, finished_video(owner, FOX)["id"])
         status, code, message = error_of(stranger.post(f"{SELECTION}/clear-selection", json={"session_id": session_id}))
         assert (status, code) == (400, 1201)
         assert message.startswith("session_id")
@@ -104,10 +110,10 @@ def test_sessions_belong_to_their_account(sandbox: RunningSandbox) -> None:
     ("path", "body"),
     [
         (f"{SELECTION}/init-selection", {"video_id": "123456789012345678"}),
-        ("/v1/videos/video-extend", {"video_id": "123456789012345678"}),
-        ("/v1/videos/identify-face", {"video_id": "123456789012345678"}),
+        (EXTEND, {"video_id": "123456789012345678"}),
+        (IDENTIFY_FACE, {"video_id": "123456789012345678"}),
         (
-            "/v1/videos/lip-sync",
+            LIP_SYNC,
             {"input": {"video_id": "123456789012345678", "mode": "text2video", "text": "hi", "voice_id": "v1"}},
         ),
     ],
@@ -120,15 +126,33 @@ def test_an_unknown_video_id_is_refused(client: httpx.Client, path: str, body: d
 
 
 def test_a_video_of_a_model_that_cannot_extend_is_refused(client: httpx.Client) -> None:
-    video = _finished_video(client, model="kling-v2-6")
-    status, code, message = error_of(client.post("/v1/videos/video-extend", json={"video_id": video["id"]}))
+    video = finished_video(client, {"prompt": "a fox", "model_name": "kling-v2-6"})
+    status, code, message = error_of(client.post(EXTEND, json={"video_id": video["id"]}))
     assert (status, code) == (400, 1201)
     assert "kling-v2-6" in message
 
 
+def test_an_extended_video_can_be_extended_again_and_costs_its_origins_price(client: httpx.Client) -> None:
+    source = finished_video(client, FOX | {"mode": "pro"})
+    first = finished(client, EXTEND, {"video_id": source["id"]})
+    first_video = first["task_result"]["videos"][0]
+    second = finished(client, EXTEND, {"video_id": first_video["id"]})
+    assert second["task_info"]["parent_video"]["id"] == first_video["id"]
+    assert float(second["task_result"]["videos"][0]["duration"]) > float(first_video["duration"])
+    assert first["final_unit_deduction"] == second["final_unit_deduction"] == "3.5"  # v1-6 pro extension
+
+
+def test_only_text2video_image2video_and_extend_videos_extend(client: httpx.Client) -> None:
+    body = {"prompt": "a fox", "image_list": [{"image": "https://example.com/a.png"}]}
+    video = finished_video(client, body, path="/v1/videos/multi-image2video")
+    status, code, message = error_of(client.post(EXTEND, json={"video_id": video["id"]}))
+    assert (status, code) == (400, 1201)
+    assert "multi-image2video" in message
+
+
 def test_identify_face_then_advanced_lip_sync(client: httpx.Client) -> None:
-    video = _finished_video(client)
-    faces = _call(client, "/v1/videos/identify-face", {"video_id": video["id"]})
+    video = finished_video(client, FOX)
+    faces = _call(client, IDENTIFY_FACE, {"video_id": video["id"]})
     [face] = faces["face_data"]
     assert client.get(face["face_image"]).headers["content-type"] == "image/png"
     choice = {
@@ -138,18 +162,44 @@ def test_identify_face_then_advanced_lip_sync(client: httpx.Client) -> None:
         "sound_end_time": 3000,
         "sound_insert_time": 500,
     }
-    path = "/v1/videos/advanced-lip-sync"
-    body = {"session_id": faces["session_id"], "face_choose": [choice]}
-    done = wait_until(client, f"{path}/{create(client, path, body)['task_id']}")
+    done = finished(client, ADVANCED_LIP_SYNC, {"session_id": faces["session_id"], "face_choose": [choice]})
     assert done["task_info"]["parent_video"]["id"] == video["id"]
     wrong_face = {"session_id": faces["session_id"], "face_choose": [choice | {"face_id": "9"}]}
-    status, code, message = error_of(client.post(path, json=wrong_face))
+    status, code, message = error_of(client.post(ADVANCED_LIP_SYNC, json=wrong_face))
     assert (status, code) == (400, 1201)
     assert message.startswith("face_choose[0].face_id")
 
 
 def test_a_lip_sync_of_a_sandbox_video_is_accepted(client: httpx.Client) -> None:
-    video = _finished_video(client)
+    video = finished_video(client, FOX)
     body = {"input": {"video_id": video["id"], "mode": "text2video", "text": "hello", "voice_id": "girlfriend_1"}}
-    done = wait_until(client, f"/v1/videos/lip-sync/{create(client, '/v1/videos/lip-sync', body)['task_id']}")
-    assert done["task_status"] == "succeed"
+    assert finished(client, LIP_SYNC, body)["task_status"] == "succeed"
+
+
+def test_a_lip_sync_keeps_its_sources_length_and_is_priced_by_it(client: httpx.Client) -> None:
+    source = finished_video(client, {"prompt": "a talk", "model_name": "kling-v1-6", "duration": "10"})
+    body = {"input": {"video_id": source["id"], "mode": "text2video", "text": "hello", "voice_id": "girlfriend_1"}}
+    done = finished(client, LIP_SYNC, body)
+    assert done["task_result"]["videos"][0]["duration"] == source["duration"] == "10.0"
+    assert done["final_unit_deduction"] == "1"  # 0.5 per started 5 s
+
+
+def test_a_lip_sync_source_outside_5_to_10_seconds_is_refused(client: httpx.Client) -> None:
+    short = finished_video(client, {"prompt": "a blink", "model_name": "kling-v3", "duration": "3"})
+    body = {"input": {"video_id": short["id"], "mode": "text2video", "text": "hi", "voice_id": "girlfriend_1"}}
+    status, code, message = error_of(client.post(LIP_SYNC, json=body))
+    assert (status, code) == (400, 1201)
+    assert "5 to 10 s" in message
+
+
+def test_an_advanced_lip_sync_of_a_url_source_still_shows_its_parent(client: httpx.Client) -> None:
+    faces = _call(client, IDENTIFY_FACE, {"video_url": "https://example.com/talk.mp4"})
+    choice = {
+        "face_id": faces["face_data"][0]["face_id"],
+        "sound_file": "https://example.com/voice.mp3",
+        "sound_start_time": 0,
+        "sound_end_time": 2000,
+        "sound_insert_time": 0,
+    }
+    done = finished(client, ADVANCED_LIP_SYNC, {"session_id": faces["session_id"], "face_choose": [choice]})
+    assert done["task_info"]["parent_video"]["url"] == "https://example.com/talk.mp4"

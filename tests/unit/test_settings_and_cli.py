@@ -14,12 +14,12 @@ runner = CliRunner()
 def test_settings_read_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KLING_GATEWAY_DATA_DIR", "/srv/kling")
     monkeypatch.setenv("KLING_GATEWAY_SANDBOX__SPEED", "60")
-    monkeypatch.setenv("KLING_GATEWAY_SANDBOX__WEBHOOK_SECRET", "whsec_abc")
+    monkeypatch.setenv("KLING_GATEWAY_SANDBOX__WEBHOOK_SECRET", "whsec_c2VjcmV0")
     settings = Settings()
     assert str(settings.data_dir) == "/srv/kling"
     assert settings.sandbox.speed == 60.0
     assert settings.sandbox.webhook_secret is not None
-    assert "whsec_abc" not in repr(settings)  # secrets never show in logs or tracebacks
+    assert "whsec_c2VjcmV0" not in repr(settings)  # secrets never show in logs or tracebacks
 
 
 def test_a_bad_setting_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,3 +44,11 @@ def test_the_sandbox_command_refuses_options_that_do_not_fit(arguments: list[str
     result = runner.invoke(app, ["sandbox", *arguments])
     assert result.exit_code == 2
     assert complaint in result.output
+
+
+def test_sandbox_accounts_come_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLING_GATEWAY_SANDBOX__ACCOUNTS", '[{"access_key": "AK", "secret_key": "SK"}]')
+    monkeypatch.setenv("KLING_GATEWAY_SANDBOX__SEED", "3")
+    sandbox = Settings().sandbox
+    assert [(account.access_key, account.secret_key) for account in sandbox.accounts] == [("AK", "SK")]
+    assert sandbox.seed == 3

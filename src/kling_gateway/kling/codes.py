@@ -43,12 +43,5 @@ class KlingCode(Enum):
     def message(self) -> str:
         return self.value[2]
 
-    @classmethod
-    def from_code(cls, code: int) -> KlingCode | None:
-        """Find the member for a numeric code, or None for a code the table does not have."""
-        return _BY_CODE.get(code)
-
-
-_BY_CODE = {member.code: member for member in KlingCode}
 
 SERVER_FAULTS = (KlingCode.SERVER_ERROR, KlingCode.SERVICE_UNAVAILABLE, KlingCode.SERVER_TIMEOUT)

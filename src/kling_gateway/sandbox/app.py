@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import time
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -15,26 +15,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kling_gateway.clock import now_ms
 from kling_gateway.kling.codes import SERVER_FAULTS, KlingCode
 from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family, InvalidBody, parse_body
 from kling_gateway.sandbox import media, wire
-from kling_gateway.sandbox.auth import Authenticator, AuthError
+from kling_gateway.sandbox.auth import Authenticator
 from kling_gateway.sandbox.callbacks import CallbackDispatcher
 from kling_gateway.sandbox.config import Account, SandboxConfig
-from kling_gateway.sandbox.lifecycle import TaskStatus
-from kling_gateway.sandbox.service import Sandbox, SandboxError
+from kling_gateway.sandbox.errors import SandboxError
+from kling_gateway.sandbox.service import Sandbox
 
 PAGE_NUM_RANGE = (1, 1000)
 PAGE_SIZE_RANGE = (1, 500)
 DEFAULT_PAGE_SIZE = 30
+WHOLE_NUMBER = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() takes "²", which int() refuses
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Account], Awaitable[Response]]
-
-
-def now_ms() -> int:
-    """Read the wall clock in milliseconds, the unit of every Kling timestamp."""
-    return time.time_ns() // 1_000_000
 
 
 def create_app(config: SandboxConfig | None = None, *, http_client: httpx.AsyncClient | None = None) -> Starlette:
@@ -54,7 +51,7 @@ class SandboxApi:
         self._authenticator = Authenticator(config.accounts)
         self._dispatcher = CallbackDispatcher(
             wire.task_object,
-            webhook_secret=config.webhook_secret,
+            webhook_secret=config.webhook_secret.get_secret_value() if config.webhook_secret else None,
             timeout_s=config.callback_timeout_s,
             client=http_client,
         )
@@ -87,9 +84,6 @@ class SandboxApi:
                 return wire.error(rng.choice(SERVER_FAULTS))
             try:
                 account = self._authenticator.authenticate(request.headers.get("authorization"))
-            except AuthError as refused:
-                return wire.error(refused.code, f"{refused.code.message}: {refused.detail}")
-            try:
                 return await handler(request, account)
             except SandboxError as refused:
                 return wire.error(refused.code, refused.message)
@@ -135,7 +129,7 @@ class SandboxApi:
             page_size = _page_param(request, "pageSize", PAGE_SIZE_RANGE, DEFAULT_PAGE_SIZE)
             moment = now_ms()
             tasks = self.sandbox.tasks.page(account.access_key, spec, page_num, page_size)
-            return wire.ok([wire.task_object(task, moment) for task in tasks])
+            return wire.ok([wire.task_json(task, moment) for task in tasks])
         task = self.sandbox.tasks.find(account.access_key, spec, reference)
         if task is None:
             raise SandboxError(
@@ -143,7 +137,7 @@ class SandboxApi:
                 f"task {reference!r} does not exist among this account's {spec.action} tasks "
                 "(look up by task_id or external_task_id)",
             )
-        return wire.ok(wire.task_object(task, now_ms()))
+        return wire.ok(wire.task_json(task, now_ms()))
 
     async def account_costs(self, request: Request, account: Account) -> Response:
         """Describe the account's resource packs."""
@@ -160,7 +154,11 @@ class SandboxApi:
         name = request.path_params["name"].removesuffix(".mp4")
         video_id = name.removesuffix("-watermarked")
         record = self.sandbox.tasks.video_by_id(video_id)
-        if record is None or not record.ready_at(now_ms()) or (name != video_id and not record.task.watermarked):
+        if (
+            record is None
+            or not record.ready_at(now_ms())
+            or (name != video_id and not record.task.body.wants_watermark())
+        ):
             return _file_not_found()
         return Response(media.video_clip(media.clip_seconds_for(record.duration_s)), media_type="video/mp4")
 
@@ -169,11 +167,11 @@ class SandboxApi:
         name = request.path_params["name"].removesuffix(".png")
         task_id, _, index = name.removesuffix("-watermarked").partition("-")
         task = self.sandbox.tasks.task_by_id(task_id)
-        if task is None or task.status_at(now_ms())[0] is not TaskStatus.SUCCEED:
+        if task is None or not task.succeeded_by(now_ms()):
             return _file_not_found()
-        if name.endswith("-watermarked") and not task.watermarked:
+        if name.endswith("-watermarked") and not task.body.wants_watermark():
             return _file_not_found()
-        if not _is_whole_number(index) or int(index) >= len(task.result.get("images", [])):
+        if not WHOLE_NUMBER.fullmatch(index) or int(index) >= len(task.result.get("images", [])):
             return _file_not_found()
         width, height = media.image_size(_aspect_ratio(task.body))
         return Response(media.png_image(width, height, int(index)), media_type="image/png")
@@ -229,7 +227,7 @@ def _page_param(request: Request, name: str, bounds: tuple[int, int], default: i
     if raw is None:
         return default
     low, high = bounds
-    if not _is_whole_number(raw) or not low <= int(raw) <= high:
+    if not WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
         raise SandboxError(
             KlingCode.ILLEGAL_VALUE, f"{name}: must be a whole number from {low} to {high} (got {raw!r})"
         )
@@ -238,15 +236,11 @@ def _page_param(request: Request, name: str, bounds: tuple[int, int], default: i
 
 def _millis_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name)
-    if raw is None or not _is_whole_number(raw):
+    if raw is None or not WHOLE_NUMBER.fullmatch(raw):
         raise SandboxError(
             KlingCode.ILLEGAL_VALUE, f"{name}: is required, as a Unix time in milliseconds (got {raw!r})"
         )
     return int(raw)
-
-
-def _is_whole_number(raw: str) -> bool:
-    return raw.isascii() and raw.isdigit()  # isdigit alone takes "²", which int() refuses
 
 
 def _aspect_ratio(body: Any) -> str | None:

@@ -10,15 +10,14 @@ import jwt
 
 from kling_gateway.kling.codes import KlingCode
 from kling_gateway.sandbox.config import Account
+from kling_gateway.sandbox.errors import SandboxError
 
 
-class AuthError(Exception):
-    """Refuse a request with one of the 401 codes 1000-1004 and a message that says why."""
+class AuthError(SandboxError):
+    """Refuse a request with one of the 401 codes 1000-1004, the official wording, and why."""
 
     def __init__(self, code: KlingCode, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+        super().__init__(code, f"{code.message}: {detail}")
 
 
 _VERIFIED_TOKENS_MAX = 10_000  # tokens remembered after their signature was checked
@@ -33,8 +32,8 @@ class Authenticator:
         self._by_api_key_digest = {
             _digest(account.api_key): account for account in self._by_access_key.values() if account.api_key
         }
-        # A client reuses one token for up to 30 minutes: check its signature once, then only its times.
-        self._verified: dict[str, tuple[Account, int, int]] = {}
+        # A client reuses one token for up to 30 minutes: check it once, then only its expiry.
+        self._verified: dict[str, tuple[Account, int]] = {}
 
     def authenticate(self, authorization: str | None) -> Account:
         """Return the calling account, or raise AuthError with the official code."""
@@ -49,22 +48,19 @@ class Authenticator:
         verified = self._verified.get(token)
         if verified is None:
             return self._jwt_account(token)
-        account, not_before, expires = verified
-        now = time.time()
-        if now < not_before:
-            raise AuthError(KlingCode.AUTH_NOT_YET_VALID, "the token's nbf is in the future")
-        if now >= expires:
+        account, expires = verified
+        if time.time() >= expires:
             del self._verified[token]
             raise AuthError(KlingCode.AUTH_EXPIRED, "the token's exp has passed")
         return account
 
     def _jwt_account(self, token: str) -> Account:
         try:
-            header = jwt.get_unverified_header(token)
-            claims = jwt.decode(token, options={"verify_signature": False})
+            unverified = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.InvalidTokenError as error:
             raise AuthError(KlingCode.AUTH_INVALID, f"the token is not a valid JWT ({error})") from error
-        if header.get("alg") != "HS256":
+        claims = unverified["payload"]
+        if unverified["header"].get("alg") != "HS256":
             raise AuthError(KlingCode.AUTH_INVALID, "the token must be signed with HS256")
         if "iss" not in claims:
             raise AuthError(KlingCode.AUTH_INVALID, "the token has no iss claim (it must be the access key)")
@@ -88,7 +84,7 @@ class Authenticator:
             raise AuthError(KlingCode.AUTH_INVALID, f"the token is not acceptable ({error})") from error
         if len(self._verified) >= _VERIFIED_TOKENS_MAX:
             self._verified.clear()
-        self._verified[token] = (account, int(verified["nbf"]), int(verified["exp"]))
+        self._verified[token] = (account, int(verified["exp"]))
         return account
 
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ import httpx
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from kling_gateway.clock import now_ms
 from kling_gateway.sandbox.store import SandboxTask
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,10 @@ class CallbackDispatcher:
         self._wake: asyncio.Event | None = None
         self._runner: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
-        self.delivered = 0
-        self.failed = 0
 
     def schedule(self, task: SandboxTask) -> None:
         """Queue one callback for every status change of a new task that has a `callback_url`."""
-        for at_ms, _status in task.timeline.transitions():
+        for at_ms in task.timeline.changes_ms():
             self._sequence += 1
             heapq.heappush(self._due, (at_ms, self._sequence, task))
         if self._runner is None or self._runner.done():
@@ -77,7 +75,10 @@ class CallbackDispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
         if self._sending:
-            await asyncio.wait(self._sending, timeout=_SHUTDOWN_GRACE_S)
+            _done, late = await asyncio.wait(self._sending, timeout=_SHUTDOWN_GRACE_S)
+            for sending in late:
+                sending.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if self._owns_client and self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -86,8 +87,7 @@ class CallbackDispatcher:
         assert self._wake is not None
         slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
         while True:
-            now_ms = time.time_ns() // 1_000_000
-            while self._due and self._due[0][0] <= now_ms:
+            while self._due and self._due[0][0] <= now_ms():
                 at_ms, _, task = heapq.heappop(self._due)
                 await slots.acquire()
                 sending = asyncio.create_task(self._send(task, at_ms))
@@ -95,7 +95,7 @@ class CallbackDispatcher:
                 sending.add_done_callback(self._sending.discard)
                 sending.add_done_callback(lambda _done: slots.release())
             self._wake.clear()
-            timeout = (self._due[0][0] - now_ms) / 1000 if self._due else None
+            timeout = max(0, self._due[0][0] - now_ms()) / 1000 if self._due else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
@@ -116,7 +116,5 @@ class CallbackDispatcher:
         try:
             response = await self._client.post(url, content=body, headers=headers)
             response.raise_for_status()
-            self.delivered += 1
-        except httpx.HTTPError as error:
-            self.failed += 1
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             log.warning("callback for task %s to %s failed: %s", task.task_id, url, error)

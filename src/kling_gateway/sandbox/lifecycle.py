@@ -50,23 +50,22 @@ class Timeline:
     finished_ms: int
     failure_message: str | None  # None: the task succeeds
 
+    @property
+    def final_status(self) -> TaskStatus:
+        """The status the task ends in."""
+        return TaskStatus.SUCCEED if self.failure_message is None else TaskStatus.FAILED
+
     def status_at(self, now_ms: int) -> tuple[TaskStatus, int]:
         """Return the status at a moment and the time it was entered (the task's `updated_at`)."""
         if now_ms < self.processing_ms:
             return TaskStatus.SUBMITTED, self.created_ms
         if now_ms < self.finished_ms:
             return TaskStatus.PROCESSING, self.processing_ms
-        final = TaskStatus.SUCCEED if self.failure_message is None else TaskStatus.FAILED
-        return final, self.finished_ms
+        return self.final_status, self.finished_ms
 
-    def transitions(self) -> tuple[tuple[int, TaskStatus], ...]:
-        """List every status change with the moment it happens."""
-        final = TaskStatus.SUCCEED if self.failure_message is None else TaskStatus.FAILED
-        return (
-            (self.created_ms, TaskStatus.SUBMITTED),
-            (self.processing_ms, TaskStatus.PROCESSING),
-            (self.finished_ms, final),
-        )
+    def changes_ms(self) -> tuple[int, int, int]:
+        """List the moments the status changes: created, processing, finished."""
+        return self.created_ms, self.processing_ms, self.finished_ms
 
 
 def draw_timeline(

@@ -39,10 +39,7 @@ def video_clip(seconds: int) -> bytes:
 
 def image_size(aspect_ratio: str | None) -> tuple[int, int]:
     """Return a small width and height with the requested aspect ratio (e.g. "16:9")."""
-    try:
-        across, down = (int(part) for part in (aspect_ratio or "1:1").split(":"))
-    except ValueError:
-        across, down = 1, 1
+    across, down = (int(part) for part in (aspect_ratio or "1:1").split(":"))
     if across >= down:
         return _IMAGE_LONG_SIDE_PX, max(1, _IMAGE_LONG_SIDE_PX * down // across)
     return max(1, _IMAGE_LONG_SIDE_PX * across // down), _IMAGE_LONG_SIDE_PX

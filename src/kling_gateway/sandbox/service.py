@@ -31,12 +31,12 @@ from kling_gateway.kling.schemas.selection import (
 )
 from kling_gateway.sandbox import sessions as session_views
 from kling_gateway.sandbox.config import SandboxConfig
+from kling_gateway.sandbox.errors import SandboxError
 from kling_gateway.sandbox.lifecycle import draw_timeline
 from kling_gateway.sandbox.media import CLIP_SECONDS, clip_seconds_for
-from kling_gateway.sandbox.sessions import Session, SessionStore, SourceClip
-from kling_gateway.sandbox.store import Origin, SandboxTask, SlotLedger, TaskStore, UnitMeter, VideoRecord
+from kling_gateway.sandbox.sessions import Session, SessionKind, SessionStore, SourceClip
+from kling_gateway.sandbox.store import Origin, SandboxTask, TaskStore, TimedAmounts, VideoRecord
 
-_EXTEND_ADDS_S = 5.0  # each extension adds 4-5 s
 _EXTEND_MAX_TOTAL_S = 180.0  # an extended video may reach 3 minutes
 _EXTENDABLE_MODELS = ("kling-v1", "kling-v1-5", "kling-v1-6")
 _EXTENDABLE_ACTIONS = ("text2video", "image2video", "video-extend")
@@ -46,15 +46,6 @@ _COSTS_MIN_INTERVAL_MS = 1000  # `/account/costs` allows 1 query per second
 _SELECTION_SOURCE_S = ((2.0, 5.0), (7.0, 10.0))
 _LIP_SYNC_SOURCE_S = ((5.0, 10.0),)
 _FACE_SOURCE_S = ((2.0, 60.0),)
-
-
-class SandboxError(Exception):
-    """Refuse a call with an official code and a message that says what was wrong."""
-
-    def __init__(self, code: KlingCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _refuse(message: str) -> SandboxError:
@@ -68,14 +59,13 @@ class Sandbox:
         self.config = config
         self.tasks = TaskStore()
         self.sessions = SessionStore()
-        self.slots = SlotLedger(
-            capacity={
-                PackType.VIDEO: config.video_concurrency,
-                PackType.IMAGE: config.image_concurrency,
-                PackType.TRY_ON: config.try_on_concurrency,
-            }
-        )
-        self.units = UnitMeter()
+        self.capacity = {
+            PackType.VIDEO: config.video_concurrency,
+            PackType.IMAGE: config.image_concurrency,
+            PackType.TRY_ON: config.try_on_concurrency,
+        }
+        self.slots = TimedAmounts()  # slots held until each running task ends
+        self.units = TimedAmounts()  # units promised by tasks that will succeed, deducted as they do
         self.rng = random.Random(config.seed)
         self.started_ms = started_ms
         self._last_costs_ms: dict[str, int] = {}
@@ -104,18 +94,24 @@ class Sandbox:
         priced = SourceVideo(origin.model, origin.mode, source.duration_s) if source else None
         units = unit_cost(spec, body, source=priced)
         pack, slots = body.slots()
-        remaining = self.config.resource_pack_units - self.units.spent(account, pack, now_ms)
+        key = (account, pack)
+        # Units of running tasks are spoken for, so a burst of creates cannot overdraw the pack.
+        promised = self.units.settled(key, now_ms) + self.units.pending(key, now_ms)
+        remaining = self.config.resource_pack_units - promised
         if units > remaining:
             raise SandboxError(
                 KlingCode.RESOURCE_PACK_EXHAUSTED,
                 f"{KlingCode.RESOURCE_PACK_EXHAUSTED.message}: the {pack.value} resource pack has "
-                f"{remaining.normalize():f} units left and this task costs {units.normalize():f}",
+                f"{remaining.normalize():f} units not yet spoken for and this task costs {units.normalize():f}",
             )
+        if self.slots.pending(key, now_ms) + slots > self.capacity[pack]:
+            raise SandboxError(KlingCode.CONCURRENCY_LIMIT, KlingCode.CONCURRENCY_LIMIT.message)
         timeline = draw_timeline(
             spec, body, now_ms=now_ms, speed=self.config.speed, failure_rate=self.config.failure_rate, rng=self.rng
         )
-        if not self.slots.try_take(account, pack, slots, now_ms=now_ms, until_ms=timeline.finished_ms):
-            raise SandboxError(KlingCode.CONCURRENCY_LIMIT, KlingCode.CONCURRENCY_LIMIT.message)
+        self.slots.add(key, Decimal(slots), due_ms=timeline.finished_ms)
+        if timeline.failure_message is None:
+            self.units.add(key, units, due_ms=timeline.finished_ms)
         task_id = self.new_id()
         task = SandboxTask(
             task_id=task_id,
@@ -129,7 +125,6 @@ class Sandbox:
             parent_video=source.parent_view() if source and spec.action in _SHOWS_PARENT else None,
         )
         self.tasks.add(task)
-        self.units.will_deduct(task)
         return task
 
     def _source_of(self, account: str, body: CreateBody, now_ms: int) -> tuple[SourceClip | None, Origin | None]:
@@ -147,7 +142,7 @@ class Sandbox:
         if isinstance(body, MultiElements):
             self._check_selection_session(account, body, now_ms)
         if isinstance(body, AdvancedLipSync):
-            session = self._live_session(account, "face", body.session_id, now_ms)
+            session = self._live_session(account, SessionKind.FACE, body.session_id, now_ms)
             for index, choice in enumerate(body.face_choose):
                 if choice.face_id not in session.face_ids:
                     raise _refuse(
@@ -165,14 +160,14 @@ class Sandbox:
                 f"{', '.join(_EXTENDABLE_MODELS)}; video {record.video_id} was made by {origin.action} "
                 f"with {origin.model}"
             )
-        if record.duration_s + _EXTEND_ADDS_S > _EXTEND_MAX_TOTAL_S:
+        if record.duration_s + VideoExtend.added_seconds > _EXTEND_MAX_TOTAL_S:
             raise _refuse(
                 f"video_id: video {record.video_id} is {record.duration_s:.1f} s long; an extended video "
                 f"may be at most {_EXTEND_MAX_TOTAL_S:.0f} s"
             )
 
     def _check_selection_session(self, account: str, body: MultiElements, now_ms: int) -> None:
-        session = self._live_session(account, "selection", body.session_id, now_ms)
+        session = self._live_session(account, SessionKind.SELECTION, body.session_id, now_ms)
         if body.edit_mode in ("swap", "removal") and not any(session.selections.values()):
             raise _refuse(
                 f"session_id: edit_mode {body.edit_mode!r} needs a selected object; "
@@ -194,10 +189,10 @@ class Sandbox:
             )
         return record
 
-    def _live_session(self, account: str, kind: str, session_id: str, now_ms: int) -> Session:
+    def _live_session(self, account: str, kind: SessionKind, session_id: str, now_ms: int) -> Session:
         session = self.sessions.get(account, kind, session_id, now_ms)
         if session is None:
-            opener = "multi-elements/init-selection" if kind == "selection" else "identify-face"
+            opener = "multi-elements/init-selection" if kind is SessionKind.SELECTION else "identify-face"
             raise _refuse(
                 f"session_id: no live session {session_id!r} in this account "
                 f"(open one with {opener}; sessions last 24 hours)"
@@ -207,18 +202,18 @@ class Sandbox:
     def _result(
         self, task_id: str, spec: ActionSpec, body: CreateBody, base_url: str, source: SourceClip | None
     ) -> dict[str, Any]:
-        watermark = bool(body.watermark_info and body.watermark_info.enabled)
+        watermark = body.wants_watermark()
         if spec.family is Family.IMAGES:
             images = []
-            for index in range(body.slots()[1] if spec.action != "kolors-virtual-try-on" else 1):
+            for index in range(body.slots()[1]):
                 image: dict[str, Any] = {"index": index, "url": f"{base_url}/files/images/{task_id}-{index}.png"}
                 if watermark:
                     image["watermark_url"] = f"{base_url}/files/images/{task_id}-{index}-watermarked.png"
                 images.append(image)
             return {"images": images}
         seconds = body.duration_s() or 5.0
-        if source is not None:  # an extension adds to its source; a lip-sync keeps its length
-            seconds = source.duration_s + (_EXTEND_ADDS_S if spec.action == "video-extend" else 0.0)
+        if source is not None:  # an extension adds its seconds to its source; a lip-sync keeps its length
+            seconds = source.duration_s + (seconds if isinstance(body, VideoExtend) else 0.0)
         video_id = self.new_id()
         video: dict[str, Any] = {
             "id": video_id,
@@ -239,7 +234,8 @@ class Sandbox:
             source = self._sync_source(account, body.video_id, body.video_url, now_ms)
             allowed = _FACE_SOURCE_S if face else _SELECTION_SOURCE_S
             _check_length("video_id", source, allowed, "identify-face" if face else "init-selection")
-            session = self.sessions.open(account, "face" if face else "selection", source, now_ms=now_ms)
+            kind = SessionKind.FACE if face else SessionKind.SELECTION
+            session = self.sessions.open(account, kind, source, now_ms=now_ms)
             data["session_id"] = session.session_id
             if face:
                 data["face_data"] = session_views.face_data(session, base_url)
@@ -248,10 +244,10 @@ class Sandbox:
             return data
         if not isinstance(body, SessionCall):
             raise TypeError(f"not a synchronous call body: {type(body).__name__}")
-        session = self._live_session(account, "selection", body.session_id, now_ms)
+        session = self._live_session(account, SessionKind.SELECTION, body.session_id, now_ms)
         data["session_id"] = session.session_id
         if isinstance(body, AddSelection | DeleteSelection):
-            self._edit_selection(session, body, adding=isinstance(body, AddSelection))
+            self._edit_selection(session, body)
             data["res"] = session_views.selection_masks(session, body.frame_index)
         elif isinstance(body, ClearSelection):
             session.selections.clear()
@@ -269,7 +265,7 @@ class Sandbox:
         assert video_url is not None  # the schema requires one of the two
         return SourceClip.from_url(video_url, self.new_id())
 
-    def _edit_selection(self, session: Session, body: AddSelection | DeleteSelection, *, adding: bool) -> None:
+    def _edit_selection(self, session: Session, body: AddSelection | DeleteSelection) -> None:
         total_frames = session_views.video_facts(session)["total_frame"]
         if body.frame_index >= total_frames:
             raise _refuse(
@@ -278,7 +274,7 @@ class Sandbox:
             )
         points = list(dict.fromkeys((point.x, point.y) for point in body.points))
         selected = session.selections.setdefault(body.frame_index, [])
-        if adding:
+        if isinstance(body, AddSelection):
             selected.extend(point for point in points if point not in selected)
             return
         if not all(point in selected for point in points):
@@ -306,7 +302,7 @@ class Sandbox:
             if pack_name is not None and pack_name != name:
                 continue
             total = Decimal(self.config.resource_pack_units)
-            remaining = max(total - self.units.spent(account, pack, now_ms), Decimal(0))
+            remaining = total - self.units.settled((account, pack), now_ms)
             packs.append(
                 {
                     "resource_pack_name": name,

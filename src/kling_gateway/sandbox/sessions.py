@@ -9,6 +9,7 @@ import base64
 import heapq
 import secrets
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from kling_gateway.sandbox.media import png_image
@@ -38,13 +39,20 @@ class SourceClip:
         return cls(video_id=video_id, url=url, duration_s=DEFAULT_SOURCE_DURATION_S, known=False)
 
 
+class SessionKind(StrEnum):
+    """What a session is for: choosing objects to edit (multi-elements) or faces to lip-sync."""
+
+    SELECTION = "selection"
+    FACE = "face"
+
+
 @dataclass(slots=True)
 class Session:
     """One editing session of one account, about one source video."""
 
     session_id: str
     account: str
-    kind: str  # "selection" (multi-elements) or "face" (advanced lip-sync)
+    kind: SessionKind
     expires_ms: int
     source: SourceClip
     selections: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
@@ -58,7 +66,7 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
         self._expiries: list[tuple[int, str]] = []
 
-    def open(self, account: str, kind: str, source: SourceClip, *, now_ms: int) -> Session:
+    def open(self, account: str, kind: SessionKind, source: SourceClip, *, now_ms: int) -> Session:
         """Start a session on a source video."""
         while self._expiries and self._expiries[0][0] <= now_ms:
             self._sessions.pop(heapq.heappop(self._expiries)[1], None)
@@ -68,13 +76,13 @@ class SessionStore:
             kind=kind,
             expires_ms=now_ms + SESSION_TTL_MS,
             source=source,
-            face_ids=("0",) if kind == "face" else (),
+            face_ids=("0",) if kind is SessionKind.FACE else (),
         )
         self._sessions[session.session_id] = session
         heapq.heappush(self._expiries, (session.expires_ms, session.session_id))
         return session
 
-    def get(self, account: str, kind: str, session_id: str, now_ms: int) -> Session | None:
+    def get(self, account: str, kind: SessionKind, session_id: str, now_ms: int) -> Session | None:
         """Find a live session of this account and kind."""
         session = self._sessions.get(session_id)
         if session is None or session.account != account or session.kind != kind:

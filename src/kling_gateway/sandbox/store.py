@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, PackType
 from kling_gateway.sandbox.lifecycle import TaskStatus, Timeline
 
@@ -38,16 +40,15 @@ class SandboxTask:
     result: dict[str, Any]  # `task_result` once the task has succeeded
     origin: Origin
     parent_video: dict[str, Any] | None = None
-    final_view: dict[str, Any] | None = None  # the rendered task once finished: it never changes again
+    final_json: orjson.Fragment | None = None  # the encoded task once finished: it never changes again
 
     def status_at(self, now_ms: int) -> tuple[TaskStatus, int]:
         """Read the task's status and `updated_at` at a moment."""
         return self.timeline.status_at(now_ms)
 
-    @property
-    def watermarked(self) -> bool:
-        """Tell whether the task asked for watermarked copies of its results."""
-        return bool(self.body.watermark_info and self.body.watermark_info.enabled)
+    def succeeded_by(self, now_ms: int) -> bool:
+        """Tell whether the task has succeeded by a moment, so its results exist."""
+        return now_ms >= self.timeline.finished_ms and self.timeline.failure_message is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ class VideoRecord:
 
     def ready_at(self, now_ms: int) -> bool:
         """Tell whether the video exists yet: its task has succeeded."""
-        return self.task.status_at(now_ms)[0] is TaskStatus.SUCCEED
+        return self.task.succeeded_by(now_ms)
 
 
 @dataclass(slots=True)
@@ -91,7 +92,7 @@ class TaskStore:
     def find(self, account: str, spec: ActionSpec, reference: str) -> SandboxTask | None:
         """Find a task of this account and action by its `task_id` or its `external_task_id`."""
         for task in (self._by_id.get(reference), self._by_external_id.get((account, reference))):
-            if task is not None and task.account == account and task.spec == spec:
+            if task is not None and task.account == account and task.spec is spec:
                 return task
         return None
 
@@ -123,48 +124,37 @@ class TaskStore:
         return self._by_id.get(task_id)
 
 
-@dataclass(slots=True)
-class SlotLedger:
-    """Count the concurrency slots each account's running tasks hold, per resource pack type."""
-
-    capacity: dict[PackType, int]
-    _running: defaultdict[tuple[str, PackType], list[tuple[int, int]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    _used: defaultdict[tuple[str, PackType], int] = field(default_factory=lambda: defaultdict(int))
-
-    def try_take(self, account: str, pack: PackType, slots: int, *, now_ms: int, until_ms: int) -> bool:
-        """Take `slots` until a task ends, if the account's pack has them free now."""
-        key = (account, pack)
-        running = self._running[key]
-        while running and running[0][0] <= now_ms:
-            self._used[key] -= heapq.heappop(running)[1]
-        if self._used[key] + slots > self.capacity[pack]:
-            return False
-        heapq.heappush(running, (until_ms, slots))
-        self._used[key] += slots
-        return True
+PackKey = tuple[str, PackType]  # (account, resource pack type)
 
 
 @dataclass(slots=True)
-class UnitMeter:
-    """Add up the units each account's resource packs have given, as its tasks succeed."""
+class TimedAmounts:
+    """Amounts per account and pack that fall due at known moments: slots held until a task ends, units
+    deducted when it succeeds. Both sides are running totals, settled as moments pass, never summed anew.
+    """
 
-    _pending: defaultdict[tuple[str, PackType], list[tuple[int, Decimal]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    _spent: defaultdict[tuple[str, PackType], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    _due: defaultdict[PackKey, list[tuple[int, Decimal]]] = field(default_factory=lambda: defaultdict(list))
+    _pending: defaultdict[PackKey, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    _settled: defaultdict[PackKey, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
 
-    def will_deduct(self, task: SandboxTask) -> None:
-        """Note a new task: if it succeeds, its units are deducted when it finishes."""
-        if task.timeline.failure_message is None:
-            key = (task.account, task.body.slots()[0])
-            heapq.heappush(self._pending[key], (task.timeline.finished_ms, task.units))
+    def add(self, key: PackKey, amount: Decimal, *, due_ms: int) -> None:
+        """Count an amount as pending until `due_ms`, then as settled."""
+        heapq.heappush(self._due[key], (due_ms, amount))
+        self._pending[key] += amount
 
-    def spent(self, account: str, pack: PackType, now_ms: int) -> Decimal:
-        """Return the units the account's pack of this type has given for tasks succeeded by now."""
-        key = (account, pack)
-        pending = self._pending[key]
-        while pending and pending[0][0] <= now_ms:
-            self._spent[key] += heapq.heappop(pending)[1]
-        return self._spent[key]
+    def pending(self, key: PackKey, now_ms: int) -> Decimal:
+        """Return what is not yet due at a moment (e.g. slots still held)."""
+        self._settle(key, now_ms)
+        return self._pending[key]
+
+    def settled(self, key: PackKey, now_ms: int) -> Decimal:
+        """Return what has fallen due by a moment (e.g. units deducted)."""
+        self._settle(key, now_ms)
+        return self._settled[key]
+
+    def _settle(self, key: PackKey, now_ms: int) -> None:
+        due = self._due[key]
+        while due and due[0][0] <= now_ms:
+            amount = heapq.heappop(due)[1]
+            self._pending[key] -= amount
+            self._settled[key] += amount

@@ -22,7 +22,7 @@ def new_request_id() -> str:
 
 def ok(data: Any) -> Response:
     """Answer HTTP 200 with the success envelope around `data`."""
-    body = {"code": 0, "message": "SUCCEED", "request_id": new_request_id(), "data": data}
+    body = {"code": 0, "message": KlingCode.SUCCEED.message, "request_id": new_request_id(), "data": data}
     return Response(orjson.dumps(body), media_type=JSON_TYPE)
 
 
@@ -53,24 +53,29 @@ def created(task: SandboxTask) -> dict[str, Any]:
     }
 
 
+def task_json(task: SandboxTask, now_ms: int) -> dict[str, Any] | orjson.Fragment:
+    """Render a task for a query answer; a finished task is encoded once and its bytes reused."""
+    if task.final_json is not None:
+        return task.final_json
+    data = task_object(task, now_ms)
+    if now_ms >= task.timeline.finished_ms:
+        task.final_json = orjson.Fragment(orjson.dumps(data))
+    return data
+
+
 def task_object(task: SandboxTask, now_ms: int) -> dict[str, Any]:
     """Render a task as queries and callbacks show it at a moment."""
-    if task.final_view is not None and now_ms >= task.timeline.finished_ms:
-        return task.final_view
     status, updated_ms = task.status_at(now_ms)
-    watermark = task.body.watermark_info
     data: dict[str, Any] = {
         "task_id": task.task_id,
         "task_status": status.value,
         "task_status_msg": task.timeline.failure_message if status is TaskStatus.FAILED else "",
         "task_info": task_info(task),
         "task_result": task.result if status is TaskStatus.SUCCEED else {},
-        "watermark_info": {"enabled": bool(watermark and watermark.enabled)},
+        "watermark_info": {"enabled": task.body.wants_watermark()},
         "created_at": task.timeline.created_ms,
         "updated_at": updated_ms,
     }
     if status is TaskStatus.SUCCEED:
         data["final_unit_deduction"] = format(task.units.normalize(), "f")
-    if status in (TaskStatus.SUCCEED, TaskStatus.FAILED):
-        task.final_view = data
     return data

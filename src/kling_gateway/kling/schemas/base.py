@@ -102,6 +102,10 @@ class CreateBody(KlingModel):
         """Tell whether the task generates sound (or voices)."""
         return False
 
+    def wants_watermark(self) -> bool:
+        """Tell whether the results should come with watermarked copies too."""
+        return self.watermark_info is not None and self.watermark_info.enabled
+
     def variant(self) -> str:
         """Name the row of the price table this task falls in, next to its model and mode."""
         return "audio" if self.with_sound() else "silent"

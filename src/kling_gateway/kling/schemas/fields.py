@@ -49,7 +49,11 @@ def field_error(text: str) -> PydanticCustomError:
 
 def _is_http_url(value: str) -> bool:
     parts = urlsplit(value)
-    return parts.scheme in {"http", "https"} and bool(parts.netloc) and not any(c.isspace() for c in value)
+    try:
+        parts.port  # noqa: B018 - reading it is the check: a port that is not a number raises
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname) and not any(c.isspace() for c in value)
 
 
 def _http_url(value: str) -> str:
