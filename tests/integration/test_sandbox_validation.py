@@ -1,6 +1,6 @@
 """Every body rule holds over HTTP: each refused case of the schema tests is a 400 / 1201 that stores nothing.
 
-The cases are the tables of tests/unit/test_schemas.py, so the sandbox is held to exactly the rules the schemas
+The cases are the tables of tests/unit/schemas/, so the sandbox is held to exactly the rules the schemas
 state, endpoint by endpoint and rule family by rule family.
 """
 
@@ -19,7 +19,7 @@ from kling_gateway.kling.schemas import ACTIONS, Family
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.serving import BackgroundServer
 from tests.helpers import error_of
-from tests.unit.test_schemas import INVALID, SYNC_BAD, VALID
+from tests.unit.schemas import INVALID, SYNC_BAD, VALID
 
 # These actions refer to objects the sandbox must hold first (a video, a session), so a body that is valid by
 # itself is refused for naming an unknown one; tests/integration/test_sandbox_sessions.py covers them.

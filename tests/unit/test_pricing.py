@@ -8,7 +8,7 @@ import pytest
 from kling_gateway.kling.pricing import RATES, SourceVideo, unit_cost
 from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
 
-from .test_schemas import VALID
+from .schemas import VALID
 
 URL = "https://cdn.example.com/in/cat.png"
 VIDEO_URL = "https://cdn.example.com/in/dance.mp4"
