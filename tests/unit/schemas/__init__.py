@@ -1,28 +1,21 @@
-"""Table-driven tests of the request schemas, one module per group of endpoints.
+"""Table-driven tests of the request schemas: the cases live in one `*_cases` module per group of endpoints.
 
-The combined tables below are every case of every module, in the item shapes the modules use; the tests that
-every action is covered and the sandbox's validation tests (tests/integration/test_sandbox_validation.py) run
-over them.
+The combined tables below are every case of every module; test_body_tables.py, the coverage tests of
+test_errors_and_registry.py and the sandbox's validation tests (tests/integration/test_sandbox_validation.py)
+all run over them.
 """
 
 from . import (
-    test_edit_bodies,
-    test_image2video_bodies,
-    test_image_bodies,
-    test_lipsync_bodies,
-    test_omni_bodies,
+    edit_cases,
+    image2video_cases,
+    image_cases,
+    lipsync_cases,
+    omni_cases,
     test_sync_calls,
-    test_text2video_bodies,
+    text2video_cases,
 )
 
-_BODY_MODULES = (
-    test_text2video_bodies,
-    test_image2video_bodies,
-    test_omni_bodies,
-    test_edit_bodies,
-    test_lipsync_bodies,
-    test_image_bodies,
-)
+_BODY_MODULES = (text2video_cases, image2video_cases, omni_cases, edit_cases, lipsync_cases, image_cases)
 
 VALID = [case for module in _BODY_MODULES for case in module.VALID]
 """(family, action, body) of every accepted body."""

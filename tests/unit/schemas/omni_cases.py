@@ -1,12 +1,6 @@
 """omni-video bodies: reference images, elements and videos, first and end frames, and the v3 storyboard."""
 
-from typing import Any
-
-import pytest
-
-from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
-
-from .cases import B64, COMMON, SHOTS, URL, VIDEO_URL, VIDEOS, bad, ok, refusal
+from .cases import B64, COMMON, SHOTS, URL, VIDEO_URL, VIDEOS, bad, ok
 
 VALID = [
     ok(VIDEOS, "omni-video", {"prompt": "a fox", "aspect_ratio": "16:9"}, "minimal"),
@@ -161,20 +155,3 @@ INVALID = [
         id="refer-type-required",
     ),
 ]
-
-
-@pytest.mark.parametrize(("family", "action", "body"), VALID)
-def test_valid_body_is_accepted(family: Family, action: str, body: dict[str, Any]) -> None:
-    parsed = parse_create_body(family, action, body)
-
-    assert isinstance(parsed, ACTIONS[family, action].schema)
-
-
-@pytest.mark.parametrize(("family", "action", "body", "fragments"), INVALID)
-def test_invalid_body_is_refused_with_a_message_naming_the_field(
-    family: Family, action: str, body: object, fragments: tuple[str, ...]
-) -> None:
-    message = refusal(family, action, body)
-
-    for fragment in fragments:
-        assert fragment in message

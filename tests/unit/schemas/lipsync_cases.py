@@ -1,12 +1,6 @@
 """lip-sync and advanced-lip-sync bodies: the video, the text or audio to speak, and the face timings."""
 
-from typing import Any
-
-import pytest
-
-from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
-
-from .cases import AUDIO_B64, AUDIO_URL, B64, COMMON, FACE, FACE_TIMES, OGG_B64, VIDEO_URL, VIDEOS, bad, ok, refusal
+from .cases import AUDIO_B64, AUDIO_URL, B64, COMMON, FACE, FACE_TIMES, OGG_B64, VIDEO_URL, VIDEOS, bad, ok
 
 VALID = [
     # lip-sync
@@ -209,20 +203,3 @@ INVALID = [
         id="type",
     ),
 ]
-
-
-@pytest.mark.parametrize(("family", "action", "body"), VALID)
-def test_valid_body_is_accepted(family: Family, action: str, body: dict[str, Any]) -> None:
-    parsed = parse_create_body(family, action, body)
-
-    assert isinstance(parsed, ACTIONS[family, action].schema)
-
-
-@pytest.mark.parametrize(("family", "action", "body", "fragments"), INVALID)
-def test_invalid_body_is_refused_with_a_message_naming_the_field(
-    family: Family, action: str, body: object, fragments: tuple[str, ...]
-) -> None:
-    message = refusal(family, action, body)
-
-    for fragment in fragments:
-        assert fragment in message

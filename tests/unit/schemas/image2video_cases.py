@@ -1,15 +1,6 @@
 """Bodies that animate pictures: image2video, multi-image2video and motion-control, and the image size rules."""
 
-import base64
-import io
-from typing import Any
-
-import pytest
-from PIL import Image
-
-from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
-
-from .cases import B64, COMMON, URL, VIDEO_URL, VIDEOS, bad, ok, picture, refusal
+from .cases import B64, COMMON, URL, VIDEO_URL, VIDEOS, bad, ok, picture
 
 VALID = [
     # image2video
@@ -319,39 +310,3 @@ INVALID = [
         id="model-enum",
     ),
 ]
-
-
-@pytest.mark.parametrize(("family", "action", "body"), VALID)
-def test_valid_body_is_accepted(family: Family, action: str, body: dict[str, Any]) -> None:
-    parsed = parse_create_body(family, action, body)
-
-    assert isinstance(parsed, ACTIONS[family, action].schema)
-
-
-@pytest.mark.parametrize(("family", "action", "body", "fragments"), INVALID)
-def test_invalid_body_is_refused_with_a_message_naming_the_field(
-    family: Family, action: str, body: object, fragments: tuple[str, ...]
-) -> None:
-    message = refusal(family, action, body)
-
-    for fragment in fragments:
-        assert fragment in message
-
-
-def camera_jpeg() -> str:
-    """Return a JPEG carrying a second picture, as phone cameras write (Pillow reads it as MPO)."""
-    buffer = io.BytesIO()
-    frame = Image.new("RGB", (320, 320), "white")
-    frame.save(buffer, "MPO", save_all=True, append_images=[frame])
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-@pytest.mark.parametrize(
-    "image",
-    [picture(300, 300), picture(750, 300), picture(300, 750, "JPEG"), camera_jpeg()],
-    ids=["smallest", "widest", "tallest-jpeg", "camera-jpeg"],
-)
-def test_an_image_within_the_limits_is_accepted(image: str) -> None:
-    parsed = parse_create_body(VIDEOS, "image2video", {"image": image})
-
-    assert parsed.model_dump()["image"] == image

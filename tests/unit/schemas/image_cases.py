@@ -1,12 +1,6 @@
 """Image bodies: generations, omni-image, multi-image2image, kolors-virtual-try-on and editing/expand."""
 
-from typing import Any
-
-import pytest
-
-from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
-
-from .cases import B64, COMMON, IMAGES, JPEG_B64, URL, bad, ok, refusal
+from .cases import B64, COMMON, IMAGES, JPEG_B64, URL, bad, ok
 
 VALID = [
     # generations
@@ -274,20 +268,3 @@ INVALID = [
         id="area",
     ),
 ]
-
-
-@pytest.mark.parametrize(("family", "action", "body"), VALID)
-def test_valid_body_is_accepted(family: Family, action: str, body: dict[str, Any]) -> None:
-    parsed = parse_create_body(family, action, body)
-
-    assert isinstance(parsed, ACTIONS[family, action].schema)
-
-
-@pytest.mark.parametrize(("family", "action", "body", "fragments"), INVALID)
-def test_invalid_body_is_refused_with_a_message_naming_the_field(
-    family: Family, action: str, body: object, fragments: tuple[str, ...]
-) -> None:
-    message = refusal(family, action, body)
-
-    for fragment in fragments:
-        assert fragment in message

@@ -1,13 +1,6 @@
 """Bodies that rework or animate existing material: multi-elements, video-extend, effects and avatar."""
 
-import base64
-from typing import Any
-
-import pytest
-
-from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
-
-from .cases import AUDIO_B64, AUDIO_URL, B64, COMMON, LONG, OGG_B64, URL, VIDEOS, bad, ok, refusal
+from .cases import AUDIO_B64, AUDIO_URL, B64, COMMON, LONG, OGG_B64, URL, VIDEOS, bad, ok
 
 VALID = [
     # multi-elements
@@ -197,33 +190,3 @@ INVALID = [
         id="mode-enum",
     ),
 ]
-
-
-@pytest.mark.parametrize(("family", "action", "body"), VALID)
-def test_valid_body_is_accepted(family: Family, action: str, body: dict[str, Any]) -> None:
-    parsed = parse_create_body(family, action, body)
-
-    assert isinstance(parsed, ACTIONS[family, action].schema)
-
-
-@pytest.mark.parametrize(("family", "action", "body", "fragments"), INVALID)
-def test_invalid_body_is_refused_with_a_message_naming_the_field(
-    family: Family, action: str, body: object, fragments: tuple[str, ...]
-) -> None:
-    message = refusal(family, action, body)
-
-    for fragment in fragments:
-        assert fragment in message
-
-
-@pytest.mark.parametrize(
-    "head",
-    [b"ID3\x04\x00", b"\xff\xfb\x90\x64", b"\xff\xf1\x50\x80", b"\0\0\0\x20ftypM4A ", b"RIFF\0\0\0\0WAVEfmt "],
-    ids=["mp3-id3", "mp3-frame", "aac-adts", "m4a", "wav"],
-)
-def test_audio_in_a_format_kling_reads_is_accepted(head: bytes) -> None:
-    sound = base64.b64encode(head + bytes(64)).decode()
-
-    parsed = parse_create_body(VIDEOS, "avatar/image2video", {"image": URL, "sound_file": sound})
-
-    assert parsed.model_dump()["sound_file"] == sound
