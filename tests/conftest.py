@@ -102,3 +102,6 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
     with BackgroundServer(app) as server:
         receiver.url = f"{server.url}/hook"
         yield receiver
+
+
+pytest_plugins = ["tests.databases"]

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kling_gateway.sandbox.config import SandboxConfig
+from kling_gateway.store.database import sqlite_url
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class SyncConfig(BaseModel):
+    """How the sync worker brings in-flight tasks forward."""
+
+    model_config = ConfigDict(frozen=True)
+
+    poll_interval_s: PositiveSeconds = 5.0  # how often an in-flight task is looked at upstream
+    idle_sleep_s: PositiveSeconds = 1.0  # how long the worker rests when nothing is due
+    batch_min_tasks: Annotated[int, Field(ge=1)] = (
+        3  # from this many tasks of one channel and action, list instead of GET
+    )
+    list_page_size: Annotated[int, Field(ge=1, le=500)] = 500  # tasks per upstream list call (the API allows 500)
+    claim_limit: Annotated[int, Field(ge=1)] = 2000  # tasks looked at in one round at most
+    stuck_after_s: PositiveSeconds = 86_400.0  # a task still unfinished this long after submit fails
+    upstream_timeout_s: PositiveSeconds = 30.0  # one upstream request, connect to last byte
 
 
 class Settings(BaseSettings):
@@ -27,7 +46,18 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     log_level: LogLevel = "info"
+    database_url: str | None = None  # default: a SQLite file in data_dir; or postgresql+asyncpg://user@host/db
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    public_url: AnyHttpUrl | None = None  # where the upstream can reach this gateway; enables upstream callbacks
+    video_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one video credit (积分)
+    image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
+    sync: SyncConfig = Field(default_factory=SyncConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+
+    def resolved_database_url(self) -> str:
+        """Name the database to use: the configured URL, else the SQLite file in the data directory."""
+        return self.database_url or sqlite_url(self.data_dir)
 
 
 @lru_cache(maxsize=1)

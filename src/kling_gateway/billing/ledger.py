@@ -1,0 +1,125 @@
+"""Move a user's money: every change is one conditional update of the user row plus one ledger entry.
+
+`balance` is the money a user has; `held` is the part of it reserved for tasks in flight. Top-ups add to the
+balance, a hold reserves, a release frees a reservation, a charge takes money. Each task has at most one entry of
+each kind (a unique key), so a task can never be held, charged or released twice: a second attempt fails the
+whole transaction it is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kling_gateway.clock import now_ms
+from kling_gateway.store.models import LEDGER, USERS, LedgerEntry
+
+
+class EntryKind(StrEnum):
+    """What a ledger entry did."""
+
+    TOP_UP = "top_up"
+    HOLD = "hold"
+    RELEASE = "release"
+    CHARGE = "charge"
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A user's money after a movement."""
+
+    balance_micros: int
+    held_micros: int
+
+    @property
+    def available_micros(self) -> int:
+        return self.balance_micros - self.held_micros
+
+
+async def top_up(session: AsyncSession, *, user_id: int, amount_micros: int, note: str = "") -> Balance:
+    """Add money to a balance (a negative amount corrects one, never below what is held)."""
+    row = (
+        await session.execute(
+            update(USERS)
+            .where(USERS.c.id == user_id, USERS.c.balance_micros + amount_micros >= USERS.c.held_micros)
+            .values(balance_micros=USERS.c.balance_micros + amount_micros)
+            .returning(USERS.c.balance_micros, USERS.c.held_micros)
+        )
+    ).one_or_none()
+    if row is None:
+        raise ValueError("the correction would take the balance below what is held for tasks in flight")
+    balance = Balance(*row)
+    await _record(session, user_id, None, EntryKind.TOP_UP, amount_micros, balance, note)
+    return balance
+
+
+async def hold(session: AsyncSession, *, user_id: int, task_platform_id: str, amount_micros: int) -> Balance | None:
+    """Reserve money for a task; None, with nothing written, when the available balance does not cover it."""
+    row = (
+        await session.execute(
+            update(USERS)
+            .where(USERS.c.id == user_id, USERS.c.balance_micros - USERS.c.held_micros >= amount_micros)
+            .values(held_micros=USERS.c.held_micros + amount_micros)
+            .returning(USERS.c.balance_micros, USERS.c.held_micros)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    balance = Balance(*row)
+    await _record(session, user_id, task_platform_id, EntryKind.HOLD, amount_micros, balance, "")
+    return balance
+
+
+async def settle(
+    session: AsyncSession, *, user_id: int, task_platform_id: str, hold_micros: int, charge_micros: int, note: str
+) -> Balance:
+    """Release a task's hold and charge what it really cost (0 for a failed or unbilled task)."""
+    row = (
+        await session.execute(
+            update(USERS)
+            .where(USERS.c.id == user_id)
+            .values(
+                held_micros=USERS.c.held_micros - hold_micros,
+                balance_micros=USERS.c.balance_micros - charge_micros,
+            )
+            .returning(USERS.c.balance_micros, USERS.c.held_micros)
+        )
+    ).one()
+    balance = Balance(*row)
+    if hold_micros:
+        await _record(session, user_id, task_platform_id, EntryKind.RELEASE, -hold_micros, balance, note)
+    if charge_micros:
+        await _record(session, user_id, task_platform_id, EntryKind.CHARGE, -charge_micros, balance, note)
+    return balance
+
+
+async def recent_entries(session: AsyncSession, *, user_id: int, limit: int = 20) -> list[LedgerEntry]:
+    """List a user's latest ledger entries, newest first."""
+    query = select(LedgerEntry).where(LedgerEntry.user_id == user_id).order_by(LedgerEntry.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def _record(
+    session: AsyncSession,
+    user_id: int,
+    task_platform_id: str | None,
+    kind: EntryKind,
+    amount_micros: int,
+    balance: Balance,
+    note: str,
+) -> None:
+    await session.execute(
+        insert(LEDGER).values(
+            user_id=user_id,
+            task_platform_id=task_platform_id,
+            kind=kind.value,
+            amount_micros=amount_micros,
+            balance_after_micros=balance.balance_micros,
+            held_after_micros=balance.held_micros,
+            note=note,
+            created_at=now_ms(),
+        )
+    )

@@ -1,0 +1,135 @@
+"""The gateway's tables. Times are Unix milliseconds; money is integer micro-yuan (µ¥, 10⁻⁶ yuan)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, cast
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only makes INTEGER PRIMARY KEY an auto-incrementing rowid; PostgreSQL gets a 64-bit identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Map every table with stable constraint names, so migrations can refer to them."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {int: BigInteger}
+
+
+class User(Base):
+    """Someone who owns keys and tasks and pays for them from a balance."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    balance_micros: Mapped[int] = mapped_column(default=0)
+    held_micros: Mapped[int] = mapped_column(default=0)
+    video_rate_micros: Mapped[int | None]  # per video credit; None = the gateway default
+    image_rate_micros: Mapped[int | None]  # per image credit; None = the gateway default
+    created_at: Mapped[int]
+
+
+class ApiKey(Base):
+    """A bearer secret of a user; only its SHA-256 is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))  # enough to recognise a key in a list, not to use it
+    created_at: Mapped[int]
+    revoked_at: Mapped[int | None]
+
+
+class Channel(Base):
+    """One upstream Kling account and how much of its capacity the gateway may use."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    base_url: Mapped[str] = mapped_column(String(255))
+    access_key: Mapped[str] = mapped_column(String(255))
+    secret_key: Mapped[str] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    video_concurrency: Mapped[int] = mapped_column(Integer)
+    image_concurrency: Mapped[int] = mapped_column(Integer)
+    try_on_concurrency: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int]
+
+
+class Task(Base):
+    """One asynchronous generation job of a user, as the gateway knows it."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("user_id", "external_task_id"),
+        Index("ix_tasks_user_action_newest", "user_id", "family", "action", "id"),
+        Index("ix_tasks_upstream", "upstream_task_id"),
+        Index("ix_tasks_due", "status", "next_sync_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform_id: Mapped[str] = mapped_column(String(40), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    family: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(32))
+    external_task_id: Mapped[str | None] = mapped_column(String(255))
+    body_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical body: what idempotency compares
+    request_json: Mapped[str] = mapped_column(Text)  # the body as it goes upstream
+    callback_url: Mapped[str | None] = mapped_column(Text)  # the client's own; never sent upstream
+    pack_type: Mapped[str] = mapped_column(String(8))
+    slots: Mapped[int] = mapped_column(Integer)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    upstream_task_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))
+    status_msg: Mapped[str] = mapped_column(Text, default="")
+    task_info_json: Mapped[str] = mapped_column(Text, default="{}")  # the upstream's task_info, e.g. parent_video
+    result_json: Mapped[str] = mapped_column(Text, default="{}")  # the upstream's task_result
+    watermark: Mapped[bool] = mapped_column(Boolean)
+    final_unit_deduction: Mapped[str | None] = mapped_column(String(32))
+    hold_micros: Mapped[int]
+    charge_micros: Mapped[int | None]
+    created_at: Mapped[int]
+    updated_at: Mapped[int]
+    next_sync_at: Mapped[int | None]
+    sync_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LedgerEntry(Base):
+    """One movement of a user's money; append-only, one entry per task and kind at most."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("task_platform_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    task_platform_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(12))
+    amount_micros: Mapped[int]
+    balance_after_micros: Mapped[int]
+    held_after_micros: Mapped[int]
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int]
+
+
+# The same tables for Core statements (the hot path and bulk updates), typed as tables rather than FromClause.
+USERS = cast(Table, User.__table__)
+API_KEYS = cast(Table, ApiKey.__table__)
+CHANNELS = cast(Table, Channel.__table__)
+TASKS = cast(Table, Task.__table__)
+LEDGER = cast(Table, LedgerEntry.__table__)
