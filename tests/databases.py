@@ -43,11 +43,11 @@ async def _admin(*statements: str) -> None:
 
 def ensure_postgres_running() -> None:
     """Start the machine's PostgreSQL cluster when it is down (CI machines boot without it)."""
-    ready = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], check=False)  # noqa: S607
+    ready = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], check=False)
     if ready.returncode != 0:
         for version in Path("/etc/postgresql").iterdir():
-            subprocess.run(  # noqa: S603
-                ["pg_ctlcluster", "--skip-systemctl-redirect", version.name, "main", "start"],  # noqa: S607
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version.name, "main", "start"],
                 check=False,
             )
 
