@@ -1,0 +1,159 @@
+"""The admin command line: what every admin command shares, from opening the database to printing the report.
+
+Each command is one unit of work: open the database, create the schema if it is empty, run, commit, then print
+one JSON document (`--json`) or tables for people. A domain error prints in red and exits with 1, writing nothing.
+The commands themselves are in `kling_gateway.admin.cli`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kling_gateway.billing.money import yuan_to_micros
+from kling_gateway.errors import GatewayError
+from kling_gateway.settings import get_settings
+from kling_gateway.store.database import Database
+from kling_gateway.store.migrate import SchemaBehind, ensure_schema
+
+DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+USE_INSTEAD = "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+HEADERS = {  # column titles people read, where the JSON field name is long
+    "created_at": "created",
+    "task_platform_id": "task",
+    "video_concurrency": "video",
+    "image_concurrency": "image",
+    "try_on_concurrency": "try-on",
+}
+
+# Names, notes and keys are data, never Rich markup.
+console = Console(markup=False, highlight=False)
+complaints = Console(stderr=True, markup=False, highlight=False)
+
+
+def parse_yuan(text: str) -> int:
+    """Read an amount of yuan given on the command line as micro-yuan."""
+    try:
+        return yuan_to_micros(str(text))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, for scripts.")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="Database to work on (default: KLING_GATEWAY_DATABASE_URL, else the SQLite file in the data dir).",
+        show_default=False,
+    ),
+]
+
+
+class CannotOpen(Exception):
+    """The database cannot be reached or opened: a wrong URL, password or path, or the server is down."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a command did: one JSON document for scripts, and renderables for people."""
+
+    data: dict[str, Any]
+    text: Sequence[RenderableType]
+
+
+Work = Callable[[AsyncSession], Awaitable[Report]]
+
+
+def run(work: Work, *, as_json: bool, database_url: str | None) -> None:
+    """Run `work` as one unit of work on the database and print its report; exit 1 on a refusal."""
+    url = _database_url(database_url)
+    try:
+        report = asyncio.run(_in_one_transaction(work, url))
+    except (GatewayError, SchemaBehind, CannotOpen) as error:
+        complaints.print(str(error), style="red", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(report.data, ensure_ascii=False))
+    else:
+        for item in report.text:
+            console.print(item, soft_wrap=isinstance(item, str))  # lines are copied (keys, URLs): never wrap them
+
+
+def _database_url(given: str | None) -> URL:
+    text = given or get_settings().resolved_database_url()
+    source = "--database-url" if given else "KLING_GATEWAY_DATABASE_URL"
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise typer.BadParameter(f"{text!r} is not a database URL; {USE_INSTEAD}", param_hint=source) from None
+    if url.drivername not in DRIVERS:
+        raise typer.BadParameter(f"{url.drivername} databases are not supported; {USE_INSTEAD}", param_hint=source)
+    return url
+
+
+async def _in_one_transaction(work: Work, url: URL) -> Report:
+    db = await _open(url)
+    try:
+        async with db.session() as session, session.begin():
+            return await work(session)
+    finally:
+        await db.dispose()
+
+
+async def _open(url: URL) -> Database:
+    # Only failures while opening mean "wrong URL, password or path, or the server is down"; later ones are bugs.
+    where = url.render_as_string()
+    try:
+        db = Database(url)
+    except OSError as error:
+        raise CannotOpen(f"cannot open the database {where}: {error}") from error
+    try:
+        await ensure_schema(db)
+    except (OSError, DBAPIError) as error:
+        await db.dispose()
+        raise CannotOpen(f"cannot open the database {where}: {getattr(error, 'orig', None) or error}") from error
+    return db
+
+
+def grid(record: Mapping[str, Any], fields: Sequence[str] | None = None) -> Table:
+    """Lay out the fields of one record (all but its id by default) as label-value lines."""
+    lines = Table.grid(padding=(0, 2))
+    for field in fields or [field for field in record if field != "id"]:
+        lines.add_row(Text(HEADERS.get(field, field.replace("_", " ")), style="bold"), shown(field, record[field]))
+    return lines
+
+
+def table(title: str, records: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> Table:
+    """Lay out some fields of several records as a table, one row each."""
+    rendered = Table(*(HEADERS.get(field, field.replace("_", " ")) for field in fields), title=title)
+    for record in records:
+        rendered.add_row(*(shown(field, record[field]) for field in fields))
+    return rendered
+
+
+def shown(field: str, value: Any) -> str:
+    """Write a JSON value for people: times (`*_at`, ms) as ISO-8601 UTC, nothing as a dash."""
+    if value is None:
+        return "-"
+    if field.endswith("_at"):
+        return iso_time(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def iso_time(ms: int) -> str:
+    """Write Unix milliseconds as ISO-8601 UTC to the second."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,329 @@
+"""The admin commands: users, credits, keys and channels, on the database directly, server running or not."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kling_gateway.admin import AsJson, DatabaseUrl, Report, grid, iso_time, parse_yuan, run, table
+from kling_gateway.billing import ledger
+from kling_gateway.billing.money import format_yuan
+from kling_gateway.channels import admin as channels_service
+from kling_gateway.errors import NotFound
+from kling_gateway.keys import service as keys_service
+from kling_gateway.settings import get_settings
+from kling_gateway.store.models import ApiKey, Channel, LedgerEntry, User
+from kling_gateway.users import service as users_service
+
+RECENT_ENTRIES = 20  # ledger entries `users show` lists
+ENTRY_FIELDS = ("created_at", "kind", "amount", "task_platform_id", "balance_after", "note")
+KEY_FIELDS = ("id", "user", "name", "prefix", "created_at", "status")
+# Named one by one, so that a channel's secret key can never reach any output.
+CHANNEL_FIELDS = (
+    "name",
+    "base_url",
+    "access_key",
+    "priority",
+    "weight",
+    "video_concurrency",
+    "image_concurrency",
+    "try_on_concurrency",
+    "enabled",
+)
+
+users_app = typer.Typer(no_args_is_help=True, help="Create, show and list users.")
+credits_app = typer.Typer(no_args_is_help=True, help="Add money to a user's balance, or correct it.")
+keys_app = typer.Typer(no_args_is_help=True, help="Issue, list and revoke users' API keys.")
+channels_app = typer.Typer(no_args_is_help=True, help="Add, list, enable and disable upstream Kling accounts.")
+
+UserName = Annotated[str, typer.Argument(help="The user's name.")]
+ChannelName = Annotated[str, typer.Argument(help="The channel's name.")]
+NewName = Annotated[str, typer.Argument(help="A unique name: 1 to 64 printable characters.")]
+
+
+def _yuan_option(help_text: str) -> Any:
+    return typer.Option(parser=parse_yuan, metavar="YUAN", help=help_text, show_default=False)
+
+
+def register_admin_commands(app: typer.Typer) -> None:
+    """Add the users, credits, keys and channels commands to the main command line."""
+    app.add_typer(users_app, name="users")
+    app.add_typer(credits_app, name="credits")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(channels_app, name="channels")
+
+
+# --- users and credits ---
+
+
+@users_app.command("create")
+def create_user(
+    name: NewName,
+    balance: Annotated[int, _yuan_option("Opening balance in yuan (default: 0).")] = 0,
+    video_credit_yuan: Annotated[
+        int | None, _yuan_option("Their price of a video credit (default: KLING_GATEWAY_VIDEO_CREDIT_YUAN).")
+    ] = None,
+    image_credit_yuan: Annotated[
+        int | None, _yuan_option("Their price of an image credit (default: KLING_GATEWAY_IMAGE_CREDIT_YUAN).")
+    ] = None,
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a user, with an opening balance and their own credit prices when given."""
+
+    async def work(session: AsyncSession) -> Report:
+        user = await users_service.create_user(
+            session,
+            name=name,
+            balance_micros=balance,
+            video_rate_micros=video_credit_yuan,
+            image_rate_micros=image_credit_yuan,
+        )
+        data = _user_data(user)
+        return Report({"user": data}, [f"Created user {user.name}.", grid(data)])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@users_app.command("show")
+def show_user(name: UserName, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """Show a user's money, credit prices, keys and latest ledger entries."""
+
+    async def work(session: AsyncSession) -> Report:
+        user = await users_service.require_user(session, name)
+        keys = await keys_service.list_keys(session, user_id=user.id)
+        active = sum(key.revoked_at is None for key, _ in keys)
+        entries = [
+            _entry_data(entry) for entry in await ledger.recent_entries(session, user_id=user.id, limit=RECENT_ENTRIES)
+        ]
+        data = _user_data(user)
+        summary = grid(data | {"keys": f"{active} active of {len(keys)}"})
+        return Report(
+            {"user": data, "keys": {"active": active, "total": len(keys)}, "ledger": entries},
+            [summary, table(f"Latest ledger entries (up to {RECENT_ENTRIES})", entries, ENTRY_FIELDS)],
+        )
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@users_app.command("list")
+def list_users(as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """List every user with their balance."""
+
+    async def work(session: AsyncSession) -> Report:
+        users = [_user_data(user) for user in await users_service.list_users(session)]
+        return Report({"users": users}, [table("Users", users, ("name", "balance", "held", "created_at"))])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@credits_app.command("add", context_settings={"ignore_unknown_options": True})  # so that -5 reads as an amount
+def add_credits(
+    name: UserName,
+    amount: Annotated[int, typer.Argument(parser=parse_yuan, metavar="YUAN", help="Yuan to add; negative corrects.")],
+    note: Annotated[str, typer.Option(help="Why, kept in the ledger.")] = "",
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add money to a user's balance; a negative amount corrects it, never below what is held for tasks."""
+
+    async def work(session: AsyncSession) -> Report:
+        after = await users_service.add_credits(session, name=name, amount_micros=amount, note=note)
+        data = {
+            "user": name,
+            "amount": format_yuan(amount),
+            "balance": format_yuan(after.balance_micros),
+            "held": format_yuan(after.held_micros),
+            "available": format_yuan(after.available_micros),
+            "note": note,
+        }
+        done = f"{'Added' if amount > 0 else 'Corrected by'} {data['amount']} yuan."
+        return Report(data, [done, grid(data, ("user", "balance", "held", "available"))])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+def _user_data(user: User) -> dict[str, Any]:
+    video, image = users_service.rates_of(user, get_settings())
+    return {
+        "id": user.id,
+        "name": user.name,
+        "balance": format_yuan(user.balance_micros),
+        "held": format_yuan(user.held_micros),
+        "available": format_yuan(user.balance_micros - user.held_micros),
+        "video_credit_yuan": format_yuan(video),
+        "video_credit_source": "default" if user.video_rate_micros is None else "user",
+        "image_credit_yuan": format_yuan(image),
+        "image_credit_source": "default" if user.image_rate_micros is None else "user",
+        "created_at": user.created_at,
+    }
+
+
+def _entry_data(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "created_at": entry.created_at,
+        "kind": entry.kind,
+        "amount": format_yuan(entry.amount_micros),
+        "task_platform_id": entry.task_platform_id,
+        "balance_after": format_yuan(entry.balance_after_micros),
+        "held_after": format_yuan(entry.held_after_micros),
+        "note": entry.note,
+    }
+
+
+# --- keys ---
+
+
+@keys_app.command("create")
+def create_key(
+    user: Annotated[str, typer.Option(help="The name of the user the key is for.", show_default=False)],
+    name: Annotated[str, typer.Option(help="A label to tell the user's keys apart.")] = "",
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issue an API key to a user and print it; it is shown this once, only its hash is kept."""
+
+    async def work(session: AsyncSession) -> Report:
+        owner = await users_service.require_user(session, user)
+        key, secret = await keys_service.create_key(session, user_id=owner.id, name=name)
+        warning = Text("This is the only time the key is shown: store it now. Only its hash is kept.", style="bold")
+        return Report(
+            {"key": _key_data(key, owner.name), "secret": secret},
+            [f"Key {key.id} for {owner.name}:", secret, warning],
+        )
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@keys_app.command("list")
+def list_keys(
+    user: Annotated[str | None, typer.Option(help="Only this user's keys.", show_default=False)] = None,
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List API keys by their prefixes (never the keys) and whether they are active."""
+
+    async def work(session: AsyncSession) -> Report:
+        user_id = None if user is None else (await users_service.require_user(session, user)).id
+        keys = [_key_data(key, owner) for key, owner in await keys_service.list_keys(session, user_id=user_id)]
+        return Report({"keys": keys}, [table("API keys", keys, KEY_FIELDS)])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[int, typer.Argument(help="The key's id, from `keys list`.")],
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke an API key for good; revoking a revoked key changes nothing."""
+
+    async def work(session: AsyncSession) -> Report:
+        found = await keys_service.find_key(session, key_id=key_id)
+        already = found is not None and found[0].revoked_at is not None  # read before revoking refreshes the row
+        key = None if found is None else await keys_service.revoke_key(session, key_id=key_id)
+        if found is None or key is None:
+            raise NotFound(f"there is no key with id {key_id}; `keys list` shows them")
+        state = "was already revoked" if already else "is now revoked"
+        line = f"Key {key.id} ({key.key_prefix}) {state} (since {iso_time(key.revoked_at or 0)})."
+        return Report({"key": _key_data(key, found[1]), "already_revoked": already}, [line])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+def _key_data(key: ApiKey, user_name: str) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "user_id": key.user_id,
+        "user": user_name,
+        "name": key.name,
+        "prefix": key.key_prefix,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+        "status": "active" if key.revoked_at is None else "revoked",
+    }
+
+
+# --- channels ---
+
+
+@channels_app.command("add")
+def add_channel(
+    name: NewName,
+    base_url: Annotated[str, typer.Option(help="The account's API base, e.g. https://api-beijing.klingai.com.")],
+    access_key: Annotated[str, typer.Option(help="The account's access key.")],
+    secret_key: Annotated[str, typer.Option(help="The account's secret key; never printed.")],
+    priority: Annotated[int, typer.Option(help="Channels of higher priority are tried first.")] = 0,
+    weight: Annotated[int, typer.Option(help="Share of traffic among equal priorities (1 or more).")] = 1,
+    video_concurrency: Annotated[int, typer.Option(help="Video tasks running at once (1 or more).")] = 5,
+    image_concurrency: Annotated[int, typer.Option(help="Image slots running at once (1 or more).")] = 10,
+    try_on_concurrency: Annotated[int, typer.Option(help="Try-on tasks running at once (1 or more).")] = 5,
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add an upstream Kling account that tasks can run on."""
+
+    async def work(session: AsyncSession) -> Report:
+        channel = await channels_service.add_channel(
+            session,
+            name=name,
+            base_url=base_url,
+            access_key=access_key,
+            secret_key=secret_key,
+            priority=priority,
+            weight=weight,
+            video_concurrency=video_concurrency,
+            image_concurrency=image_concurrency,
+            try_on_concurrency=try_on_concurrency,
+        )
+        data = _channel_data(channel)
+        return Report({"channel": data}, [f"Added channel {channel.name}.", grid(data, CHANNEL_FIELDS)])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@channels_app.command("list")
+def list_channels(as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """List the channels, those tried first first; secret keys are never shown."""
+
+    async def work(session: AsyncSession) -> Report:
+        channels = [_channel_data(channel) for channel in await channels_service.list_channels(session)]
+        return Report({"channels": channels}, [table("Channels (concurrency per kind)", channels, CHANNEL_FIELDS)])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@channels_app.command("disable")
+def disable_channel(name: ChannelName, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """Stop giving a channel new tasks."""
+    _set_enabled(name, enabled=False, as_json=as_json, database_url=database_url)
+
+
+@channels_app.command("enable")
+def enable_channel(name: ChannelName, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """Let a channel take new tasks again."""
+    _set_enabled(name, enabled=True, as_json=as_json, database_url=database_url)
+
+
+def _set_enabled(name: str, *, enabled: bool, as_json: bool, database_url: str | None) -> None:
+    async def work(session: AsyncSession) -> Report:
+        channel = await channels_service.set_channel_enabled(session, name=name, enabled=enabled)
+        if channel is None:
+            raise NotFound(f"there is no channel named {name!r}; `channels list` shows them")
+        state = "enabled" if enabled else "disabled: it takes no new tasks"
+        return Report({"channel": _channel_data(channel)}, [f"Channel {channel.name} is {state}."])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+def _channel_data(channel: Channel) -> dict[str, Any]:
+    return {
+        "id": channel.id,
+        **{field: getattr(channel, field) for field in CHANNEL_FIELDS},
+        "created_at": channel.created_at,
+    }

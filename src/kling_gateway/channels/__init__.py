@@ -1,0 +1,1 @@
+"""Channels: the upstream Kling accounts the gateway runs tasks on."""

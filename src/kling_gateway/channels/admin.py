@@ -1,0 +1,97 @@
+"""Add, list, enable and disable channels (upstream Kling accounts); every admin query about them lives here."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kling_gateway.clock import now_ms
+from kling_gateway.errors import InvalidRequest
+from kling_gateway.store.models import Channel
+from kling_gateway.users.service import check_name
+
+TEXT_MAX_CHARS = 255  # the width of the base URL and key columns
+
+
+async def add_channel(
+    session: AsyncSession,
+    *,
+    name: str,
+    base_url: str,
+    access_key: str,
+    secret_key: str,
+    priority: int = 0,
+    weight: int = 1,
+    video_concurrency: int = 5,
+    image_concurrency: int = 10,
+    try_on_concurrency: int = 5,
+) -> Channel:
+    """Add an enabled channel after checking every value; the base URL is kept without a trailing slash."""
+    check_name(name, what="channel name")
+    check_name(access_key, what="access key", max_chars=TEXT_MAX_CHARS)
+    if not secret_key or len(secret_key) > TEXT_MAX_CHARS:
+        raise InvalidRequest(f"the secret key must be 1 to {TEXT_MAX_CHARS} characters")
+    for what, value in (
+        ("weight", weight),
+        ("video concurrency", video_concurrency),
+        ("image concurrency", image_concurrency),
+        ("try-on concurrency", try_on_concurrency),
+    ):
+        if value < 1:
+            raise InvalidRequest(f"the {what} is {value}; it must be 1 or more")
+    channel = Channel(
+        name=name,
+        base_url=normalized_base_url(base_url),
+        access_key=access_key,
+        secret_key=secret_key,
+        priority=priority,
+        weight=weight,
+        video_concurrency=video_concurrency,
+        image_concurrency=image_concurrency,
+        try_on_concurrency=try_on_concurrency,
+        enabled=True,
+        created_at=now_ms(),
+    )
+    session.add(channel)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Also the outcome of two admins racing for one name: the unique index decides, not a prior read.
+        raise InvalidRequest(f"a channel named {name!r} already exists; choose another name") from None
+    return channel
+
+
+def normalized_base_url(base_url: str) -> str:
+    """Check that a base URL is http(s) with a host and nothing after the path; drop a trailing slash."""
+    example = "e.g. https://api-beijing.klingai.com"
+    parts = urlsplit(base_url.strip())
+    try:
+        parts.port  # noqa: B018 - reading it is what validates the port
+    except ValueError:
+        raise InvalidRequest(f"the base URL {base_url!r} has an invalid port; {example}") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise InvalidRequest(
+            f"the base URL {base_url!r} must be http:// or https:// with a host and no query or fragment; {example}"
+        )
+    normalized = parts.geturl().rstrip("/")
+    if len(normalized) > TEXT_MAX_CHARS:
+        raise InvalidRequest(f"the base URL is longer than {TEXT_MAX_CHARS} characters")
+    return normalized
+
+
+async def list_channels(session: AsyncSession) -> list[Channel]:
+    """List every channel, the first to be tried first (highest priority), then by name."""
+    query = select(Channel).order_by(Channel.priority.desc(), Channel.name)
+    return list((await session.scalars(query)).all())
+
+
+async def set_channel_enabled(session: AsyncSession, *, name: str, enabled: bool) -> Channel | None:
+    """Let a channel take new tasks, or stop it; None for an unknown name."""
+    channel: Channel | None = await session.scalar(select(Channel).where(Channel.name == name))
+    if channel is not None:
+        channel.enabled = enabled
+        await session.flush()
+    return channel

@@ -1,0 +1,1 @@
+"""Users: accounts with a balance that own keys and tasks."""
