@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.harness import Load, ServerProcess, baseline_app, wrk
-from kling_gateway.demo import sign_jwt
 from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
+from kling_gateway.upstream.tokens import TokenCache
 
 ACCOUNT = Account(access_key="ak_benchmark", secret_key="sk_benchmark_" + "0" * 40, api_key="kling_benchmark")
 PATH = "/v1/videos/text2video"
@@ -48,7 +48,8 @@ def preloaded_sandbox(count: int) -> Callable[[], Any]:
 
 def measure(sizes: tuple[int, ...], seconds: int) -> dict[str, Load]:
     """Load the baseline and each preloaded sandbox; return the figures by name."""
-    headers = {"Authorization": f"Bearer {sign_jwt(ACCOUNT, ttl_s=3600)}"}
+    token = TokenCache(ttl_s=3600).token(ACCOUNT.access_key, ACCOUNT.secret_key)
+    headers = {"Authorization": f"Bearer {token}"}
     figures: dict[str, Load] = {}
     with ServerProcess(baseline_app) as baseline:
         figures["baseline"] = wrk(f"{baseline.url}{PATH}/1", seconds=seconds)

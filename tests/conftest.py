@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kling_gateway.demo import sign_jwt
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.sandbox.service import Sandbox
 from kling_gateway.serving import BackgroundServer
+from tests.helpers import sign_jwt
 
 FAST = 1000.0  # sandbox speed-up that makes a 2-minute video take about a tenth of a second
 ROOMY = 10_000  # concurrency that tests which are not about limits never reach
@@ -104,4 +104,4 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
         yield receiver
 
 
-pytest_plugins = ["tests.databases"]
+pytest_plugins = ["tests.databases", "tests.gateway"]

@@ -6,6 +6,9 @@ import time
 from typing import Any
 
 import httpx
+import jwt
+
+from kling_gateway.sandbox import Account
 
 TEXT2VIDEO = "/v1/videos/text2video"
 FINAL = ("succeed", "failed")
@@ -49,3 +52,10 @@ def error_of(answer: httpx.Response) -> tuple[int, int, str]:
     """Return the HTTP status, Kling code and message of an error answer."""
     body = answer.json()
     return answer.status_code, body["code"], body["message"]
+
+
+def sign_jwt(account: Account, ttl_s: int = 1800) -> str:
+    """Sign a token the way the official samples do: HS256, iss = access key, exp and nbf."""
+    now = int(time.time())
+    claims = {"iss": account.access_key, "exp": now + ttl_s, "nbf": now - 5}
+    return jwt.encode(claims, account.secret_key, algorithm="HS256", headers={"typ": "JWT"})

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+import contextlib
+import signal
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
+from kling_gateway.admin.cli import register_admin_commands
+from kling_gateway.api import create_app as create_gateway
 from kling_gateway.demo import run_demo
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
-from kling_gateway.settings import get_settings
+from kling_gateway.settings import Settings, get_settings
+from kling_gateway.store.database import Database
+from kling_gateway.store.migrate import upgrade
+from kling_gateway.sync.worker import run_standalone
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -19,6 +28,7 @@ app = typer.Typer(
     "KLING_GATEWAY_* variables (e.g. KLING_GATEWAY_SANDBOX__SPEED) or .env.",
 )
 console = Console()
+register_admin_commands(app)
 
 
 def _option(help_text: str) -> Any:
@@ -27,21 +37,21 @@ def _option(help_text: str) -> Any:
 
 @app.command()
 def sandbox(
-    host: Annotated[str | None, _option("Interface to listen on [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, _option("Port to listen on [default: 8001].")] = None,
-    speed: Annotated[float | None, _option("Divide every task duration by this [default: 1].")] = None,
+    host: Annotated[str | None, _option("Interface to listen on (default: 127.0.0.1).")] = None,
+    port: Annotated[int | None, _option("Port to listen on (default: 8001).")] = None,
+    speed: Annotated[float | None, _option("Divide every task duration by this (default: 1).")] = None,
     access_key: Annotated[list[str] | None, _option("An account's access key (repeat for more accounts).")] = None,
     secret_key: Annotated[list[str] | None, _option("Its secret key, in the same order.")] = None,
     api_key: Annotated[list[str] | None, _option("A static API key of the account in the same place.")] = None,
     failure_rate: Annotated[float | None, _option("Share (0-1) of tasks that end failed.")] = None,
     error_rate: Annotated[float | None, _option("Share (0-1) of requests answered 500/503/504 at once.")] = None,
     lost_response_rate: Annotated[float | None, _option("Share (0-1) of creates stored but answered 5xx.")] = None,
-    video_concurrency: Annotated[int | None, _option("Running video tasks per account [default: 5].")] = None,
-    image_concurrency: Annotated[int | None, _option("Running image slots per account [default: 10].")] = None,
-    try_on_concurrency: Annotated[int | None, _option("Running try-on tasks per account [default: 5].")] = None,
-    resource_pack_units: Annotated[int | None, _option("Units in each pack of each account [default: 10000].")] = None,
+    video_concurrency: Annotated[int | None, _option("Running video tasks per account (default: 5).")] = None,
+    image_concurrency: Annotated[int | None, _option("Running image slots per account (default: 10).")] = None,
+    try_on_concurrency: Annotated[int | None, _option("Running try-on tasks per account (default: 5).")] = None,
+    resource_pack_units: Annotated[int | None, _option("Units in each pack of each account (default: 10000).")] = None,
     webhook_secret: Annotated[str | None, _option("whsec_… secret that signs callbacks.")] = None,
-    public_url: Annotated[str | None, _option("Base of result URLs [default: the request's host].")] = None,
+    public_url: Annotated[str | None, _option("Base of result URLs (default: the request's host).")] = None,
     seed: Annotated[int | None, _option("Fix the random draws, for reproducible runs.")] = None,
 ) -> None:
     """Run the Kling API sandbox: the official endpoints, auth, lifecycle, limits and faults, without credits."""
@@ -66,11 +76,7 @@ def sandbox(
         if value is not None
     }
     defaults = get_settings().sandbox
-    try:
-        config = SandboxConfig.model_validate(defaults.model_dump() | given)
-    except ValidationError as error:
-        problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
-        raise typer.BadParameter(problems) from None
+    config = _overlay(SandboxConfig, defaults, given)
     if "accounts" not in given and "accounts" not in defaults.model_fields_set:
         demo = config.accounts[0]
         console.print("[bold]No keys given: a demo account was created.[/bold]")
@@ -79,6 +85,45 @@ def sandbox(
     console.print(f"Kling sandbox on http://{config.host}:{config.port} (speed ×{config.speed:g})")
     log_level = get_settings().log_level  # "info" shows one access-log line per request
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=log_level)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, _option("Interface to listen on (default: 127.0.0.1).")] = None,
+    port: Annotated[int | None, _option("Port to listen on (default: 8000).")] = None,
+    database_url: Annotated[str | None, _option("SQLAlchemy URL (default: a SQLite file in the data dir).")] = None,
+    public_url: Annotated[str | None, _option("Where the upstream can reach this gateway; turns on callbacks.")] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Leave syncing tasks to `kling-gateway worker`.")
+    ] = False,
+) -> None:
+    """Run the gateway's API, with the sync worker inside unless --no-worker."""
+    given = {"host": host, "port": port, "database_url": database_url, "public_url": public_url}
+    settings = _overlay(Settings, get_settings(), {name: value for name, value in given.items() if value is not None})
+    console.print(f"kling-gateway on http://{settings.host}:{settings.port} ({_describe(settings)})")
+    gateway = create_gateway(settings, run_worker=not no_worker)
+    uvicorn.run(gateway, host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+@app.command()
+def worker(
+    database_url: Annotated[str | None, _option("SQLAlchemy URL (default: a SQLite file in the data dir).")] = None,
+) -> None:
+    """Run the sync worker alone: poll in-flight tasks upstream until they finish. Stop with Ctrl-C."""
+    settings = _overlay(Settings, get_settings(), {"database_url": database_url} if database_url else {})
+    console.print(f"kling-gateway sync worker ({_describe(settings)})")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_until_signalled(settings))
+
+
+@app.command()
+def migrate(
+    database_url: Annotated[str | None, _option("SQLAlchemy URL (default: a SQLite file in the data dir).")] = None,
+) -> None:
+    """Bring the database to this version's schema."""
+    settings = _overlay(Settings, get_settings(), {"database_url": database_url} if database_url else {})
+    revision = asyncio.run(_migrate(settings))
+    console.print(f"database at migration {revision} ({_describe(settings)})")
 
 
 @app.command()
@@ -102,3 +147,36 @@ def _accounts(access_keys: list[str], secret_keys: list[str], api_keys: list[str
         Account(access_key=ak, secret_key=sk, api_key=key)
         for ak, sk, key in zip(access_keys, secret_keys, padded, strict=True)
     ]
+
+
+ConfigModel = TypeVar("ConfigModel", bound=BaseModel)
+
+
+def _overlay(model: type[ConfigModel], defaults: ConfigModel, given: dict[str, Any]) -> ConfigModel:
+    """Put the options given on the command line over the configured values, validating the result."""
+    try:
+        return model.model_validate(defaults.model_dump() | given)
+    except ValidationError as error:
+        problems = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in error.errors())
+        raise typer.BadParameter(problems) from None
+
+
+def _describe(settings: Settings) -> str:
+    """Name the database without its password."""
+    return f"database {make_url(settings.resolved_database_url()).render_as_string(hide_password=True)}"
+
+
+async def _run_until_signalled(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    await run_standalone(settings, stop)
+
+
+async def _migrate(settings: Settings) -> str | None:
+    db = Database(settings.resolved_database_url())
+    try:
+        return await upgrade(db)
+    finally:
+        await db.dispose()

@@ -1,24 +1,35 @@
-"""`kling-gateway demo`: a task from submit to result against a sandbox started for the occasion."""
+"""`kling-gateway demo`: the sandbox and the gateway on a fresh SQLite file, and one task from submit to result."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
 
 import httpx
-import jwt
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from ulid import ULID
 
+from kling_gateway.api import create_app as create_gateway
+from kling_gateway.billing.money import format_yuan, yuan_to_micros
+from kling_gateway.channels.admin import add_channel
+from kling_gateway.keys.service import create_key
 from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
 from kling_gateway.kling.timing import typical_timing
-from kling_gateway.sandbox import Account, SandboxConfig, create_app
+from kling_gateway.sandbox import Account, SandboxConfig
+from kling_gateway.sandbox import create_app as create_sandbox
 from kling_gateway.serving import BackgroundServer
-from kling_gateway.settings import get_settings
+from kling_gateway.settings import Settings, SyncConfig, get_settings
+from kling_gateway.store.database import Database, sqlite_url
+from kling_gateway.store.migrate import ensure_schema
+from kling_gateway.users.service import create_user, find_user
 
 _POLL_INTERVAL_S = 0.5
 _TIMEOUT_S = 120.0
+_USER, _OPENING_BALANCE = "demo", "100"
+_DEMO_SYNC = SyncConfig(poll_interval_s=0.5, idle_sleep_s=0.2)
 _DEMO_BODY = {
     "model_name": "kling-v2-6",
     "prompt": "A red fox trots through fresh snow at dawn, cinematic, soft light",
@@ -28,49 +39,82 @@ _DEMO_BODY = {
     "external_task_id": "demo-fox-1",
 }
 _DEMO_SPEC = ACTIONS[(Family.VIDEOS, "text2video")]
-
-
-def sign_jwt(account: Account, ttl_s: int = 1800) -> str:
-    """Sign a token the way the official samples do: HS256, iss = access key, exp and nbf."""
-    now = int(time.time())
-    claims = {"iss": account.access_key, "exp": now + ttl_s, "nbf": now - 5}
-    return jwt.encode(claims, account.secret_key, algorithm="HS256", headers={"typ": "JWT"})
+_PATH = "/kling/v1/videos/text2video"
+# The actions seed 000 shows query commands for, in its order.
+_SEED_ACTIONS = (
+    "videos/text2video",
+    "videos/image2video",
+    "videos/omni-video",
+    "videos/multi-image2video",
+    "images/generations",
+    "images/omni-image",
+    "images/multi-image2image",
+    "videos/multi-elements",
+)
 
 
 def run_demo(console: Console, *, speed: float, keep_serving: bool) -> int:
     """Run the demo; return the process exit code."""
     account = Account.generate()
-    server = BackgroundServer(create_app(SandboxConfig(accounts=(account,), speed=speed))).start()
+    data_dir = get_settings().data_dir / "demo" / str(ULID())
+    settings = Settings(data_dir=data_dir, database_url=sqlite_url(data_dir), sync=_DEMO_SYNC)
+    sandbox = BackgroundServer(create_sandbox(SandboxConfig(accounts=(account,), speed=speed))).start()
     try:
-        console.rule("[bold]Kling sandbox demo")
-        console.print(f"Sandbox on {server.url}, access key {account.access_key}")
-        token = sign_jwt(account)
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as client:
-            task_id = _submit(console, client)
-            video_url = _follow(console, client, task_id, speed=speed)
-            if video_url is None:
-                return 1
-            _download(console, client, video_url, task_id)
-        _print_next_steps(console, server.url, account, task_id)
-        if keep_serving:
-            console.print("\nThe sandbox keeps running; press Ctrl-C to stop.")
-            threading.Event().wait()
+        key = asyncio.run(_set_up(settings, sandbox.url, account))
+        with BackgroundServer(create_gateway(settings)) as gateway:
+            console.rule("[bold]kling-gateway demo")
+            console.print(f"Kling sandbox  {sandbox.url}  (speed ×{speed:g}, a stand-in for the official API)")
+            console.print(f"Gateway        {gateway.url}  (database {settings.resolved_database_url()})")
+            console.print(f"User {_USER!r} with ¥{_OPENING_BALANCE}, key {key}, channel 'sandbox' → {sandbox.url}")
+            with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {key}"}) as client:
+                platform_id = _submit(console, client)
+                video_url = _follow(console, client, platform_id, speed=speed)
+                if video_url is None:
+                    return 1
+                _download(console, client, video_url, data_dir / f"{platform_id}.mp4")
+            _show_balance(console, settings)
+            _print_next_steps(console, gateway.url, key, platform_id)
+            if keep_serving:
+                console.print("\nThe gateway and the sandbox keep running; press Ctrl-C to stop.")
+                threading.Event().wait()
         return 0
     except KeyboardInterrupt:
         return 0
     finally:
-        server.stop()
+        sandbox.stop()
+
+
+async def _set_up(settings: Settings, sandbox_url: str, account: Account) -> str:
+    """Create the demo's user (with a balance), its key and the channel to the sandbox; return the key."""
+    db = Database(settings.resolved_database_url())
+    try:
+        await ensure_schema(db)
+        async with db.session() as session, session.begin():
+            user = await create_user(session, name=_USER, balance_micros=yuan_to_micros(_OPENING_BALANCE))
+            _, key = await create_key(session, user_id=user.id, name="demo")
+            await add_channel(
+                session,
+                name="sandbox",
+                base_url=sandbox_url,
+                access_key=account.access_key,
+                secret_key=account.secret_key,
+            )
+        return key
+    finally:
+        await db.dispose()
 
 
 def _submit(console: Console, client: httpx.Client) -> str:
-    console.print("[bold]POST[/bold] /v1/videos/text2video", _DEMO_BODY)
-    answer = client.post("/v1/videos/text2video", json=_DEMO_BODY).raise_for_status().json()
-    task_id: str = answer["data"]["task_id"]
-    console.print(f"→ task [cyan]{task_id}[/cyan], status {answer['data']['task_status']}")
-    return task_id
+    console.print(f"[bold]POST[/bold] {_PATH}", _DEMO_BODY)
+    answer = client.post(_PATH, json=_DEMO_BODY).raise_for_status().json()["data"]
+    console.print(
+        f"→ platform_id [cyan]{answer['platform_id']}[/cyan], upstream task_id {answer['task_id']}, "
+        f"status {answer['task_status']}"
+    )
+    return str(answer["platform_id"])
 
 
-def _follow(console: Console, client: httpx.Client, task_id: str, *, speed: float) -> str | None:
+def _follow(console: Console, client: httpx.Client, platform_id: str, *, speed: float) -> str | None:
     columns = (SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn())
     body = parse_create_body(Family.VIDEOS, "text2video", _DEMO_BODY)
     expected_s = typical_timing(_DEMO_SPEC, body).total_s / speed
@@ -79,7 +123,7 @@ def _follow(console: Console, client: httpx.Client, task_id: str, *, speed: floa
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("submitted", total=100)
         while time.monotonic() < deadline:
-            data = client.get(f"/v1/videos/text2video/{task_id}").raise_for_status().json()["data"]
+            data = client.get(f"{_PATH}/{platform_id}").raise_for_status().json()["data"]
             status = data["task_status"]
             # The API gives no percentage; estimate one from the typical run time, held below 100 until done.
             estimate = min(95.0, 100 * (time.monotonic() - started) / expected_s)
@@ -89,7 +133,7 @@ def _follow(console: Console, client: httpx.Client, task_id: str, *, speed: floa
                 video = data["task_result"]["videos"][0]
                 console.print(
                     f"[green]succeed[/green]: {video['url']} ({video['duration']} s, "
-                    f"{data['final_unit_deduction']} units deducted)"
+                    f"final_unit_deduction {data['final_unit_deduction']})"
                 )
                 return str(video["url"])
             if status == "failed":
@@ -100,31 +144,40 @@ def _follow(console: Console, client: httpx.Client, task_id: str, *, speed: floa
     return None
 
 
-def _download(console: Console, client: httpx.Client, url: str, task_id: str) -> None:
+def _download(console: Console, client: httpx.Client, url: str, target: Path) -> None:
     video = client.get(url).raise_for_status()
-    target = get_settings().data_dir / "demo" / f"{task_id}.mp4"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    Path(target).write_bytes(video.content)
+    target.write_bytes(video.content)
     console.print(f"Downloaded {len(video.content)} bytes of {video.headers['content-type']} to {target}")
 
 
-def _print_next_steps(console: Console, base_url: str, account: Account, task_id: str) -> None:
-    key = account.api_key
-    console.rule("[bold]Try it yourself")
-    console.print(
-        "\n".join(
-            (
-                "# query the task by id, or by its external_task_id",
-                f'curl "{base_url}/v1/videos/text2video/{task_id}" -H "Authorization: Bearer {key}"',
-                f'curl "{base_url}/v1/videos/text2video/demo-fox-1" -H "Authorization: Bearer {key}"',
-                "# list tasks, newest first",
-                f'curl "{base_url}/v1/videos/text2video?pageNum=1&pageSize=30" -H "Authorization: Bearer {key}"',
-                "# create another",
-                f'curl -X POST "{base_url}/v1/videos/text2video" -H "Authorization: Bearer {key}" '
-                "-H 'Content-Type: application/json' -d '{\"prompt\": \"a paper boat on a river\"}'",
-                f"# or sign a JWT: iss={account.access_key}, secret key {account.secret_key}",
-            )
-        ),
-        soft_wrap=True,
-        highlight=False,
-    )
+def _show_balance(console: Console, settings: Settings) -> None:
+    balance, held = asyncio.run(_balance(settings))
+    console.print(f"Balance of {_USER!r}: ¥{format_yuan(balance)} (was ¥{_OPENING_BALANCE}), ¥{format_yuan(held)} held")
+
+
+async def _balance(settings: Settings) -> tuple[int, int]:
+    """Read the demo user's balance and holds, as `kling-gateway users show demo` does."""
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.session() as session:
+            user = await find_user(session, _USER)
+            assert user is not None
+            return user.balance_micros, user.held_micros
+    finally:
+        await db.dispose()
+
+
+def _print_next_steps(console: Console, base_url: str, key: str, platform_id: str) -> None:
+    console.rule("[bold]Try it yourself (the commands of the task-query docs, with this gateway and key)")
+    auth = f'-H "Authorization: Bearer {key}"'
+    lines = [
+        "# query the task by its platform_id, or by its external_task_id",
+        f'curl "{base_url}/kling/v1/videos/text2video/{platform_id}" {auth}',
+        f'curl "{base_url}/kling/v1/videos/text2video/demo-fox-1" {auth}',
+        "# list tasks of each kind, newest first",
+        *(f'curl "{base_url}/kling/v1/{action}?pageNum=1&pageSize=30" {auth}' for action in _SEED_ACTIONS),
+        "# create another",
+        f'curl -X POST "{base_url}/kling/v1/videos/text2video" {auth} '
+        "-H 'Content-Type: application/json' -d '{\"prompt\": \"a paper boat on a river\"}'",
+    ]
+    console.print("\n".join(lines), soft_wrap=True, highlight=False)

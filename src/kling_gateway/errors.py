@@ -67,3 +67,19 @@ class UpstreamFailed(GatewayError):
     """The upstream Kling service could not take the task; nothing was charged."""
 
     kling_code = KlingCode.SERVICE_UNAVAILABLE
+
+
+class RefusedUpstream(GatewayError):
+    """The upstream refused the task itself (e.g. content safety); nothing was charged."""
+
+    kling_code = KlingCode.ILLEGAL_VALUE
+
+    def __init__(self, message: str, code: KlingCode = KlingCode.ILLEGAL_VALUE) -> None:
+        super().__init__(message)
+        self.kling_code = code
+
+
+class MethodNotAllowed(GatewayError):
+    """This path does not take this method."""
+
+    kling_code = KlingCode.INVALID_METHOD

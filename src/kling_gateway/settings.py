@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     public_url: AnyHttpUrl | None = None  # where the upstream can reach this gateway; enables upstream callbacks
     video_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one video credit (积分)
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
+    key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # a revoked key stops working within this
     sync: SyncConfig = Field(default_factory=SyncConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -26,8 +27,37 @@ def test_the_demo_walks_a_task_to_its_result(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "succeed" in done.stdout
     assert "curl" in done.stdout
-    [saved] = (tmp_path / "demo").glob("*.mp4")
+    [saved] = (tmp_path / "demo").glob("*/video_*.mp4")
     assert saved.read_bytes()[4:8] == b"ftyp"
+    [database] = (tmp_path / "demo").glob("*/gateway.db")
+    assert database.stat().st_size > 0
+
+
+def test_the_demos_curl_commands_work_as_pasted(tmp_path: Path) -> None:
+    env = os.environ | {"KLING_GATEWAY_DATA_DIR": str(tmp_path), "COLUMNS": "80", "KLING_GATEWAY_LOG_LEVEL": "warning"}
+    demo = subprocess.Popen([*COMMAND, "demo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert demo.stdout is not None
+    try:
+        commands: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            assert line, "the demo stopped before printing its commands"
+            if line.startswith("curl "):
+                commands.append(line.strip())
+            if "keep running" in line:
+                break
+        assert len(commands) == 11  # two queries of the task, eight lists, one create
+        for command in commands:
+            answer = subprocess.run(["bash", "-c", command + " -s"], capture_output=True, text=True, check=True)
+            body = json.loads(answer.stdout)
+            assert body["code"] == 0, (command, body)
+        assert json.loads(subprocess.run(
+            ["bash", "-c", commands[0] + " -s"], capture_output=True, text=True, check=True
+        ).stdout)["data"]["task_status"] == "succeed"  # fmt: skip
+    finally:
+        demo.terminate()
+        demo.wait(timeout=15)
 
 
 @pytest.fixture

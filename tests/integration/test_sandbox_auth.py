@@ -7,9 +7,8 @@ import time
 import jwt
 import pytest
 
-from kling_gateway.demo import sign_jwt
 from tests.conftest import RunningSandbox
-from tests.helpers import TEXT2VIDEO, error_of
+from tests.helpers import TEXT2VIDEO, error_of, sign_jwt
 
 NOW = int(time.time())
 

@@ -12,10 +12,9 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from kling_gateway.demo import sign_jwt
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from tests.conftest import FAST, CallbackReceiver, SandboxFactory
-from tests.helpers import TEXT2VIDEO, create, finished, wait_until
+from tests.helpers import TEXT2VIDEO, create, finished, sign_jwt, wait_until
 
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 

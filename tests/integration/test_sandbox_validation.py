@@ -14,11 +14,10 @@ import httpx
 import orjson
 import pytest
 
-from kling_gateway.demo import sign_jwt
 from kling_gateway.kling.schemas import ACTIONS, Family
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.serving import BackgroundServer
-from tests.helpers import error_of
+from tests.helpers import error_of, sign_jwt
 from tests.unit.schemas import INVALID, SYNC_BAD, VALID
 
 # These actions refer to objects the sandbox must hold first (a video, a session), so a body that is valid by

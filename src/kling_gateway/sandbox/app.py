@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kling_gateway.clock import now_ms
+from kling_gateway.kling import paths
 from kling_gateway.kling.codes import SERVER_FAULTS, KlingCode
 from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family, InvalidBody, parse_body
 from kling_gateway.sandbox import media, wire
@@ -24,11 +24,6 @@ from kling_gateway.sandbox.callbacks import CallbackDispatcher
 from kling_gateway.sandbox.config import Account, SandboxConfig
 from kling_gateway.sandbox.errors import SandboxError
 from kling_gateway.sandbox.service import Sandbox
-
-PAGE_NUM_RANGE = (1, 1000)
-PAGE_SIZE_RANGE = (1, 500)
-DEFAULT_PAGE_SIZE = 30
-WHOLE_NUMBER = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() takes "²", which int() refuses
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Account], Awaitable[Response]]
@@ -125,8 +120,7 @@ class SandboxApi:
             raise SandboxError(KlingCode.INVALID_METHOD, f"GET is not allowed on /v1/{family}/{rest}; use POST")
         spec, reference = _resolve(family, rest)
         if reference is None:
-            page_num = _page_param(request, "pageNum", PAGE_NUM_RANGE, 1)
-            page_size = _page_param(request, "pageSize", PAGE_SIZE_RANGE, DEFAULT_PAGE_SIZE)
+            page_num, page_size = _page_params(request)
             moment = now_ms()
             tasks = self.sandbox.tasks.page(account.access_key, spec, page_num, page_size)
             return wire.ok([wire.task_json(task, moment) for task in tasks])
@@ -171,7 +165,7 @@ class SandboxApi:
             return _file_not_found()
         if name.endswith("-watermarked") and not task.body.wants_watermark():
             return _file_not_found()
-        if not WHOLE_NUMBER.fullmatch(index) or int(index) >= len(task.result.get("images", [])):
+        if not paths.WHOLE_NUMBER.fullmatch(index) or int(index) >= len(task.result.get("images", [])):
             return _file_not_found()
         width, height = media.image_size(_aspect_ratio(task.body))
         return Response(media.png_image(width, height, int(index)), media_type="image/png")
@@ -193,26 +187,18 @@ def _file_not_found() -> Response:
 
 
 def _family_and_rest(request: Request) -> tuple[Family, str]:
-    raw_family = request.path_params["family"]
     try:
-        family = Family(raw_family)
-    except ValueError:
-        raise SandboxError(
-            KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint family {raw_family!r}; use videos or images"
-        ) from None
-    return family, "/".join(part for part in request.path_params["rest"].split("/") if part)
+        family = paths.family_of(request.path_params["family"])
+    except paths.BadPath as bad:
+        raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, str(bad)) from None
+    return family, paths.tidy_rest(request.path_params["rest"])
 
 
 def _resolve(family: Family, rest: str) -> tuple[ActionSpec, str | None]:
-    """Split `<action>` or `<action>/<id>` (actions may contain a slash) into the action and the id."""
-    spec = ACTIONS.get((family, rest))
-    if spec is not None:
-        return spec, None
-    action, _, reference = rest.rpartition("/")
-    spec = ACTIONS.get((family, action))
-    if spec is None or not reference:
-        raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint: GET /v1/{family}/{rest}")
-    return spec, reference
+    try:
+        return paths.split_task_path(family, rest)
+    except paths.BadPath as bad:
+        raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, str(bad)) from None
 
 
 async def _json_body(request: Request) -> Any:
@@ -222,21 +208,16 @@ async def _json_body(request: Request) -> Any:
         raise SandboxError(KlingCode.ILLEGAL_VALUE, f"request body is not valid JSON ({error})") from None
 
 
-def _page_param(request: Request, name: str, bounds: tuple[int, int], default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    low, high = bounds
-    if not WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
-        raise SandboxError(
-            KlingCode.ILLEGAL_VALUE, f"{name}: must be a whole number from {low} to {high} (got {raw!r})"
-        )
-    return int(raw)
+def _page_params(request: Request) -> tuple[int, int]:
+    try:
+        return paths.page_params(request.query_params)
+    except paths.BadPath as bad:
+        raise SandboxError(KlingCode.ILLEGAL_VALUE, str(bad)) from None
 
 
 def _millis_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name)
-    if raw is None or not WHOLE_NUMBER.fullmatch(raw):
+    if raw is None or not paths.WHOLE_NUMBER.fullmatch(raw):
         raise SandboxError(
             KlingCode.ILLEGAL_VALUE, f"{name}: is required, as a Unix time in milliseconds (got {raw!r})"
         )

@@ -119,6 +119,10 @@ class TaskStore:
         """Find a video by id, whoever owns it (for serving its file)."""
         return self._videos.get(video_id)
 
+    def all_tasks(self) -> list[SandboxTask]:
+        """List every task of every account, oldest first."""
+        return list(self._by_id.values())
+
     def task_by_id(self, task_id: str) -> SandboxTask | None:
         """Find a task by id, whoever owns it (for serving its files)."""
         return self._by_id.get(task_id)

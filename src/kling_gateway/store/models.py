@@ -102,6 +102,7 @@ class Task(Base):
     result_json: Mapped[str] = mapped_column(Text, default="{}")  # the upstream's task_result
     watermark: Mapped[bool] = mapped_column(Boolean)
     final_unit_deduction: Mapped[str | None] = mapped_column(String(32))
+    rate_micros: Mapped[int]  # price of one credit for this task, fixed at submit
     hold_micros: Mapped[int]
     charge_micros: Mapped[int | None]
     created_at: Mapped[int]

@@ -101,6 +101,7 @@ def upgrade() -> None:
         sa.Column("result_json", sa.Text(), nullable=False),
         sa.Column("watermark", sa.Boolean(), nullable=False),
         sa.Column("final_unit_deduction", sa.String(length=32), nullable=True),
+        sa.Column("rate_micros", sa.BigInteger(), nullable=False),
         sa.Column("hold_micros", sa.BigInteger(), nullable=False),
         sa.Column("charge_micros", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),

@@ -1,0 +1,49 @@
+"""Everything a running gateway holds: the database, the upstream client, the services and the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+
+from kling_gateway.api.auth import KeyCache
+from kling_gateway.settings import Settings
+from kling_gateway.store.database import Database
+from kling_gateway.store.migrate import ensure_schema
+from kling_gateway.sync.worker import Worker
+from kling_gateway.tasks.service import TaskService
+from kling_gateway.upstream.client import KlingClient
+from kling_gateway.upstream.pool import upstream_http
+
+
+class Runtime:
+    """Start and stop the gateway's parts together."""
+
+    def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None, run_worker: bool = True) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url())
+        self._own_http = http is None
+        self.http = http or upstream_http(settings.sync)
+        self.client = KlingClient(self.http)
+        self.tasks = TaskService(self.db, self.client, settings)
+        self.keys = KeyCache(self.db, ttl_s=settings.key_cache_ttl_s)
+        self.worker = Worker(self.db, self.client, settings.sync) if run_worker else None
+        self._stop = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Create the schema on an empty database, then start the worker if this process runs one."""
+        await ensure_schema(self.db)
+        if self.worker is not None:
+            self._worker_task = asyncio.create_task(self.worker.run(self._stop), name="sync-worker")
+
+    async def stop(self) -> None:
+        """Let the worker finish its round, then close connections."""
+        self._stop.set()
+        if self._worker_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+        if self._own_http:
+            await self.http.aclose()
+        await self.db.dispose()

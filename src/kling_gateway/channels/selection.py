@@ -1,0 +1,79 @@
+"""Choose upstream channels for a task: highest priority first, then weighted among those with free capacity."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kling_gateway.kling.schemas import PackType
+from kling_gateway.store.models import CHANNELS
+from kling_gateway.tasks import repository
+from kling_gateway.upstream.client import ChannelCredentials
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    """An enabled channel as selection sees it."""
+
+    id: int
+    name: str
+    credentials: ChannelCredentials
+    priority: int
+    weight: int
+    limits: Mapping[PackType, int]
+
+
+async def enabled_channels(session: AsyncSession) -> list[ChannelChoice]:
+    """Load every enabled channel."""
+    return await all_channels(session, enabled_only=True)
+
+
+async def all_channels(session: AsyncSession, *, enabled_only: bool = False) -> list[ChannelChoice]:
+    """Load the channels; tasks already on a disabled channel still need it to finish."""
+    query = select(CHANNELS).where(CHANNELS.c.enabled.is_(True)) if enabled_only else select(CHANNELS)
+    rows = (await session.execute(query)).all()
+    return [
+        ChannelChoice(
+            id=row.id,
+            name=row.name,
+            credentials=ChannelCredentials(row.base_url, row.access_key, row.secret_key),
+            priority=row.priority,
+            weight=row.weight,
+            limits={
+                PackType.VIDEO: row.video_concurrency,
+                PackType.IMAGE: row.image_concurrency,
+                PackType.TRY_ON: row.try_on_concurrency,
+            },
+        )
+        for row in rows
+    ]
+
+
+async def candidates_for(
+    session: AsyncSession, pack_type: PackType, slots: int, rng: random.Random
+) -> tuple[list[ChannelChoice], int]:
+    """Order the channels that can take a task now; also return how many channels are enabled at all."""
+    channels = await enabled_channels(session)
+    in_use = await repository.slots_in_use(session, pack_type=pack_type.value)
+    return rank(channels, in_use, pack_type, slots, rng), len(channels)
+
+
+def rank(
+    channels: Sequence[ChannelChoice],
+    in_use: Mapping[int, int],
+    pack_type: PackType,
+    slots: int,
+    rng: random.Random,
+) -> list[ChannelChoice]:
+    """Keep the channels with `slots` free, highest priority first, weighted-random within a priority."""
+    free = [c for c in channels if c.limits[pack_type] - in_use.get(c.id, 0) >= slots]
+    ordered: list[ChannelChoice] = []
+    for priority in sorted({c.priority for c in free}, reverse=True):
+        tier = [c for c in free if c.priority == priority]
+        # Weighted sampling without replacement (Efraimidis-Spirakis): a channel of weight 3 comes first 3x as often.
+        ordered += sorted(tier, key=lambda c: rng.random() ** (1 / c.weight), reverse=True)
+    return ordered

@@ -1,0 +1,1 @@
+"""Sync: bring in-flight tasks forward by polling the upstream (batched) and taking its callbacks."""

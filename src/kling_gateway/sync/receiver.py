@@ -1,0 +1,41 @@
+"""Take an upstream callback about a task and move the task with the same code polling uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from kling_gateway.channels.selection import all_channels
+from kling_gateway.clock import now_ms
+from kling_gateway.errors import InvalidRequest, NotFound, Unauthenticated
+from kling_gateway.store.database import Database
+from kling_gateway.store.models import TASKS
+from kling_gateway.sync.callbacks import token_matches
+from kling_gateway.tasks import repository, transitions
+from kling_gateway.upstream.client import UpstreamTask
+from kling_gateway.upstream.errors import UpstreamError
+
+
+async def take_callback(db: Database, platform_id: str, token: str, payload: Any, *, poll_interval_s: float) -> bool:
+    """Apply a callback's task object to the task it is about; tell whether the task moved."""
+    try:
+        report = UpstreamTask.from_json(payload)
+    except UpstreamError as error:
+        raise InvalidRequest(f"the callback body is not a Kling task object: {error.message}") from None
+    moment = now_ms()
+    async with db.session() as session, session.begin():
+        task = await repository.find_by_platform_id(session, platform_id)
+        if task is None:
+            raise NotFound(f"no task {platform_id!r}")
+        channels = [c for c in await all_channels(session) if task.channel_id in (None, c.id)]
+        sender = next((c for c in channels if token_matches(c.credentials.secret_key, platform_id, token)), None)
+        if sender is None:
+            raise Unauthenticated("the callback URL's token does not match the task's channel")
+        if task.upstream_task_id not in (None, report.task_id):
+            raise InvalidRequest(f"the callback is about upstream task {report.task_id!r}, not this task's")
+        if task.channel_id is None:
+            # The callback overtook the submit's own answer; it tells which channel took the task.
+            await session.execute(update(TASKS).where(TASKS.c.id == task.id).values(channel_id=sender.id))
+        next_sync_at = moment + int(poll_interval_s * 1000)
+        return await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)

@@ -1,0 +1,1 @@
+"""Tasks: submit, query and list; the task state machine and id resolution."""

@@ -1,0 +1,49 @@
+"""The task state machine: queued → submitted → processing → succeed | failed, forward only."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its life."""
+
+    QUEUED = "queued"  # held locally, not (yet known to be) upstream
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    SUCCEED = "succeed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
+
+    @property
+    def kling(self) -> str:
+        """Name the status as the official API does; it has no `queued`, a task waiting is `submitted` there."""
+        return TaskStatus.SUBMITTED.value if self is TaskStatus.QUEUED else self.value
+
+
+_RANK = {
+    TaskStatus.QUEUED: 0,
+    TaskStatus.SUBMITTED: 1,
+    TaskStatus.PROCESSING: 2,
+    TaskStatus.SUCCEED: 3,
+    TaskStatus.FAILED: 3,
+}
+IN_FLIGHT = (TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
+UNFINISHED = (TaskStatus.QUEUED, *IN_FLIGHT)
+
+
+def may_move(current: TaskStatus, new: TaskStatus) -> bool:
+    """Tell whether a task may go from `current` to `new`: only forward, and never out of a final status."""
+    return not current.is_final and _RANK[new] > _RANK[current]
+
+
+def upstream_status(text: str) -> TaskStatus | None:
+    """Read a status the upstream reported; None for one the gateway does not know (it is then ignored)."""
+    try:
+        status = TaskStatus(text)
+    except ValueError:
+        return None
+    return None if status is TaskStatus.QUEUED else status

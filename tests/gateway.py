@@ -1,0 +1,179 @@
+"""A real gateway for tests: its own database (SQLite or PostgreSQL), sandbox channels, users and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from kling_gateway.api import create_app
+from kling_gateway.api.runtime import Runtime
+from kling_gateway.billing.money import yuan_to_micros
+from kling_gateway.channels.admin import add_channel
+from kling_gateway.keys.service import create_key
+from kling_gateway.sandbox import Account
+from kling_gateway.serving import BackgroundServer
+from kling_gateway.settings import Settings, SyncConfig
+from kling_gateway.store.database import Database
+from kling_gateway.store.models import API_KEYS, LEDGER, TASKS, USERS
+from kling_gateway.users.service import create_user
+from tests.conftest import ROOMY, RunningSandbox, SandboxFactory
+
+T = TypeVar("T")
+QUICK_SYNC = SyncConfig(poll_interval_s=0.05, idle_sleep_s=0.02)
+
+
+def free_port() -> int:
+    """Find a loopback port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one piece of async set-up or inspection from a plain test."""
+    return asyncio.run(coroutine)
+
+
+@dataclass
+class Admin:
+    """Set up and inspect a gateway's database directly, as the admin commands do."""
+
+    database_url: str
+
+    async def _unit(self, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        db = Database(self.database_url)
+        try:
+            async with db.session() as session, session.begin():
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    def user(self, name: str, balance_yuan: str = "1000", **rates: int) -> str:
+        """Create a user with a balance and one key; return the key."""
+
+        async def work(session: Any) -> str:
+            user = await create_user(session, name=name, balance_micros=yuan_to_micros(balance_yuan), **rates)
+            return (await create_key(session, user_id=user.id, name="tests"))[1]
+
+        return run(self._unit(work))
+
+    def channel(self, name: str, url: str, account: Account, **options: Any) -> None:
+        """Add a channel for a sandbox account; roomy limits unless given."""
+        limits = {"video_concurrency": ROOMY, "image_concurrency": ROOMY, "try_on_concurrency": ROOMY}
+        run(
+            self._unit(
+                lambda session: add_channel(
+                    session,
+                    name=name,
+                    base_url=url,
+                    access_key=account.access_key,
+                    secret_key=account.secret_key,
+                    **(limits | options),
+                )
+            )
+        )
+
+    def money(self, name: str) -> tuple[int, int]:
+        """Return a user's balance and held amount in micro-yuan."""
+
+        async def work(session: Any) -> tuple[int, int]:
+            row = (
+                await session.execute(select(USERS.c.balance_micros, USERS.c.held_micros).where(USERS.c.name == name))
+            ).one()
+            return int(row[0]), int(row[1])
+
+        return run(self._unit(work))
+
+    def ledger(self, platform_id: str) -> dict[str, int]:
+        """Return a task's ledger entries as kind → amount."""
+
+        async def work(session: Any) -> dict[str, int]:
+            query = select(LEDGER.c.kind, LEDGER.c.amount_micros).where(LEDGER.c.task_platform_id == platform_id)
+            return {kind: int(amount) for kind, amount in (await session.execute(query)).all()}
+
+        return run(self._unit(work))
+
+    def revoke_keys(self, name: str) -> None:
+        """Revoke every key of a user."""
+
+        async def work(session: Any) -> None:
+            user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == name))).scalar_one()
+            await session.execute(update(API_KEYS).where(API_KEYS.c.user_id == user_id).values(revoked_at=1))
+
+        run(self._unit(work))
+
+    def task_count(self) -> int:
+        """Count the stored tasks."""
+
+        async def work(session: Any) -> int:
+            return len((await session.execute(select(TASKS.c.id))).all())
+
+        return run(self._unit(work))
+
+
+@dataclass
+class RunningGateway:
+    """A gateway serving on loopback in front of a sandbox, with users alice and bob."""
+
+    url: str
+    admin: Admin
+    sandbox: RunningSandbox
+    keys: dict[str, str] = field(default_factory=dict)
+    runtime: Runtime | None = None  # the gateway's own parts, for tests that inspect e.g. its upstream client
+
+    def client(self, user: str = "alice", **headers: str) -> httpx.Client:
+        """Open a client that sends a user's key."""
+        auth = {"Authorization": f"Bearer {self.keys[user]}"} if user else {}
+        return httpx.Client(base_url=self.url, headers=auth | headers, timeout=15)
+
+
+GatewayFactory = Callable[..., RunningGateway]
+
+
+@pytest.fixture
+def gateway_factory(database_url: str, sandbox_factory: SandboxFactory) -> Iterator[GatewayFactory]:
+    """Start gateways over a fresh database and a sandbox; stop them after the test.
+
+    `sandbox` options go to the sandbox, `channels` (default 1) sandbox accounts become channels, the rest are
+    gateway settings (e.g. `sync=SyncConfig(...)`, `public_url=...`).
+    """
+    servers: list[BackgroundServer] = []
+
+    def start(
+        *,
+        sandbox: dict[str, Any] | None = None,
+        channels: int = 1,
+        worker: bool = True,
+        callbacks: bool = False,
+        **settings: Any,
+    ) -> RunningGateway:
+        running = sandbox_factory(**(sandbox or {}))
+        admin = Admin(database_url)
+        for number, account in enumerate(running.config.accounts[:channels], start=1):
+            admin.channel(f"sandbox-{number}", running.url, account)
+        keys = {name: admin.user(name) for name in ("alice", "bob")}
+        port = free_port()
+        if callbacks:  # the upstream calls back to this gateway, on the port it is about to take
+            settings["public_url"] = f"http://127.0.0.1:{port}"
+        config = Settings(database_url=database_url, **({"sync": QUICK_SYNC} | settings))
+        app = create_app(config, run_worker=worker)
+        server = BackgroundServer(app, port=port).start()
+        servers.append(server)
+        return RunningGateway(url=server.url, admin=admin, sandbox=running, keys=keys, runtime=app.state.runtime)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def gateway(gateway_factory: GatewayFactory) -> RunningGateway:
+    """A gateway with one sandbox channel, users alice and bob with ¥1000 each, a fast sync worker."""
+    return gateway_factory()
