@@ -90,14 +90,19 @@ class Worker:
         return found
 
     async def _apply(self, tasks: Sequence[TaskRow], reports: dict[str, UpstreamTask]) -> None:
-        """Write what moved, in one transaction per group, and schedule the next look at the rest."""
+        """Write each move in its own short transaction, then schedule the next look at the rest in one statement.
+
+        A move touches the task and its owner's balance; keeping each in its own transaction means a callback
+        moving another task of the same owner at the same moment never waits on (or deadlocks with) a whole group.
+        """
         moment = now_ms()
-        next_sync_at = moment + int(self.config.poll_interval_s * 1000)
-        async with self.db.session() as session, session.begin():
-            for task in tasks:
-                report = reports.get(task.upstream_task_id)
-                if report is not None:
+        next_sync_at = next_look(moment, self.config.poll_interval_s)
+        for task in tasks:
+            report = reports.get(task.upstream_task_id)
+            if report is not None and report.task_status != task.status:
+                async with self.db.session() as session, session.begin():
                     await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)
+        async with self.db.session() as session, session.begin():
             await repository.reschedule(session, task_ids=[task.id for task in tasks], next_sync_at=next_sync_at)
 
     async def _fail_stuck(self, moment: int) -> int:
@@ -138,6 +143,17 @@ class Worker:
                 else:
                     await transitions.advance(session, task, report, now_ms=moment, next_sync_at=moment + grace_ms)
         return len(pending)
+
+
+def next_look(moment_ms: int, interval_s: float) -> int:
+    """Schedule a task's next look on the grid of the poll interval, at least half an interval away.
+
+    Tasks submitted at different moments then come due in the same round, so one list call reads them all;
+    scheduled at `moment + interval` each, they would keep their own phases and be read one GET at a time.
+    """
+    interval_ms = max(1, round(interval_s * 1000))
+    tick = (moment_ms // interval_ms + 1) * interval_ms
+    return tick if 2 * (tick - moment_ms) >= interval_ms else tick + interval_ms
 
 
 def _duration(seconds: float) -> str:

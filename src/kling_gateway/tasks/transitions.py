@@ -15,11 +15,33 @@ from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.tasks.states import TaskStatus, may_move, upstream_status
 from kling_gateway.upstream.client import UpstreamTask
 
+MAX_RACES = 3  # a task has at most three moves left, so a report can lose the race to another at most that often
+
 
 async def advance(
     session: AsyncSession, task: TaskRow, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None
 ) -> bool:
-    """Apply an upstream report to a task; tell whether it moved. Late, repeated or backward reports change nothing."""
+    """Apply an upstream report to a task; tell whether it moved. Late, repeated or backward reports change nothing.
+
+    When another writer (a callback, another poll) moved the task between our read and our write, the write
+    loses; the report is then weighed again against the task as it is now, so a `succeed` that raced a
+    `processing` still lands.
+    """
+    for _ in range(MAX_RACES + 1):
+        moved = await _advance_once(session, task, report, now_ms=now_ms, next_sync_at=next_sync_at)
+        if moved is not None:
+            return moved
+        fresh = await repository.find_by_platform_id(session, task.platform_id)
+        if fresh is None:
+            return False
+        task = fresh
+    return False
+
+
+async def _advance_once(
+    session: AsyncSession, task: TaskRow, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None
+) -> bool | None:
+    """Try one conditional write: True if it moved the task, False if the report moves nothing, None if it lost."""
     current = TaskStatus(task.status)
     new = upstream_status(report.task_status)
     if new is None or not may_move(current, new):
@@ -42,7 +64,7 @@ async def advance(
     if new.is_final:
         values["charge_micros"] = charge
     if not await repository.transition(session, task_id=task.id, expected=current, values=values):
-        return False
+        return None
     if new.is_final:
         await _settle(session, task, charge, report, new)
     return True
