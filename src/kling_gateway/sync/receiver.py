@@ -12,6 +12,7 @@ from kling_gateway.errors import InvalidRequest, NotFound, Unauthenticated
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import TASKS
 from kling_gateway.sync.callbacks import token_matches
+from kling_gateway.sync.schedule import next_look
 from kling_gateway.tasks import repository, transitions
 from kling_gateway.upstream.client import UpstreamTask
 from kling_gateway.upstream.errors import UpstreamError
@@ -37,5 +38,5 @@ async def take_callback(db: Database, platform_id: str, token: str, payload: Any
         if task.channel_id is None:
             # The callback overtook the submit's own answer; it tells which channel took the task.
             await session.execute(update(TASKS).where(TASKS.c.id == task.id).values(channel_id=sender.id))
-        next_sync_at = moment + int(poll_interval_s * 1000)
+        next_sync_at = next_look(moment, poll_interval_s)
         return await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)

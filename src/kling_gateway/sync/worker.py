@@ -14,6 +14,7 @@ from kling_gateway.clock import now_ms
 from kling_gateway.settings import Settings, SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
+from kling_gateway.sync.schedule import next_look
 from kling_gateway.tasks import repository, transitions
 from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
@@ -141,19 +142,14 @@ class Worker:
                         session, task, "the upstream never confirmed the task; its hold was released", now_ms=moment
                     )
                 else:
-                    await transitions.advance(session, task, report, now_ms=moment, next_sync_at=moment + grace_ms)
+                    await transitions.advance(
+                        session,
+                        task,
+                        report,
+                        now_ms=moment,
+                        next_sync_at=next_look(moment, self.config.poll_interval_s),
+                    )
         return len(pending)
-
-
-def next_look(moment_ms: int, interval_s: float) -> int:
-    """Schedule a task's next look on the grid of the poll interval, at least half an interval away.
-
-    Tasks submitted at different moments then come due in the same round, so one list call reads them all;
-    scheduled at `moment + interval` each, they would keep their own phases and be read one GET at a time.
-    """
-    interval_ms = max(1, round(interval_s * 1000))
-    tick = (moment_ms // interval_ms + 1) * interval_ms
-    return tick if 2 * (tick - moment_ms) >= interval_ms else tick + interval_ms
 
 
 def _duration(seconds: float) -> str:

@@ -33,6 +33,7 @@ from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import USERS
 from kling_gateway.sync.callbacks import callback_url
+from kling_gateway.sync.schedule import next_look
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.tasks.repository import TaskRow
@@ -261,7 +262,7 @@ class TaskService:
                     "channel_id": channel.id,
                     "upstream_task_id": report.task_id,
                     "updated_at": moment,
-                    "next_sync_at": moment + int(self.settings.sync.poll_interval_s * 1000),
+                    "next_sync_at": next_look(moment, self.settings.sync.poll_interval_s),
                 },
             )
 
