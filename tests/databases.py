@@ -6,8 +6,9 @@ import asyncio
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -20,8 +21,12 @@ POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 BACKENDS = ("sqlite", "postgresql")
 
 
-def _run(coroutine: object) -> None:
-    asyncio.run(coroutine)  # type: ignore[arg-type]
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one piece of async set-up or inspection from a plain test or fixture."""
+    return asyncio.run(coroutine)
 
 
 async def _migrate(url: str) -> None:
@@ -65,14 +70,14 @@ class DatabaseFactory:
         if self._template is None:
             if self.backend == "sqlite":
                 path = self._tmp_dir / "template.db"
-                _run(_migrate(f"sqlite+aiosqlite:///{path}"))
+                run(_migrate(f"sqlite+aiosqlite:///{path}"))
                 self._template = str(path)
             else:
                 ensure_postgres_running()
                 name = f"kg_template_{uuid.uuid4().hex[:12]}"
-                _run(_admin(f'CREATE DATABASE "{name}"'))
+                run(_admin(f'CREATE DATABASE "{name}"'))
                 self._created.append(name)
-                _run(_migrate(POSTGRES_URL.format(name=name)))
+                run(_migrate(POSTGRES_URL.format(name=name)))
                 self._template = name
         return self._template
 
@@ -84,14 +89,14 @@ class DatabaseFactory:
             shutil.copyfile(template, path)
             return f"sqlite+aiosqlite:///{path}"
         name = f"kg_test_{uuid.uuid4().hex[:12]}"
-        _run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         self._created.append(name)
         return POSTGRES_URL.format(name=name)
 
     def drop_all(self) -> None:
         """Drop every PostgreSQL database this factory made."""
         if self._created:
-            _run(_admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in reversed(self._created))))
+            run(_admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in reversed(self._created))))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, LEDGER, TASKS, USERS
 from kling_gateway.users.service import create_user
 from tests.conftest import ROOMY, RunningSandbox, SandboxFactory
+from tests.databases import run
 
 T = TypeVar("T")
 QUICK_SYNC = SyncConfig(poll_interval_s=0.05, idle_sleep_s=0.02)
@@ -34,11 +34,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run one piece of async set-up or inspection from a plain test."""
-    return asyncio.run(coroutine)
 
 
 @dataclass
@@ -100,6 +95,16 @@ class Admin:
 
         return run(self._unit(work))
 
+    def entry_kinds(self, name: str) -> list[str]:
+        """List the kinds of a user's ledger entries, oldest first."""
+
+        async def work(session: Any) -> list[str]:
+            user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == name))).scalar_one()
+            query = select(LEDGER.c.kind).where(LEDGER.c.user_id == user_id).order_by(LEDGER.c.id)
+            return list((await session.scalars(query)).all())
+
+        return run(self._unit(work))
+
     def revoke_keys(self, name: str) -> None:
         """Revoke every key of a user."""
 
@@ -142,7 +147,8 @@ def gateway_factory(database_url: str, sandbox_factory: SandboxFactory) -> Itera
     """Start gateways over a fresh database and a sandbox; stop them after the test.
 
     `sandbox` options go to the sandbox, `channels` (default 1) sandbox accounts become channels, the rest are
-    gateway settings (e.g. `sync=SyncConfig(...)`, `public_url=...`).
+    gateway settings (e.g. `sync=SyncConfig(...)`, `public_url=...`); `upstream` replaces the transport of the
+    gateway's upstream calls, to force a network fault.
     """
     servers: list[BackgroundServer] = []
 
@@ -152,6 +158,7 @@ def gateway_factory(database_url: str, sandbox_factory: SandboxFactory) -> Itera
         channels: int = 1,
         worker: bool = True,
         callbacks: bool = False,
+        upstream: httpx.AsyncBaseTransport | None = None,
         **settings: Any,
     ) -> RunningGateway:
         running = sandbox_factory(**(sandbox or {}))
@@ -163,7 +170,8 @@ def gateway_factory(database_url: str, sandbox_factory: SandboxFactory) -> Itera
         if callbacks:  # the upstream calls back to this gateway, on the port it is about to take
             settings["public_url"] = f"http://127.0.0.1:{port}"
         config = Settings(database_url=database_url, **({"sync": QUICK_SYNC} | settings))
-        app = create_app(config, run_worker=worker)
+        http = None if upstream is None else httpx.AsyncClient(transport=upstream)
+        app = create_app(config, run_worker=worker, http=http)
         server = BackgroundServer(app, port=port).start()
         servers.append(server)
         return RunningGateway(url=server.url, admin=admin, sandbox=running, keys=keys, runtime=app.state.runtime)

@@ -10,8 +10,10 @@ class GatewayError(Exception):
 
     kling_code: KlingCode = KlingCode.SERVER_ERROR
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, code: KlingCode | None = None) -> None:
         self.message = message or (self.__doc__ or "").strip()
+        if code is not None:  # the class default, unless this case has a more precise official code
+            self.kling_code = code
         super().__init__(self.message)
 
     @property
@@ -23,10 +25,6 @@ class Unauthenticated(GatewayError):
     """Authorization is missing, malformed, unknown or revoked."""
 
     kling_code = KlingCode.AUTH_FAILED
-
-    def __init__(self, message: str, code: KlingCode = KlingCode.AUTH_FAILED) -> None:
-        super().__init__(message)
-        self.kling_code = code
 
 
 class InvalidRequest(GatewayError):
@@ -73,10 +71,6 @@ class RefusedUpstream(GatewayError):
     """The upstream refused the task itself (e.g. content safety); nothing was charged."""
 
     kling_code = KlingCode.ILLEGAL_VALUE
-
-    def __init__(self, message: str, code: KlingCode = KlingCode.ILLEGAL_VALUE) -> None:
-        super().__init__(message)
-        self.kling_code = code
 
 
 class MethodNotAllowed(GatewayError):

@@ -13,12 +13,12 @@ from starlette.responses import Response
 from kling_gateway.api import wire
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.errors import InvalidRequest, MethodNotAllowed, NotFound
+from kling_gateway.keys.service import Principal
 from kling_gateway.kling import paths
-from kling_gateway.kling.schemas import ACTIONS, Family
+from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family
 from kling_gateway.sync.callbacks import CALLBACK_PREFIX
 from kling_gateway.sync.receiver import take_callback
 from kling_gateway.tasks.render import is_final, kling_task
-from kling_gateway.tasks.service import Owner
 
 PREFIXES = ("/kling/v1", "/v1")
 FINISHED_CACHE_SIZE = 100_000  # rendered finished tasks kept per process (a few hundred bytes each)
@@ -46,9 +46,8 @@ class KlingRoutes:
         )
         app.add_api_route("/healthz", self.health, methods=["GET"], include_in_schema=False)
 
-    async def _owner(self, request: Request) -> Owner:
-        principal = await self.runtime.keys.authenticate(request.headers.get("authorization"))
-        return Owner(user_id=principal.user_id)
+    async def _owner(self, request: Request) -> Principal:
+        return await self.runtime.keys.authenticate(request.headers.get("authorization"))
 
     async def create(self, request: Request) -> Response:
         """Create a task of the action in the path."""
@@ -104,7 +103,7 @@ def _family_and_rest(request: Request) -> tuple[Family, str]:
     return family, paths.tidy_rest(request.path_params["rest"])
 
 
-def _split(family: Family, rest: str) -> tuple[Any, str | None]:
+def _split(family: Family, rest: str) -> tuple[ActionSpec, str | None]:
     try:
         return paths.split_task_path(family, rest)
     except paths.BadPath as bad:

@@ -40,7 +40,7 @@ class Database:
         """Open a unit of work; the caller commits (`async with db.session() as s, s.begin(): ...`)."""
         return self.sessions()
 
-    def read(self) -> Any:
+    def read(self) -> AsyncConnection:
         """Open an autocommit connection for single-statement reads."""
         return self.reader.connect()
 
@@ -73,6 +73,3 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-__all__ = ["AsyncConnection", "Database", "sqlite_url"]

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros, format_yuan, yuan_to_micros
@@ -26,9 +27,10 @@ from kling_gateway.errors import (
     RefusedUpstream,
     UpstreamFailed,
 )
+from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import KlingCode
 from kling_gateway.kling.pricing import unit_cost
-from kling_gateway.kling.schemas import ACTIONS, ActionSpec, CreateBody, Family, InvalidBody, parse_body
+from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidBody, parse_body
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import USERS
@@ -40,13 +42,6 @@ from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.tasks.states import TaskStatus
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import ChannelBusy, ChannelUnavailable, OutcomeUnknown, RequestRefused
-
-
-@dataclass(frozen=True)
-class Owner:
-    """Whose task it is."""
-
-    user_id: int
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ class TaskService:
 
     # -- queries -------------------------------------------------------------------------------------------------
 
-    async def find(self, owner: Owner, family: Family, action: str, reference: str) -> TaskRow:
+    async def find(self, owner: Principal, family: Family, action: str, reference: str) -> TaskRow:
         """Find one of the owner's tasks by any of its three ids."""
         async with self.db.read() as connection:
             row = await repository.find_for_user(
@@ -88,7 +83,7 @@ class TaskService:
         return row
 
     async def page(
-        self, owner: Owner, family: Family, action: str, *, page_num: int, page_size: int
+        self, owner: Principal, family: Family, action: str, *, page_num: int, page_size: int
     ) -> Sequence[TaskRow]:
         """List a page of the owner's tasks of an action, newest first."""
         async with self.db.read() as connection:
@@ -103,7 +98,7 @@ class TaskService:
 
     # -- submit --------------------------------------------------------------------------------------------------
 
-    async def submit(self, owner: Owner, spec: ActionSpec, raw: Any) -> TaskRow:
+    async def submit(self, owner: Principal, spec: ActionSpec, raw: Any) -> TaskRow:
         """Validate, hold the estimate, send upstream (failing over between channels) and return the task."""
         draft = _draft(spec, raw)
         external_id = draft.body.external_task_id
@@ -126,7 +121,7 @@ class TaskService:
         assert row is not None
         return row
 
-    async def _earlier(self, owner: Owner, external_id: str, draft: _Draft) -> TaskRow | None:
+    async def _earlier(self, owner: Principal, external_id: str, draft: _Draft) -> TaskRow | None:
         async with self.db.read() as connection:
             row = await repository.find_by_external_id(connection, user_id=owner.user_id, external_task_id=external_id)
         if row is None:
@@ -139,7 +134,7 @@ class TaskService:
             )
         return row
 
-    async def _store_and_hold(self, owner: Owner, draft: _Draft, platform_id: str) -> int:
+    async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> int:
         """Store the task as queued and hold its estimate, in one transaction; refuse if the balance is short."""
         pack_type, slots = draft.body.slots()
         units = unit_cost(draft.spec, draft.body)
@@ -174,13 +169,13 @@ class TaskService:
                 },
             )
 
-    async def _rate(self, session: Any, owner: Owner, family: Family) -> int:
+    async def _rate(self, session: AsyncSession, owner: Principal, family: Family) -> int:
         column = USERS.c.video_rate_micros if family is Family.VIDEOS else USERS.c.image_rate_micros
         own = (await session.execute(select(column).where(USERS.c.id == owner.user_id))).scalar_one()
         return self._default_rates[family] if own is None else int(own)
 
     async def _shortfall(
-        self, session: Any, owner: Owner, draft: _Draft, units: Decimal, rate: int, estimate: int
+        self, session: AsyncSession, owner: Principal, draft: _Draft, units: Decimal, rate: int, estimate: int
     ) -> str:
         balance, held = (
             await session.execute(
@@ -300,8 +295,3 @@ def _known_code(code: int | None) -> KlingCode:
         if known.code == code and known.http_status == 400:
             return known
     return KlingCode.ILLEGAL_VALUE
-
-
-def spec_for(family: Family, action: str) -> ActionSpec | None:
-    """Find the action a path names."""
-    return ACTIONS.get((family, action))
