@@ -15,7 +15,8 @@ from kling_gateway.api import create_app
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.channels.admin import add_channel
-from kling_gateway.keys.service import create_key
+from kling_gateway.dialects import Dialect
+from kling_gateway.keys.service import create_key, revoke_key
 from kling_gateway.sandbox import Account
 from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import Settings, SyncConfig
@@ -34,6 +35,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key as `keys create` hands it out: its id, its `sk-` secret and its access-key/secret-key pair."""
+
+    id: int
+    secret: str
+    access_key: str
+    secret_key: str
 
 
 @dataclass
@@ -58,6 +69,22 @@ class Admin:
             return (await create_key(session, user_id=user.id, name="tests"))[1]
 
         return run(self._unit(work))
+
+    def key(self, user: str, dialect: Dialect | None = None) -> IssuedKey:
+        """Issue another key to an existing user, with a default dialect when given."""
+
+        async def work(session: Any) -> IssuedKey:
+            user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == user))).scalar_one()
+            key, secret = await create_key(session, user_id=user_id, name="signing", dialect=dialect)
+            assert key.access_key is not None
+            assert key.secret_key is not None
+            return IssuedKey(id=key.id, secret=secret, access_key=key.access_key, secret_key=key.secret_key)
+
+        return run(self._unit(work))
+
+    def revoke_key(self, key_id: int) -> None:
+        """Revoke one key, its `sk-` secret and its access-key/secret-key pair."""
+        run(self._unit(lambda session: revoke_key(session, key_id=key_id)))
 
     def channel(self, name: str, url: str, account: Account, **options: Any) -> None:
         """Add a channel for a sandbox account; roomy limits unless given."""

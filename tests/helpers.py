@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import jwt
-
-from kling_gateway.sandbox import Account
 
 TEXT2VIDEO = "/v1/videos/text2video"
 FINAL = ("succeed", "failed")
@@ -54,7 +52,17 @@ def error_of(answer: httpx.Response) -> tuple[int, int, str]:
     return answer.status_code, body["code"], body["message"]
 
 
-def sign_jwt(account: Account, ttl_s: int = 1800) -> str:
+class KeyPair(Protocol):
+    """An access key and the secret key that signs for it: a sandbox account, or a key the gateway issued."""
+
+    @property
+    def access_key(self) -> str: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+
+def sign_jwt(account: KeyPair, ttl_s: int = 1800) -> str:
     """Sign a token the way the official samples do: HS256, iss = access key, exp and nbf."""
     now = int(time.time())
     claims = {"iss": account.access_key, "exp": now + ttl_s, "nbf": now - 5}

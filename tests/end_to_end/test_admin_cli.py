@@ -114,6 +114,58 @@ def test_a_key_is_shown_once_and_only_its_hash_is_stored(database_url: str) -> N
     assert admin_json(url, "users", "show", "alice")["keys"] == {"active": 0, "total": 1}
 
 
+def test_a_key_comes_with_a_signing_pair_and_a_default_dialect(database_url: str) -> None:
+    url = database_url
+    admin(url, "users", "create", "alice")
+    created = admin_json(url, "keys", "create", "--user", "alice", "--dialect", "task")
+    assert created["secret"].startswith("sk-")
+    assert re.fullmatch(r"ak-[\w-]{22}", created["access_key"])
+    assert re.fullmatch(r"[\w-]{43}", created["secret_key"])
+    assert created["dialect"] == "task"
+    assert (created["key"]["access_key"], created["key"]["dialect"]) == (created["access_key"], "task")
+    assert "secret_key" not in created["key"]
+
+    text = admin(url, "keys", "create", "--user", "alice").stdout
+    [secret] = re.findall(r"sk-[\w-]{43}", text)
+    [access_key] = re.findall(r"ak-[\w-]{22}", text)
+    [secret_key] = re.findall(r"secret key +([\w-]{43})", text)
+    assert "kling (default)" in text
+    assert "only time the key is shown" in text
+
+    listed = admin_json(url, "keys", "list")["keys"]
+    assert [(key["access_key"], key["dialect"], key["dialect_source"]) for key in listed] == [
+        (created["access_key"], "task", "key"),
+        (access_key, "kling", "default"),
+    ]
+    assert all("secret_key" not in key and "secret" not in key for key in listed)
+    table = admin(url, "keys", "list").stdout
+    assert "(default)" in table  # "kling (default)", folded in a narrow terminal
+    for shown_once in (created["secret"], created["secret_key"], secret, secret_key):
+        assert shown_once not in table
+        assert shown_once not in json.dumps(listed)
+
+    first = created["key"]["id"]
+    updated = admin_json(url, "keys", "update", str(first), "--dialect", "video")["key"]
+    assert (updated["id"], updated["dialect"], updated["dialect_source"]) == (first, "video", "key")
+    assert "kling dialect" in admin(url, "keys", "update", str(first), "--dialect", "kling").stdout
+    assert [key["dialect"] for key in admin_json(url, "keys", "list")["keys"]] == ["kling", "kling"]
+
+    async def signing_keys(session: AsyncSession) -> list[tuple[str | None, str | None]]:
+        return [(key.access_key, key.secret_key) for key, _ in await keys_service.list_keys(session)]
+
+    assert in_database(url, signing_keys) == [(created["access_key"], created["secret_key"]), (access_key, secret_key)]
+
+    revoked = admin_json(url, "keys", "revoke", str(first))["key"]
+    assert (revoked["status"], revoked["access_key"]) == ("revoked", created["access_key"])
+
+    async def signer(session: AsyncSession) -> keys_service.SigningKey | None:
+        return await keys_service.signing_key_for(await session.connection(), created["access_key"])
+
+    found = in_database(url, signer)
+    assert found is not None
+    assert found.revoked
+
+
 def test_channels_are_listed_and_switched_without_ever_showing_the_secret_key(database_url: str) -> None:
     url = database_url
     added = admin(url, "channels", "add", "main", *CHANNEL, "--priority", "2", "--video-concurrency", "3")
@@ -153,6 +205,10 @@ async def _everything(session: AsyncSession) -> list[Any]:
         (["credits", "add", "bob", "5"], 1, "there is no user named 'bob'"),
         (["keys", "create", "--user", "bob"], 1, "there is no user named 'bob'"),
         (["keys", "revoke", "99"], 1, "there is no key with id 99"),
+        (["keys", "update", "99", "--dialect", "task"], 1, "there is no key with id 99"),
+        (["keys", "update", "1", "--dialect", "openai"], 2, "'openai' is not one of 'kling', 'task', 'video'"),
+        (["keys", "create", "--user", "alice", "--dialect", "Task"], 2, "is not one of 'kling', 'task', 'video'"),
+        (["keys", "update", "1"], 2, "--dialect"),
         (["channels", "add", "main", *CHANNEL], 1, "a channel named 'main' already exists"),
         (["channels", "add", "b", *CHANNEL, "--weight", "0"], 1, "the weight is 0; it must be 1 or more"),
         (["channels", "add", "b", *CHANNEL[2:], "--base-url", "ftp://k.example"], 1, "http:// or https://"),

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from kling_gateway.store.migrate import head_revision
 from tests.conftest import RunningSandbox
 from tests.gateway import free_port
 
@@ -60,7 +61,7 @@ def wait_for(url: str) -> None:
 def test_an_operator_sets_up_and_runs_api_and_worker_apart(sandbox: RunningSandbox, tmp_path: object) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
     migrated = subprocess.run([*COMMAND, "migrate", "--database-url", url], capture_output=True, text=True, check=True)
-    assert "0001" in migrated.stdout
+    assert f"migration {head_revision()}" in migrated.stdout
     admin("users", "create", "erin", "--balance", "20", database_url=url)
     key = admin("keys", "create", "--user", "erin", database_url=url)
     account = sandbox.account

@@ -10,11 +10,14 @@ import pytest
 from tests.conftest import RunningSandbox
 from tests.helpers import TEXT2VIDEO, error_of, sign_jwt
 
-NOW = int(time.time())
+
+def _now() -> int:
+    """Read the clock when a token is made: a suite can run longer than a token lives."""
+    return int(time.time())
 
 
 def _token(sandbox: RunningSandbox, **claims: object) -> str:
-    payload = {"iss": sandbox.account.access_key, "exp": NOW + 1800, "nbf": NOW - 5} | claims
+    payload = {"iss": sandbox.account.access_key, "exp": _now() + 1800, "nbf": _now() - 5} | claims
     return jwt.encode({k: v for k, v in payload.items() if v is not None}, sandbox.account.secret_key, "HS256")
 
 
@@ -64,7 +67,7 @@ def test_an_unknown_issuer_is_1000(sandbox: RunningSandbox) -> None:
 
 
 def test_a_wrong_signature_is_1000(sandbox: RunningSandbox) -> None:
-    claims = {"iss": sandbox.account.access_key, "exp": NOW + 60, "nbf": NOW - 5}
+    claims = {"iss": sandbox.account.access_key, "exp": _now() + 60, "nbf": _now() - 5}
     token = jwt.encode(claims, "not-the-secret-key-but-long-enough-for-hs256", "HS256")
     with sandbox.client(token=token) as client:
         status, code, message = error_of(client.get(TEXT2VIDEO))
@@ -74,18 +77,18 @@ def test_a_wrong_signature_is_1000(sandbox: RunningSandbox) -> None:
 
 def test_another_accounts_secret_does_not_sign_for_this_one(sandbox: RunningSandbox) -> None:
     other = sandbox.config.accounts[1]
-    claims = {"iss": sandbox.account.access_key, "exp": NOW + 60, "nbf": NOW - 5}
+    claims = {"iss": sandbox.account.access_key, "exp": _now() + 60, "nbf": _now() - 5}
     with sandbox.client(token=jwt.encode(claims, other.secret_key, "HS256")) as client:
         assert error_of(client.get(TEXT2VIDEO))[:2] == (401, 1000)
 
 
 def test_a_token_not_yet_valid_is_1003(sandbox: RunningSandbox) -> None:
-    with sandbox.client(token=_token(sandbox, nbf=NOW + 600)) as client:
+    with sandbox.client(token=_token(sandbox, nbf=_now() + 600)) as client:
         assert error_of(client.get(TEXT2VIDEO))[:2] == (401, 1003)
 
 
 def test_an_expired_token_is_1004(sandbox: RunningSandbox) -> None:
-    with sandbox.client(token=_token(sandbox, exp=NOW - 60, nbf=NOW - 1900)) as client:
+    with sandbox.client(token=_token(sandbox, exp=_now() - 60, nbf=_now() - 1900)) as client:
         status, code, message = error_of(client.get(TEXT2VIDEO))
     assert (status, code) == (401, 1004)
     assert "expired" in message
@@ -100,7 +103,7 @@ def test_a_token_without_iss_exp_or_nbf_is_1002(sandbox: RunningSandbox, missing
 
 
 def test_a_token_signed_with_another_algorithm_is_1002(sandbox: RunningSandbox) -> None:
-    claims = {"iss": sandbox.account.access_key, "exp": NOW + 60, "nbf": NOW - 5}
+    claims = {"iss": sandbox.account.access_key, "exp": _now() + 60, "nbf": _now() - 5}
     token = jwt.encode(claims, sandbox.account.secret_key, "HS512")
     with sandbox.client(token=token) as client:
         assert error_of(client.get(TEXT2VIDEO))[:2] == (401, 1002)

@@ -12,6 +12,7 @@ from kling_gateway.admin import AsJson, DatabaseUrl, Report, grid, iso_time, par
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan
 from kling_gateway.channels import admin as channels_service
+from kling_gateway.dialects import Dialect
 from kling_gateway.errors import NotFound
 from kling_gateway.keys import service as keys_service
 from kling_gateway.settings import get_settings
@@ -20,7 +21,8 @@ from kling_gateway.users import service as users_service
 
 RECENT_ENTRIES = 20  # ledger entries `users show` lists
 ENTRY_FIELDS = ("created_at", "kind", "amount", "task_platform_id", "balance_after", "note")
-KEY_FIELDS = ("id", "user", "name", "prefix", "created_at", "status")
+KEY_FIELDS = ("id", "user", "name", "prefix", "access_key", "dialect", "created_at", "status")
+DIALECTS = ", ".join(Dialect)  # the response shapes a key can ask for by default
 # Named one by one, so that a channel's secret key can never reach any output.
 CHANNEL_FIELDS = (
     "name",
@@ -36,12 +38,13 @@ CHANNEL_FIELDS = (
 
 users_app = typer.Typer(no_args_is_help=True, help="Create, show and list users.")
 credits_app = typer.Typer(no_args_is_help=True, help="Add money to a user's balance, or correct it.")
-keys_app = typer.Typer(no_args_is_help=True, help="Issue, list and revoke users' API keys.")
+keys_app = typer.Typer(no_args_is_help=True, help="Issue, list, update and revoke users' API keys.")
 channels_app = typer.Typer(no_args_is_help=True, help="Add, list, enable and disable upstream Kling accounts.")
 
 UserName = Annotated[str, typer.Argument(help="The user's name.")]
 ChannelName = Annotated[str, typer.Argument(help="The channel's name.")]
 NewName = Annotated[str, typer.Argument(help="A unique name: 1 to 64 printable characters.")]
+KeyId = Annotated[int, typer.Argument(help="The key's id, from `keys list`.")]
 
 
 def _yuan_option(help_text: str) -> Any:
@@ -182,18 +185,39 @@ def _entry_data(entry: LedgerEntry) -> dict[str, Any]:
 def create_key(
     user: Annotated[str, typer.Option(help="The name of the user the key is for.", show_default=False)],
     name: Annotated[str, typer.Option(help="A label to tell the user's keys apart.")] = "",
+    dialect: Annotated[
+        Dialect | None,
+        typer.Option(help=f"Its default response shape: {DIALECTS} (default: kling).", show_default=False),
+    ] = None,
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Issue an API key to a user and print it; it is shown this once, only its hash is kept."""
+    """Issue an API key and an access-key/secret-key pair to a user and print them; they are shown this once."""
 
     async def work(session: AsyncSession) -> Report:
         owner = await users_service.require_user(session, user)
-        key, secret = await keys_service.create_key(session, user_id=owner.id, name=name)
-        warning = Text("This is the only time the key is shown: store it now. Only its hash is kept.", style="bold")
+        key, secret = await keys_service.create_key(session, user_id=owner.id, name=name, dialect=dialect)
+        data = _key_data(key, owner.name)
+        warning = Text(
+            "This is the only time the key is shown: store the API key and the secret key now. "
+            "Only the API key's hash is kept; the secret key is kept to check signatures and never shown again.",
+            style="bold",
+        )
         return Report(
-            {"key": _key_data(key, owner.name), "secret": secret},
-            [f"Key {key.id} for {owner.name}:", secret, warning],
+            {
+                "key": data,
+                "secret": secret,
+                "access_key": key.access_key,
+                "secret_key": key.secret_key,
+                "dialect": data["dialect"],
+            },
+            [
+                f"Key {key.id} for {owner.name}, answering in the {_dialect_label(data)} dialect:",
+                f"API key     {secret}",
+                f"access key  {key.access_key}",
+                f"secret key  {key.secret_key}",
+                warning,
+            ],
         )
 
     run(work, as_json=as_json, database_url=database_url)
@@ -205,23 +229,40 @@ def list_keys(
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List API keys by their prefixes (never the keys) and whether they are active."""
+    """List API keys by their prefixes and access keys (never a secret), their dialects and whether they work."""
 
     async def work(session: AsyncSession) -> Report:
         user_id = None if user is None else (await users_service.require_user(session, user)).id
         keys = [_key_data(key, owner) for key, owner in await keys_service.list_keys(session, user_id=user_id)]
-        return Report({"keys": keys}, [table("API keys", keys, KEY_FIELDS)])
+        rows = [key | {"dialect": _dialect_label(key)} for key in keys]
+        return Report({"keys": keys}, [table("API keys", rows, KEY_FIELDS)])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@keys_app.command("update")
+def update_key(
+    key_id: KeyId,
+    dialect: Annotated[Dialect, typer.Option(help=f"Its default response shape from now on: {DIALECTS}.")],
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change the response dialect a key gets by default."""
+
+    async def work(session: AsyncSession) -> Report:
+        found = await keys_service.find_key(session, key_id=key_id)
+        key = None if found is None else await keys_service.set_dialect(session, key_id=key_id, dialect=dialect)
+        if found is None or key is None:
+            raise NotFound(f"there is no key with id {key_id}; `keys list` shows them")
+        line = f"Key {key.id} ({key.key_prefix}) now answers in the {dialect} dialect by default."
+        return Report({"key": _key_data(key, found[1])}, [line])
 
     run(work, as_json=as_json, database_url=database_url)
 
 
 @keys_app.command("revoke")
-def revoke_key(
-    key_id: Annotated[int, typer.Argument(help="The key's id, from `keys list`.")],
-    as_json: AsJson = False,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Revoke an API key for good; revoking a revoked key changes nothing."""
+def revoke_key(key_id: KeyId, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """Revoke an API key, and its access-key/secret-key pair, for good; revoking a revoked key changes nothing."""
 
     async def work(session: AsyncSession) -> Report:
         found = await keys_service.find_key(session, key_id=key_id)
@@ -237,16 +278,24 @@ def revoke_key(
 
 
 def _key_data(key: ApiKey, user_name: str) -> dict[str, Any]:
+    # Named one by one, so that a key's secret key can never reach a listing.
     return {
         "id": key.id,
         "user_id": key.user_id,
         "user": user_name,
         "name": key.name,
         "prefix": key.key_prefix,
+        "access_key": key.access_key,
+        "dialect": key.dialect or Dialect.KLING.value,
+        "dialect_source": "default" if key.dialect is None else "key",
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,
         "status": "active" if key.revoked_at is None else "revoked",
     }
+
+
+def _dialect_label(key: dict[str, Any]) -> str:
+    return f"{key['dialect']} (default)" if key["dialect_source"] == "default" else str(key["dialect"])
 
 
 # --- channels ---

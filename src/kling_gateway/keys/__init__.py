@@ -1,1 +1,2 @@
-"""API keys: bearer secrets of users, kept only as SHA-256 hashes, and the lookup that authenticates them."""
+"""API keys: a user's `sk-` bearer secret (kept only as its SHA-256) and access-key/secret-key pair for Kling-style
+JWTs, with the lookups that authenticate them."""

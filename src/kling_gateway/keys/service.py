@@ -1,16 +1,23 @@
-"""Issue, list and revoke API keys, and find whose a key is; only a key's SHA-256 is ever stored."""
+"""Issue, list, update and revoke API keys, and find whose a key is.
+
+A key is two credentials on one row: an `sk-` bearer secret, of which only the SHA-256 is stored, and an
+access-key/secret-key pair that official Kling SDKs sign HS256 JWTs with; verifying HS256 needs the secret key
+itself, so it is stored as it is and only ever read back to check a signature.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kling_gateway.clock import now_ms
+from kling_gateway.dialects import Dialect
 from kling_gateway.errors import InvalidRequest
 from kling_gateway.store.models import API_KEYS, USERS, ApiKey, User
 from kling_gateway.users.service import check_name
@@ -18,22 +25,47 @@ from kling_gateway.users.service import check_name
 KEY_MARKER = "sk-"
 SECRET_BYTES = 32  # 256 bits of randomness: a key cannot be guessed, so a plain SHA-256 is a safe thing to store
 DISPLAY_CHARS = 8  # how much of a secret a listing shows: enough to recognise a key, far too little to use it
+ACCESS_KEY_MARKER = "ak-"
+ACCESS_KEY_BYTES = 16  # an access key names a key in every token, in clear: it must be unique, not secret
+SECRET_KEY_BYTES = 32  # 256 bits, the size of an HS256 key
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a valid key belongs to."""
+    """Who a valid key belongs to, and the response dialect the key asks for (None: no default set)."""
 
     user_id: int
     user_name: str
     key_id: int
+    dialect: Dialect | None = None
 
 
-# Built once: this runs on every authenticated request, through the API's key cache.
+@dataclass(frozen=True)
+class SigningKey:
+    """Whose an access key is, whether it still works, and the secret its tokens must be signed with."""
+
+    principal: Principal
+    revoked: bool
+    secret_key: str = field(repr=False)  # never in a log line or a traceback
+
+
+# Built once: these run on every authenticated request the API's key cache has not seen within its TTL.
+_OWNER = (
+    API_KEYS.c.id.label("key_id"),
+    USERS.c.id.label("user_id"),
+    USERS.c.name.label("user_name"),
+    API_KEYS.c.dialect,
+)
+_KEYS_AND_OWNERS = API_KEYS.join(USERS, USERS.c.id == API_KEYS.c.user_id)
 _PRINCIPAL_BY_HASH = (
-    select(API_KEYS.c.id.label("key_id"), USERS.c.id.label("user_id"), USERS.c.name)
-    .select_from(API_KEYS.join(USERS, USERS.c.id == API_KEYS.c.user_id))
+    select(*_OWNER)
+    .select_from(_KEYS_AND_OWNERS)
     .where(API_KEYS.c.key_hash == bindparam("key_hash"), API_KEYS.c.revoked_at.is_(None))
+)
+_SIGNING_KEY_BY_ACCESS_KEY = (
+    select(*_OWNER, API_KEYS.c.revoked_at, API_KEYS.c.secret_key)
+    .select_from(_KEYS_AND_OWNERS)
+    .where(API_KEYS.c.access_key == bindparam("access_key"))
 )
 
 
@@ -43,6 +75,16 @@ _KEYS_WITH_OWNERS = select(ApiKey, User.name).join(User, User.id == ApiKey.user_
 def new_secret() -> str:
     """Draw a new bearer secret, `sk-` and 43 URL-safe characters."""
     return KEY_MARKER + secrets.token_urlsafe(SECRET_BYTES)
+
+
+def new_access_key() -> str:
+    """Draw a new access key, `ak-` and 22 URL-safe characters."""
+    return ACCESS_KEY_MARKER + secrets.token_urlsafe(ACCESS_KEY_BYTES)
+
+
+def new_secret_key() -> str:
+    """Draw a new secret key to sign JWTs with: 43 URL-safe characters."""
+    return secrets.token_urlsafe(SECRET_KEY_BYTES)
 
 
 def hash_key(secret: str) -> str:
@@ -55,12 +97,24 @@ def display_prefix(secret: str) -> str:
     return secret[:DISPLAY_CHARS] + "…"
 
 
-async def create_key(session: AsyncSession, *, user_id: int, name: str = "") -> tuple[ApiKey, str]:
-    """Issue a key to a user; return the stored row and the secret, which is not kept anywhere."""
+async def create_key(
+    session: AsyncSession, *, user_id: int, name: str = "", dialect: Dialect | None = None
+) -> tuple[ApiKey, str]:
+    """Issue a key to a user; return the stored row, with its access key and secret key, and the `sk-` secret.
+
+    The `sk-` secret is not kept anywhere: this is the only time it exists in clear.
+    """
     check_name(name, what="key name", allow_empty=True)
     secret = new_secret()
     key = ApiKey(
-        user_id=user_id, name=name, key_hash=hash_key(secret), key_prefix=display_prefix(secret), created_at=now_ms()
+        user_id=user_id,
+        name=name,
+        key_hash=hash_key(secret),
+        key_prefix=display_prefix(secret),
+        created_at=now_ms(),
+        dialect=dialect,
+        access_key=new_access_key(),
+        secret_key=new_secret_key(),
     )
     session.add(key)
     try:
@@ -82,6 +136,12 @@ async def find_key(session: AsyncSession, *, key_id: int) -> tuple[ApiKey, str] 
     return None if found is None else (found[0], found[1])
 
 
+async def set_dialect(session: AsyncSession, *, key_id: int, dialect: Dialect) -> ApiKey | None:
+    """Set the response dialect a key gets by default; None for an unknown id."""
+    await session.execute(update(API_KEYS).where(API_KEYS.c.id == key_id).values(dialect=dialect))
+    return await session.get(ApiKey, key_id, populate_existing=True)
+
+
 async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey | None:
     """Revoke a key for good; a key revoked before keeps its first revocation time. None for an unknown id."""
     await session.execute(
@@ -93,7 +153,17 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey | None:
 async def principal_for(connection: AsyncConnection, key_hash: str) -> Principal | None:
     """Find whose active key has this hash, in one indexed lookup; None for an unknown or revoked key."""
     row = (await connection.execute(_PRINCIPAL_BY_HASH, {"key_hash": key_hash})).one_or_none()
+    return None if row is None else _principal(row)
+
+
+async def signing_key_for(connection: AsyncConnection, access_key: str) -> SigningKey | None:
+    """Find the key with this access key, revoked or not, in one indexed lookup; None for an unknown one."""
+    row = (await connection.execute(_SIGNING_KEY_BY_ACCESS_KEY, {"access_key": access_key})).one_or_none()
     if row is None:
         return None
-    key_id, user_id, user_name = row
-    return Principal(user_id=user_id, user_name=user_name, key_id=key_id)
+    return SigningKey(principal=_principal(row), revoked=row.revoked_at is not None, secret_key=row.secret_key)
+
+
+def _principal(row: Row[*tuple[Any, ...]]) -> Principal:
+    dialect = None if row.dialect is None else Dialect(row.dialect)
+    return Principal(user_id=row.user_id, user_name=row.user_name, key_id=row.key_id, dialect=dialect)

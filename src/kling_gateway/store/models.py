@@ -40,7 +40,7 @@ class User(Base):
 
 
 class ApiKey(Base):
-    """A bearer secret of a user; only its SHA-256 is kept."""
+    """A key of a user: a bearer secret (only its SHA-256 is kept) and a pair to sign Kling-style JWTs with."""
 
     __tablename__ = "api_keys"
 
@@ -51,6 +51,10 @@ class ApiKey(Base):
     key_prefix: Mapped[str] = mapped_column(String(16))  # enough to recognise a key in a list, not to use it
     created_at: Mapped[int]
     revoked_at: Mapped[int | None]
+    dialect: Mapped[str | None] = mapped_column(String(8))  # the response shape by default; None = kling
+    # The pair official Kling SDKs sign HS256 JWTs with. The secret is kept: verifying a signature needs it.
+    access_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    secret_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class Channel(Base):
@@ -79,6 +83,7 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "external_task_id"),
         Index("ix_tasks_user_action_newest", "user_id", "family", "action", "id"),
+        Index("ix_tasks_user_family_newest", "user_id", "family", "id"),
         Index("ix_tasks_upstream", "upstream_task_id"),
         Index("ix_tasks_due", "status", "next_sync_at"),
     )
@@ -109,6 +114,14 @@ class Task(Base):
     updated_at: Mapped[int]
     next_sync_at: Mapped[int | None]
     sync_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # What the output will be, as far as the request tells (None where it cannot be known), and how long a
+    # task like this typically takes: what progress estimates and the video shapes' metadata come from.
+    model: Mapped[str | None] = mapped_column(String(64))
+    seconds: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    fps: Mapped[int | None] = mapped_column(Integer)
+    expected_ms: Mapped[int | None]
 
 
 class LedgerEntry(Base):

@@ -1,0 +1,119 @@
+"""The token checks the sandbox and the gateway share: the header, the claims, the signature, the 401 codes."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from kling_gateway.kling import signing
+from kling_gateway.kling.codes import KlingCode
+
+ACCESS_KEY = "ak-unit"
+SECRET_KEY = "a-secret-key-of-forty-three-characters-abcd"
+# Fixed instants, so parameters made when the module is imported stay in the future / past however long a run is.
+FAR_FUTURE = 2**33  # the year 2242
+LONG_AGO = 1_000_000_000  # 2001
+
+
+def token(*, secret: str = SECRET_KEY, algorithm: str = "HS256", **changes: Any) -> str:
+    """Sign like the official SDKs, with claims changed or (None) left out."""
+    now = int(time.time())
+    claims = {"iss": ACCESS_KEY, "exp": now + 1800, "nbf": now - 5} | changes
+    return jwt.encode({name: value for name, value in claims.items() if value is not None}, secret, algorithm)
+
+
+def refusal(check: Any, *arguments: Any) -> tuple[KlingCode, str]:
+    with pytest.raises(signing.TokenRefused) as refused:
+        check(*arguments)
+    assert refused.value.message == f"{refused.value.code.message}: {refused.value.detail}"
+    return refused.value.code, refused.value.detail
+
+
+def test_an_official_token_names_its_access_key_and_verifies() -> None:
+    signed = token()
+    assert signing.bearer_token(f"Bearer {signed}") == signed
+    assert signing.read_issuer(signed) == ACCESS_KEY
+    assert signing.verify(signed, SECRET_KEY)["iss"] == ACCESS_KEY
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, KlingCode.AUTH_EMPTY),
+        ("", KlingCode.AUTH_EMPTY),
+        ("Token abc", KlingCode.AUTH_INVALID),
+        ("bearer abc", KlingCode.AUTH_INVALID),
+        ("Bearer", KlingCode.AUTH_INVALID),
+        ("Bearer  abc", KlingCode.AUTH_INVALID),
+        ("Bearer abc ", KlingCode.AUTH_INVALID),
+        ("Bearer a b", KlingCode.AUTH_INVALID),
+    ],
+)
+def test_a_header_that_is_not_bearer_and_one_token_is_refused(header: str | None, code: KlingCode) -> None:
+    assert refusal(signing.bearer_token, header)[0] is code
+
+
+@pytest.mark.parametrize(
+    ("signed", "named"),
+    [
+        pytest.param("not.a.jwt", "decodable JWT", id="garbage"),
+        pytest.param(jwt.encode({"iss": ACCESS_KEY, "exp": 1, "nbf": 1}, "", "none"), "'none'", id="alg-none"),
+        pytest.param(token(algorithm="HS512", secret=SECRET_KEY * 2), "'HS512'", id="hs512"),
+        pytest.param(token(iss=None), "no iss", id="no-iss"),
+        pytest.param(token(exp=None), "no exp", id="no-exp"),
+        pytest.param(token(nbf=None, exp=None), "no exp and no nbf", id="no-exp-nor-nbf"),
+        pytest.param(
+            jwt.PyJWS().encode(json.dumps({"iss": 42, "exp": 2**40, "nbf": 0}).encode(), SECRET_KEY, "HS256"),
+            "iss claim must be the access key",
+            id="iss-not-a-string",
+        ),
+    ],
+)
+def test_a_malformed_token_is_1002_and_says_what_is_wrong(signed: str, named: str) -> None:
+    code, detail = refusal(signing.read_issuer, signed)
+    assert code is KlingCode.AUTH_INVALID
+    assert named in detail
+
+
+@pytest.mark.parametrize(
+    ("signed", "code", "named"),
+    [
+        pytest.param(token(secret="x" * 43), KlingCode.AUTH_FAILED, "signature", id="wrong-secret"),
+        pytest.param(token(nbf=FAR_FUTURE), KlingCode.AUTH_NOT_YET_VALID, "nbf", id="not-yet-valid"),
+        pytest.param(token(exp=LONG_AGO), KlingCode.AUTH_EXPIRED, "expired at", id="expired"),
+        pytest.param(token(exp="soon"), KlingCode.AUTH_INVALID, "exp", id="exp-not-a-number"),
+    ],
+)
+def test_a_token_that_does_not_verify_gets_its_code(signed: str, code: KlingCode, named: str) -> None:
+    assert signing.read_issuer(signed) == ACCESS_KEY
+    refused_code, detail = refusal(signing.verify, signed, SECRET_KEY)
+    assert refused_code is code
+    assert named in detail
+
+
+def test_an_expired_token_with_a_wrong_signature_is_a_signature_failure() -> None:
+    signed = token(secret="x" * 43, exp=LONG_AGO)
+    assert refusal(signing.verify, signed, SECRET_KEY)[0] is KlingCode.AUTH_FAILED
+
+
+def test_a_verified_token_is_remembered_until_it_expires() -> None:
+    now = [1000.0]
+    verified = signing.VerifiedTokens(max_tokens=2, clock=lambda: now[0])
+    verified.remember("t1", {"iss": "ak-1", "exp": 1010, "nbf": 995})
+    assert verified.issuer("t1") == "ak-1"
+    assert verified.issuer("t2") is None
+    now[0] = 1010.0
+    assert verified.issuer("t1") is None  # expired: checked in full again, which says how it expired
+    now[0] = 1000.0
+    assert verified.issuer("t1") is None  # and forgotten
+
+
+def test_the_verified_tokens_stay_within_their_bound() -> None:
+    verified = signing.VerifiedTokens(max_tokens=2, clock=lambda: 0.0)
+    for number in range(3):
+        verified.remember(f"t{number}", {"iss": f"ak-{number}", "exp": 60})
+    assert [verified.issuer(f"t{number}") for number in range(3)] == [None, "ak-1", "ak-2"]
