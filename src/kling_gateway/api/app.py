@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,11 +12,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kling_gateway.api import wire
-from kling_gateway.api.routes import KlingRoutes
+from kling_gateway.api import documentation, responses
+from kling_gateway.api.kling_routes import KlingRoutes
+from kling_gateway.api.openai_videos import OpenAiVideoRoutes
 from kling_gateway.api.runtime import Runtime
-from kling_gateway.errors import GatewayError, MethodNotAllowed, NotFound
+from kling_gateway.api.video_generations import VideoGenerationRoutes
+from kling_gateway.errors import GatewayError, MethodNotAllowed, NoSuchEndpoint, ServerError
 from kling_gateway.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None, run_worker: bool = True) -> FastAPI:
@@ -33,21 +38,34 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None, run
     app = FastAPI(
         title="kling-gateway",
         summary="Kling video and image generation for many users over a pool of upstream accounts",
+        description="Every task route answers in the shape the caller speaks: `X-Response-Format: kling|task|video`, "
+        "else the key's default, else `kling`. The OpenAI videos API and the new-api route have shapes of their own.",
+        version="0.1.0",
         lifespan=lifespan,
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_exception},
+        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_exception, Exception: _unexpected},
     )
     app.state.runtime = runtime
-    KlingRoutes(runtime).mount(app)
+    kling_routes = KlingRoutes(runtime)
+    kling_routes.mount(app)  # first: /v1/videos/text2video is Kling's, not an OpenAI video id
+    OpenAiVideoRoutes(runtime).mount(app)
+    VideoGenerationRoutes(runtime).mount(app)
+    kling_routes.mount_fallback(app)
+    documentation.install(app)
     return app
 
 
-async def _gateway_error(_request: Request, failure: Exception) -> Response:
+async def _gateway_error(request: Request, failure: Exception) -> Response:
     assert isinstance(failure, GatewayError)
-    return wire.error(failure)
+    return responses.error(request, failure)
 
 
 async def _http_exception(request: Request, failure: Exception) -> Response:
-    """Answer unknown paths and wrong methods in the Kling envelope instead of Starlette's text."""
+    """Answer unknown paths and wrong methods in the caller's shape instead of Starlette's text."""
     if isinstance(failure, HTTPException) and failure.status_code == 405:
-        return wire.error(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
-    return wire.error(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
+        return responses.error(request, MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+    return responses.error(request, NoSuchEndpoint(f"no such endpoint: {request.method} {request.url.path}"))
+
+
+async def _unexpected(request: Request, failure: Exception) -> Response:
+    log.exception("unexpected failure on %s %s", request.method, request.url.path, exc_info=failure)
+    return responses.error(request, ServerError())

@@ -31,14 +31,23 @@ VIEW_COLUMNS = (
     _c.final_unit_deduction,
     _c.created_at,
     _c.updated_at,
+    _c.model,
+    _c.seconds,
+    _c.width,
+    _c.height,
+    _c.fps,
+    _c.expected_ms,
 )
 
 
 async def find_for_user(
-    connection: Executor, *, user_id: int, family: str, action: str, reference: str
+    connection: Executor, *, user_id: int, family: str, reference: str, action: str | None = None
 ) -> TaskRow | None:
-    """Find one of a user's tasks of an action by platform_id, task_id or external_task_id: one indexed lookup."""
-    query = select(*VIEW_COLUMNS).where(_c.user_id == user_id, _c.family == family, _c.action == action)
+    """Find one of a user's tasks (of one action, or of any in the family) by platform_id, task_id or
+    external_task_id: one indexed lookup."""
+    query = select(*VIEW_COLUMNS).where(_c.user_id == user_id, _c.family == family)
+    if action is not None:
+        query = query.where(_c.action == action)
     if is_platform_id(reference):
         rows = (await connection.execute(query.where(_c.platform_id == reference))).all()
     else:
@@ -50,16 +59,37 @@ async def find_for_user(
 
 async def page_for_user(
     connection: Executor, *, user_id: int, family: str, action: str, page_num: int, page_size: int
-) -> Sequence[TaskRow]:
-    """List a page of a user's tasks of an action, newest first."""
+) -> tuple[Sequence[TaskRow], bool]:
+    """List a page of a user's tasks of an action, newest first; say whether another page follows."""
     query = (
         select(*VIEW_COLUMNS)
         .where(_c.user_id == user_id, _c.family == family, _c.action == action)
         .order_by(_c.id.desc())
-        .limit(page_size)
+        .limit(page_size + 1)
         .offset((page_num - 1) * page_size)
     )
-    return (await connection.execute(query)).all()
+    rows = (await connection.execute(query)).all()
+    return rows[:page_size], len(rows) > page_size
+
+
+async def cursor_page_for_user(
+    connection: Executor, *, user_id: int, family: str, after: str | None, limit: int, newest_first: bool
+) -> tuple[Sequence[TaskRow], bool] | None:
+    """List a user's tasks of a family from just past the task `after` (a platform id); None if `after` is not
+    one of theirs. Say whether more follow."""
+    query = select(*VIEW_COLUMNS).where(_c.user_id == user_id, _c.family == family)
+    if after is not None:
+        start = (
+            await connection.execute(
+                select(_c.id).where(_c.user_id == user_id, _c.family == family, _c.platform_id == after)
+            )
+        ).scalar_one_or_none()
+        if start is None:
+            return None
+        query = query.where(_c.id < start if newest_first else _c.id > start)
+    query = query.order_by(_c.id.desc() if newest_first else _c.id.asc()).limit(limit + 1)
+    rows = (await connection.execute(query)).all()
+    return rows[:limit], len(rows) > limit
 
 
 async def find_by_external_id(session: Executor, *, user_id: int, external_task_id: str) -> TaskRow | None:

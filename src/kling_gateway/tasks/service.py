@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +30,7 @@ from kling_gateway.errors import (
 )
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import KlingCode
+from kling_gateway.kling.output import expected_output
 from kling_gateway.kling.pricing import unit_cost
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidBody, parse_body
 from kling_gateway.settings import Settings
@@ -54,6 +56,9 @@ class _Draft:
     body_hash: str
 
 
+FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 class TaskService:
     """Take tasks in and answer about them; holds the database, the upstream client and the prices."""
 
@@ -69,23 +74,24 @@ class TaskService:
 
     # -- queries -------------------------------------------------------------------------------------------------
 
-    async def find(self, owner: Principal, family: Family, action: str, reference: str) -> TaskRow:
-        """Find one of the owner's tasks by any of its three ids."""
+    async def find(self, owner: Principal, family: Family, reference: str, *, action: str | None = None) -> TaskRow:
+        """Find one of the owner's tasks (of one action, or any of the family) by any of its three ids."""
         async with self.db.read() as connection:
             row = await repository.find_for_user(
                 connection, user_id=owner.user_id, family=family.value, action=action, reference=reference
             )
         if row is None:
             raise NotFound(
-                f"task {reference!r} was not found among your {action} tasks "
-                "(look it up by task_id, platform_id or external_task_id)"
+                f"task {reference!r} was not found among your {action or family.value} tasks "
+                "(look it up by task_id, platform_id or external_task_id)",
+                param="task_id",
             )
         return row
 
     async def page(
         self, owner: Principal, family: Family, action: str, *, page_num: int, page_size: int
-    ) -> Sequence[TaskRow]:
-        """List a page of the owner's tasks of an action, newest first."""
+    ) -> tuple[Sequence[TaskRow], bool]:
+        """List a page of the owner's tasks of an action, newest first; say whether another page follows."""
         async with self.db.read() as connection:
             return await repository.page_for_user(
                 connection,
@@ -95,6 +101,26 @@ class TaskService:
                 page_num=page_num,
                 page_size=page_size,
             )
+
+    async def cursor_page(
+        self, owner: Principal, family: Family, *, after: str | None, limit: int, newest_first: bool
+    ) -> tuple[Sequence[TaskRow], bool]:
+        """List the owner's tasks of a family from just past the task `after`; say whether more follow."""
+        async with self.db.read() as connection:
+            found = await repository.cursor_page_for_user(
+                connection,
+                user_id=owner.user_id,
+                family=family.value,
+                after=after,
+                limit=limit,
+                newest_first=newest_first,
+            )
+        if found is None:
+            raise InvalidRequest(
+                f"after: {after!r} is not the id of one of your {family.value} (use an id from a list answer)",
+                param="after",
+            )
+        return found
 
     # -- submit --------------------------------------------------------------------------------------------------
 
@@ -138,6 +164,7 @@ class TaskService:
         """Store the task as queued and hold its estimate, in one transaction; refuse if the balance is short."""
         pack_type, slots = draft.body.slots()
         units = unit_cost(draft.spec, draft.body)
+        output = expected_output(draft.spec, draft.body)
         moment = now_ms()
         async with self.db.session() as session, session.begin():
             rate = await self._rate(session, owner, draft.spec.family)
@@ -166,6 +193,12 @@ class TaskService:
                     "hold_micros": estimate,
                     "created_at": moment,
                     "updated_at": moment,
+                    "model": output.model,
+                    "seconds": output.seconds,
+                    "width": output.width,
+                    "height": output.height,
+                    "fps": output.fps,
+                    "expected_ms": output.typical_ms,
                 },
             )
 
@@ -285,7 +318,8 @@ def _draft(spec: ActionSpec, raw: Any) -> _Draft:
     try:
         body = parse_body(spec.schema, raw)
     except InvalidBody as invalid:
-        raise InvalidRequest(invalid.message) from None
+        field = invalid.message.partition(":")[0]  # messages start with the path of the first field at fault
+        raise InvalidRequest(invalid.message, param=field if FIELD_PATH.fullmatch(field) else None) from None
     canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     return _Draft(spec=spec, body=body, raw=dict(raw), body_hash=hashlib.sha256(canonical).hexdigest())
 

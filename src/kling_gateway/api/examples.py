@@ -1,0 +1,70 @@
+"""A small request body each create route takes as it stands, shown in `/docs` and sent by the contract tests.
+
+The four actions that edit an earlier result name it by an id of the caller's own upstream account (a finished
+video, or a session opened with init-selection / identify-face); their examples show placeholders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from kling_gateway.kling.schemas import Family
+
+PICTURE = "https://cdn.example.com/in/cat.png"
+UPSTREAM_VIDEO_ID = "860531209405841471"
+SELECTION_SESSION_ID = "860531209405841472"
+FACE_SESSION_ID = "860531209405841473"
+
+CREATE_EXAMPLES: Mapping[tuple[Family, str], dict[str, Any]] = MappingProxyType(
+    {
+        (Family.VIDEOS, "text2video"): {"prompt": "a fox runs through fresh snow", "model_name": "kling-v1-6"},
+        (Family.VIDEOS, "image2video"): {"image": PICTURE, "prompt": "the cat yawns"},
+        (Family.VIDEOS, "omni-video"): {"prompt": "a paper boat on a rainy street", "aspect_ratio": "16:9"},
+        (Family.VIDEOS, "multi-image2video"): {"image_list": [{"image": PICTURE}], "prompt": "the cat meets a dog"},
+        (Family.VIDEOS, "multi-elements"): {
+            "session_id": SELECTION_SESSION_ID,
+            "edit_mode": "removal",
+            "prompt": "remove the selected object",
+        },
+        (Family.VIDEOS, "lip-sync"): {
+            "input": {"video_id": UPSTREAM_VIDEO_ID, "mode": "text2video", "text": "hello", "voice_id": "girlfriend_1"}
+        },
+        (Family.VIDEOS, "advanced-lip-sync"): {
+            "session_id": FACE_SESSION_ID,
+            "face_choose": [
+                {
+                    "face_id": "0",
+                    "audio_id": "audio-1",
+                    "sound_start_time": 0,
+                    "sound_end_time": 3000,
+                    "sound_insert_time": 0,
+                }
+            ],
+        },
+        (Family.VIDEOS, "video-extend"): {"video_id": UPSTREAM_VIDEO_ID},
+        (Family.VIDEOS, "effects"): {"effect_scene": "bloombloom", "input": {"image": PICTURE, "duration": "5"}},
+        (Family.VIDEOS, "avatar/image2video"): {"image": PICTURE, "audio_id": "audio-1"},
+        (Family.VIDEOS, "motion-control"): {
+            "image_url": PICTURE,
+            "video_url": "https://cdn.example.com/in/dance.mp4",
+            "character_orientation": "image",
+            "mode": "std",
+        },
+        (Family.IMAGES, "generations"): {"prompt": "a red bicycle against a white wall"},
+        (Family.IMAGES, "omni-image"): {"prompt": "a logo for a bakery"},
+        (Family.IMAGES, "multi-image2image"): {"subject_image_list": [{"subject_image": PICTURE}]},
+        (Family.IMAGES, "kolors-virtual-try-on"): {
+            "human_image": "https://cdn.example.com/in/person.png",
+            "cloth_image": "https://cdn.example.com/in/shirt.png",
+        },
+        (Family.IMAGES, "editing/expand"): {"image": PICTURE, "up_expansion_ratio": 0.5},
+    }
+)
+OPENAI_CREATE_EXAMPLE: Mapping[str, Any] = MappingProxyType(
+    {"prompt": "a fox runs through fresh snow", "model": "kling-v1-6", "seconds": "5", "size": "1280x720"}
+)
+GENERATION_CREATE_EXAMPLE: Mapping[str, Any] = MappingProxyType(
+    {"model": "kling-v1-6", "prompt": "a fox runs through fresh snow", "duration": 5, "size": "1280x720"}
+)

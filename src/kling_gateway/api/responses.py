@@ -1,0 +1,105 @@
+"""Pick the response shape of a request and encode bodies once, with orjson.
+
+A request speaks the dialect its `X-Response-Format` header names, else its key's default, else `kling`. Routes
+with a shape of their own (the OpenAI videos API, the new-api generations route) fix it for every answer,
+errors included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling, task, video
+from kling_gateway.errors import GatewayError, InvalidRequest
+from kling_gateway.tasks.repository import TaskRow
+
+JSON_TYPE = "application/json"
+
+
+class FixedShape(StrEnum):
+    """The shape of routes that speak one API only."""
+
+    OPENAI = "openai"  # the OpenAI videos API and the new-api generations route: OpenAI-style errors
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How one dialect renders a task, a page and an error.
+
+    `one` gives the part of a single-task answer that stays the same once the task is final (so it may be kept);
+    `whole` turns that part into the body, adding what is new per request.
+    """
+
+    one: Callable[[TaskRow, int], Any]
+    whole: Callable[[Any], Any]
+    page: Callable[[Sequence[TaskRow], int, bool], Any]
+    error: Callable[[GatewayError], Any]
+
+
+def _as_is(body: Any) -> Any:
+    return body
+
+
+SHAPES = {
+    Dialect.KLING: Shape(kling.one, kling.envelope, kling.page, kling.error),
+    Dialect.TASK: Shape(task.one, _as_is, task.page, task.error),
+    Dialect.VIDEO: Shape(video.one, _as_is, video.page, video.error),
+}
+
+
+def json(body: Any, status_code: int = 200) -> Response:
+    """Answer with a JSON body."""
+    return Response(orjson.dumps(body), status_code=status_code, media_type=JSON_TYPE)
+
+
+def asked_dialect(request: Request) -> Dialect | None:
+    """Read the dialect a request asks for in its header; None when it asks for none."""
+    raw = request.headers.get(DIALECT_HEADER)
+    if raw is None:
+        return None
+    try:
+        return Dialect(raw.strip().lower())
+    except ValueError:
+        allowed = ", ".join(dialect.value for dialect in Dialect)
+        raise InvalidRequest(
+            f"{DIALECT_HEADER}: {raw!r} is not a response format; use one of {allowed}", param=DIALECT_HEADER
+        ) from None
+
+
+def choose_dialect(request: Request, key_default: Dialect | None) -> Dialect:
+    """Settle the dialect of a request once its key is known; errors after this point answer in it too."""
+    request.state.key_dialect = key_default
+    dialect = asked_dialect(request) or key_default or Dialect.KLING
+    request.state.dialect = dialect
+    return dialect
+
+
+def fix_shape(request: Request, shape: FixedShape) -> None:
+    """Make every answer to this request, errors included, take a route's own shape."""
+    request.state.fixed_shape = shape
+
+
+def error(request: Request, failure: GatewayError) -> Response:
+    """Answer an error in the shape this request speaks, as far as it is known when the error happens."""
+    return json(_error_body(request, failure), failure.http_status)
+
+
+def _error_body(request: Request, failure: GatewayError) -> Any:
+    state = request.state
+    if getattr(state, "fixed_shape", None) is FixedShape.OPENAI:
+        return video.error(failure)
+    dialect = getattr(state, "dialect", None)
+    if dialect is None:
+        try:
+            dialect = asked_dialect(request)
+        except InvalidRequest:
+            dialect = None  # the header itself is at fault: fall back to the key's default, then kling
+        dialect = dialect or getattr(state, "key_dialect", None) or Dialect.KLING
+    return SHAPES[dialect].error(failure)

@@ -1,0 +1,62 @@
+"""The `kling` dialect (seed 000): the official envelope and task object, plus the gateway's `platform_id`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from ulid import ULID
+
+from kling_gateway.errors import GatewayError
+from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.tasks.states import TaskStatus
+
+SUCCESS_MESSAGE = "success"  # seed 000's envelope
+EMPTY_OBJECT = "{}"
+
+
+def new_request_id() -> str:
+    """Name a request in answers and logs."""
+    return f"req_{ULID()}"
+
+
+def task_data(row: TaskRow) -> dict[str, Any]:
+    """Render a task's `data` object from its stored columns, without re-encoding the stored JSON."""
+    info: dict[str, Any] = {} if row.task_info_json == EMPTY_OBJECT else orjson.loads(row.task_info_json)
+    if row.external_task_id is not None:
+        info["external_task_id"] = row.external_task_id
+    data: dict[str, Any] = {
+        "task_id": row.upstream_task_id,
+        "platform_id": row.platform_id,
+        "task_status": TaskStatus(row.status).kling,
+        "task_status_msg": row.status_msg,
+        "task_info": info,
+        "task_result": orjson.Fragment(row.result_json),
+        "watermark_info": {"enabled": row.watermark},
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    if row.final_unit_deduction is not None:
+        data["final_unit_deduction"] = row.final_unit_deduction
+    return data
+
+
+def envelope(data: Any) -> dict[str, Any]:
+    """Wrap `data` in the success envelope, with a new request id."""
+    return {"code": 0, "message": SUCCESS_MESSAGE, "request_id": new_request_id(), "data": data}
+
+
+def one(row: TaskRow, _now: int) -> Any:
+    """The part of a single-task answer that stays the same for a finished task."""
+    return task_data(row)
+
+
+def page(rows: Sequence[TaskRow], _now: int, _has_more: bool) -> dict[str, Any]:
+    """Answer a list query: the envelope around the page's tasks, newest first."""
+    return envelope([task_data(row) for row in rows])
+
+
+def error(failure: GatewayError) -> dict[str, Any]:
+    """Answer an error the official way: its Kling code and message."""
+    return {"code": failure.kling_code.code, "message": failure.message, "request_id": new_request_id()}

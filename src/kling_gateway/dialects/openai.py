@@ -1,0 +1,55 @@
+"""The OpenAI videos API's objects (`/v1/videos`): a video job and a cursor page of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kling_gateway.dialects.video import STATUS, first_output
+from kling_gateway.tasks.progress import progress_percent
+from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.tasks.states import TaskStatus
+
+FAILED_CODE = "generation_failed"
+
+
+def video(row: TaskRow, now: int) -> dict[str, Any]:
+    """Render a task as an OpenAI video job; times in Unix seconds, as OpenAI gives them."""
+    status = TaskStatus(row.status)
+    output = first_output(row)
+    seconds = str(row.seconds) if row.seconds is not None else None
+    if seconds is None and output is not None and output.duration_s is not None:
+        seconds = f"{output.duration_s:g}"
+    known_frame = row.width is not None and row.height is not None
+    return {
+        "id": row.platform_id,
+        "object": "video",
+        "model": row.model,
+        "status": STATUS[status],
+        "progress": progress_percent(
+            status, family=row.family, created_at=row.created_at, expected_ms=row.expected_ms, now=now
+        ),
+        "created_at": row.created_at // 1000,
+        "completed_at": row.updated_at // 1000 if status.is_final else None,
+        "expires_at": None,
+        "seconds": seconds,
+        "size": f"{row.width}x{row.height}" if known_frame else None,
+        "prompt": None,
+        "remixed_from_video_id": None,
+        "error": (
+            {"code": FAILED_CODE, "message": row.status_msg or "the task failed upstream"}
+            if status is TaskStatus.FAILED
+            else None
+        ),
+    }
+
+
+def video_list(rows: Sequence[TaskRow], now: int, *, has_more: bool) -> dict[str, Any]:
+    """Render a cursor page: the videos, the ids at its two ends, and whether more follow."""
+    return {
+        "object": "list",
+        "data": [video(row, now) for row in rows],
+        "first_id": rows[0].platform_id if rows else None,
+        "last_id": rows[-1].platform_id if rows else None,
+        "has_more": has_more,
+    }

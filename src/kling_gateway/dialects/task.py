@@ -1,0 +1,50 @@
+"""The `task` dialect (seed 003): a unified status and progress around the kling body of the task."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kling_gateway.dialects import kling
+from kling_gateway.errors import GatewayError
+from kling_gateway.tasks.progress import progress_percent
+from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.tasks.states import TaskStatus
+
+SUCCESS = "success"
+STATUS = {
+    TaskStatus.QUEUED: "SUBMITTED",
+    TaskStatus.SUBMITTED: "SUBMITTED",
+    TaskStatus.PROCESSING: "IN_PROGRESS",
+    TaskStatus.SUCCEED: "SUCCESS",
+    TaskStatus.FAILED: "FAILURE",
+}
+
+
+def item(row: TaskRow, now: int) -> dict[str, Any]:
+    """One task: the gateway's id, the unified status, the estimated progress and the kling body."""
+    status = TaskStatus(row.status)
+    percent = progress_percent(
+        status, family=row.family, created_at=row.created_at, expected_ms=row.expected_ms, now=now
+    )
+    return {
+        "task_id": row.platform_id,
+        "status": STATUS[status],
+        "progress": f"{percent}%",
+        "data": {"code": 0, "message": kling.SUCCESS_MESSAGE, "data": kling.task_data(row)},
+    }
+
+
+def one(row: TaskRow, now: int) -> dict[str, Any]:
+    """Answer a single-task query, create or lookup."""
+    return {"code": SUCCESS, "message": "", "data": item(row, now)}
+
+
+def page(rows: Sequence[TaskRow], now: int, _has_more: bool) -> dict[str, Any]:
+    """Answer a list query: the items, newest first."""
+    return {"code": SUCCESS, "message": "", "data": [item(row, now) for row in rows]}
+
+
+def error(failure: GatewayError) -> dict[str, Any]:
+    """Answer an error: a snake_case code (`task_not_exist` for an unknown id), the message and no data."""
+    return {"code": failure.slug, "message": failure.message, "data": None}

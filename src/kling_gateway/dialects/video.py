@@ -1,0 +1,99 @@
+"""The `video` dialect (seed 002): a flat status with the result's URL, format and metadata, OpenAI-style errors.
+
+Metadata carries only what is known: the duration once the upstream reports the result, the frame and frame
+rate when the model, mode and aspect ratio fix them; anything else is null. Kling takes no seed, so `seed` is
+always null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from kling_gateway.errors import GatewayError
+from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.tasks.states import TaskStatus
+
+STATUS = {
+    TaskStatus.QUEUED: "queued",
+    TaskStatus.SUBMITTED: "queued",
+    TaskStatus.PROCESSING: "in_progress",
+    TaskStatus.SUCCEED: "completed",
+    TaskStatus.FAILED: "failed",
+}
+_FORMATS = frozenset({"mp4", "mov", "webm", "png", "jpg", "jpeg", "webp"})
+_FAMILY_FORMAT = {"videos": "mp4"}  # Kling delivers every video as MP4
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """The first file of a finished task: its URL and, for a video, its length in seconds."""
+
+    url: str
+    duration_s: float | None
+
+
+def first_output(row: TaskRow) -> Output | None:
+    """Read the first video or image of a task's result; None before there is one."""
+    if row.status != TaskStatus.SUCCEED:
+        return None
+    result = orjson.loads(row.result_json)
+    files = result.get("videos") or result.get("images") or []
+    if not files or not files[0].get("url"):
+        return None
+    first = files[0]
+    duration = first.get("duration")
+    try:
+        seconds = None if duration is None else float(duration)
+    except (TypeError, ValueError):
+        seconds = None
+    return Output(url=first["url"], duration_s=seconds)
+
+
+def file_format(url: str, family: str) -> str | None:
+    """Name a result file's format from its URL, or from what the family always delivers."""
+    suffix = PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
+    return suffix if suffix in _FORMATS else _FAMILY_FORMAT.get(family)
+
+
+def one(row: TaskRow, _now: int) -> dict[str, Any]:
+    """Answer a single-task query, create or lookup."""
+    status = TaskStatus(row.status)
+    body: dict[str, Any] = {"task_id": row.platform_id, "status": STATUS[status]}
+    output = first_output(row)
+    if output is not None:
+        body["url"] = output.url
+        body["format"] = file_format(output.url, row.family)
+    body["metadata"] = {
+        "duration": None if output is None else output.duration_s,
+        "fps": row.fps,
+        "width": row.width,
+        "height": row.height,
+        "seed": None,
+    }
+    if status is TaskStatus.FAILED:
+        # Kling gives a failed task a reason, not a code: `code` is left out rather than made up.
+        body["error"] = {"message": row.status_msg or "the task failed upstream"}
+    return body
+
+
+def page(rows: Sequence[TaskRow], now: int, has_more: bool) -> dict[str, Any]:
+    """Answer a list query: the tasks, newest first, and whether another page follows."""
+    return {"object": "list", "data": [one(row, now) for row in rows], "has_more": has_more}
+
+
+def error(failure: GatewayError) -> dict[str, Any]:
+    """Answer an error as OpenAI-style APIs do: `{error: {message, type, param, code}}`."""
+    return {
+        "error": {
+            "message": failure.message,
+            "type": failure.error_type,
+            "param": failure.param,
+            "code": failure.slug,
+        }
+    }
