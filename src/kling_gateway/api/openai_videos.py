@@ -19,7 +19,6 @@ from starlette.responses import Response, StreamingResponse
 
 from kling_gateway.api import documentation, responses, translation
 from kling_gateway.api.kling_routes import json_body
-from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import openai
 from kling_gateway.dialects.video import STATUS, first_output
@@ -41,11 +40,8 @@ POLL_AFTER_HEADER = "openai-poll-after-ms"
 PASSED_HEADERS = ("content-length", "last-modified", "etag")
 
 
-class OpenAiVideoRoutes:
+class OpenAiVideoRoutes(responses.OpenAiShapedRoutes):
     """Serve the OpenAI videos API for the caller's video tasks."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
 
     def mount(self, app: FastAPI) -> None:
         """Add the routes; after the Kling ones, so `/v1/videos/text2video` stays Kling's."""
@@ -146,10 +142,6 @@ class OpenAiVideoRoutes:
             headers=headers,
             background=BackgroundTask(upstream.aclose),
         )
-
-    async def _caller(self, request: Request) -> Principal:
-        responses.fix_shape(request, responses.FixedShape.OPENAI)
-        return await self.runtime.keys.authenticate(request.headers.get("authorization"))
 
     async def _find(self, owner: Principal, reference: str) -> TaskRow:
         try:

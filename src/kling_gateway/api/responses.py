@@ -16,8 +16,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kling_gateway.api.runtime import Runtime
 from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling, task, video
 from kling_gateway.errors import GatewayError, InvalidRequest
+from kling_gateway.keys.service import Principal
 from kling_gateway.tasks.repository import TaskRow
 
 JSON_TYPE = "application/json"
@@ -84,6 +86,17 @@ def choose_dialect(request: Request, key_default: Dialect | None) -> Dialect:
 def fix_shape(request: Request, shape: FixedShape) -> None:
     """Make every answer to this request, errors included, take a route's own shape."""
     request.state.fixed_shape = shape
+
+
+class OpenAiShapedRoutes:
+    """Routes of an API with one shape of its own: every answer, errors included, is OpenAI-style."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def _caller(self, request: Request) -> Principal:
+        fix_shape(request, FixedShape.OPENAI)
+        return await self.runtime.keys.authenticate(request.headers.get("authorization"))
 
 
 def error(request: Request, failure: GatewayError) -> Response:

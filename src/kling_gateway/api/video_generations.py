@@ -17,11 +17,9 @@ from starlette.responses import Response
 
 from kling_gateway.api import documentation, responses, translation
 from kling_gateway.api.kling_routes import json_body
-from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import video
 from kling_gateway.errors import InvalidRequest, NotFound
-from kling_gateway.keys.service import Principal
 from kling_gateway.kling.schemas import Family
 
 PATH = "/v1/video/generations"
@@ -31,11 +29,8 @@ FIELDS = frozenset(
 )
 
 
-class VideoGenerationRoutes:
+class VideoGenerationRoutes(responses.OpenAiShapedRoutes):
     """Serve the new-api generations route for the caller's video tasks."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
 
     def mount(self, app: FastAPI) -> None:
         """Add the two routes."""
@@ -88,10 +83,6 @@ class VideoGenerationRoutes:
         except NotFound:
             raise NotFound(f"task {reference!r} was not found among your video tasks", param="task_id") from None
         return responses.json(video.one(row, now_ms()))
-
-    async def _caller(self, request: Request) -> Principal:
-        responses.fix_shape(request, responses.FixedShape.OPENAI)
-        return await self.runtime.keys.authenticate(request.headers.get("authorization"))
 
 
 def _check_unsent(fields: dict[str, Any]) -> None:
