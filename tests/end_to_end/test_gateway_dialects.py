@@ -294,3 +294,23 @@ def test_lists_answer_in_every_dialect(gateway: RunningGateway, dialect: Dialect
         for item in first["data"]:
             _video_ok(item)
     assert listed == ids[::-1]
+
+
+def _unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_an_unreachable_upstream_is_a_5xx_in_every_dialect(gateway_factory: GatewayFactory, dialect: Dialect) -> None:
+    gw = gateway_factory(upstream=httpx.MockTransport(_unreachable))
+    with gw.client(**{"X-Response-Format": dialect.value}) as client:
+        answer = client.post(T2V, json={"prompt": "a fox"})
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    if dialect is Dialect.VIDEO:
+        assert body["error"]["type"] == "upstream_error"
+        assert body["error"]["message"]
+    else:
+        assert body["code"] == ("upstream_unavailable" if dialect is Dialect.TASK else 5001)
+        assert body["message"]
+    assert gw.admin.money("alice") == (1_000_000_000, 0)  # the hold went back
