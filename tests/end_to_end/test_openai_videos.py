@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from kling_gateway.dialects import Dialect
-from tests.gateway import RunningGateway
+from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import wait_until
 
 T2V = "/kling/v1/videos/text2video"
@@ -122,14 +122,15 @@ def test_the_sdk_sees_clear_errors(sdk: openai.OpenAI, gateway: RunningGateway) 
     assert gateway.admin.money("alice") == (1_000_000_000, 0)
 
 
-def test_content_of_an_unfinished_video_is_refused(gateway: RunningGateway) -> None:
-    with gateway.client() as client:
+def test_content_of_an_unfinished_video_is_refused(gateway_factory: GatewayFactory) -> None:
+    gw = gateway_factory(sandbox={"speed": 1.0})  # real time: the video takes minutes
+    with gw.client() as client:
         created = client.post("/v1/videos", json={"prompt": "a fox", "model": "kling-v2-6"}).json()
         early = client.get(f"/v1/videos/{created['id']}/content")
         thumbnail = client.get(f"/v1/videos/{created['id']}/content?variant=thumbnail")
-    if early.status_code != 200:  # the sandbox may already have finished it
-        assert early.status_code == 400
-        assert "once it is completed" in early.json()["error"]["message"]
+    assert early.status_code == 400
+    assert early.json()["error"]["param"] == "video_id"
+    assert "once it is completed" in early.json()["error"]["message"]
     assert thumbnail.status_code == 400
     assert thumbnail.json()["error"]["param"] == "variant"
 
