@@ -135,6 +135,24 @@ def test_content_of_an_unfinished_video_is_refused(gateway_factory: GatewayFacto
     assert thumbnail.json()["error"]["param"] == "variant"
 
 
+def test_an_oversized_or_wrong_picture_is_refused(gateway: RunningGateway) -> None:
+    with gateway.client() as client:
+        too_big = client.post(
+            "/v1/videos",
+            data={"prompt": "a fox"},
+            files={"input_reference": ("big.png", b"\x89PNG" + bytes(10 * 1024 * 1024), "image/png")},
+        )
+        not_a_picture = client.post(
+            "/v1/videos", data={"prompt": "a fox"}, files={"input_reference": ("a.txt", b"hello", "text/plain")}
+        )
+    assert too_big.status_code == 400
+    assert "10 MB" in too_big.json()["error"]["message"]
+    assert not_a_picture.status_code == 400
+    assert "JPEG or PNG" in not_a_picture.json()["error"]["message"]
+    assert not_a_picture.json()["error"]["param"] == "input_reference"
+    assert gateway.admin.task_count() == 0
+
+
 def test_unknown_create_fields_are_refused(gateway: RunningGateway) -> None:
     with gateway.client() as client:
         answer = client.post("/v1/videos", json={"prompt": "a fox", "quality": "hd"})

@@ -153,7 +153,7 @@ class OpenAiVideoRoutes(responses.OpenAiShapedRoutes):
 async def _fields(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await request.form(max_part_size=translation.MAX_REFERENCE_BYTES + 1)
+        form = await request.form()  # files spool to disk; other fields are capped at 1 MB
         return {name: form[name] for name in form}
     body = await json_body(request)
     if not isinstance(body, dict):
@@ -166,7 +166,7 @@ async def _reference(raw: Any) -> str | None:
     if raw is None:
         return None
     if isinstance(raw, UploadFile):
-        content = await raw.read()
+        content = await raw.read(translation.MAX_REFERENCE_BYTES + 1)  # enough to tell it is too big
         return translation.image_reference(content, raw.content_type, param="input_reference")
     if isinstance(raw, dict):
         if set(raw) != {"image_url"} or not isinstance(raw["image_url"], str):

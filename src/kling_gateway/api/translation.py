@@ -74,7 +74,7 @@ def image_reference(content: bytes, content_type: str | None, *, param: str) -> 
     if not content:
         raise InvalidRequest(f"{param}: the file is empty", param=param)
     if len(content) > MAX_REFERENCE_BYTES:
-        raise InvalidRequest(f"{param}: the picture is {len(content)} bytes; Kling takes at most 10 MB", param=param)
+        raise InvalidRequest(f"{param}: the picture is larger than Kling's 10 MB", param=param)
     return base64.b64encode(content).decode()
 
 
