@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,9 +53,6 @@ class _Draft:
     body: CreateBody
     raw: dict[str, Any]
     body_hash: str
-
-
-FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 class TaskService:
@@ -318,8 +314,7 @@ def _draft(spec: ActionSpec, raw: Any) -> _Draft:
     try:
         body = parse_body(spec.schema, raw)
     except InvalidBody as invalid:
-        field = invalid.message.partition(":")[0]  # messages start with the path of the first field at fault
-        raise InvalidRequest(invalid.message, param=field if FIELD_PATH.fullmatch(field) else None) from None
+        raise InvalidRequest(invalid.message, param=invalid.field) from None
     canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     return _Draft(spec=spec, body=body, raw=dict(raw), body_hash=hashlib.sha256(canonical).hexdigest())
 

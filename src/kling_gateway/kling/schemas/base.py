@@ -1,5 +1,6 @@
 """Base classes of every request schema and the answers each create body gives about its task."""
 
+import re
 from abc import abstractmethod
 from collections.abc import Iterator
 from enum import StrEnum
@@ -29,6 +30,9 @@ class PackType(StrEnum):
     TRY_ON = "try_on"
 
 
+_FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 class InvalidBody(ValueError):
     """The request body is not a valid request for this endpoint."""
 
@@ -38,6 +42,12 @@ class InvalidBody(ValueError):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def field(self) -> str | None:
+        """The dotted path of the first field at fault, when the message starts with one (see `describe`)."""
+        where = self.message.partition(":")[0]
+        return where if _FIELD_PATH.fullmatch(where) else None
 
 
 class KlingModel(BaseModel):
