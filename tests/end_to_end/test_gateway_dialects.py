@@ -178,7 +178,7 @@ def test_task_bodies_follow_the_documented_table_and_example(gateway: RunningGat
 
 
 def test_task_progress_climbs_below_100_until_the_task_finishes(gateway_factory: GatewayFactory) -> None:
-    gw = gateway_factory(sandbox={"speed": 60.0})  # a 2-minute clip takes about 2 s
+    gw = gateway_factory(sandbox={"speed": 20.0})  # a 2-minute clip takes about 6 s, 5 of them processing
     seen: list[tuple[str, int]] = []
     with gw.client() as client:
         platform_id = _create(client, T2V, {"prompt": "a fox"}, Dialect.TASK)["data"]["task_id"]
