@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     video_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one video credit (积分)
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
     key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # a revoked key stops working within this
+    allow_private_callbacks: bool = False  # let clients' callback_url point at loopback / private addresses
     sync: SyncConfig = Field(default_factory=SyncConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 

@@ -38,6 +38,7 @@ from kling_gateway.store.models import USERS
 from kling_gateway.sync.callbacks import callback_url
 from kling_gateway.sync.schedule import next_look
 from kling_gateway.tasks import repository
+from kling_gateway.tasks.callback_targets import check_callback_target
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.tasks.states import TaskStatus
@@ -123,6 +124,8 @@ class TaskService:
     async def submit(self, owner: Principal, spec: ActionSpec, raw: Any) -> TaskRow:
         """Validate, hold the estimate, send upstream (failing over between channels) and return the task."""
         draft = _draft(spec, raw)
+        if draft.body.callback_url is not None:
+            await check_callback_target(draft.body.callback_url, allow_private=self.settings.allow_private_callbacks)
         external_id = draft.body.external_task_id
         if external_id is not None:
             earlier = await self._earlier(owner, external_id, draft)
