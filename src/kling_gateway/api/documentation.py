@@ -135,10 +135,10 @@ class VideoTask(_Body):
 
     task_id: str
     status: Literal["queued", "in_progress", "completed", "failed"]
-    url: str = Field(default="")
-    format: str | None = Field(default=None)
+    url: str | None = None  # absent until completed
+    format: str | None = None
     metadata: VideoMetadata
-    error: VideoTaskError = Field(default=None)  # type: ignore[assignment]  # absent unless failed
+    error: VideoTaskError | None = None  # absent unless failed
 
 
 class VideoTaskList(_Body):

@@ -22,7 +22,7 @@ from kling_gateway.api.kling_routes import json_body
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import openai
 from kling_gateway.dialects.video import STATUS, first_output
-from kling_gateway.errors import InvalidRequest, NotFound, UpstreamFailed
+from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound, UpstreamFailed
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.paths import WHOLE_NUMBER
 from kling_gateway.kling.schemas import Family
@@ -36,6 +36,15 @@ DEFAULT_LIMIT = 20
 # The Kling field each OpenAI field becomes, read backwards to name the OpenAI field at fault.
 KLING_TO_OPENAI = {"model_name": "model", "duration": "seconds", "mode": "size", "aspect_ratio": "size"}
 KLING_TO_OPENAI |= {"image": "input_reference"}
+# OpenAI videos operations Kling has no counterpart for: answered with a reason, in the OpenAI shape.
+NOT_OFFERED = (
+    (PATH + "/{video_id}", ["DELETE"]),
+    (PATH + "/{video_id}/remix", ["POST"]),
+    (PATH + "/edits", ["POST"]),
+    (PATH + "/extensions", ["POST"]),
+    (PATH + "/characters", ["POST"]),
+    (PATH + "/characters/{character_id}", ["GET"]),
+)
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 PASSED_HEADERS = ("content-length", "last-modified", "etag")
 
@@ -53,6 +62,16 @@ class OpenAiVideoRoutes(responses.OpenAiShapedRoutes):
         )
         app.add_api_route(
             PATH + "/{video_id}/content", self.content, methods=["GET"], tags=tags, **documentation.openai_content()
+        )
+        for path, methods in NOT_OFFERED:
+            app.add_api_route(path, self.not_offered, methods=methods, include_in_schema=False)
+
+    async def not_offered(self, request: Request) -> Response:
+        """Say, in the OpenAI shape, that an operation of OpenAI's videos API has no Kling counterpart here."""
+        await self._caller(request)
+        raise NoSuchEndpoint(
+            f"{request.method} {request.url.path} is not offered: Kling cannot delete, remix or edit a video "
+            "this way; extend one with POST /v1/videos/video-extend, and results are kept for 30 days"
         )
 
     async def create(self, request: Request) -> Response:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -23,12 +22,6 @@ from kling_gateway.keys.service import Principal
 from kling_gateway.tasks.repository import TaskRow
 
 JSON_TYPE = "application/json"
-
-
-class FixedShape(StrEnum):
-    """The shape of routes that speak one API only."""
-
-    OPENAI = "openai"  # the OpenAI videos API and the new-api generations route: OpenAI-style errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +76,6 @@ def choose_dialect(request: Request, key_default: Dialect | None) -> Dialect:
     return dialect
 
 
-def fix_shape(request: Request, shape: FixedShape) -> None:
-    """Make every answer to this request, errors included, take a route's own shape."""
-    request.state.fixed_shape = shape
-
-
 class OpenAiShapedRoutes:
     """Routes of an API with one shape of its own: every answer, errors included, is OpenAI-style."""
 
@@ -95,7 +83,7 @@ class OpenAiShapedRoutes:
         self.runtime = runtime
 
     async def _caller(self, request: Request) -> Principal:
-        fix_shape(request, FixedShape.OPENAI)
+        request.state.openai_shaped = True  # errors from here on, auth's included, are OpenAI-style
         return await self.runtime.keys.authenticate(request.headers.get("authorization"))
 
 
@@ -106,7 +94,7 @@ def error(request: Request, failure: GatewayError) -> Response:
 
 def _error_body(request: Request, failure: GatewayError) -> Any:
     state = request.state
-    if getattr(state, "fixed_shape", None) is FixedShape.OPENAI:
+    if getattr(state, "openai_shaped", False):
         return video.error(failure)
     dialect = getattr(state, "dialect", None)
     if dialect is None:
