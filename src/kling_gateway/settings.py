@@ -31,6 +31,24 @@ class SyncConfig(BaseModel):
     claim_limit: Annotated[int, Field(ge=1)] = 2000  # tasks looked at in one round at most
     stuck_after_s: PositiveSeconds = 86_400.0  # a task still unfinished this long after submit fails
     upstream_timeout_s: PositiveSeconds = 30.0  # one upstream request, connect to last byte
+    max_poll_interval_s: PositiveSeconds = 60.0  # a task running far past its typical time is looked at this often
+    lease_s: PositiveSeconds = 120.0  # a worker's claim on a task; a killed worker's tasks come due after it
+    requests_per_round: Annotated[int, Field(ge=1)] = 200  # upstream calls per channel in one round, at most
+    callback_timeout_s: PositiveSeconds = 10.0  # one delivery of a client callback
+    callback_give_up_s: PositiveSeconds = 86_400.0  # retry a client callback this long, then give up
+
+
+class AdmissionConfig(BaseModel):
+    """What a submit may wait for, and how much one key may do at once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue_per_user: Annotated[int, Field(ge=0)] = 1000  # a user's tasks waiting for a free channel, at most
+    queue_total: Annotated[int, Field(ge=0)] = 20_000  # tasks waiting for a free channel, all users together
+    max_send_attempts: Annotated[int, Field(ge=1)] = 5  # create calls for one task before it fails
+    # A key's defaults when the admin set none for it (`keys update ID --rps N --max-in-flight N`); None: no limit.
+    requests_per_second: Annotated[float | None, Field(gt=0)] = None
+    tasks_in_flight: Annotated[int | None, Field(ge=1)] = None
 
 
 class Settings(BaseSettings):
@@ -54,6 +72,8 @@ class Settings(BaseSettings):
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
     key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # a revoked key stops working within this
     allow_private_callbacks: bool = False  # let clients' callback_url point at loopback / private addresses
+    redis_url: str | None = None  # redis://host:port/db: share rate limits between API processes
+    admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 

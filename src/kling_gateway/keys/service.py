@@ -38,6 +38,8 @@ class Principal:
     user_name: str
     key_id: int
     dialect: Dialect | None = None
+    rate_limit_rps: float | None = None  # the key's own limit; None: the gateway's default applies
+    max_in_flight: int | None = None  # the key's own limit of unfinished tasks; None: the default applies
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,10 @@ class ApiKey(Base):
     # The pair official Kling SDKs sign HS256 JWTs with. The secret is kept: verifying a signature needs it.
     access_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     secret_key: Mapped[str | None] = mapped_column(String(128))
+    # whsec_…: signs the gateway's callbacks to this key's callback_url (Standard Webhooks); shown once, at creation.
+    webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    rate_limit_rps: Mapped[float | None]  # requests per second this key may make; None = the gateway default
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)  # unfinished tasks at once; None = the default
 
 
 class Channel(Base):
@@ -74,6 +78,8 @@ class Channel(Base):
     try_on_concurrency: Mapped[int] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[int]
+    # whsec_…: the account's webhook secret; when set, upstream callbacks must carry a valid signature.
+    webhook_secret: Mapped[str | None] = mapped_column(String(255))
 
 
 class Task(Base):
@@ -86,6 +92,7 @@ class Task(Base):
         Index("ix_tasks_user_family_newest", "user_id", "family", "id"),
         Index("ix_tasks_upstream", "upstream_task_id"),
         Index("ix_tasks_due", "status", "next_sync_at"),
+        Index("ix_tasks_key_status", "key_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -99,7 +106,14 @@ class Task(Base):
     callback_url: Mapped[str | None] = mapped_column(Text)  # the client's own; never sent upstream
     pack_type: Mapped[str] = mapped_column(String(8))
     slots: Mapped[int] = mapped_column(Integer)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))  # the key that submitted it
+    dialect: Mapped[str | None] = mapped_column(String(8))  # the shape its client callbacks are sent in
+    # Where the task is (or is being) sent. For a queued task, set means a create call may be under way there:
+    # until the upstream is asked by external id, the task must not be sent anywhere else.
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    # The only channel that may take the task: the one owning the video or session it refers to.
+    required_channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0)  # create calls made for it so far
     upstream_task_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12))
     status_msg: Mapped[str] = mapped_column(Text, default="")
@@ -112,6 +126,8 @@ class Task(Base):
     charge_micros: Mapped[int | None]
     created_at: Mapped[int]
     updated_at: Mapped[int]
+    # When a worker next looks at the task: a poll for one in flight, the check of a create whose answer was
+    # lost for a queued one. Claiming a task moves it forward by a lease, so a killed worker's tasks come due again.
     next_sync_at: Mapped[int | None]
     sync_failures: Mapped[int] = mapped_column(Integer, default=0)
     # What the output will be, as far as the request tells (None where it cannot be known), and how long a
@@ -141,9 +157,47 @@ class LedgerEntry(Base):
     created_at: Mapped[int]
 
 
+class ClientCallback(Base):
+    """One status change of a task to announce at its client's callback_url: the outbox, one row per change."""
+
+    __tablename__ = "client_callbacks"
+    __table_args__ = (
+        UniqueConstraint("task_id", "status"),
+        Index("ix_client_callbacks_due", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)  # webhook-id: the same on every retry
+    body: Mapped[str] = mapped_column(Text)  # rendered once, in the task's dialect, when the change happened
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[int | None]  # None once delivered or given up
+    delivered_at: Mapped[int | None]
+    given_up_at: Mapped[int | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int]
+
+
+class UpstreamObject(Base):
+    """A video or session an upstream channel made for a user, which later calls must send to that channel."""
+
+    __tablename__ = "upstream_objects"
+    __table_args__ = (UniqueConstraint("user_id", "kind", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # video | session
+    object_id: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    created_at: Mapped[int]
+
+
 # The same tables for Core statements (the hot path and bulk updates), typed as tables rather than FromClause.
 USERS = cast(Table, User.__table__)
 API_KEYS = cast(Table, ApiKey.__table__)
 CHANNELS = cast(Table, Channel.__table__)
 TASKS = cast(Table, Task.__table__)
 LEDGER = cast(Table, LedgerEntry.__table__)
+CLIENT_CALLBACKS = cast(Table, ClientCallback.__table__)
+UPSTREAM_OBJECTS = cast(Table, UpstreamObject.__table__)
