@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from kling_gateway.api.examples import CREATE_EXAMPLES
-from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family, parse_create_body
+from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family, parse_create_body
 from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import wait_until
 
@@ -68,7 +68,8 @@ def test_the_document_lists_every_route_and_the_docs_page_answers(gateway_factor
         for method, tail in (("POST", ""), ("GET", ""), ("GET", "/{task_id}"))
     }
     assert len(kling) == 16 * 2 * 3
-    assert listed == kling | set(OPENAI_OPERATIONS) | set(NEW_API_OPERATIONS)
+    sessions = {("POST", f"{prefix}/videos/{call}") for prefix in PREFIXES for call in SYNC_CALLS}
+    assert listed == kling | set(OPENAI_OPERATIONS) | set(NEW_API_OPERATIONS) | sessions
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in docs.text
@@ -123,7 +124,7 @@ def seed_tasks(gateway: RunningGateway, client: httpx.Client) -> dict[ActionSpec
     """Create a task of every action through the gateway, wait for each to end; return each task's three ids."""
     source = finished_source_video(client)
     bodies = {key: dict(body) for key, body in CREATE_EXAMPLES.items()}
-    bodies |= upstream_references(gateway, source)
+    bodies |= upstream_references(client, source)
     seeded: dict[ActionSpec, list[str]] = {}
     for number, (key, body) in enumerate(bodies.items()):
         spec, external_id = ACTIONS[key], f"seed-{number}"
@@ -147,14 +148,12 @@ def finished_source_video(client: httpx.Client) -> str:
     raise AssertionError("no text2video task succeeded in 20 attempts")
 
 
-def upstream_references(gateway: RunningGateway, video_id: str) -> dict[tuple[Family, str], dict[str, Any]]:
-    """Bodies of the actions that edit an earlier video, naming the source video and sessions opened on it."""
-    with gateway.sandbox.client() as upstream:  # the account behind the gateway's only channel
-        selection = upstream_call(upstream, "multi-elements/init-selection", {"video_id": video_id})["session_id"]
-        upstream_call(
-            upstream, "multi-elements/add-selection", {"session_id": selection, "frame_index": 0, "points": [POINT]}
-        )
-        faces = upstream_call(upstream, "identify-face", {"video_id": video_id})
+def upstream_references(client: httpx.Client, video_id: str) -> dict[tuple[Family, str], dict[str, Any]]:
+    """Bodies of the actions that edit an earlier video, naming the source video and sessions opened on it
+    through the gateway (which then sends the edits to the channel owning them)."""
+    selection = session_call(client, "multi-elements/init-selection", {"video_id": video_id})["session_id"]
+    session_call(client, "multi-elements/add-selection", {"session_id": selection, "frame_index": 0, "points": [POINT]})
+    faces = session_call(client, "identify-face", {"video_id": video_id})
     examples = CREATE_EXAMPLES
     lip_sync = examples[Family.VIDEOS, "lip-sync"]
     advanced = examples[Family.VIDEOS, "advanced-lip-sync"]
@@ -170,9 +169,9 @@ def upstream_references(gateway: RunningGateway, video_id: str) -> dict[tuple[Fa
     }
 
 
-def upstream_call(upstream: httpx.Client, call: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Make one of Kling's synchronous helper calls on the sandbox; return its `data`."""
-    answer = upstream.post(f"/v1/videos/{call}", json=body)
+def session_call(client: httpx.Client, call: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Make one of Kling's synchronous helper calls through the gateway; return its `data`."""
+    answer = client.post(f"/v1/videos/{call}", json=body)
     assert answer.status_code == 200, answer.text
     data: dict[str, Any] = answer.json()["data"]
     return data

@@ -16,6 +16,7 @@ from kling_gateway.api import documentation, responses
 from kling_gateway.api.kling_routes import KlingRoutes
 from kling_gateway.api.openai_videos import OpenAiVideoRoutes
 from kling_gateway.api.runtime import Runtime
+from kling_gateway.api.session_routes import SessionRoutes
 from kling_gateway.api.video_generations import VideoGenerationRoutes
 from kling_gateway.errors import GatewayError, MethodNotAllowed, NoSuchEndpoint, ServerError
 from kling_gateway.settings import Settings
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None, run
     app.state.runtime = runtime
     kling_routes = KlingRoutes(runtime)
     kling_routes.mount(app)  # first: /v1/videos/text2video is Kling's, not an OpenAI video id
+    SessionRoutes(runtime).mount(app)
     OpenAiVideoRoutes(runtime).mount(app)
     VideoGenerationRoutes(runtime).mount(app)
     kling_routes.mount_fallback(app)

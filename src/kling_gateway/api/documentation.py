@@ -13,10 +13,15 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from kling_gateway.api.examples import CREATE_EXAMPLES, GENERATION_CREATE_EXAMPLE, OPENAI_CREATE_EXAMPLE
+from kling_gateway.api.examples import (
+    CREATE_EXAMPLES,
+    GENERATION_CREATE_EXAMPLE,
+    OPENAI_CREATE_EXAMPLE,
+    SESSION_CALL_EXAMPLES,
+)
 from kling_gateway.dialects import DIALECT_HEADER, Dialect
 from kling_gateway.kling.paths import DEFAULT_PAGE_SIZE, PAGE_NUM_RANGE, PAGE_SIZE_RANGE
-from kling_gateway.kling.schemas import ACTIONS, ActionSpec
+from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec
 
 COMPONENTS = "#/components/schemas/"
 AUTH_SCHEME = "BearerAuth"
@@ -72,6 +77,18 @@ class KlingError(_Body):
     code: int
     message: str
     request_id: str
+
+
+class KlingSessionAnswer(_Body):
+    """`kling` envelope around the upstream's answer to a synchronous call, passed on as it came."""
+
+    code: Literal[0]
+    message: str
+    request_id: str
+    data: dict[str, Any] = Field(
+        description="The upstream's data: status (0 = done), session_id (valid 24 h), final_unit_deduction, and "
+        "per call face_data, the video's facts (fps, width, height, total_frame, …) or res"
+    )
 
 
 # -- task (seed 003) ---------------------------------------------------------------------------------------------
@@ -301,6 +318,38 @@ def create(spec: ActionSpec, prefix: str) -> dict[str, Any]:
     }
 
 
+def session_call(call: str, prefix: str) -> dict[str, Any]:
+    """Document one of Kling's synchronous session calls."""
+    opens = call in ("identify-face", "multi-elements/init-selection")
+    return {
+        "summary": f"Call {call} (synchronous)",
+        "description": "Answers at once, with no task and no charge. "
+        + (
+            "A `video_id` must be a video of one of your tasks and the call goes to the upstream account that made "
+            "it; a `video_url` goes to any account. The `session_id` answered is yours, on that account."
+            if opens
+            else "The `session_id` must be one you opened here; the call goes to the upstream account that holds it."
+        )
+        + " Always in the Kling envelope.",
+        "operation_id": "call_" + f"{_where(prefix)}_videos_{call}".replace("/", "_").replace("-", "_"),
+        "responses": {
+            200: {"description": "The upstream's answer", **_json(KlingSessionAnswer)},
+            **_errors(KlingError, (400, 401, 429, 500, 503)),
+        },
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": COMPONENTS + SYNC_CALLS[call].__name__},
+                        "example": SESSION_CALL_EXAMPLES[call],
+                    }
+                },
+            }
+        },
+    }
+
+
 def task_one(spec: ActionSpec, prefix: str) -> dict[str, Any]:
     """Document a Kling single-task query."""
     return {
@@ -497,6 +546,7 @@ def _request_schemas() -> dict[str, Any]:
     models: list[tuple[type[BaseModel], Literal["validation"]]] = [
         (spec.schema, "validation") for spec in ACTIONS.values()
     ]
+    models += [(schema, "validation") for schema in SYNC_CALLS.values()]
     models += [(OpenAiVideoCreate, "validation"), (GenerationCreate, "validation")]
     _, top = models_json_schema(models, ref_template=COMPONENTS + "{model}")
     return dict(top.get("$defs", {}))
@@ -507,8 +557,11 @@ def _schema_name(spec: ActionSpec) -> str:
 
 
 def _op(spec: ActionSpec, prefix: str) -> str:
-    where = "kling" if prefix.startswith("/kling") else "v1"
-    return f"{where}_{spec.family}_{spec.action}".replace("/", "_").replace("-", "_")
+    return f"{_where(prefix)}_{spec.family}_{spec.action}".replace("/", "_").replace("-", "_")
+
+
+def _where(prefix: str) -> str:
+    return "kling" if prefix.startswith("/kling") else "v1"
 
 
 def _openai_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

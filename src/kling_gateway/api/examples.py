@@ -1,7 +1,9 @@
-"""A small request body each create route takes as it stands, shown in `/docs` and sent by the contract tests.
+"""A small request body each create route and synchronous call takes as it stands, shown in `/docs` and sent by
+the contract tests.
 
-The four actions that edit an earlier result name it by an id of the caller's own upstream account (a finished
-video, or a session opened with init-selection / identify-face); their examples show placeholders.
+The four actions that edit an earlier result, and the selection calls, name it by an id of one of the caller's own
+earlier results (a finished video, or a session opened with init-selection / identify-face); their examples show
+placeholders.
 """
 
 from __future__ import annotations
@@ -60,6 +62,24 @@ CREATE_EXAMPLES: Mapping[tuple[Family, str], dict[str, Any]] = MappingProxyType(
             "cloth_image": "https://cdn.example.com/in/shirt.png",
         },
         (Family.IMAGES, "editing/expand"): {"image": PICTURE, "up_expansion_ratio": 0.5},
+    }
+)
+SESSION_CALL_EXAMPLES: Mapping[str, dict[str, Any]] = MappingProxyType(
+    {
+        "identify-face": {"video_url": "https://cdn.example.com/in/speech.mp4"},
+        "multi-elements/init-selection": {"video_url": "https://cdn.example.com/in/street.mp4"},
+        "multi-elements/add-selection": {
+            "session_id": SELECTION_SESSION_ID,
+            "frame_index": 0,
+            "points": [{"x": 0.5, "y": 0.4}],
+        },
+        "multi-elements/delete-selection": {
+            "session_id": SELECTION_SESSION_ID,
+            "frame_index": 0,
+            "points": [{"x": 0.5, "y": 0.4}],
+        },
+        "multi-elements/clear-selection": {"session_id": SELECTION_SESSION_ID},
+        "multi-elements/preview-selection": {"session_id": SELECTION_SESSION_ID},
     }
 )
 OPENAI_CREATE_EXAMPLE: Mapping[str, Any] = MappingProxyType(

@@ -111,6 +111,11 @@ class KlingClient:
             return None
         return UpstreamTask.from_json(self._data(channel, response, dict))
 
+    async def call(self, channel: ChannelCredentials, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Make a synchronous call that creates no task (e.g. `/v1/videos/identify-face`); return its `data`."""
+        response = await self._send(channel, "POST", path, content=orjson.dumps(dict(body)))
+        return self._data(channel, response, dict)
+
     async def _send(
         self,
         channel: ChannelCredentials,
