@@ -64,7 +64,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     log_level: LogLevel = "info"
-    database_url: str | None = None  # default: a SQLite file in data_dir; or postgresql+asyncpg://user@host/db
+    # Default: a SQLite file in data_dir; or postgresql+asyncpg://user:password@host/db (kept out of repr).
+    database_url: str | None = Field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     public_url: AnyHttpUrl | None = None  # where the upstream can reach this gateway; enables upstream callbacks

@@ -14,7 +14,7 @@ import pytest
 
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.kling.schemas import ACTIONS, Family
-from kling_gateway.settings import SyncConfig
+from kling_gateway.settings import AdmissionConfig, SyncConfig
 from kling_gateway.sync.callbacks import callback_url
 from tests.gateway import QUICK_SYNC, GatewayFactory, RunningGateway
 from tests.helpers import create, error_of, wait_until
@@ -79,28 +79,27 @@ def bodies(sources: Sources) -> dict[tuple[Family, str], dict[str, Any]]:
     }
 
 
-def sync_call(sandbox: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Make a synchronous helper call directly on the sandbox (the gateway does not relay them yet)."""
-    answer = sandbox.post(f"/v1/videos/{path}", json=body)
+def sync_call(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Make a synchronous helper call through the gateway, which sends it to the channel owning the video."""
+    answer = client.post(f"/kling/v1/videos/{path}", json=body)
     assert answer.status_code == 200, answer.text
     data: dict[str, Any] = answer.json()["data"]
     return data
 
 
 def make_sources(gw: RunningGateway, client: httpx.Client) -> Sources:
-    """Make a source video through the gateway, then the sessions that refer to it on the channel's account."""
+    """Make a source video through the gateway, then the sessions that refer to it, through the gateway too."""
     platform_id = create(client, T2V, FOX)["platform_id"]
     video = wait_until(client, f"{T2V}/{platform_id}")
     assert video["task_status"] == "succeed", video
     video_id = str(video["task_result"]["videos"][0]["id"])
-    with gw.sandbox.client() as sandbox:  # account 0 is the gateway's only channel, "sandbox-1"
-        selection = str(sync_call(sandbox, "multi-elements/init-selection", {"video_id": video_id})["session_id"])
-        sync_call(
-            sandbox,
-            "multi-elements/add-selection",
-            {"session_id": selection, "frame_index": 0, "points": [{"x": 0.5, "y": 0.4}]},
-        )
-        faces = sync_call(sandbox, "identify-face", {"video_id": video_id})
+    selection = str(sync_call(client, "multi-elements/init-selection", {"video_id": video_id})["session_id"])
+    sync_call(
+        client,
+        "multi-elements/add-selection",
+        {"session_id": selection, "frame_index": 0, "points": [{"x": 0.5, "y": 0.4}]},
+    )
+    faces = sync_call(client, "identify-face", {"video_id": video_id})
     return Sources(platform_id, video_id, selection, str(faces["session_id"]), str(faces["face_data"][0]["face_id"]))
 
 
@@ -165,18 +164,21 @@ def test_a_channel_that_answers_1303_is_failed_over(gateway_factory: GatewayFact
             assert upstream_account(gw, answer.json()["data"]["task_id"]) == 1
 
 
-def test_when_every_channel_answers_1303_the_submit_is_refused_and_nothing_is_kept(
+def test_when_every_channel_answers_1303_and_no_queue_is_allowed_the_submit_is_refused_and_nothing_is_kept(
     gateway_factory: GatewayFactory,
 ) -> None:
-    """When every upstream account is full, the submit is a 429 with code 1303; nothing is held or stored."""
-    gw = gateway_factory(channels=2, sandbox={"speed": 1.0, "video_concurrency": 1})
+    """When every upstream account is full and a user may queue nothing, the submit is a 429 with code 1303;
+    nothing is held or stored."""
+    gw = gateway_factory(
+        channels=2, sandbox={"speed": 1.0, "video_concurrency": 1}, admission=AdmissionConfig(queue_per_user=0)
+    )
     fill(gw, 0, 1)
     fill(gw, 1, 1)
     with gw.client() as client:
         status, code, message = error_of(client.post(T2V, json={"prompt": "a fox"}))
     assert (status, code) == (429, 1303)
-    assert "concurrency limit" in message
-    assert "retry" in message
+    assert "every upstream channel is busy" in message
+    assert "the most a user may queue (0)" in message
     assert gw.admin.money("alice") == (STARTING_BALANCE, 0)
     assert gw.admin.task_count() == 0
 

@@ -27,8 +27,8 @@ class Runtime:
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)
         self.tasks = TaskService(self.db, self.client, settings)
-        self.keys = KeyCache(self.db, ttl_s=settings.key_cache_ttl_s)
-        self.worker = Worker(self.db, self.client, settings.sync) if run_worker else None
+        self.keys = KeyCache.for_settings(self.db, settings)
+        self.worker = Worker(self.db, self.client, settings) if run_worker else None
         self._stop = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
 

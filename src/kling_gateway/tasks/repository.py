@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Row, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kling_gateway.store.models import TASKS
@@ -114,26 +114,126 @@ async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatu
     return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
 
 
-async def assign_channel(session: AsyncSession, *, task_id: int, channel_id: int, now_ms: int) -> None:
-    """Remember which channel a queued task was sent to, while its outcome there is unknown."""
-    await session.execute(update(TASKS).where(_c.id == task_id).values(channel_id=channel_id, updated_at=now_ms))
+async def claim_send(session: AsyncSession, *, task_id: int, channel_id: int, now_ms: int, lease_until: int) -> bool:
+    """Mark a waiting task as being sent to a channel; tell whether this caller won it.
 
-
-async def delete_queued(session: AsyncSession, *, task_id: int) -> bool:
-    """Forget a task that never reached the upstream; tell whether it was still queued."""
-    query = delete(TASKS).where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value)
+    Until the upstream has been asked for the task by its external id, a claimed task goes nowhere else: the
+    mark is what keeps a create whose answer was lost (or whose sender died) from being repeated elsewhere.
+    """
+    query = (
+        update(TASKS)
+        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None))
+        .values(channel_id=channel_id, send_attempts=_c.send_attempts + 1, updated_at=now_ms, next_sync_at=lease_until)
+    )
     return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
 
 
-async def due_for_sync(session: Executor, *, now_ms: int, limit: int) -> Sequence[TaskRow]:
-    """List in-flight tasks whose next look upstream is due, most overdue first."""
+async def release_send(session: AsyncSession, *, task_id: int, channel_id: int, retry_at: int | None) -> bool:
+    """Put a task back in the queue once its channel is known not to have it; tell whether it was still there."""
     query = (
-        select(TASKS)
-        .where(_c.status.in_([s.value for s in IN_FLIGHT]), _c.next_sync_at <= now_ms)
-        .order_by(_c.next_sync_at)
+        update(TASKS)
+        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value, _c.channel_id == channel_id)
+        .values(channel_id=None, next_sync_at=retry_at)
+    )
+    return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
+
+
+async def set_next_look(session: AsyncSession, *, task_id: int, at: int) -> None:
+    """Set when a queued task is next offered to a channel, or its lost create next checked."""
+    query = update(TASKS).where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value).values(next_sync_at=at)
+    await session.execute(query)
+
+
+async def delete_unsent(session: AsyncSession, *, task_id: int) -> bool:
+    """Forget a task that never reached the upstream; tell whether it was still queued and unclaimed."""
+    query = delete(TASKS).where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None))
+    return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
+
+
+_WAITING = (_c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None))
+
+
+async def waiting_counts(session: Executor, *, user_id: int) -> tuple[int, int]:
+    """Count the tasks waiting for a free channel: the user's, and everyone's."""
+    mine = func.sum(case((_c.user_id == user_id, 1), else_=0))
+    row = (await session.execute(select(mine, func.count()).where(*_WAITING))).one()
+    return int(row[0] or 0), int(row[1])
+
+
+async def waiting_ahead(session: Executor, *, task_id: int, pack_type: str, now_ms: int) -> bool:
+    """Tell whether a task of the same pack type has been waiting in the queue longer than this one."""
+    ready = or_(_c.next_sync_at.is_(None), _c.next_sync_at <= now_ms)
+    query = select(_c.id).where(*_WAITING, ready, _c.pack_type == pack_type, _c.id < task_id).limit(1)
+    return (await session.execute(query)).first() is not None
+
+
+async def make_ready(session: AsyncSession, *, task_id: int) -> None:
+    """Put a new task its submitter could not send in the queue, for the workers to send when there is room."""
+    query = update(TASKS).where(*_WAITING, _c.id == task_id).values(next_sync_at=None)
+    await session.execute(query)
+
+
+async def in_flight_for_key(session: Executor, *, key_id: int) -> int:
+    """Count a key's unfinished tasks."""
+    query = select(func.count()).where(_c.key_id == key_id, _c.status.in_([s.value for s in UNFINISHED]))
+    return int((await session.execute(query)).scalar_one())
+
+
+async def waiting_in_turn(session: Executor, *, now_ms: int, limit: int) -> Sequence[TaskRow]:
+    """List waiting tasks in the order they get a channel: fair shares first, then age.
+
+    A task's `place` is its rank among its owner's waiting tasks (oldest first) plus the number of tasks its
+    owner already has upstream, so a user with nothing running goes before one with many.
+    """
+    sent = or_(
+        _c.status.in_([s.value for s in IN_FLIGHT]),
+        and_(_c.status == TaskStatus.QUEUED.value, _c.channel_id.is_not(None)),
+    )
+    running = select(_c.user_id, func.count().label("running")).where(sent).group_by(_c.user_id).subquery()
+    turn = func.row_number().over(partition_by=_c.user_id, order_by=_c.id).label("turn")
+    ready = or_(_c.next_sync_at.is_(None), _c.next_sync_at <= now_ms)
+    ranked = select(_c.id, _c.user_id, turn).where(*_WAITING, ready).subquery()
+    place = (ranked.c.turn + func.coalesce(running.c.running, 0)).label("place")
+    query = (
+        select(TASKS, place)
+        .join(ranked, ranked.c.id == _c.id)
+        .outerjoin(running, running.c.user_id == ranked.c.user_id)
+        .order_by(place, _c.id)
         .limit(limit)
     )
     return (await session.execute(query)).all()
+
+
+async def _claim(session: AsyncSession, condition: Any, *, now_ms: int, lease_until: int, limit: int) -> list[TaskRow]:
+    """Take up to `limit` tasks matching `condition` whose next look is due, moving that look past a lease.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so workers claiming at once take different tasks; SQLite
+    has one writer at a time, so the same statement is already exclusive there. A worker that dies holding a
+    claim simply lets the lease run out: the tasks come due again for the others.
+    """
+    due = (
+        select(_c.id)
+        .where(condition, _c.next_sync_at <= now_ms)
+        .order_by(_c.next_sync_at, _c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    query = update(TASKS).where(_c.id.in_(due.scalar_subquery())).values(next_sync_at=lease_until).returning(TASKS)
+    rows = list((await session.execute(query)).all())
+    rows.sort(key=lambda row: row.id)
+    return rows
+
+
+async def claim_due(session: AsyncSession, *, now_ms: int, lease_until: int, limit: int) -> list[TaskRow]:
+    """Claim in-flight tasks whose next poll is due, most overdue first."""
+    condition = _c.status.in_([s.value for s in IN_FLIGHT])
+    return await _claim(session, condition, now_ms=now_ms, lease_until=lease_until, limit=limit)
+
+
+async def claim_unknown(session: AsyncSession, *, now_ms: int, lease_until: int, limit: int) -> list[TaskRow]:
+    """Claim queued tasks sent to a channel whose answer never came (or whose sender died)."""
+    condition = and_(_c.status == TaskStatus.QUEUED.value, _c.channel_id.is_not(None))
+    return await _claim(session, condition, now_ms=now_ms, lease_until=lease_until, limit=limit)
 
 
 async def reschedule(session: AsyncSession, *, task_ids: Iterable[int], next_sync_at: int) -> None:
@@ -149,17 +249,6 @@ async def stuck(session: Executor, *, created_before_ms: int, limit: int) -> Seq
     query = (
         select(TASKS)
         .where(_c.status.in_([s.value for s in UNFINISHED]), _c.created_at < created_before_ms)
-        .order_by(_c.id)
-        .limit(limit)
-    )
-    return (await session.execute(query)).all()
-
-
-async def unknown_submits(session: Executor, *, updated_before_ms: int, limit: int) -> Sequence[TaskRow]:
-    """List queued tasks sent to a channel whose answer never came."""
-    query = (
-        select(TASKS)
-        .where(_c.status == TaskStatus.QUEUED.value, _c.channel_id.is_not(None), _c.updated_at < updated_before_ms)
         .order_by(_c.id)
         .limit(limit)
     )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros, format_yuan, yuan_to_micros
-from kling_gateway.channels.selection import ChannelChoice, candidates_for
+from kling_gateway.channels.affinity import required_channel
 from kling_gateway.clock import now_ms
 from kling_gateway.errors import (
     Conflict,
@@ -34,16 +34,14 @@ from kling_gateway.kling.pricing import unit_cost
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidBody, parse_body
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
-from kling_gateway.store.models import USERS
-from kling_gateway.sync.callbacks import callback_url
-from kling_gateway.sync.schedule import next_look
+from kling_gateway.store.models import API_KEYS, USERS
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.callback_targets import check_callback_target
+from kling_gateway.tasks.dispatch import Dispatcher, Sent
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.tasks.states import TaskStatus
-from kling_gateway.upstream.client import KlingClient, UpstreamTask
-from kling_gateway.upstream.errors import ChannelBusy, ChannelUnavailable, OutcomeUnknown, RequestRefused
+from kling_gateway.upstream.client import KlingClient
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,7 @@ class TaskService:
         self.client = client
         self.settings = settings
         self.rng = rng or random.Random()
+        self.dispatcher = Dispatcher(db, client, settings, self.rng)
         self._default_rates = {
             Family.VIDEOS: yuan_to_micros(settings.video_credit_yuan),
             Family.IMAGES: yuan_to_micros(settings.image_credit_yuan),
@@ -122,7 +121,7 @@ class TaskService:
     # -- submit --------------------------------------------------------------------------------------------------
 
     async def submit(self, owner: Principal, spec: ActionSpec, raw: Any) -> TaskRow:
-        """Validate, hold the estimate, send upstream (failing over between channels) and return the task."""
+        """Validate, hold the estimate, then send upstream now or queue the task until a channel has room."""
         draft = _draft(spec, raw)
         if draft.body.callback_url is not None:
             await check_callback_target(draft.body.callback_url, allow_private=self.settings.allow_private_callbacks)
@@ -133,18 +132,67 @@ class TaskService:
                 return earlier
         platform_id = new_platform_id(spec.family)
         try:
-            task_id = await self._store_and_hold(owner, draft, platform_id)
+            await self._store_and_hold(owner, draft, platform_id)
         except IntegrityError:
             # Another request with the same external_task_id won the race: answer as that one.
             earlier = await self._earlier(owner, external_id or "", draft)
             if earlier is None:
                 raise
             return earlier
-        await self._send(task_id, platform_id, draft)
+        async with self.db.session() as session:
+            task = await repository.find_by_platform_id(session, platform_id)
+            assert task is not None
+            # Tasks already waiting go first: a new one only skips the queue when there is none.
+            ahead = await repository.waiting_ahead(session, task_id=task.id, pack_type=task.pack_type, now_ms=now_ms())
+        if not ahead:
+            await self._send_now(owner, task)
+        await self._check_queue_bound(owner, task)
+        async with self.db.session() as session, session.begin():
+            await repository.make_ready(session, task_id=task.id)
         async with self.db.session() as session:
             row = await repository.find_by_platform_id(session, platform_id)
         assert row is not None
         return row
+
+    async def _send_now(self, owner: Principal, task: TaskRow) -> None:
+        """Offer a new task to the channels; undo the submit if the upstream refused it or none can be reached."""
+        outcome = await self.dispatcher.send(task)
+        if outcome.sent is Sent.REFUSED:
+            await self._forget(task, f"refused upstream: {outcome.reason}")
+            raise RefusedUpstream(f"the upstream refused the task: {outcome.reason}", _known_code(outcome.code))
+        if outcome.sent is Sent.NO_CHANNEL:
+            await self._forget(task, outcome.reason)
+            if task.required_channel_id is not None:
+                raise UpstreamFailed(f"the task cannot be sent: {outcome.reason}")
+            raise UpstreamFailed(
+                "no upstream channel is configured; an admin adds one with `kling-gateway channels add`"
+            )
+        if outcome.sent is Sent.FAILED:
+            await self._forget(task, "no channel could take the task")
+            raise UpstreamFailed(f"no upstream channel could take the task: {outcome.reason}")
+
+    async def _check_queue_bound(self, owner: Principal, task: TaskRow) -> None:
+        """Refuse a task that would wait in a full queue (it was offered first, so it waits only if all are busy)."""
+        admission = self.settings.admission
+        async with self.db.session() as session:
+            fresh = await repository.find_by_platform_id(session, task.platform_id)
+            if fresh is None or fresh.status != TaskStatus.QUEUED.value or fresh.channel_id is not None:
+                return
+            mine, everyone = await repository.waiting_counts(session, user_id=owner.user_id)
+        # The counts include this task.
+        if mine <= admission.queue_per_user and everyone <= admission.queue_total:
+            return
+        if not await self._forget(task, "the queue of tasks waiting for a channel was full"):
+            return  # a worker sent it meanwhile: it no longer waits
+        if mine > admission.queue_per_user:
+            raise NoCapacity(
+                f"every upstream channel is busy and you already have {mine - 1} tasks waiting for one, the most "
+                f"a user may queue ({admission.queue_per_user}); retry when some have started"
+            )
+        raise NoCapacity(
+            f"every upstream channel is busy and {everyone - 1} tasks are already waiting, the most the gateway "
+            f"queues ({admission.queue_total}); retry in a little while"
+        )
 
     async def _earlier(self, owner: Principal, external_id: str, draft: _Draft) -> TaskRow | None:
         async with self.db.read() as connection:
@@ -160,12 +208,15 @@ class TaskService:
         return row
 
     async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> int:
-        """Store the task as queued and hold its estimate, in one transaction; refuse if the balance is short."""
+        """Store the task as queued and hold its estimate, in one transaction; refuse if the balance is short,
+        the key has too many tasks unfinished, or the task refers to a video or session that is not the owner's."""
         pack_type, slots = draft.body.slots()
         units = unit_cost(draft.spec, draft.body)
         output = expected_output(draft.spec, draft.body)
         moment = now_ms()
         async with self.db.session() as session, session.begin():
+            required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
+            await self._check_in_flight(session, owner)
             rate = await self._rate(session, owner, draft.spec.family)
             estimate = cost_micros(units, rate)
             if (
@@ -178,6 +229,9 @@ class TaskService:
                 {
                     "platform_id": platform_id,
                     "user_id": owner.user_id,
+                    "key_id": owner.key_id,
+                    "dialect": None if owner.dialect is None else owner.dialect.value,
+                    "required_channel_id": required,
                     "family": draft.spec.family.value,
                     "action": draft.spec.action,
                     "external_task_id": draft.body.external_task_id,
@@ -192,6 +246,8 @@ class TaskService:
                     "hold_micros": estimate,
                     "created_at": moment,
                     "updated_at": moment,
+                    # Its submitter sends it; only if the submitter dies first do the workers take it from here.
+                    "next_sync_at": moment + self.dispatcher.send_lease_ms,
                     "model": output.model,
                     "seconds": output.seconds,
                     "width": output.width,
@@ -199,6 +255,19 @@ class TaskService:
                     "fps": output.fps,
                     "expected_ms": output.typical_ms,
                 },
+            )
+
+    async def _check_in_flight(self, session: AsyncSession, owner: Principal) -> None:
+        limit = owner.max_in_flight or self.settings.admission.tasks_in_flight
+        if limit is None:
+            return
+        # Submits of one key take turns here, so two at once cannot both slip under the limit.
+        await session.execute(select(API_KEYS.c.id).where(API_KEYS.c.id == owner.key_id).with_for_update())
+        unfinished = await repository.in_flight_for_key(session, key_id=owner.key_id)
+        if unfinished >= limit:
+            raise NoCapacity(
+                f"this key already has {unfinished} unfinished tasks, its limit ({limit}); "
+                "submit more once some have finished"
             )
 
     async def _rate(self, session: AsyncSession, owner: Principal, family: Family) -> int:
@@ -220,97 +289,21 @@ class TaskService:
             f"(balance ¥{format_yuan(balance)}, ¥{format_yuan(held)} held for tasks in flight); top up and retry"
         )
 
-    async def _send(self, task_id: int, platform_id: str, draft: _Draft) -> None:
-        """Offer the task to channels in order until one accepts it; settle the hold if none does."""
-        pack_type, slots = draft.body.slots()
-        async with self.db.session() as session:
-            channels, enabled = await candidates_for(session, pack_type, slots, self.rng)
-        busy, problems = enabled - len(channels), []
-        for channel in channels:
-            body = self._upstream_body(draft.raw, platform_id, channel)
-            try:
-                report = await self.client.create(channel.credentials, draft.spec.family.value, draft.spec.action, body)
-            except ChannelBusy as error:
-                busy += 1
-                problems.append(f"{channel.name}: {error.message}")
-                continue
-            except ChannelUnavailable as error:
-                problems.append(f"{channel.name}: {error.message}")
-                continue
-            except RequestRefused as error:
-                await self._forget(task_id, platform_id, f"refused upstream: {error.message}")
-                code = _known_code(error.code)
-                raise RefusedUpstream(f"the upstream refused the task: {error.message}", code) from None
-            except OutcomeUnknown:
-                # The create may have taken effect: ask for the task by the external id it was sent with.
-                try:
-                    found = await self.client.get(
-                        channel.credentials, draft.spec.family.value, draft.spec.action, platform_id
-                    )
-                except (OutcomeUnknown, ChannelUnavailable):
-                    await self._mark_unknown(task_id, channel)  # the worker settles it once the upstream answers
-                    return
-                if found is None:
-                    problems.append(f"{channel.name}: no answer, and the task is not there")
-                    continue
-                report = found
-            await self._accepted(task_id, channel, report)
-            return
-        await self._forget(task_id, platform_id, "no channel could take the task")
-        if enabled == 0:
-            raise UpstreamFailed(
-                "no upstream channel is configured; an admin adds one with `kling-gateway channels add`"
-            )
-        if busy == enabled:
-            raise NoCapacity(
-                f"every upstream channel is at its {pack_type.value} concurrency limit; retry in a few seconds"
-            )
-        raise UpstreamFailed("no upstream channel could take the task: " + "; ".join(problems))
-
-    def _upstream_body(self, raw: dict[str, Any], platform_id: str, channel: ChannelChoice) -> dict[str, Any]:
-        """Send our platform_id as the upstream's external id, and never the client's callback URL."""
-        body = {key: value for key, value in raw.items() if key != "callback_url"}
-        body["external_task_id"] = platform_id
-        if self.settings.public_url is not None:
-            body["callback_url"] = callback_url(
-                str(self.settings.public_url), channel.credentials.secret_key, platform_id
-            )
-        return body
-
-    async def _accepted(self, task_id: int, channel: ChannelChoice, report: UpstreamTask) -> None:
-        moment = now_ms()
+    async def _forget(self, task: TaskRow, note: str) -> bool:
+        """Remove a task no upstream took and release its hold; the ledger keeps both entries. Tell whether it
+        was still queued and unsent (a worker may have sent it meanwhile; then it stays)."""
         async with self.db.session() as session, session.begin():
-            await repository.transition(
-                session,
-                task_id=task_id,
-                expected=TaskStatus.QUEUED,
-                values={
-                    "status": TaskStatus.SUBMITTED.value,
-                    "channel_id": channel.id,
-                    "upstream_task_id": report.task_id,
-                    "updated_at": moment,
-                    "next_sync_at": next_look(moment, self.settings.sync.poll_interval_s),
-                },
-            )
-
-    async def _mark_unknown(self, task_id: int, channel: ChannelChoice) -> None:
-        async with self.db.session() as session, session.begin():
-            await repository.assign_channel(session, task_id=task_id, channel_id=channel.id, now_ms=now_ms())
-
-    async def _forget(self, task_id: int, platform_id: str, note: str) -> None:
-        """Remove a task no upstream took and release its hold; the ledger keeps both entries."""
-        async with self.db.session() as session, session.begin():
-            task = await repository.find_by_platform_id(session, platform_id)
-            if task is None or not await repository.delete_queued(session, task_id=task_id):
-                return
+            if not await repository.delete_unsent(session, task_id=task.id):
+                return False
             await ledger.settle(
                 session,
                 user_id=task.user_id,
-                task_platform_id=platform_id,
+                task_platform_id=task.platform_id,
                 hold_micros=task.hold_micros,
                 charge_micros=0,
                 note=note,
             )
+        return True
 
 
 def _draft(spec: ActionSpec, raw: Any) -> _Draft:

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros
+from kling_gateway.channels.affinity import remember_videos
+from kling_gateway.sync import outbox
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.tasks.states import TaskStatus, may_move, upstream_status
@@ -67,6 +69,10 @@ async def _advance_once(
         return None
     if new.is_final:
         await _settle(session, task, charge, report, new)
+    if new is TaskStatus.SUCCEED and task.channel_id is not None:
+        # Later extend / lip-sync calls on these videos must go to the account that made them.
+        await remember_videos(session, user_id=task.user_id, channel_id=task.channel_id, report=report, now_ms=now_ms)
+    await outbox.enqueue(session, task_id=task.id, now_ms=now_ms)
     return True
 
 
@@ -86,6 +92,7 @@ async def fail(session: AsyncSession, task: TaskRow, message: str, *, now_ms: in
         charge_micros=0,
         note=message,
     )
+    await outbox.enqueue(session, task_id=task.id, now_ms=now_ms)
     return True
 
 

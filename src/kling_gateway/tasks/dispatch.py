@@ -1,0 +1,291 @@
+"""Send queued tasks upstream exactly once.
+
+A task is claimed for one channel before its create call goes out (`tasks.channel_id` set while it is still
+`queued`). While claimed it goes nowhere else. When the create answers, the task moves on or the claim is
+dropped; when the answer is lost (a timeout, a 5xx, a sender killed mid-call) the upstream is asked for the task
+by its external id — the task's `platform_id` — and only once it says it has no such task is the claim dropped
+and the task offered again, to the same or another channel. So a task never has two upstream tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import Any
+
+import orjson
+
+from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank
+from kling_gateway.clock import now_ms
+from kling_gateway.kling.schemas import PackType
+from kling_gateway.settings import Settings
+from kling_gateway.store.database import Database
+from kling_gateway.sync.callbacks import callback_url
+from kling_gateway.sync.schedule import next_look, retry_delay_ms
+from kling_gateway.tasks import repository, transitions
+from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.upstream.client import KlingClient, UpstreamTask
+from kling_gateway.upstream.errors import (
+    ChannelBusy,
+    ChannelUnavailable,
+    OutcomeUnknown,
+    RequestRefused,
+    UpstreamError,
+)
+
+log = logging.getLogger(__name__)
+
+_RETRY_LONGEST_S = 300.0  # a task no channel could take is offered again at least this often
+
+
+class Sent(Enum):
+    """What became of one offer of a task."""
+
+    ACCEPTED = auto()  # an upstream task exists for it now
+    UNKNOWN = auto()  # the answer was lost and the upstream could not be asked yet: a worker settles it later
+    TAKEN = auto()  # another sender claimed the task first
+    WAITING = auto()  # every channel it may go to is at its concurrency limit
+    REFUSED = auto()  # the upstream refused the request itself: no channel will take it
+    FAILED = auto()  # every channel tried is known not to have taken it (down, or the create had no effect)
+    NO_CHANNEL = auto()  # no enabled channel may take it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sent: Sent
+    reason: str = ""
+    code: int | None = None  # the upstream's code, for a refusal
+
+
+class Dispatcher:
+    """Offer tasks to channels: at submit, from the admission queue, and again after a lost answer."""
+
+    def __init__(self, db: Database, client: KlingClient, settings: Settings, rng: random.Random) -> None:
+        self.db = db
+        self.client = client
+        self.settings = settings
+        self.rng = rng
+        sync = settings.sync
+        # A claim outlives any create call still under way, so no one asks the upstream before it could answer.
+        self.send_lease_ms = round((2 * sync.upstream_timeout_s + sync.poll_interval_s) * 1000)
+        self._served: dict[int, int] = {}  # user id → the turn their latest task was sent upstream
+        self._turns = 0
+
+    # -- one task ------------------------------------------------------------------------------------------------
+
+    async def send(self, task: TaskRow) -> Outcome:
+        """Offer a queued task to the channels that have room for it, best first, until one takes it."""
+        async with self.db.session() as session:
+            channels = await enabled_channels(session)
+            in_use = await repository.slots_in_use(session, pack_type=task.pack_type)
+        allowed = _allowed(channels, task)
+        ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
+        return await self._offer(task, ranked, enabled=len(allowed))
+
+    async def _offer(self, task: TaskRow, ranked: Sequence[ChannelChoice], *, enabled: int) -> Outcome:
+        busy, problems = enabled - len(ranked), []
+        for channel in ranked:
+            outcome = await self._try(task, channel)
+            if outcome.sent is Sent.WAITING:
+                busy += 1
+            if outcome.sent in (Sent.WAITING, Sent.FAILED):
+                problems.append(f"{channel.name}: {outcome.reason}")
+                continue
+            return outcome
+        if enabled == 0:
+            if task.required_channel_id is not None:
+                return Outcome(Sent.NO_CHANNEL, "the channel that owns the video or session it refers to is disabled")
+            return Outcome(Sent.NO_CHANNEL, "no upstream channel is configured")
+        if busy:
+            return Outcome(Sent.WAITING, "; ".join(problems) or "every channel is at its concurrency limit")
+        return Outcome(Sent.FAILED, "; ".join(problems))
+
+    async def _try(self, task: TaskRow, channel: ChannelChoice) -> Outcome:
+        """Claim the task for a channel, create it there, and settle the claim by what the upstream said."""
+        moment = now_ms()
+        async with self.db.session() as session, session.begin():
+            won = await repository.claim_send(
+                session,
+                task_id=task.id,
+                channel_id=channel.id,
+                now_ms=moment,
+                lease_until=moment + self.send_lease_ms,
+            )
+        if not won:
+            return Outcome(Sent.TAKEN)
+        body = self._upstream_body(task, channel)
+        try:
+            report = await self.client.create(channel.credentials, task.family, task.action, body)
+        except UpstreamError as error:
+            return await self._after_error(task, channel, error)
+        await self._adopt(task, channel, report)
+        return Outcome(Sent.ACCEPTED)
+
+    async def _after_error(self, task: TaskRow, channel: ChannelChoice, error: UpstreamError) -> Outcome:
+        # A refusal naming the external id means the upstream already has a task under it: an earlier create
+        # did take effect. That, like a lost answer, is settled by asking for the task.
+        if isinstance(error, OutcomeUnknown) or (
+            isinstance(error, RequestRefused) and "external_task_id" in error.message
+        ):
+            return await self._look_up(task, channel)
+        await self._release(task, channel)
+        if isinstance(error, ChannelBusy):
+            return Outcome(Sent.WAITING, error.message)
+        if isinstance(error, ChannelUnavailable):
+            return Outcome(Sent.FAILED, error.message)
+        return Outcome(Sent.REFUSED, error.message, error.code)
+
+    async def _look_up(self, task: TaskRow, channel: ChannelChoice) -> Outcome:
+        """Ask the channel for the task by its external id: adopt it if there, offer it again if not."""
+        try:
+            found = await self.client.get(channel.credentials, task.family, task.action, task.platform_id)
+        except UpstreamError as error:
+            # Keep the claim; a worker asks again soon (the create call is known to be over).
+            await self._recheck_soon(task)
+            return Outcome(Sent.UNKNOWN, error.message)
+        if found is None:
+            await self._release(task, channel)
+            return Outcome(Sent.FAILED, "no answer, and the task is not there")
+        await self._adopt(task, channel, found)
+        return Outcome(Sent.ACCEPTED)
+
+    def _upstream_body(self, task: TaskRow, channel: ChannelChoice) -> dict[str, Any]:
+        """Send our platform_id as the upstream's external id, and never the client's callback URL."""
+        raw: dict[str, Any] = orjson.loads(task.request_json)
+        body = {key: value for key, value in raw.items() if key != "callback_url"}
+        body["external_task_id"] = task.platform_id
+        if self.settings.public_url is not None:
+            body["callback_url"] = callback_url(
+                str(self.settings.public_url), channel.credentials.secret_key, task.platform_id
+            )
+        return body
+
+    async def _adopt(self, task: TaskRow, channel: ChannelChoice, report: UpstreamTask) -> None:
+        """Move the task on from the upstream's first word about it (a callback may have got there first)."""
+        moment = now_ms()
+        async with self.db.session() as session, session.begin():
+            fresh = await repository.find_by_platform_id(session, task.platform_id)
+            if fresh is None:
+                return
+            next_sync_at = next_look(moment, self.settings.sync.poll_interval_s)
+            await transitions.advance(session, fresh, report, now_ms=moment, next_sync_at=next_sync_at)
+
+    async def _release(self, task: TaskRow, channel: ChannelChoice) -> None:
+        async with self.db.session() as session, session.begin():
+            await repository.release_send(session, task_id=task.id, channel_id=channel.id, retry_at=None)
+
+    async def _recheck_soon(self, task: TaskRow) -> None:
+        moment = now_ms()
+        async with self.db.session() as session, session.begin():
+            await repository.set_next_look(
+                session, task_id=task.id, at=moment + round(self.settings.sync.poll_interval_s * 1000)
+            )
+
+    # -- the queue -----------------------------------------------------------------------------------------------
+
+    async def dispatch_waiting(self) -> int:
+        """Send waiting tasks while channels have room: users take turns, each user's oldest task first.
+
+        Return how many tasks were offered. A task no channel would take (down, or refused) waits a while before
+        its next offer; after `max_send_attempts` creates it fails and its hold is released.
+        """
+        moment = now_ms()
+        async with self.db.session() as session:
+            waiting = await repository.waiting_in_turn(session, now_ms=moment, limit=self.settings.sync.claim_limit)
+            if not waiting:
+                return 0
+            channels = await enabled_channels(session)
+            in_use: dict[str, Counter[int]] = {}
+            for pack_type in {task.pack_type for task in waiting}:
+                in_use[pack_type] = Counter(await repository.slots_in_use(session, pack_type=pack_type))
+        # Among equal places, the user served longest ago goes first: users take turns.
+        waiting = sorted(waiting, key=lambda task: (task.place, self._served.get(task.user_id, 0), task.id))
+        offered = 0
+        for task in waiting:
+            allowed = _allowed(channels, task)
+            pack_type = PackType(task.pack_type)
+            ranked = rank(allowed, in_use[task.pack_type], pack_type, task.slots, self.rng)
+            if not ranked and allowed:
+                continue  # full for now; a task of another pack type or channel may still go
+            offered += 1
+            outcome = await self._offer(task, ranked, enabled=len(allowed))
+            if outcome.sent in (Sent.ACCEPTED, Sent.UNKNOWN, Sent.TAKEN):
+                self._turns += 1
+                self._served[task.user_id] = self._turns
+                channel_id = await self._channel_of(task)
+                if channel_id is not None:
+                    in_use[task.pack_type][channel_id] += task.slots
+            elif outcome.sent is Sent.WAITING:
+                # The upstream says the account is full though the gateway counted room (other users of the
+                # account, or its tasks ending later than ours know): offer again after a poll interval.
+                await self._defer(task, round(self.settings.sync.poll_interval_s * 1000))
+            else:
+                await self._not_sent(task, outcome)
+        return offered
+
+    async def _defer(self, task: TaskRow, delay_ms: int) -> None:
+        async with self.db.session() as session, session.begin():
+            await repository.set_next_look(session, task_id=task.id, at=now_ms() + delay_ms)
+
+    async def _channel_of(self, task: TaskRow) -> int | None:
+        async with self.db.session() as session:
+            fresh = await repository.find_by_platform_id(session, task.platform_id)
+        return None if fresh is None else fresh.channel_id
+
+    async def _not_sent(self, task: TaskRow, outcome: Outcome) -> None:
+        """Fail a queued task that cannot go upstream, or let it wait before its next offer."""
+        moment = now_ms()
+        async with self.db.session() as session, session.begin():
+            fresh = await repository.find_by_platform_id(session, task.platform_id)
+            if fresh is None or fresh.channel_id is not None:
+                return
+            if outcome.sent is Sent.REFUSED:
+                await transitions.fail(session, fresh, f"refused upstream: {outcome.reason}", now_ms=moment)
+            elif fresh.send_attempts >= self.settings.admission.max_send_attempts:
+                message = (
+                    f"no upstream channel took the task in {fresh.send_attempts} attempts ({outcome.reason}); "
+                    "its hold was released"
+                )
+                await transitions.fail(session, fresh, message, now_ms=moment)
+            else:
+                delay = retry_delay_ms(
+                    fresh.send_attempts + 1, base_s=self.settings.sync.poll_interval_s, longest_s=_RETRY_LONGEST_S
+                )
+                await repository.set_next_look(session, task_id=fresh.id, at=moment + delay)
+
+    # -- lost answers --------------------------------------------------------------------------------------------
+
+    async def resolve_unknown(self, channels: Mapping[int, ChannelChoice]) -> int:
+        """Settle claims whose create answer was lost or whose sender died: adopt the upstream task if the
+        channel has it, else put the task back in the queue (or fail it once it has used its attempts)."""
+        moment = now_ms()
+        async with self.db.session() as session, session.begin():
+            pending = await repository.claim_unknown(
+                session, now_ms=moment, lease_until=moment + self.send_lease_ms, limit=self.settings.sync.claim_limit
+            )
+        for task in pending:
+            channel = channels.get(task.channel_id)
+            if channel is None:
+                continue
+            try:
+                found = await self.client.get(channel.credentials, task.family, task.action, task.platform_id)
+            except UpstreamError as error:
+                log.warning("could not ask %s about task %s yet: %s", channel.name, task.platform_id, error)
+                continue
+            if found is not None:
+                await self._adopt(task, channel, found)
+                continue
+            await self._release(task, channel)
+            await self._not_sent(task, Outcome(Sent.FAILED, f"{channel.name}: the create had no effect"))
+        return len(pending)
+
+
+def _allowed(channels: Sequence[ChannelChoice], task: TaskRow) -> list[ChannelChoice]:
+    """The enabled channels a task may go to: only the owner of what it refers to, if it refers to something."""
+    if task.required_channel_id is None:
+        return list(channels)
+    return [channel for channel in channels if channel.id == task.required_channel_id]
