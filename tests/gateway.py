@@ -16,7 +16,7 @@ from kling_gateway.api.runtime import Runtime
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.channels.admin import add_channel
 from kling_gateway.dialects import Dialect
-from kling_gateway.keys.service import create_key, revoke_key
+from kling_gateway.keys.service import create_key, revoke_key, update_key
 from kling_gateway.sandbox import Account
 from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import Settings, SyncConfig
@@ -39,12 +39,13 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class IssuedKey:
-    """A key as `keys create` hands it out: its id, its `sk-` secret and its access-key/secret-key pair."""
+    """A key as `keys create` hands it out: its id, its `sk-` secret, its signing pair and its webhook secret."""
 
     id: int
     secret: str
     access_key: str
     secret_key: str
+    webhook_secret: str
 
 
 @dataclass
@@ -70,17 +71,37 @@ class Admin:
 
         return run(self._unit(work))
 
-    def key(self, user: str, dialect: Dialect | None = None) -> IssuedKey:
-        """Issue another key to an existing user, with a default dialect when given."""
+    def key(
+        self, user: str, dialect: Dialect | None = None, *, rps: float | None = None, max_in_flight: int | None = None
+    ) -> IssuedKey:
+        """Issue another key to an existing user, with a default dialect and its own limits when given."""
 
         async def work(session: Any) -> IssuedKey:
             user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == user))).scalar_one()
-            key, secret = await create_key(session, user_id=user_id, name="signing", dialect=dialect)
+            key, secret = await create_key(
+                session,
+                user_id=user_id,
+                name="signing",
+                dialect=dialect,
+                rate_limit_rps=rps,
+                max_in_flight=max_in_flight,
+            )
             assert key.access_key is not None
             assert key.secret_key is not None
-            return IssuedKey(id=key.id, secret=secret, access_key=key.access_key, secret_key=key.secret_key)
+            assert key.webhook_secret is not None
+            return IssuedKey(
+                id=key.id,
+                secret=secret,
+                access_key=key.access_key,
+                secret_key=key.secret_key,
+                webhook_secret=key.webhook_secret,
+            )
 
         return run(self._unit(work))
+
+    def limit_key(self, key_id: int, *, rps: float | None) -> None:
+        """Set a key's own requests per second; None: the gateway's default from now on."""
+        run(self._unit(lambda session: update_key(session, key_id=key_id, changes={"rate_limit_rps": rps})))
 
     def revoke_key(self, key_id: int) -> None:
         """Revoke one key, its `sk-` secret and its access-key/secret-key pair."""

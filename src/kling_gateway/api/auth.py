@@ -1,13 +1,19 @@
-"""Who is calling: `sk-` API keys, or JWTs signed with a key's access key and secret key as Kling SDKs do."""
+"""Who is calling: `sk-` API keys, or JWTs signed with a key's access key and secret key as Kling SDKs do.
+
+Every authenticated request also counts against its key's requests per second (`rate_limits`), so that each
+route that asks who is calling holds the caller to its limit.
+"""
 
 from __future__ import annotations
 
 from cachetools import TTLCache
 
+from kling_gateway.api.rate_limits import RequestLimits
 from kling_gateway.errors import Unauthenticated
 from kling_gateway.keys.service import KEY_MARKER, Principal, SigningKey, hash_key, principal_for, signing_key_for
 from kling_gateway.kling import signing
 from kling_gateway.kling.codes import KlingCode
+from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 
 
@@ -17,23 +23,41 @@ class KeyCache:
     Only keys that exist are cached, so a new key works at once; a revoked key stops working within `ttl_s`.
     A verified JWT is remembered until it expires, so a token reused for 30 minutes has its signature checked once;
     its key is still looked up through the cache on every request, so revoking the key stops the token too.
+    A key's new limits, like its revocation, apply within `ttl_s`.
     """
 
-    def __init__(self, db: Database, *, ttl_s: float = 5.0, max_keys: int = 100_000, max_tokens: int = 100_000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ttl_s: float = 5.0,
+        max_keys: int = 100_000,
+        max_tokens: int = 100_000,
+        limits: RequestLimits | None = None,
+    ) -> None:
         self.db = db
+        self.limits = limits or RequestLimits()  # by default, only keys' own limits, counted in this process
         self._by_hash: TTLCache[str, Principal] = TTLCache(maxsize=max_keys, ttl=ttl_s)
         self._by_access_key: TTLCache[str, SigningKey] = TTLCache(maxsize=max_keys, ttl=ttl_s)
         self._verified = signing.VerifiedTokens(max_tokens=max_tokens)
 
+    @classmethod
+    def for_settings(cls, db: Database, settings: Settings) -> KeyCache:
+        """Cache keys for `key_cache_ttl_s`; count requests in Redis when `redis_url` is set, else in memory."""
+        return cls(db, ttl_s=settings.key_cache_ttl_s, limits=RequestLimits.for_settings(settings))
+
     async def authenticate(self, authorization: str | None) -> Principal:
-        """Return the owner of the key or token in an Authorization header, or raise with the Kling 401 code."""
+        """Return the owner of the key or token in an Authorization header and count the request against its key.
+
+        Raise Unauthenticated (a Kling 401 code) for a bad credential, RateLimited when the key is over its limit.
+        """
         try:
             token = signing.bearer_token(authorization)
-            if token.startswith(KEY_MARKER):
-                return await self._api_key_owner(token)
-            return await self._token_signer(token)
+            owner = await (self._api_key_owner(token) if token.startswith(KEY_MARKER) else self._token_signer(token))
         except signing.TokenRefused as refused:
             raise Unauthenticated(refused.message, refused.code) from None
+        await self.limits.admit(owner)
+        return owner
 
     async def _api_key_owner(self, key: str) -> Principal:
         digest = hash_key(key)

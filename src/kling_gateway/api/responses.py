@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling, task, video
-from kling_gateway.errors import GatewayError, InvalidRequest
+from kling_gateway.errors import GatewayError, InvalidRequest, RateLimited
 from kling_gateway.keys.service import Principal
 from kling_gateway.tasks.repository import TaskRow
 
@@ -89,7 +89,12 @@ class OpenAiShapedRoutes:
 
 def error(request: Request, failure: GatewayError) -> Response:
     """Answer an error in the shape this request speaks, as far as it is known when the error happens."""
-    return json(_error_body(request, failure), failure.http_status)
+    if not isinstance(failure, RateLimited):
+        return json(_error_body(request, failure), failure.http_status)
+    request.state.key_dialect = failure.key_dialect  # refused right after its key was known: the key's default holds
+    answer = json(_error_body(request, failure), failure.http_status)
+    answer.headers["Retry-After"] = str(failure.retry_after_s)
+    return answer
 
 
 def _error_body(request: Request, failure: GatewayError) -> Any:

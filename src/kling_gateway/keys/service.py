@@ -2,15 +2,19 @@
 
 A key is two credentials on one row: an `sk-` bearer secret, of which only the SHA-256 is stored, and an
 access-key/secret-key pair that official Kling SDKs sign HS256 JWTs with; verifying HS256 needs the secret key
-itself, so it is stored as it is and only ever read back to check a signature.
+itself, so it is stored as it is and only ever read back to check a signature. The row also holds the key's
+`whsec_` webhook secret, which signs the gateway's callbacks to the key's clients (kept to sign, shown once),
+and its own limits: requests per second and unfinished tasks at once (None: the gateway's default).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +32,10 @@ DISPLAY_CHARS = 8  # how much of a secret a listing shows: enough to recognise a
 ACCESS_KEY_MARKER = "ak-"
 ACCESS_KEY_BYTES = 16  # an access key names a key in every token, in clear: it must be unique, not secret
 SECRET_KEY_BYTES = 32  # 256 bits, the size of an HS256 key
+WHSEC_MARKER = "whsec_"  # a Standard Webhooks secret is `whsec_` and the Base64 of the signing key
+WEBHOOK_SECRET_BYTES = 32  # 256 bits, the size of an HMAC-SHA256 key
+MIN_RPS = 0.001  # the slowest rate a key can be limited to: one request per 1000 s
+MAX_RPS = 1_000_000.0  # far above what one gateway serves; a typo's guard, not a capacity
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,14 @@ class Principal:
     dialect: Dialect | None = None
     rate_limit_rps: float | None = None  # the key's own limit; None: the gateway's default applies
     max_in_flight: int | None = None  # the key's own limit of unfinished tasks; None: the default applies
+
+
+class KeyChanges(TypedDict, total=False):
+    """What `update_key` changes; a field left out stays as it is."""
+
+    dialect: Dialect
+    rate_limit_rps: float | None  # None: the gateway's default from now on
+    max_in_flight: int | None  # None: the gateway's default from now on
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,8 @@ _OWNER = (
     USERS.c.id.label("user_id"),
     USERS.c.name.label("user_name"),
     API_KEYS.c.dialect,
+    API_KEYS.c.rate_limit_rps,
+    API_KEYS.c.max_in_flight,
 )
 _KEYS_AND_OWNERS = API_KEYS.join(USERS, USERS.c.id == API_KEYS.c.user_id)
 _PRINCIPAL_BY_HASH = (
@@ -89,6 +107,24 @@ def new_secret_key() -> str:
     return secrets.token_urlsafe(SECRET_KEY_BYTES)
 
 
+def new_webhook_secret() -> str:
+    """Draw a new webhook signing secret, `whsec_` and the Base64 of 32 random bytes."""
+    return WHSEC_MARKER + base64.b64encode(secrets.token_bytes(WEBHOOK_SECRET_BYTES)).decode()
+
+
+def check_limits(*, rate_limit_rps: float | None = None, max_in_flight: int | None = None) -> None:
+    """Refuse a key limit out of range; None (the gateway's default) is always allowed."""
+    if rate_limit_rps is not None and not (math.isfinite(rate_limit_rps) and MIN_RPS <= rate_limit_rps <= MAX_RPS):
+        raise InvalidRequest(
+            f"requests per second: {rate_limit_rps:g} is out of range; "
+            f"give a number from {MIN_RPS:g} to {MAX_RPS:.0f}, or leave it to the gateway's default"
+        )
+    if max_in_flight is not None and max_in_flight < 1:
+        raise InvalidRequest(
+            f"tasks in flight: {max_in_flight} is out of range; give 1 or more, or leave it to the gateway's default"
+        )
+
+
 def hash_key(secret: str) -> str:
     """Hash a bearer secret the way it is stored and looked up: SHA-256, hexadecimal."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -100,13 +136,20 @@ def display_prefix(secret: str) -> str:
 
 
 async def create_key(
-    session: AsyncSession, *, user_id: int, name: str = "", dialect: Dialect | None = None
+    session: AsyncSession,
+    *,
+    user_id: int,
+    name: str = "",
+    dialect: Dialect | None = None,
+    rate_limit_rps: float | None = None,
+    max_in_flight: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Issue a key to a user; return the stored row, with its access key and secret key, and the `sk-` secret.
+    """Issue a key to a user; return the stored row, with its signing and webhook secrets, and the `sk-` secret.
 
     The `sk-` secret is not kept anywhere: this is the only time it exists in clear.
     """
     check_name(name, what="key name", allow_empty=True)
+    check_limits(rate_limit_rps=rate_limit_rps, max_in_flight=max_in_flight)
     secret = new_secret()
     key = ApiKey(
         user_id=user_id,
@@ -117,6 +160,9 @@ async def create_key(
         dialect=dialect,
         access_key=new_access_key(),
         secret_key=new_secret_key(),
+        webhook_secret=new_webhook_secret(),
+        rate_limit_rps=rate_limit_rps,
+        max_in_flight=max_in_flight,
     )
     session.add(key)
     try:
@@ -138,9 +184,23 @@ async def find_key(session: AsyncSession, *, key_id: int) -> tuple[ApiKey, str] 
     return None if found is None else (found[0], found[1])
 
 
+async def update_key(session: AsyncSession, *, key_id: int, changes: KeyChanges) -> ApiKey | None:
+    """Change a key's default dialect or its limits; None for an unknown id."""
+    if not changes:
+        raise InvalidRequest("nothing to change: give a dialect, a rate limit or a limit of tasks in flight")
+    check_limits(rate_limit_rps=changes.get("rate_limit_rps"), max_in_flight=changes.get("max_in_flight"))
+    await session.execute(update(API_KEYS).where(API_KEYS.c.id == key_id).values(**changes))
+    return await session.get(ApiKey, key_id, populate_existing=True)
+
+
 async def set_dialect(session: AsyncSession, *, key_id: int, dialect: Dialect) -> ApiKey | None:
     """Set the response dialect a key gets by default; None for an unknown id."""
-    await session.execute(update(API_KEYS).where(API_KEYS.c.id == key_id).values(dialect=dialect))
+    return await update_key(session, key_id=key_id, changes={"dialect": dialect})
+
+
+async def rotate_webhook_secret(session: AsyncSession, *, key_id: int) -> ApiKey | None:
+    """Give a key a new webhook secret, which signs its callbacks from now on; None for an unknown id."""
+    await session.execute(update(API_KEYS).where(API_KEYS.c.id == key_id).values(webhook_secret=new_webhook_secret()))
     return await session.get(ApiKey, key_id, populate_existing=True)
 
 
@@ -168,4 +228,11 @@ async def signing_key_for(connection: AsyncConnection, access_key: str) -> Signi
 
 def _principal(row: Row[*tuple[Any, ...]]) -> Principal:
     dialect = None if row.dialect is None else Dialect(row.dialect)
-    return Principal(user_id=row.user_id, user_name=row.user_name, key_id=row.key_id, dialect=dialect)
+    return Principal(
+        user_id=row.user_id,
+        user_name=row.user_name,
+        key_id=row.key_id,
+        dialect=dialect,
+        rate_limit_rps=row.rate_limit_rps,
+        max_in_flight=row.max_in_flight,
+    )
