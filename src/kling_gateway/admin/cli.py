@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import RenderableType
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.admin import AsJson, DatabaseUrl, Report, grid, iso_time, parse_yuan, run, table
+from kling_gateway.admin.callbacks_cli import callbacks_app
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan
 from kling_gateway.channels import admin as channels_service
@@ -22,6 +25,9 @@ from kling_gateway.users import service as users_service
 RECENT_ENTRIES = 20  # ledger entries `users show` lists
 ENTRY_FIELDS = ("created_at", "kind", "amount", "task_platform_id", "balance_after", "note")
 KEY_FIELDS = ("id", "user", "name", "prefix", "access_key", "dialect", "created_at", "status")
+LIMIT_FIELDS = ("id", "user", "name", "requests_per_second", "tasks_in_flight")
+BY_DEFAULT = "default: the gateway's, KLING_GATEWAY_ADMISSION__* in the settings"
+Number = TypeVar("Number", int, float)
 DIALECTS = ", ".join(Dialect)  # the response shapes a key can ask for by default
 # Named one by one, so that a channel's secret key can never reach any output.
 CHANNEL_FIELDS = (
@@ -35,11 +41,15 @@ CHANNEL_FIELDS = (
     "try_on_concurrency",
     "enabled",
 )
+CHANNEL_COLUMNS = (*CHANNEL_FIELDS, "webhook_secret_set")  # whether callbacks must be signed, never the secret
+WHSEC_FORM = "whsec_ followed by Base64, as the Kling console's Webhook tab shows it"
 
 users_app = typer.Typer(no_args_is_help=True, help="Create, show and list users.")
 credits_app = typer.Typer(no_args_is_help=True, help="Add money to a user's balance, or correct it.")
-keys_app = typer.Typer(no_args_is_help=True, help="Issue, list, update and revoke users' API keys.")
-channels_app = typer.Typer(no_args_is_help=True, help="Add, list, enable and disable upstream Kling accounts.")
+keys_app = typer.Typer(
+    no_args_is_help=True, help="Issue, list, update and revoke users' API keys, and rotate their webhook secrets."
+)
+channels_app = typer.Typer(no_args_is_help=True, help="Add, list, update, enable and disable upstream Kling accounts.")
 
 UserName = Annotated[str, typer.Argument(help="The user's name.")]
 ChannelName = Annotated[str, typer.Argument(help="The channel's name.")]
@@ -52,11 +62,12 @@ def _yuan_option(help_text: str) -> Any:
 
 
 def register_admin_commands(app: typer.Typer) -> None:
-    """Add the users, credits, keys and channels commands to the main command line."""
+    """Add the users, credits, keys, channels and callbacks commands to the main command line."""
     app.add_typer(users_app, name="users")
     app.add_typer(credits_app, name="credits")
     app.add_typer(keys_app, name="keys")
     app.add_typer(channels_app, name="channels")
+    app.add_typer(callbacks_app, name="callbacks")
 
 
 # --- users and credits ---
@@ -189,18 +200,28 @@ def create_key(
         Dialect | None,
         typer.Option(help=f"Its default response shape: {DIALECTS} (default: kling).", show_default=False),
     ] = None,
+    rps: Annotated[
+        float | None,
+        typer.Option("--rps", metavar="N", help=f"Requests per second it may send, e.g. 2 or 0.5 ({BY_DEFAULT})."),
+    ] = None,
+    max_in_flight: Annotated[
+        int | None, typer.Option(metavar="N", help=f"Its unfinished tasks at once ({BY_DEFAULT}).")
+    ] = None,
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Issue an API key and an access-key/secret-key pair to a user and print them; they are shown this once."""
+    """Issue an API key, an access-key/secret-key pair and a webhook secret to a user; they are shown this once."""
 
     async def work(session: AsyncSession) -> Report:
         owner = await users_service.require_user(session, user)
-        key, secret = await keys_service.create_key(session, user_id=owner.id, name=name, dialect=dialect)
+        key, secret = await keys_service.create_key(
+            session, user_id=owner.id, name=name, dialect=dialect, rate_limit_rps=rps, max_in_flight=max_in_flight
+        )
         data = _key_data(key, owner.name)
         warning = Text(
-            "This is the only time the key is shown: store the API key and the secret key now. "
-            "Only the API key's hash is kept; the secret key is kept to check signatures and never shown again.",
+            "This is the only time the key is shown: store the API key, the secret key and the webhook secret now. "
+            "Only the API key's hash is kept; the secret key and the webhook secret are kept to check and sign, "
+            "and never shown again.",
             style="bold",
         )
         return Report(
@@ -209,13 +230,16 @@ def create_key(
                 "secret": secret,
                 "access_key": key.access_key,
                 "secret_key": key.secret_key,
+                "webhook_secret": key.webhook_secret,
                 "dialect": data["dialect"],
             },
             [
                 f"Key {key.id} for {owner.name}, answering in the {_dialect_label(data)} dialect:",
-                f"API key     {secret}",
-                f"access key  {key.access_key}",
-                f"secret key  {key.secret_key}",
+                f"API key         {secret}",
+                f"access key      {key.access_key}",
+                f"secret key      {key.secret_key}",
+                f"webhook secret  {key.webhook_secret}",
+                f"limits          {_limits_label(data)}",
                 warning,
             ],
         )
@@ -229,13 +253,31 @@ def list_keys(
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List API keys by their prefixes and access keys (never a secret), their dialects and whether they work."""
+    """List API keys by their prefixes and access keys (never a secret), their dialects, limits and state."""
 
     async def work(session: AsyncSession) -> Report:
         user_id = None if user is None else (await users_service.require_user(session, user)).id
         keys = [_key_data(key, owner) for key, owner in await keys_service.list_keys(session, user_id=user_id)]
         rows = [key | {"dialect": _dialect_label(key)} for key in keys]
-        return Report({"keys": keys}, [table("API keys", rows, KEY_FIELDS)])
+        text: list[RenderableType] = [table("API keys", rows, KEY_FIELDS)]
+        limited = [
+            key
+            | {
+                "requests_per_second": _limit_label(key, "rate_limit_rps"),
+                "tasks_in_flight": _limit_label(key, "max_in_flight"),
+            }
+            for key in keys
+            if "key" in (key["rate_limit_rps_source"], key["max_in_flight_source"])
+        ]
+        if limited:
+            text.append(table("Keys with limits of their own", limited, LIMIT_FIELDS))
+        defaults = get_settings().admission
+        text.append(
+            "Other keys get the gateway's defaults: "
+            f"requests per second {_limit_text(defaults.requests_per_second)}, "
+            f"tasks in flight {_limit_text(defaults.tasks_in_flight)}."
+        )
+        return Report({"keys": keys}, text)
 
     run(work, as_json=as_json, database_url=database_url)
 
@@ -243,19 +285,78 @@ def list_keys(
 @keys_app.command("update")
 def update_key(
     key_id: KeyId,
-    dialect: Annotated[Dialect, typer.Option(help=f"Its default response shape from now on: {DIALECTS}.")],
+    dialect: Annotated[
+        Dialect | None, typer.Option(help=f"Its default response shape from now on: {DIALECTS}.", show_default=False)
+    ] = None,
+    rps: Annotated[
+        str | None,
+        typer.Option(
+            "--rps",
+            metavar="N|default",
+            help="Requests per second it may send from now on, e.g. 2 or 0.5; `default`: the gateway's.",
+            show_default=False,
+        ),
+    ] = None,
+    max_in_flight: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N|default",
+            help="Its unfinished tasks at once from now on; `default`: the gateway's.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Change the response dialect a key gets by default."""
+    """Change the response dialect a key gets by default, or its limits; a running gateway applies them in seconds."""
+    changes: keys_service.KeyChanges = {}
+    if dialect is not None:
+        changes["dialect"] = dialect
+    if rps is not None:
+        changes["rate_limit_rps"] = _limit_change(rps, float, "--rps", "requests per second, e.g. 2 or 0.5")
+    if max_in_flight is not None:
+        changes["max_in_flight"] = _limit_change(max_in_flight, int, "--max-in-flight", "a whole number, e.g. 5")
+    if not changes:
+        raise typer.BadParameter("nothing to change: give --dialect, --rps or --max-in-flight")
 
     async def work(session: AsyncSession) -> Report:
         found = await keys_service.find_key(session, key_id=key_id)
-        key = None if found is None else await keys_service.set_dialect(session, key_id=key_id, dialect=dialect)
+        key = None if found is None else await keys_service.update_key(session, key_id=key_id, changes=changes)
         if found is None or key is None:
             raise NotFound(f"there is no key with id {key_id}; `keys list` shows them")
-        line = f"Key {key.id} ({key.key_prefix}) now answers in the {dialect} dialect by default."
-        return Report({"key": _key_data(key, found[1])}, [line])
+        data = _key_data(key, found[1])
+        lines: list[str] = []
+        if "dialect" in changes:
+            lines.append(f"Key {key.id} ({key.key_prefix}) now answers in the {data['dialect']} dialect by default.")
+        if changes.keys() & {"rate_limit_rps", "max_in_flight"}:
+            lines.append(f"Key {key.id} ({key.key_prefix}) now has these limits: {_limits_label(data)}.")
+        return Report({"key": data}, lines)
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@keys_app.command("rotate-webhook-secret")
+def rotate_webhook_secret(key_id: KeyId, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """Give a key a new webhook secret and print it; it is shown this once and signs every callback from now on."""
+
+    async def work(session: AsyncSession) -> Report:
+        found = await keys_service.find_key(session, key_id=key_id)
+        key = None if found is None else await keys_service.rotate_webhook_secret(session, key_id=key_id)
+        if found is None or key is None:
+            raise NotFound(f"there is no key with id {key_id}; `keys list` shows them")
+        warning = Text(
+            "This is the only time the new webhook secret is shown: store it now. "
+            "Callbacks are signed with it from now on; the old secret no longer signs anything.",
+            style="bold",
+        )
+        return Report(
+            {"key": _key_data(key, found[1]), "webhook_secret": key.webhook_secret},
+            [
+                f"Key {key.id} ({key.key_prefix}) has a new webhook secret:",
+                f"webhook secret  {key.webhook_secret}",
+                warning,
+            ],
+        )
 
     run(work, as_json=as_json, database_url=database_url)
 
@@ -278,7 +379,8 @@ def revoke_key(key_id: KeyId, as_json: AsJson = False, database_url: DatabaseUrl
 
 
 def _key_data(key: ApiKey, user_name: str) -> dict[str, Any]:
-    # Named one by one, so that a key's secret key can never reach a listing.
+    # Named one by one, so that a key's secret key and webhook secret can never reach a listing.
+    defaults = get_settings().admission
     return {
         "id": key.id,
         "user_id": key.user_id,
@@ -288,6 +390,12 @@ def _key_data(key: ApiKey, user_name: str) -> dict[str, Any]:
         "access_key": key.access_key,
         "dialect": key.dialect or Dialect.KLING.value,
         "dialect_source": "default" if key.dialect is None else "key",
+        # A limit as it applies (the key's own, else the gateway's default; None: no limit) and where it comes from.
+        "rate_limit_rps": defaults.requests_per_second if key.rate_limit_rps is None else key.rate_limit_rps,
+        "rate_limit_rps_source": "default" if key.rate_limit_rps is None else "key",
+        "max_in_flight": defaults.tasks_in_flight if key.max_in_flight is None else key.max_in_flight,
+        "max_in_flight_source": "default" if key.max_in_flight is None else "key",
+        "webhook_secret_set": key.webhook_secret is not None,
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,
         "status": "active" if key.revoked_at is None else "revoked",
@@ -296,6 +404,30 @@ def _key_data(key: ApiKey, user_name: str) -> dict[str, Any]:
 
 def _dialect_label(key: dict[str, Any]) -> str:
     return f"{key['dialect']} (default)" if key["dialect_source"] == "default" else str(key["dialect"])
+
+
+def _limit_label(key: dict[str, Any], limit: str) -> str:
+    value = _limit_text(key[limit])
+    return f"{value} (default)" if key[f"{limit}_source"] == "default" else value
+
+
+def _limit_text(value: float | None) -> str:
+    return "unlimited" if value is None else f"{value:g}"
+
+
+def _limits_label(key: dict[str, Any]) -> str:
+    rps, in_flight = _limit_label(key, "rate_limit_rps"), _limit_label(key, "max_in_flight")
+    return f"requests per second {rps}, tasks in flight {in_flight}"
+
+
+def _limit_change(text: str, number: Callable[[str], Number], option: str, form: str) -> Number | None:
+    """Read a limit given to `keys update`: a number, or `default` to follow the gateway's default again."""
+    if text.strip().lower() == "default":
+        return None
+    try:
+        return number(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a limit; give {form}, or `default`", param_hint=option) from None
 
 
 # --- channels ---
@@ -312,6 +444,13 @@ def add_channel(
     video_concurrency: Annotated[int, typer.Option(help="Video tasks running at once (1 or more).")] = 5,
     image_concurrency: Annotated[int, typer.Option(help="Image slots running at once (1 or more).")] = 10,
     try_on_concurrency: Annotated[int, typer.Option(help="Try-on tasks running at once (1 or more).")] = 5,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            help=f"The account's webhook secret, {WHSEC_FORM}: callbacks must then be signed with it; never printed.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -329,9 +468,10 @@ def add_channel(
             video_concurrency=video_concurrency,
             image_concurrency=image_concurrency,
             try_on_concurrency=try_on_concurrency,
+            webhook_secret=webhook_secret,
         )
         data = _channel_data(channel)
-        return Report({"channel": data}, [f"Added channel {channel.name}.", grid(data, CHANNEL_FIELDS)])
+        return Report({"channel": data}, [f"Added channel {channel.name}.", grid(data, CHANNEL_COLUMNS)])
 
     run(work, as_json=as_json, database_url=database_url)
 
@@ -342,7 +482,37 @@ def list_channels(as_json: AsJson = False, database_url: DatabaseUrl = None) -> 
 
     async def work(session: AsyncSession) -> Report:
         channels = [_channel_data(channel) for channel in await channels_service.list_channels(session)]
-        return Report({"channels": channels}, [table("Channels (concurrency per kind)", channels, CHANNEL_FIELDS)])
+        return Report({"channels": channels}, [table("Channels (concurrency per kind)", channels, CHANNEL_COLUMNS)])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+@channels_app.command("update")
+def update_channel(
+    name: ChannelName,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Require callbacks signed with this webhook secret, {WHSEC_FORM}; never printed.",
+            show_default=False,
+        ),
+    ] = None,
+    unsigned_callbacks: Annotated[
+        bool, typer.Option("--no-webhook-secret", help="Accept callbacks without signatures again.")
+    ] = False,
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set or clear the webhook secret a channel's callbacks must be signed with."""
+    if (webhook_secret is None) != unsigned_callbacks:
+        raise typer.BadParameter("give exactly one of --webhook-secret whsec_… and --no-webhook-secret")
+
+    async def work(session: AsyncSession) -> Report:
+        channel = await channels_service.set_webhook_secret(session, name=name, webhook_secret=webhook_secret)
+        if channel is None:
+            raise NotFound(f"there is no channel named {name!r}; `channels list` shows them")
+        state = "no longer need signatures" if webhook_secret is None else "must now be signed with the new secret"
+        return Report({"channel": _channel_data(channel)}, [f"Callbacks of channel {channel.name} {state}."])
 
     run(work, as_json=as_json, database_url=database_url)
 
@@ -374,5 +544,6 @@ def _channel_data(channel: Channel) -> dict[str, Any]:
     return {
         "id": channel.id,
         **{field: getattr(channel, field) for field in CHANNEL_FIELDS},
+        "webhook_secret_set": channel.webhook_secret is not None,
         "created_at": channel.created_at,
     }

@@ -150,12 +150,13 @@ class KlingRoutes:
     # -- the rest ------------------------------------------------------------------------------------------------
 
     async def upstream_callback(self, request: Request) -> Response:
-        """Take the upstream's report on a task it runs for us."""
+        """Take the upstream's report on a task it runs for us; its signature covers the raw body, read as sent."""
         moved = await take_callback(
             self.runtime.db,
             request.path_params["platform_id"],
             request.path_params["token"],
-            await json_body(request),
+            await request.body(),
+            request.headers,
             poll_interval_s=self.runtime.settings.sync.poll_interval_s,
         )
         return responses.json(kling.envelope({"applied": moved}))

@@ -1,7 +1,10 @@
-"""Add, list, enable and disable channels (upstream Kling accounts); every admin query about them lives here."""
+"""Add, list, enable and disable channels (upstream Kling accounts) and set their webhook secrets; every admin
+query about them lives here."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -14,6 +17,7 @@ from kling_gateway.store.models import Channel
 from kling_gateway.users.service import check_name
 
 TEXT_MAX_CHARS = 255  # the width of the base URL and key columns
+WHSEC_PREFIX = "whsec_"
 
 
 async def add_channel(
@@ -28,6 +32,7 @@ async def add_channel(
     video_concurrency: int = 5,
     image_concurrency: int = 10,
     try_on_concurrency: int = 5,
+    webhook_secret: str | None = None,
 ) -> Channel:
     """Add an enabled channel after checking every value; the base URL is kept without a trailing slash."""
     check_name(name, what="channel name")
@@ -42,6 +47,8 @@ async def add_channel(
     ):
         if value < 1:
             raise InvalidRequest(f"the {what} is {value}; it must be 1 or more")
+    if webhook_secret is not None:
+        check_webhook_secret(webhook_secret)
     channel = Channel(
         name=name,
         base_url=normalized_base_url(base_url),
@@ -54,6 +61,7 @@ async def add_channel(
         try_on_concurrency=try_on_concurrency,
         enabled=True,
         created_at=now_ms(),
+        webhook_secret=webhook_secret,
     )
     session.add(channel)
     try:
@@ -62,6 +70,21 @@ async def add_channel(
         # Also the outcome of two admins racing for one name: the unique index decides, not a prior read.
         raise InvalidRequest(f"a channel named {name!r} already exists; choose another name") from None
     return channel
+
+
+def check_webhook_secret(secret: str) -> None:
+    """Refuse a webhook secret that is not `whsec_` and Base64, as the Kling console shows it; never echo it."""
+    form = "it must be whsec_ followed by Base64, exactly as the Kling console shows it (e.g. whsec_dGVzdA==)"
+    if not secret.startswith(WHSEC_PREFIX):
+        raise InvalidRequest(f"the webhook secret does not start with {WHSEC_PREFIX}; {form}")
+    if len(secret) > TEXT_MAX_CHARS:
+        raise InvalidRequest(f"the webhook secret is longer than {TEXT_MAX_CHARS} characters; {form}")
+    try:
+        key = base64.b64decode(secret.removeprefix(WHSEC_PREFIX), validate=True)
+    except binascii.Error:
+        raise InvalidRequest(f"the webhook secret's part after {WHSEC_PREFIX} is not Base64; {form}") from None
+    if not key:
+        raise InvalidRequest(f"the webhook secret is empty after {WHSEC_PREFIX}; {form}")
 
 
 def normalized_base_url(base_url: str) -> str:
@@ -86,6 +109,17 @@ async def list_channels(session: AsyncSession) -> list[Channel]:
     """List every channel, the first to be tried first (highest priority), then by name."""
     query = select(Channel).order_by(Channel.priority.desc(), Channel.name)
     return list((await session.scalars(query)).all())
+
+
+async def set_webhook_secret(session: AsyncSession, *, name: str, webhook_secret: str | None) -> Channel | None:
+    """Make a channel's callbacks need signatures with this secret, or none (None); None for an unknown name."""
+    if webhook_secret is not None:
+        check_webhook_secret(webhook_secret)
+    channel: Channel | None = await session.scalar(select(Channel).where(Channel.name == name))
+    if channel is not None:
+        channel.webhook_secret = webhook_secret
+        await session.flush()
+    return channel
 
 
 async def set_channel_enabled(session: AsyncSession, *, name: str, enabled: bool) -> Channel | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,7 @@ class ChannelChoice:
     priority: int
     weight: int
     limits: Mapping[PackType, int]
+    webhook_secret: str | None = field(default=None, repr=False)  # whsec_…: its callbacks must be signed with it
 
 
 async def enabled_channels(session: AsyncSession) -> list[ChannelChoice]:
@@ -48,6 +49,7 @@ async def all_channels(session: AsyncSession, *, enabled_only: bool = False) -> 
                 PackType.IMAGE: row.image_concurrency,
                 PackType.TRY_ON: row.try_on_concurrency,
             },
+            webhook_secret=row.webhook_secret,
         )
         for row in rows
     ]

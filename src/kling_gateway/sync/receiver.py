@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
+import orjson
 from sqlalchemy import update
 
 from kling_gateway.channels.selection import all_channels
@@ -11,19 +12,21 @@ from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest, NotFound, Unauthenticated
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import TASKS
-from kling_gateway.sync.callbacks import token_matches
+from kling_gateway.sync.callbacks import token_matches, verify_signature
 from kling_gateway.sync.schedule import next_look
 from kling_gateway.tasks import repository, transitions
 from kling_gateway.upstream.client import UpstreamTask
 from kling_gateway.upstream.errors import UpstreamError
 
 
-async def take_callback(db: Database, platform_id: str, token: str, payload: Any, *, poll_interval_s: float) -> bool:
-    """Apply a callback's task object to the task it is about; tell whether the task moved."""
-    try:
-        report = UpstreamTask.from_json(payload)
-    except UpstreamError as error:
-        raise InvalidRequest(f"the callback body is not a Kling task object: {error.message}") from None
+async def take_callback(
+    db: Database, platform_id: str, token: str, body: bytes, headers: Mapping[str, str], *, poll_interval_s: float
+) -> bool:
+    """Apply a callback's task object to the task it is about, once it proves its sender; tell if the task moved.
+
+    Nothing is read from the body before the sender is known to be the task's channel, and, when that channel has
+    a webhook secret, before the body's signature checks out.
+    """
     moment = now_ms()
     async with db.session() as session, session.begin():
         task = await repository.find_by_platform_id(session, platform_id)
@@ -33,6 +36,9 @@ async def take_callback(db: Database, platform_id: str, token: str, payload: Any
         sender = next((c for c in channels if token_matches(c.credentials.secret_key, platform_id, token)), None)
         if sender is None:
             raise Unauthenticated("the callback URL's token does not match the task's channel")
+        if sender.webhook_secret is not None:
+            verify_signature(sender.webhook_secret, body, headers, now_s=moment / 1000)
+        report = _task_object(body)
         if task.upstream_task_id not in (None, report.task_id):
             raise InvalidRequest(f"the callback is about upstream task {report.task_id!r}, not this task's")
         if task.channel_id is None:
@@ -40,3 +46,12 @@ async def take_callback(db: Database, platform_id: str, token: str, payload: Any
             await session.execute(update(TASKS).where(TASKS.c.id == task.id).values(channel_id=sender.id))
         next_sync_at = next_look(moment, poll_interval_s)
         return await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)
+
+
+def _task_object(body: bytes) -> UpstreamTask:
+    try:
+        return UpstreamTask.from_json(orjson.loads(body))
+    except orjson.JSONDecodeError as error:
+        raise InvalidRequest(f"the callback body is not valid JSON ({error})") from None
+    except UpstreamError as error:
+        raise InvalidRequest(f"the callback body is not a Kling task object: {error.message}") from None
