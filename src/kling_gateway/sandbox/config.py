@@ -23,8 +23,8 @@ class Account(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     access_key: str = Field(min_length=1)
-    secret_key: str = Field(min_length=1)
-    api_key: str | None = None
+    secret_key: str = Field(min_length=1, repr=False)  # never in a log line or a traceback
+    api_key: str | None = Field(default=None, repr=False)
 
     @classmethod
     def generate(cls) -> Self:

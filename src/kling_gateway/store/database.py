@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another writer before giving up
+
+
+# The SQLite driver logs every statement's parameters at DEBUG, secrets among them (keys' signing secrets,
+# channels' secret keys); SQLAlchemy's own echo, which an operator can turn on knowingly, is enough.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def sqlite_url(data_dir: Path) -> str:
