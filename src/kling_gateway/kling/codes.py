@@ -45,3 +45,11 @@ class KlingCode(Enum):
 
 
 SERVER_FAULTS = (KlingCode.SERVER_ERROR, KlingCode.SERVICE_UNAVAILABLE, KlingCode.SERVER_TIMEOUT)
+
+
+def refusal_code(code: int | None) -> KlingCode:
+    """Name the 400 code an upstream refusal carried (e.g. 1301 content safety), to pass it on; else 1201."""
+    for known in KlingCode:
+        if known.code == code and known.http_status == 400:
+            return known
+    return KlingCode.ILLEGAL_VALUE

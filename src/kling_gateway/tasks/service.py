@@ -28,7 +28,7 @@ from kling_gateway.errors import (
     UpstreamFailed,
 )
 from kling_gateway.keys.service import Principal
-from kling_gateway.kling.codes import KlingCode
+from kling_gateway.kling.codes import refusal_code
 from kling_gateway.kling.output import expected_output
 from kling_gateway.kling.pricing import unit_cost
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidBody, parse_body
@@ -159,7 +159,7 @@ class TaskService:
         outcome = await self.dispatcher.send(task)
         if outcome.sent is Sent.REFUSED:
             await self._forget(task, f"refused upstream: {outcome.reason}")
-            raise RefusedUpstream(f"the upstream refused the task: {outcome.reason}", _known_code(outcome.code))
+            raise RefusedUpstream(f"the upstream refused the task: {outcome.reason}", refusal_code(outcome.code))
         if outcome.sent is Sent.NO_CHANNEL:
             await self._forget(task, outcome.reason)
             if task.required_channel_id is not None:
@@ -313,10 +313,3 @@ def _draft(spec: ActionSpec, raw: Any) -> _Draft:
         raise InvalidRequest(invalid.message, param=invalid.field) from None
     canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     return _Draft(spec=spec, body=body, raw=dict(raw), body_hash=hashlib.sha256(canonical).hexdigest())
-
-
-def _known_code(code: int | None) -> KlingCode:
-    for known in KlingCode:
-        if known.code == code and known.http_status == 400:
-            return known
-    return KlingCode.ILLEGAL_VALUE

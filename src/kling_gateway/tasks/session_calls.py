@@ -20,7 +20,7 @@ from kling_gateway.channels.selection import ChannelChoice, enabled_channels, ra
 from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest, NoCapacity, RefusedUpstream, UpstreamFailed
 from kling_gateway.keys.service import Principal
-from kling_gateway.kling.codes import KlingCode
+from kling_gateway.kling.codes import KlingCode, refusal_code
 from kling_gateway.kling.schemas import SYNC_CALLS, Family, InvalidBody, PackType, parse_body
 from kling_gateway.store.database import Database
 from kling_gateway.upstream.client import KlingClient
@@ -58,7 +58,9 @@ class SessionCalls:
             except ChannelUnavailable as error:
                 problems.append(f"{channel.name}: {error.message}")
             except RequestRefused as error:
-                raise RefusedUpstream(f"the upstream refused the call: {error.message}", _refusal_code(error)) from None
+                raise RefusedUpstream(
+                    f"the upstream refused the call: {error.message}", refusal_code(error.code)
+                ) from None
             except OutcomeUnknown as error:
                 # A selection edit may or may not have been applied: only the caller can tell whether to repeat it.
                 raise UpstreamFailed(
@@ -106,11 +108,3 @@ def _parsed(call: str, raw: Any) -> BaseModel:
         return parse_body(SYNC_CALLS[call], raw)
     except InvalidBody as invalid:
         raise InvalidRequest(invalid.message, param=invalid.field) from None
-
-
-def _refusal_code(error: RequestRefused) -> KlingCode:
-    """Keep the upstream's code when it is a 400 one (e.g. 1301 content safety); else 1201."""
-    for known in KlingCode:
-        if known.code == error.code and known.http_status == 400:
-            return known
-    return KlingCode.ILLEGAL_VALUE
