@@ -3,6 +3,7 @@ a worker asks the upstream for the task by its external id, adopts it if it is t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import httpx
@@ -62,3 +63,44 @@ def test_a_task_whose_sender_died_mid_create_ends_with_exactly_one_upstream_task
     assert upstream.creates == (1 if reached_upstream else 2)  # adopted as it was, or sent once more
     assert gw.admin.ledger(done["platform_id"]).keys() == {"hold", "release", "charge"}
     assert gw.admin.money("alice")[1] == 0
+
+
+class CreateLandsLate(httpx.AsyncBaseTransport):
+    """Time out the first create at once, while the request reaches the upstream only a moment later: a lookup
+    made right after the timeout does not find the task yet."""
+
+    def __init__(self, delay_s: float) -> None:
+        self._network = httpx.AsyncHTTPTransport()
+        self._delay_s = delay_s
+        self.creates = 0
+        self._late: set[asyncio.Task[httpx.Response]] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.creates += 1
+            if self.creates == 1:
+                await request.aread()
+                late = asyncio.create_task(self._deliver_later(request))
+                self._late.add(late)
+                raise httpx.ReadTimeout("no answer in time", request=request)
+        return await self._network.handle_async_request(request)
+
+    async def _deliver_later(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(self._delay_s)
+        return await self._network.handle_async_request(request)
+
+
+def test_a_create_that_lands_after_its_timeout_is_adopted_not_sent_to_another_channel(
+    gateway_factory: GatewayFactory,
+) -> None:
+    upstream = CreateLandsLate(delay_s=0.3)
+    gw = gateway_factory(channels=2, upstream=upstream, sync=SHORT_CLAIMS)
+    with gw.client() as client:
+        answer = client.post(T2V, json={"prompt": "a fox", "external_task_id": "late-1"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["task_id"] is None  # not found yet, and not given up on
+        done = wait_until(client, f"{T2V}/late-1")
+    assert done["task_status"] == "succeed"
+    [task] = gw.sandbox.state.tasks.all_tasks()  # one upstream task: the late one, adopted
+    assert task.task_id == done["task_id"]
+    assert upstream.creates == 1

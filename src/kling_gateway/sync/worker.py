@@ -109,7 +109,11 @@ class Worker:
             groups[(task.channel_id, task.family, task.action)].append(task)
         budget: Counter[int] = Counter()  # upstream calls made per channel this round
         for (channel_id, family, action), tasks in groups.items():
-            await self._sync_group(channels[channel_id], family, action, tasks, budget)
+            channel = channels.get(channel_id)
+            if channel is None:  # cannot happen by design; one bad row must not stop every round
+                log.error("%d tasks in flight name no known channel, e.g. %s", len(tasks), tasks[0].platform_id)
+                continue
+            await self._sync_group(channel, family, action, tasks, budget)
         return len(due)
 
     async def _sync_group(
@@ -169,8 +173,8 @@ class Worker:
         schedule: dict[int, list[int]] = defaultdict(list)
         for task in tasks:
             report = reports.get(task.upstream_task_id)
-            interval = poll_interval(
-                age_ms=moment - task.created_at,
+            interval = poll_interval(  # counted from its last change: time in the queue is not time running
+                age_ms=moment - task.updated_at,
                 expected_ms=task.expected_ms,
                 base_s=self.config.poll_interval_s,
                 longest_s=self.config.max_poll_interval_s,

@@ -72,6 +72,8 @@ class Dispatcher:
         sync = settings.sync
         # A claim outlives any create call still under way, so no one asks the upstream before it could answer.
         self.send_lease_ms = round((2 * sync.upstream_timeout_s + sync.poll_interval_s) * 1000)
+        # A create that never answered may still land upstream for a while; until then, absence proves nothing.
+        self.landing_ms = round(2 * sync.upstream_timeout_s * 1000)
         self._served: dict[int, int] = {}  # user id → the turn their latest task was sent upstream
         self._turns = 0
 
@@ -131,7 +133,11 @@ class Dispatcher:
         if isinstance(error, OutcomeUnknown) or (
             isinstance(error, RequestRefused) and "external_task_id" in error.message
         ):
-            return await self._look_up(task, channel)
+            # An upstream that answered (a 5xx) is done with the create, so its "no such task" is final. One that
+            # never answered (a timeout, a dropped connection) may still be creating it: its "no" is believed
+            # only once the create could no longer land.
+            answered = error.http_status is not None
+            return await self._look_up(task, channel, absence_is_final=answered)
         await self._release(task, channel)
         if isinstance(error, ChannelBusy):
             return Outcome(Sent.WAITING, error.message)
@@ -139,19 +145,23 @@ class Dispatcher:
             return Outcome(Sent.FAILED, error.message)
         return Outcome(Sent.REFUSED, error.message, error.code)
 
-    async def _look_up(self, task: TaskRow, channel: ChannelChoice) -> Outcome:
-        """Ask the channel for the task by its external id: adopt it if there, offer it again if not."""
+    async def _look_up(self, task: TaskRow, channel: ChannelChoice, *, absence_is_final: bool) -> Outcome:
+        """Ask the channel for the task by its external id: adopt it if there; if not, offer it again once the
+        absence is certain, else leave it claimed for a worker to ask again."""
         try:
             found = await self.client.get(channel.credentials, task.family, task.action, task.platform_id)
         except UpstreamError as error:
             # Keep the claim; a worker asks again soon (the create call is known to be over).
             await self._recheck_soon(task)
             return Outcome(Sent.UNKNOWN, error.message)
-        if found is None:
-            await self._release(task, channel)
-            return Outcome(Sent.FAILED, "no answer, and the task is not there")
-        await self._adopt(task, channel, found)
-        return Outcome(Sent.ACCEPTED)
+        if found is not None:
+            await self._adopt(task, channel, found)
+            return Outcome(Sent.ACCEPTED)
+        if not absence_is_final:
+            await self._recheck_at(task, now_ms() + self.landing_ms)
+            return Outcome(Sent.UNKNOWN, "no answer, and the task is not there yet")
+        await self._release(task, channel)
+        return Outcome(Sent.FAILED, "no answer, and the task is not there")
 
     def _upstream_body(self, task: TaskRow, channel: ChannelChoice) -> dict[str, Any]:
         """Send our platform_id as the upstream's external id, and never the client's callback URL."""
@@ -165,11 +175,15 @@ class Dispatcher:
         return body
 
     async def _adopt(self, task: TaskRow, channel: ChannelChoice, report: UpstreamTask) -> None:
-        """Move the task on from the upstream's first word about it (a callback may have got there first)."""
+        """Move the task on from the upstream's first word about it (a callback may have got there first).
+
+        The report proves the task lives on this channel, so the claim is set to it under the row's lock, even
+        if a stale "not there" dropped it meanwhile: a task in flight always knows its channel.
+        """
         moment = now_ms()
         async with self.db.session() as session, session.begin():
-            fresh = await repository.find_by_platform_id(session, task.platform_id)
-            if fresh is None:
+            fresh = await repository.lock_queued_to(session, task_id=task.id, channel_id=channel.id)
+            if fresh is None:  # no longer queued: whoever moved it set its channel
                 return
             next_sync_at = next_look(moment, self.settings.sync.poll_interval_s)
             await transitions.advance(session, fresh, report, now_ms=moment, next_sync_at=next_sync_at)
@@ -179,11 +193,11 @@ class Dispatcher:
             await repository.release_send(session, task_id=task.id, channel_id=channel.id, retry_at=None)
 
     async def _recheck_soon(self, task: TaskRow) -> None:
-        moment = now_ms()
+        await self._recheck_at(task, now_ms() + round(self.settings.sync.poll_interval_s * 1000))
+
+    async def _recheck_at(self, task: TaskRow, at: int) -> None:
         async with self.db.session() as session, session.begin():
-            await repository.set_next_look(
-                session, task_id=task.id, at=moment + round(self.settings.sync.poll_interval_s * 1000)
-            )
+            await repository.set_next_look(session, task_id=task.id, at=at)
 
     # -- the queue -----------------------------------------------------------------------------------------------
 
@@ -278,6 +292,9 @@ class Dispatcher:
                 continue
             if found is not None:
                 await self._adopt(task, channel, found)
+                continue
+            if moment < task.updated_at + self.landing_ms:  # claimed recently: its create may still land
+                await self._recheck_at(task, task.updated_at + self.landing_ms)
                 continue
             await self._release(task, channel)
             await self._not_sent(task, Outcome(Sent.FAILED, f"{channel.name}: the create had no effect"))

@@ -138,6 +138,17 @@ async def release_send(session: AsyncSession, *, task_id: int, channel_id: int, 
     return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
 
 
+async def lock_queued_to(session: AsyncSession, *, task_id: int, channel_id: int) -> TaskRow | None:
+    """Lock a queued task's row and set its channel; None if it is no longer queued (then nothing is changed)."""
+    query = (
+        update(TASKS)
+        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value)
+        .values(channel_id=channel_id)
+        .returning(TASKS)
+    )
+    return cast(TaskRow | None, (await session.execute(query)).one_or_none())
+
+
 async def set_next_look(session: AsyncSession, *, task_id: int, at: int) -> None:
     """Set when a queued task is next offered to a channel, or its lost create next checked."""
     query = update(TASKS).where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value).values(next_sync_at=at)
