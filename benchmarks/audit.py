@@ -1,0 +1,517 @@
+"""Check a gateway run against the upstream it ran on: nothing lost, nothing sent, held, charged or released twice.
+
+The gateway's side is read from its database (tasks, ledger, users, channels); the upstream's side from each
+channel's own task lists (`GET /v1/{family}/{action}?pageNum=&pageSize=500`, signed with the channel's key pair).
+Each upstream task names its gateway task by `task_info.external_task_id`, which is the gateway's platform_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+import jwt
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from kling_gateway.billing.money import cost_micros, format_yuan
+from kling_gateway.store.database import Database
+from kling_gateway.store.models import CHANNELS, LEDGER, TASKS, USERS
+
+FINAL = frozenset({"succeed", "failed"})
+PAGE_SIZE = 500  # the most the official list endpoint gives per page
+MAX_PAGE_NUM = 1000  # the official list endpoint's last page
+LIST_TRIES = 30  # attempts at one page while the upstream answers 5xx or drops the connection
+LIST_RETRY_PAUSE_S = 0.1
+SETTLE_PAUSE_S = 0.5  # between two readings of the upstream while its last tasks finish
+TOKEN_TTL_S = 1800
+SHOWN_FINDINGS = 25  # findings the printout lists one by one; the JSON has them all
+
+# The kinds of finding, in the order the printout shows them, with what each means.
+KINDS: dict[str, str] = {
+    "lost": "lost (accepted, but missing or not final)",
+    "idempotency": "one client id answered with several tasks",
+    "duplicate": "duplicates (gateway tasks with ≥ 2 upstream tasks)",
+    "orphan": "orphans (upstream tasks of no gateway task)",
+    "open_hold": "holds left open",
+    "double_entry": "double holds, charges or releases",
+    "disagreement": "tasks whose status or charge disagrees with the upstream",
+    "user_money": "users whose balance or held amount disagrees with their ledger",
+    "total": "Σ charges ≠ Σ upstream deductions × rate",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation: of which kind, about what (a task, a user, an upstream task), and the evidence."""
+
+    kind: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class UpstreamTask:
+    """One task as a channel's list shows it."""
+
+    channel: str
+    family: str
+    action: str
+    task_id: str
+    external_task_id: str | None
+    status: str
+    final_unit_deduction: str | None
+
+    def describe(self) -> str:
+        deducted = f", deducted {self.final_unit_deduction}" if self.final_unit_deduction else ""
+        return f"{self.channel}/{self.action} task {self.task_id} {self.status}{deducted}"
+
+
+@dataclass
+class Audit:
+    """What a run came to: the counts the printout shows and every violation found, with its evidence."""
+
+    submitted: int = 0
+    finished: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    upstream_tasks: int = 0
+    upstream_per_task: dict[int, int] = field(default_factory=dict)  # upstream tasks → how many gateway tasks
+    charged_micros: int = 0
+    deducted_micros: int = 0  # Σ over succeeded upstream tasks of final_unit_deduction × the task's rate
+    ledger_entries: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    def violations(self) -> list[str]:
+        """Every violation, one line each; empty when the run lost nothing and did nothing twice."""
+        return [str(finding) for finding in self.findings]
+
+    def count(self, kind: str) -> int:
+        """Count the findings of one kind."""
+        return sum(finding.kind == kind for finding in self.findings)
+
+    def as_json(self) -> dict[str, Any]:
+        """Give every figure and finding as plain JSON values."""
+        return {
+            "submitted": self.submitted,
+            "finished": self.finished,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "upstream_tasks": self.upstream_tasks,
+            "upstream_per_task": {str(n): tasks for n, tasks in sorted(self.upstream_per_task.items())},
+            "charged_yuan": format_yuan(self.charged_micros),
+            "deducted_yuan": format_yuan(self.deducted_micros),
+            "ledger_entries": self.ledger_entries,
+            "counts": {kind: self.count(kind) for kind in KINDS},
+            "violations": self.violations(),
+        }
+
+    def table(self) -> Table:
+        """Lay the figures out as a table, each with its verdict."""
+        table = Table(title="Audit: gateway ledger against upstream tasks")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_column("verdict")
+        histogram = ", ".join(f"{n}: {tasks}" for n, tasks in sorted(self.upstream_per_task.items())) or "-"
+        table.add_row("tasks submitted (accepted)", str(self.submitted), "")
+        table.add_row("finished (succeed / failed)", f"{self.finished} ({self.succeeded} / {self.failed})", "")
+        table.add_row("upstream tasks", str(self.upstream_tasks), "")
+        table.add_row("upstream tasks per gateway task", histogram, "")
+        table.add_row("ledger entries", str(self.ledger_entries), "")
+        table.add_row(
+            "charged / deducted × rate",
+            f"¥{format_yuan(self.charged_micros)} / ¥{format_yuan(self.deducted_micros)}",
+            _verdict(self.count("total")),
+        )
+        for kind, label in KINDS.items():
+            if kind != "total":
+                table.add_row(label, str(self.count(kind)), _verdict(self.count(kind)))
+        return table
+
+    def print(self, console: Console) -> None:
+        """Print the table, then the first findings one by one."""
+        console.print(self.table())
+        for finding in self.findings[:SHOWN_FINDINGS]:
+            console.print(f"[red]✗[/red] {finding}", highlight=False, soft_wrap=True)
+        if len(self.findings) > SHOWN_FINDINGS:
+            console.print(f"… and {len(self.findings) - SHOWN_FINDINGS} more (all of them in the JSON report)")
+
+
+def _verdict(count: int) -> str:
+    return "[green]ok[/green]" if count == 0 else "[bold red]VIOLATION[/bold red]"
+
+
+# --- the gateway's side -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpstreamAccount:
+    """A channel's account, as the database names it: where to list its tasks and the key pair to sign with."""
+
+    name: str
+    base_url: str
+    access_key: str
+    secret_key: str
+
+
+@dataclass
+class _Entries:
+    """A task's ledger entries by kind: how many and their sum."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    sums: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class GatewayState:
+    """The gateway's side: every task row, the ledger summed per task and kind, users and channels."""
+
+    tasks: list[Any]
+    entries: dict[str, _Entries]
+    users: list[Any]
+    user_sums: dict[tuple[int, str], int]
+    channels: list[UpstreamAccount]
+    channel_names: dict[int, str]  # by channel id
+
+
+async def _read_gateway(database_url: str) -> GatewayState:
+    db = Database(database_url)
+    try:
+        async with db.read() as connection:
+            tasks = list((await connection.execute(select(TASKS).order_by(TASKS.c.id))).all())
+            by_task = select(
+                LEDGER.c.task_platform_id, LEDGER.c.kind, func.count(), func.sum(LEDGER.c.amount_micros)
+            ).group_by(LEDGER.c.task_platform_id, LEDGER.c.kind)
+            entries: dict[str, _Entries] = defaultdict(_Entries)
+            for platform_id, kind, count, total in (await connection.execute(by_task)).all():
+                if platform_id is not None:
+                    entries[platform_id].counts[kind] = int(count)
+                    entries[platform_id].sums[kind] = int(total)
+            by_user = select(LEDGER.c.user_id, LEDGER.c.kind, func.sum(LEDGER.c.amount_micros)).group_by(
+                LEDGER.c.user_id, LEDGER.c.kind
+            )
+            user_sums = {(int(user), kind): int(total) for user, kind, total in (await connection.execute(by_user))}
+            users = list((await connection.execute(select(USERS).order_by(USERS.c.id))).all())
+            channel_rows = (await connection.execute(select(CHANNELS).order_by(CHANNELS.c.id))).all()
+    finally:
+        await db.dispose()
+    channels = [UpstreamAccount(row.name, row.base_url, row.access_key, row.secret_key) for row in channel_rows]
+    names = {row.id: row.name for row in channel_rows}
+    return GatewayState(tasks, dict(entries), users, user_sums, channels, names)
+
+
+# --- the upstream's side ------------------------------------------------------------------------------------------
+
+
+def _token(channel: UpstreamAccount) -> str:
+    now = int(time.time())
+    claims = {"iss": channel.access_key, "exp": now + TOKEN_TTL_S, "nbf": now - 5}
+    return jwt.encode(claims, channel.secret_key, algorithm="HS256", headers={"typ": "JWT"})
+
+
+async def _page(http: httpx.AsyncClient, channel: UpstreamAccount, path: str, page_num: int) -> list[dict[str, Any]]:
+    """Fetch one page of a list, retrying while the upstream answers 5xx or drops the connection."""
+    headers = {"Authorization": f"Bearer {_token(channel)}"}
+    params = {"pageNum": page_num, "pageSize": PAGE_SIZE}
+    problem = ""
+    for _ in range(LIST_TRIES):
+        try:
+            answer = await http.get(f"{channel.base_url}{path}", params=params, headers=headers)
+        except httpx.TransportError as error:
+            problem = repr(error)
+        else:
+            if answer.status_code < 500:
+                body = answer.json()
+                if answer.status_code != 200 or body.get("code") != 0:
+                    raise RuntimeError(f"{channel.name} refused the list {path}: {answer.status_code} {answer.text}")
+                data: list[dict[str, Any]] = body["data"]
+                return data
+            problem = f"HTTP {answer.status_code}"
+        await asyncio.sleep(LIST_RETRY_PAUSE_S)
+    raise RuntimeError(f"{channel.name} did not list {path} page {page_num} in {LIST_TRIES} tries: {problem}")
+
+
+async def _list_action(
+    http: httpx.AsyncClient, channel: UpstreamAccount, family: str, action: str
+) -> list[UpstreamTask]:
+    found: dict[str, UpstreamTask] = {}  # by task id: a task that moved pages between two reads is counted once
+    for page_num in range(1, MAX_PAGE_NUM + 1):
+        page = await _page(http, channel, f"/v1/{family}/{action}", page_num)
+        for item in page:
+            info = item.get("task_info") or {}
+            external = info.get("external_task_id")
+            deduction = item.get("final_unit_deduction")
+            found[item["task_id"]] = UpstreamTask(
+                channel=channel.name,
+                family=family,
+                action=action,
+                task_id=str(item["task_id"]),
+                external_task_id=external if isinstance(external, str) else None,
+                status=str(item["task_status"]),
+                final_unit_deduction=None if deduction is None else str(deduction),
+            )
+        if len(page) < PAGE_SIZE:
+            break
+    return list(found.values())
+
+
+async def read_upstream(
+    channels: Sequence[UpstreamAccount], actions: Iterable[tuple[str, str]], *, settle_s: float = 0.0
+) -> list[UpstreamTask]:
+    """List every task of the given actions on every channel; read again while some are unfinished, up to
+    `settle_s`, so that a task still running upstream when the gateway stopped is seen with its outcome."""
+    accounts = list({(channel.base_url, channel.access_key): channel for channel in channels}.values())
+    wanted = sorted(set(actions))
+    deadline = time.monotonic() + settle_s
+    async with httpx.AsyncClient(timeout=30) as http:
+        while True:
+            listed = await asyncio.gather(
+                *(_list_action(http, channel, family, action) for channel in accounts for family, action in wanted)
+            )
+            tasks = [task for part in listed for task in part]
+            if all(task.status in FINAL for task in tasks) or time.monotonic() >= deadline:
+                return tasks
+            await asyncio.sleep(SETTLE_PAUSE_S)
+
+
+# --- the comparison -----------------------------------------------------------------------------------------------
+
+
+async def audit(
+    database_url: str,
+    *,
+    accepted: Mapping[str, Collection[str]] | None = None,
+    actions: Iterable[tuple[str, str]] = (),
+    settle_s: float = 0.0,
+) -> Audit:
+    """Compare the gateway's database with what its channels hold upstream.
+
+    `accepted` maps each client-side id (the client's external_task_id) to the platform ids of the 2xx answers the
+    client got for it; `actions` names (family, action) pairs to list upstream besides those the tasks table has.
+    """
+    state = await _read_gateway(database_url)
+    every_action = {(row.family, row.action) for row in state.tasks} | set(actions)
+    upstream = await read_upstream(state.channels, every_action, settle_s=settle_s)
+    return compare(state, upstream, accepted or {})
+
+
+def compare(state: GatewayState, upstream: Sequence[UpstreamTask], accepted: Mapping[str, Collection[str]]) -> Audit:
+    """Work out the figures and findings from both sides."""
+    report = Audit(upstream_tasks=len(upstream), ledger_entries=sum(_entry_count(e) for e in state.entries.values()))
+    rows = {row.platform_id: row for row in state.tasks}
+    by_external: dict[str, list[UpstreamTask]] = defaultdict(list)
+    for task in upstream:
+        by_external[task.external_task_id or ""].append(task)
+    answered = {platform_id for platform_ids in accepted.values() for platform_id in platform_ids}
+    report.submitted = len(answered | rows.keys())
+    _check_client_answers(report, accepted, rows, state.entries)
+    histogram: Counter[int] = Counter()
+    for row in state.tasks:
+        mine = by_external.get(row.platform_id, [])
+        histogram[len(mine)] += 1
+        channel = state.channel_names.get(row.channel_id, "no channel")
+        _check_task(report, row, channel, mine, state.entries.get(row.platform_id, _Entries()))
+    report.upstream_per_task = dict(histogram)
+    _check_forgotten(report, rows, state.entries)
+    _check_orphans(report, rows, by_external, state.entries)
+    _check_users(report, state)
+    _check_total(report, rows, by_external, state.entries)
+    return report
+
+
+def _check_total(
+    report: Audit,
+    rows: Mapping[str, Any],
+    by_external: Mapping[str, Sequence[UpstreamTask]],
+    entries: Mapping[str, _Entries],
+) -> None:
+    """Σ ledger charges must equal Σ over succeeded upstream tasks of their deduction × their task's rate."""
+    report.charged_micros = -sum(mine.sums["charge"] for mine in entries.values())
+    deducted: Counter[bool] = Counter()  # by whether the gateway has finished the task
+    for external, tasks in by_external.items():
+        row = rows.get(external)
+        if row is not None:
+            for task in tasks:
+                if task.status == "succeed":
+                    deducted[row.status in FINAL] += cost_micros(_units(task.final_unit_deduction), row.rate_micros)
+    report.deducted_micros = deducted[True] + deducted[False]
+    if report.charged_micros != report.deducted_micros:
+        unfinished = (
+            f", ¥{format_yuan(deducted[False])} of it for tasks the gateway has not finished" if deducted[False] else ""
+        )
+        report.findings.append(
+            Finding(
+                "total",
+                "all tasks",
+                f"the ledger charged ¥{format_yuan(report.charged_micros)} but the upstream deducted credits worth "
+                f"¥{format_yuan(report.deducted_micros)} at the tasks' rates{unfinished}",
+            )
+        )
+
+
+def _entry_count(entries: _Entries) -> int:
+    return sum(entries.counts.values())
+
+
+def _units(text: str | None) -> Decimal:
+    if text is None:
+        return Decimal(0)
+    try:
+        units = Decimal(text)
+    except InvalidOperation:
+        return Decimal(0)
+    return units if units.is_finite() and units > 0 else Decimal(0)
+
+
+def _ledger_text(entries: _Entries) -> str:
+    parts = [f"{kind} ×{count} ({format_yuan(entries.sums[kind])})" for kind, count in sorted(entries.counts.items())]
+    return "ledger: " + (", ".join(parts) or "no entries")
+
+
+def _check_client_answers(
+    report: Audit, accepted: Mapping[str, Collection[str]], rows: Mapping[str, Any], entries: Mapping[str, _Entries]
+) -> None:
+    for client_id, platform_ids in sorted(accepted.items()):
+        distinct = sorted(set(platform_ids))
+        if len(distinct) > 1:
+            report.findings.append(
+                Finding("idempotency", client_id, f"the same body and external_task_id got {', '.join(distinct)}")
+            )
+        for platform_id in distinct:
+            if platform_id not in rows:
+                ledger = _ledger_text(entries.get(platform_id, _Entries()))
+                report.findings.append(
+                    Finding("lost", platform_id, f"answered 2xx to {client_id}, but no such task is stored; {ledger}")
+                )
+
+
+def _check_task(report: Audit, row: Any, channel: str, mine: Sequence[UpstreamTask], entries: _Entries) -> None:
+    """Check one stored task: final, sent once, held and settled once, and charged what its upstream deducted."""
+    subject = f"{row.platform_id} ({row.action}, user {row.user_id})"
+    ledger = _ledger_text(entries)
+    upstream_text = "; ".join(task.describe() for task in mine) or "no upstream task"
+    evidence = f"gateway {row.status} on {channel}, {row.send_attempts} sends, {ledger}; upstream: {upstream_text}"
+    if row.status in FINAL:
+        report.finished += 1
+        report.succeeded += row.status == "succeed"
+        report.failed += row.status == "failed"
+    else:
+        report.findings.append(Finding("lost", subject, f"not final at the end; {evidence}"))
+    if len(mine) > 1:
+        report.findings.append(Finding("duplicate", subject, f"{len(mine)} upstream tasks; {evidence}"))
+    for kind, count in entries.counts.items():
+        if count > 1:
+            report.findings.append(Finding("double_entry", subject, f"{count} {kind} entries; {evidence}"))
+    held = entries.sums["hold"]
+    if row.status in FINAL and held and entries.sums["release"] != -held:
+        report.findings.append(Finding("open_hold", subject, f"the hold is not released; {evidence}"))
+    if row.status in FINAL:
+        problem = _disagreement(row, mine, entries)
+        if problem:
+            report.findings.append(Finding("disagreement", subject, f"{problem}; {evidence}"))
+
+
+def _disagreement(row: Any, mine: Sequence[UpstreamTask], entries: _Entries) -> str:
+    """Say how a final task disagrees with the upstream, or return "" when it agrees."""
+    named = next((task for task in mine if task.task_id == row.upstream_task_id), None)
+    if row.upstream_task_id is not None and named is None:
+        return f"it names upstream task {row.upstream_task_id}, which no channel has under its platform_id"
+    if row.hold_micros and not entries.counts["hold"]:
+        return f"it holds ¥{format_yuan(row.hold_micros)}, but the ledger has no hold entry"
+    charged = -entries.sums["charge"]
+    if row.status == "failed":
+        return _failed_disagreement(row, mine, charged)
+    if named is None or named.status != "succeed":
+        return f"succeeded, but its upstream task is {named.status if named else 'missing'}"
+    expected = cost_micros(_units(named.final_unit_deduction), row.rate_micros)
+    if charged != expected or (row.charge_micros or 0) != expected:
+        return (
+            f"charged ¥{format_yuan(charged)} (task says ¥{format_yuan(row.charge_micros or 0)}), but "
+            f"{named.final_unit_deduction} credits × ¥{format_yuan(row.rate_micros)} is ¥{format_yuan(expected)}"
+        )
+    return ""
+
+
+def _failed_disagreement(row: Any, mine: Sequence[UpstreamTask], charged: int) -> str:
+    """A failed task must not be charged, and none of its upstream tasks may have succeeded or still be running."""
+    done = [task for task in mine if task.status == "succeed"]
+    if done:
+        worth = sum(cost_micros(_units(task.final_unit_deduction), row.rate_micros) for task in done)
+        return f"failed, but the upstream succeeded and deducted credits worth ¥{format_yuan(worth)}"
+    if any(task.status not in FINAL for task in mine):
+        return "failed, but the upstream is still running it"
+    return f"failed, yet charged ¥{format_yuan(charged)}" if charged else ""
+
+
+def _check_forgotten(report: Audit, rows: Mapping[str, Any], entries: Mapping[str, _Entries]) -> None:
+    """A ledger entry may outlive its task (a submit no channel took is removed): it must be held and released
+    once, and never charged."""
+    for platform_id, mine in sorted(entries.items()):
+        if platform_id in rows:
+            continue
+        subject = f"{platform_id} (no longer stored)"
+        for kind, count in mine.counts.items():
+            if count > 1:
+                report.findings.append(
+                    Finding("double_entry", subject, f"{count} {kind} entries; {_ledger_text(mine)}")
+                )
+        if mine.sums["hold"] + mine.sums["release"] != 0:
+            report.findings.append(Finding("open_hold", subject, f"the hold is not released; {_ledger_text(mine)}"))
+        if mine.counts["charge"]:
+            report.findings.append(Finding("disagreement", subject, f"charged, but not stored; {_ledger_text(mine)}"))
+
+
+def _check_orphans(
+    report: Audit,
+    rows: Mapping[str, Any],
+    by_external: Mapping[str, Sequence[UpstreamTask]],
+    entries: Mapping[str, _Entries],
+) -> None:
+    for external, tasks in sorted(by_external.items()):
+        if external in rows:
+            continue
+        if external in entries:
+            known = f"the gateway removed this task; {_ledger_text(entries[external])}"
+        else:
+            known = "the gateway never recorded this id"
+        for task in tasks:
+            report.findings.append(Finding("orphan", task.describe(), f"external id {external or '(none)'}: {known}"))
+
+
+def _check_users(report: Audit, state: GatewayState) -> None:
+    """A user's held amount is what their unfinished tasks hold (nothing once all are final), and their balance
+    and held amount are what their ledger adds up to."""
+    unfinished_holds: Counter[int] = Counter()
+    for row in state.tasks:
+        if row.status not in FINAL:
+            unfinished_holds[row.user_id] += row.hold_micros
+    for user in state.users:
+        sums = {kind: state.user_sums.get((user.id, kind), 0) for kind in ("top_up", "hold", "release", "charge")}
+        held = sums["hold"] + sums["release"]
+        balance = sums["top_up"] + sums["charge"]
+        subject = f"user {user.name}"
+        expected = unfinished_holds[user.id]
+        if user.held_micros != expected:
+            of_tasks = f"their unfinished tasks hold ¥{format_yuan(expected)}" if expected else "no task is unfinished"
+            report.findings.append(
+                Finding("open_hold", subject, f"¥{format_yuan(user.held_micros)} is held, but {of_tasks}")
+            )
+        if (user.held_micros, user.balance_micros) != (held, balance):
+            report.findings.append(
+                Finding(
+                    "user_money",
+                    subject,
+                    f"balance ¥{format_yuan(user.balance_micros)} held ¥{format_yuan(user.held_micros)}, but the "
+                    f"ledger adds up to balance ¥{format_yuan(balance)} held ¥{format_yuan(held)}",
+                )
+            )
