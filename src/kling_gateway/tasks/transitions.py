@@ -17,6 +17,9 @@ from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.tasks.states import TaskStatus, may_move, upstream_status
 from kling_gateway.upstream.client import UpstreamTask
 
+MAX_UNITS = Decimal(10**9)  # credits: far beyond any task, small enough to price without overflow
+MAX_CHARGE_MICROS = 2**63 - 1  # what the ledger's 64-bit columns hold
+DEDUCTION_CHARS = 32  # the width of tasks.final_unit_deduction
 MAX_RACES = 3  # a task has at most three moves left, so a report can lose the race to another at most that often
 
 
@@ -50,7 +53,7 @@ async def _advance_once(
         return False
     values: dict[str, Any] = {
         "status": new.value,
-        "status_msg": report.task_status_msg,
+        "status_msg": _text(report.task_status_msg),
         "task_info_json": _task_info(report),
         "result_json": orjson.dumps(report.task_result).decode(),
         "updated_at": now_ms,
@@ -58,17 +61,19 @@ async def _advance_once(
     }
     if task.upstream_task_id is None:  # adopted after an unknown outcome: the report names the upstream id
         values["upstream_task_id"] = report.task_id
-    charge = 0
+    charge, deduction = 0, None
     if new is TaskStatus.SUCCEED:
         deduction = _units(report.final_unit_deduction)
-        values["final_unit_deduction"] = report.final_unit_deduction
         charge = 0 if deduction is None else cost_micros(deduction, task.rate_micros)
+        if charge > MAX_CHARGE_MICROS:  # no real task costs this: a garbled figure is not billed
+            deduction, charge = None, 0
+        values["final_unit_deduction"] = _storable_deduction(report.final_unit_deduction)
     if new.is_final:
         values["charge_micros"] = charge
     if not await repository.transition(session, task_id=task.id, expected=current, values=values):
         return None
     if new.is_final:
-        await _settle(session, task, charge, report, new)
+        await _settle(session, task, report, new, deduction, charge)
     if new is TaskStatus.SUCCEED and task.channel_id is not None:
         # Later extend / lip-sync calls on these videos must go to the account that made them.
         await remember_videos(session, user_id=task.user_id, channel_id=task.channel_id, report=report, now_ms=now_ms)
@@ -77,8 +82,11 @@ async def _advance_once(
 
 
 async def fail(session: AsyncSession, task: TaskRow, message: str, *, now_ms: int) -> bool:
-    """Fail an unfinished task on the gateway's own account (e.g. stuck too long) and release its hold."""
+    """Fail an unfinished task on the gateway's own account (e.g. stuck too long) and release its hold; a task
+    already final (whatever the row handed in says) is left as it is."""
     current = TaskStatus(task.status)
+    if current.is_final:
+        return False
     values = {"status": TaskStatus.FAILED.value, "status_msg": message, "updated_at": now_ms, "next_sync_at": None}
     if not await repository.transition(
         session, task_id=task.id, expected=current, values=values | {"charge_micros": 0}
@@ -96,11 +104,16 @@ async def fail(session: AsyncSession, task: TaskRow, message: str, *, now_ms: in
     return True
 
 
-async def _settle(session: AsyncSession, task: TaskRow, charge: int, report: UpstreamTask, new: TaskStatus) -> None:
+async def _settle(
+    session: AsyncSession, task: TaskRow, report: UpstreamTask, new: TaskStatus, deduction: Decimal | None, charge: int
+) -> None:
     if new is TaskStatus.FAILED:
-        note = f"failed upstream: {report.task_status_msg or 'no reason given'}"
+        note = f"failed upstream: {_text(report.task_status_msg) or 'no reason given'}"
     elif report.final_unit_deduction is None:
         note = "succeeded; the upstream reported no deduction, so nothing is charged"
+    elif deduction is None:
+        shown = _storable_deduction(report.final_unit_deduction) or "(unreadable)"
+        note = f"succeeded; the upstream's deduction {shown} is not a usable figure, so nothing is charged"
     else:
         note = f"succeeded; {report.final_unit_deduction} credits deducted upstream"
     await ledger.settle(
@@ -114,14 +127,27 @@ async def _settle(session: AsyncSession, task: TaskRow, charge: int, report: Ups
 
 
 def _units(text: str | None) -> Decimal | None:
-    """Read `final_unit_deduction`; None when absent, unreadable or not positive (then nothing is billed)."""
-    if text is None:
+    """Read `final_unit_deduction`; None when absent, unreadable, not positive, absurdly large or longer than the
+    column keeps (then nothing is billed)."""
+    if text is None or len(text) > DEDUCTION_CHARS:
         return None
     try:
         units = Decimal(text)
     except InvalidOperation:
         return None
-    return units if units.is_finite() and units > 0 else None
+    return units if units.is_finite() and 0 < units <= MAX_UNITS else None
+
+
+def _storable_deduction(text: str | None) -> str | None:
+    """Keep the upstream's figure as it wrote it, to show the client, when the column can hold it."""
+    if text is None or len(text) > DEDUCTION_CHARS or "\x00" in text:
+        return None
+    return text
+
+
+def _text(text: str) -> str:
+    """Keep upstream text storable: PostgreSQL text holds no NUL character."""
+    return text.replace("\x00", "")
 
 
 def _task_info(report: UpstreamTask) -> str:
