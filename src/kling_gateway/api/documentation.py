@@ -6,7 +6,7 @@ hot path stays plain dicts and orjson. Tests check rendered bodies against these
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -264,7 +264,8 @@ _ERROR_STATUSES = {
     401: "Authorization is missing or wrong (Kling codes 1000-1004)",
     404: "No such task among yours, or no such endpoint",
     409: "external_task_id reused with a different body",
-    429: "Balance too low (1102) or every upstream account busy (1303)",
+    429: "Balance too low (1102), too many requests for the key (1302), or the queue or the key's tasks in flight "
+    "at their limit (1303)",
     500: "The gateway failed; nothing was charged",
     503: "The upstream could not take the task; nothing was charged",
 }
@@ -278,8 +279,17 @@ _DIALECT_PARAMETER = {
 }
 
 
+# Answer models are put in the document by reference, their schemas generated once when it is first asked for:
+# FastAPI would build a validator for each of them on every route of every app it creates, a third of a second.
+_ANSWER_MODELS: dict[str, type[BaseModel]] = {}
+
+
 def _json(model: Any) -> dict[str, Any]:
-    return {"model": model}
+    members: tuple[type[BaseModel], ...] = get_args(model) or (model,)
+    for member in members:
+        _ANSWER_MODELS[member.__name__] = member
+    refs = [{"$ref": COMPONENTS + member.__name__} for member in members]
+    return {"content": {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}}
 
 
 def _errors(model: Any, statuses: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
@@ -543,11 +553,12 @@ def install(app: FastAPI) -> None:
 
 
 def _request_schemas() -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], Literal["validation"]]] = [
+    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
         (spec.schema, "validation") for spec in ACTIONS.values()
     ]
     models += [(schema, "validation") for schema in SYNC_CALLS.values()]
     models += [(OpenAiVideoCreate, "validation"), (GenerationCreate, "validation")]
+    models += [(model, "serialization") for _, model in sorted(_ANSWER_MODELS.items())]
     _, top = models_json_schema(models, ref_template=COMPONENTS + "{model}")
     return dict(top.get("$defs", {}))
 
