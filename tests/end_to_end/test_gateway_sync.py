@@ -245,7 +245,8 @@ def test_upstream_callbacks_alone_bring_a_task_to_its_result(
 
 
 def test_forged_unknown_and_late_callbacks_change_nothing(called_back: tuple[RunningGateway, dict[str, Any]]) -> None:
-    """A callback with a wrong token is refused (401), one about an unknown task is 404, a late one is ignored."""
+    """A callback with a wrong token, or about a task that does not exist, is refused alike (401); a late one is
+    ignored."""
     gw, done = called_back
     platform_id, task_id = done["platform_id"], done["task_id"]
     secret = gw.sandbox.config.accounts[0].secret_key
@@ -254,9 +255,11 @@ def test_forged_unknown_and_late_callbacks_change_nothing(called_back: tuple[Run
     entries = gw.admin.ledger(platform_id)
     with httpx.Client(timeout=10) as upstream, gw.client() as client:
         forged = callback_url(gw.url, gw.sandbox.config.accounts[1].secret_key, platform_id)
-        assert upstream.post(forged, json=stale).status_code == 401
+        refused = upstream.post(forged, json=stale)
+        assert refused.status_code == 401
         unknown = "video_01JAAAAAAAAAAAAAAAAAAAAAAA"
-        assert upstream.post(callback_url(gw.url, secret, unknown), json=stale).status_code == 404
+        no_such_task = upstream.post(callback_url(gw.url, secret, unknown), json=stale)
+        assert (no_such_task.status_code, no_such_task.json()["message"]) == (401, refused.json()["message"])
         late = upstream.post(callback_url(gw.url, secret, platform_id), json=stale)
         assert late.status_code == 200, late.text
         assert late.json()["data"] == {"applied": False}

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from kling_gateway.channels.selection import all_channels
 from kling_gateway.clock import now_ms
-from kling_gateway.errors import InvalidRequest, NotFound, Unauthenticated
+from kling_gateway.errors import InvalidRequest, Unauthenticated
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import TASKS
 from kling_gateway.sync.callbacks import token_matches, verify_signature
@@ -30,11 +30,10 @@ async def take_callback(
     moment = now_ms()
     async with db.session() as session, session.begin():
         task = await repository.find_by_platform_id(session, platform_id)
-        if task is None:
-            raise NotFound(f"no task {platform_id!r}")
-        channels = [c for c in await all_channels(session) if task.channel_id in (None, c.id)]
+        channels = [] if task is None else [c for c in await all_channels(session) if task.channel_id in (None, c.id)]
         sender = next((c for c in channels if token_matches(c.credentials.secret_key, platform_id, token)), None)
-        if sender is None:
+        if task is None or sender is None:
+            # The same answer for a task that does not exist: the route tells nothing about which ids do.
             raise Unauthenticated("the callback URL's token does not match the task's channel")
         if sender.webhook_secret is not None:
             verify_signature(sender.webhook_secret, body, headers, now_s=moment / 1000)
