@@ -94,9 +94,18 @@ def ensure_wrk() -> str:
     return found
 
 
-def wrk(url: str, *, headers: dict[str, str] | None = None, connections: int = 32, seconds: int = 5) -> Load:
-    """Load one URL with wrk (one thread, keep-alive connections) and read its figures."""
-    command = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, seconds)}s", "--latency", url]
+def wrk(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    connections: int = 32,
+    seconds: int = 5,
+    timeout_s: int = 2,
+) -> Load:
+    """Load one URL with wrk (one thread, keep-alive connections) and read its figures; a request slower than
+    `timeout_s` (wrk's default, 2 s) counts as failed, so slow paths need a longer one."""
+    command = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, seconds)}s", f"--timeout={timeout_s}s"]
+    command += ["--latency", url]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout

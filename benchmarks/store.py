@@ -37,7 +37,7 @@ PAGE_SIZE = 500
 PATH = "/kling/v1/videos/text2video"
 GET_TARGET_MS = 5.0
 PAGE_TARGET_MS = 100.0
-WRK_TIMEOUT_MS = 2000.0  # wrk's default per-request timeout
+WRK_TIMEOUT_S = 60  # per request: a deep page under 32 clients can take seconds, and that is the figure
 UPSTREAM_BASE = 780_000_000_000_000_000  # upstream task ids are 18-digit numbers
 RATE_MICROS = 1_000_000
 OTHER_ACTIONS = (
@@ -278,20 +278,11 @@ def store_figures(*, quick: bool) -> dict[str, float]:
 
 
 def _load(url: str, headers: dict[str, str], seconds: int) -> tuple[Load, Load]:
-    """Load one URL with one client, then with 32; print both.
-
-    When requests queue past wrk's 2 s timeout under 32 clients, wrk gives no latencies: the p99 is then at
-    least that timeout, and that lower bound is what stands for it.
-    """
+    """Load one URL with one client, then with 32 (allowing each request up to a minute, so a slow page is
+    measured rather than counted as failed); print both."""
     wrk(url, headers=headers, connections=1, seconds=1)  # warm the caches
-    one = wrk(url, headers=headers, connections=1, seconds=seconds)
-    try:
-        many = wrk(url, headers=headers, connections=32, seconds=seconds)
-    except RuntimeError as error:
-        if "timeout" not in str(error):
-            raise
-        print(f"32 clients queue past wrk's timeout: the p99 is at least {WRK_TIMEOUT_MS:g} ms")
-        many = Load(requests_per_s=0.0, p50_ms=WRK_TIMEOUT_MS, p99_ms=WRK_TIMEOUT_MS, errors=0)
+    one = wrk(url, headers=headers, connections=1, seconds=seconds, timeout_s=WRK_TIMEOUT_S)
+    many = wrk(url, headers=headers, connections=32, seconds=seconds, timeout_s=WRK_TIMEOUT_S)
     path = url.split("/", 3)[3]
     for clients, load in (("32", many), (" 1", one)):
         print(
