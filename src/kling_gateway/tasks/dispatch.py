@@ -13,7 +13,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, auto
 from typing import Any
 
@@ -59,6 +59,7 @@ class Outcome:
     sent: Sent
     reason: str = ""
     code: int | None = None  # the upstream's code, for a refusal
+    channel_id: int | None = None  # where the task now is (or may be): set when accepted or unknown
 
 
 class Dispatcher:
@@ -97,6 +98,8 @@ class Dispatcher:
             if outcome.sent in (Sent.WAITING, Sent.FAILED):
                 problems.append(f"{channel.name}: {outcome.reason}")
                 continue
+            if outcome.sent in (Sent.ACCEPTED, Sent.UNKNOWN):
+                return replace(outcome, channel_id=channel.id)
             return outcome
         if enabled == 0:
             if task.required_channel_id is not None:
@@ -230,9 +233,8 @@ class Dispatcher:
             if outcome.sent in (Sent.ACCEPTED, Sent.UNKNOWN, Sent.TAKEN):
                 self._turns += 1
                 self._served[task.user_id] = self._turns
-                channel_id = await self._channel_of(task)
-                if channel_id is not None:
-                    in_use[task.pack_type][channel_id] += task.slots
+                if outcome.channel_id is not None:  # taken by another sender: it counts it
+                    in_use[task.pack_type][outcome.channel_id] += task.slots
             elif outcome.sent is Sent.WAITING:
                 # The upstream says the account is full though the gateway counted room (other users of the
                 # account, or its tasks ending later than ours know): offer again after a poll interval.
@@ -244,11 +246,6 @@ class Dispatcher:
     async def _defer(self, task: TaskRow, delay_ms: int) -> None:
         async with self.db.session() as session, session.begin():
             await repository.set_next_look(session, task_id=task.id, at=now_ms() + delay_ms)
-
-    async def _channel_of(self, task: TaskRow) -> int | None:
-        async with self.db.session() as session:
-            fresh = await repository.find_by_platform_id(session, task.platform_id)
-        return None if fresh is None else fresh.channel_id
 
     async def _not_sent(self, task: TaskRow, outcome: Outcome) -> None:
         """Fail a queued task that cannot go upstream, or let it wait before its next offer."""
