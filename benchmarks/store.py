@@ -3,8 +3,18 @@
     python -m benchmarks.store [--quick]
 
 A fresh database gets the gateway's schema and 1 000 000 finished tasks (100 000 with --quick), 60 % of them
-text2video tasks of one user; a gateway without a worker then serves them and wrk loads, with that user's key,
-one old task by each of its ids and the deepest page of its list. The database is dropped at the end.
+text2video tasks of one user; a gateway without a worker then serves them, and with that user's key its oldest
+tasks are asked for by each of their ids and the deepest page of its list is loaded with wrk. The database is
+dropped at the end.
+
+The targets are the store's own latency, so both are measured with one connection, each request alone, through
+HTTP and the gateway's Python: an upper bound of the store's time.
+- `store_get_p99_ms`: the worst p99 of the three id forms, each GET of a different old task (the gateway keeps
+  finished tasks it has answered in memory, so asking for one task again would not reach the store).
+- `store_deepest_page_p99_ms`: wrk on the deepest page.
+wrk with 32 connections gives `store_get_p99_ms_32conn` (one task by each id form, so mostly from the gateway's
+memory) and `store_deepest_page_p99_ms_32conn`; one gateway process answers them one after the other, so these
+are mostly the queue in front of it.
 """
 
 from __future__ import annotations
@@ -13,13 +23,16 @@ import argparse
 import asyncio
 import hashlib
 import random
+import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
+from sqlalchemy.engine import make_url
 from ulid import ULID
 
 from benchmarks.harness import Load, ServerProcess, wrk
@@ -28,6 +41,7 @@ from kling_gateway.keys.service import create_key
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import upgrade
+from kling_gateway.tasks.repository import VIEW_COLUMNS, page_query
 from kling_gateway.users.service import create_user
 
 SERVER = "postgres@127.0.0.1:5432"
@@ -38,6 +52,7 @@ PATH = "/kling/v1/videos/text2video"
 GET_TARGET_MS = 5.0
 PAGE_TARGET_MS = 100.0
 WRK_TIMEOUT_S = 60  # per request: a deep page under 32 clients can take seconds, and that is the figure
+ID_FORMS = ("platform_id", "task_id", "external_task_id")
 UPSTREAM_BASE = 780_000_000_000_000_000  # upstream task ids are 18-digit numbers
 RATE_MICROS = 1_000_000
 OTHER_ACTIONS = (
@@ -159,24 +174,30 @@ async def _create_owners(url: str) -> tuple[Owners, str]:
         await db.dispose()
 
 
-async def _bulk_load(dsn: str, count: int, owners: Owners) -> tuple[str, str, str]:
-    """COPY the tasks in, vacuum and analyze; return the three ids (platform, upstream, external) of an old
-    task of the big user."""
+async def _bulk_load(dsn: str, count: int, owners: Owners, *, sample: int) -> list[tuple[str, str, str]]:
+    """COPY the tasks in, vacuum and analyze; return the ids, in the order of ID_FORMS, of the big user's
+    `sample` oldest tasks with an external id."""
     start_ms = time.time_ns() // 1_000_000 - count - 86_400_000
     connection = await asyncpg.connect(dsn)
     try:
         await connection.copy_records_to_table(
             "tasks", records=task_rows(count, owners, start_ms=start_ms), columns=COLUMNS
         )
+        # A live table is autovacuumed (inserts alone trigger it), which marks its settled pages all-visible; a table
+        # just filled by COPY has no visibility map yet, so every index-only scan would still visit the heap.
         await connection.execute("VACUUM (ANALYZE) tasks")
-        # The big user's second-oldest task with an external id: as deep in its history as a task gets.
-        row = await connection.fetchrow(
-            "SELECT platform_id, upstream_task_id, external_task_id FROM tasks"
-            " WHERE user_id = $1 AND external_task_id IS NOT NULL ORDER BY id OFFSET 1 LIMIT 1",
-            owners.big_user_id,
+        pages, visible = await connection.fetchrow(
+            "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'tasks'"
         )
-        assert row is not None
-        return row["platform_id"], row["upstream_task_id"], row["external_task_id"]
+        print(f"all-visible after VACUUM: {visible:,} of {pages:,} heap pages")
+        # As deep in the big user's history as tasks get.
+        rows = await connection.fetch(
+            "SELECT platform_id, upstream_task_id, external_task_id FROM tasks"
+            " WHERE user_id = $1 AND external_task_id IS NOT NULL ORDER BY id LIMIT $2",
+            owners.big_user_id,
+            sample,
+        )
+        return [(row["platform_id"], row["upstream_task_id"], row["external_task_id"]) for row in rows]
     finally:
         await connection.close()
 
@@ -189,46 +210,39 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
-VIEW = (
-    "platform_id, family, action, upstream_task_id, external_task_id, status, status_msg, task_info_json,"
-    " result_json, watermark, final_unit_deduction, created_at, updated_at, model, seconds, width, height, fps,"
-    " expected_ms"
-)
+VIEW = ", ".join(column.name for column in VIEW_COLUMNS)
 MINE = "user_id = $1 AND family = 'videos' AND action = 'text2video'"
-# The list query the gateway runs for a page (page_for_user), and two shapes that read less to answer it;
+# Two other shapes of the page, to compare with the one the gateway runs (page_query): the plain OFFSET over whole
+# rows, which fetches and drops every heap row ahead of the page, and keyset paging as cursor_page_for_user does it;
 # built from the constants above only.
-PAGE_QUERIES = {
-    "as served (OFFSET over whole rows)": f"SELECT {VIEW} FROM tasks WHERE {MINE} ORDER BY id DESC LIMIT $2 OFFSET $3",  # noqa: S608
-    "ids first (OFFSET over the index only, then 501 rows)": (
-        f"SELECT {VIEW} FROM tasks WHERE id IN (SELECT id FROM tasks WHERE {MINE} ORDER BY id DESC LIMIT $2 OFFSET $3)"  # noqa: S608
-        " ORDER BY id DESC"
-    ),
-    "keyset (after the previous page's last id)": (
-        f"SELECT {VIEW} FROM tasks WHERE {MINE} AND id < $3 ORDER BY id DESC LIMIT $2"  # noqa: S608
-    ),
-}
+PLAIN_OFFSET_PAGE = f"SELECT {VIEW} FROM tasks WHERE {MINE} ORDER BY id DESC LIMIT $2 OFFSET $3"  # noqa: S608
+KEYSET_PAGE = f"SELECT {VIEW} FROM tasks WHERE {MINE} AND id < $3 ORDER BY id DESC LIMIT $2"  # noqa: S608
 
 
 async def _explain_deepest(dsn: str, user_id: int, page_num: int) -> str:
-    """EXPLAIN ANALYZE the page query as the gateway runs it, and the execution time of the other shapes."""
+    """EXPLAIN (ANALYZE, BUFFERS) the page as the gateway reads it and as a plain OFFSET; time keyset paging."""
+    served = page_query(user_id=user_id, family="videos", action="text2video", page_num=page_num, page_size=PAGE_SIZE)
+    dialect = make_url("postgresql+asyncpg://").get_dialect()()
+    served_sql = str(served.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    offset = (page_num - 1) * PAGE_SIZE
     connection = await asyncpg.connect(dsn)
     try:
-        offset = (page_num - 1) * PAGE_SIZE
         # What a client paging on by cursor would hold: the last id of the page before.
         previous_last_id = await connection.fetchval(
             f"SELECT id FROM tasks WHERE {MINE} ORDER BY id DESC LIMIT 1 OFFSET $2",  # noqa: S608
             user_id,
             offset - 1,
         )
+        shapes = (
+            ("as served (the page's ids from the index alone, then their rows)", served_sql, (), True),
+            ("plain OFFSET over whole rows", PLAIN_OFFSET_PAGE, (user_id, PAGE_SIZE + 1, offset), True),
+            ("keyset (after the page before)", KEYSET_PAGE, (user_id, PAGE_SIZE + 1, previous_last_id), False),
+        )
         report: list[str] = []
-        for shape, query in PAGE_QUERIES.items():
-            start = previous_last_id if shape.startswith("keyset") else offset
-            arguments = (user_id, PAGE_SIZE + 1, start)
+        for shape, query, arguments, whole_plan in shapes:
             rows = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {query}", *arguments)
-            lines = [row[0] for row in rows]
-            whole_plan = not report  # the served query's; for the others, their time is the point
             report.append(f"-- {shape}:")
-            report.extend(line for line in lines if whole_plan or "Execution Time" in line)
+            report.extend(row[0] for row in rows if whole_plan or "Execution Time" in row[0])
         return "\n".join(report)
     finally:
         await connection.close()
@@ -236,8 +250,7 @@ async def _explain_deepest(dsn: str, user_id: int, page_num: int) -> str:
 
 def store_figures(*, quick: bool) -> dict[str, float]:
     """Load the tasks into a fresh PostgreSQL database, serve them and measure; drop the database after."""
-    count = 100_000 if quick else 1_000_000
-    seconds = 3 if quick else 10
+    count, seconds, sample = (100_000, 3, 1_000) if quick else (1_000_000, 10, 3_000)
     name = f"kg_bench_store_{time.strftime('%Y%m%d_%H%M%S')}"
     dsn = f"postgresql://{SERVER}/{name}"
     url = f"postgresql+asyncpg://{SERVER}/{name}"
@@ -245,51 +258,64 @@ def store_figures(*, quick: bool) -> dict[str, float]:
     try:
         owners, secret = asyncio.run(_create_owners(url))
         started = time.perf_counter()
-        platform_id, upstream_id, external_id = asyncio.run(_bulk_load(dsn, count, owners))
+        old_tasks = asyncio.run(_bulk_load(dsn, count, owners, sample=sample))
         load_s = time.perf_counter() - started
         print(f"loaded {count:,} tasks in {load_s:.1f} s")
         big_tasks = asyncio.run(_count_big(dsn, owners.big_user_id))
         page_num = min(1000, -(-big_tasks // PAGE_SIZE))  # the deepest page, or page 1000
         headers = {"Authorization": f"Bearer {secret}"}
-        paths = {
-            "task_id": f"{PATH}/{upstream_id}",
-            "platform_id": f"{PATH}/{platform_id}",
-            "external_task_id": f"{PATH}/{external_id}",
-            "deepest_page": f"{PATH}?pageNum={page_num}&pageSize={PAGE_SIZE}",
-        }
+        deepest_page = f"{PATH}?pageNum={page_num}&pageSize={PAGE_SIZE}"
         with ServerProcess(lambda: create_app(Settings(database_url=url), run_worker=False)) as server:
-            loads = {what: _load(f"{server.url}{path}", headers, seconds) for what, path in paths.items()}
-        gets = [loads[what] for what in ("task_id", "platform_id", "external_task_id")]
-        figures = {
+            # The first task only opens the connection; the others are each asked for once by each id form.
+            get_p99s = _get_each(server.url, headers, old_tasks)
+            gets_32 = [_load(f"{server.url}{PATH}/{task_id}", headers, seconds, (32,))[0] for task_id in old_tasks[0]]
+            page_1, page_32 = _load(f"{server.url}{deepest_page}", headers, seconds, (1, 32))
+        plan = asyncio.run(_explain_deepest(dsn, owners.big_user_id, page_num))
+        print(f"EXPLAIN (ANALYZE, BUFFERS) of page {page_num}:\n{plan}")
+        return {
             "store_tasks": float(count),
             "store_load_s": load_s,
-            "store_get_p99_ms": max(many.p99_ms for many, _one in gets),
-            "store_deepest_page_p99_ms": loads["deepest_page"][0].p99_ms,
-            # One client at a time: the latency of a request itself, without the queue 32 clients make.
-            "store_get_1conn_p99_ms": max(one.p99_ms for _many, one in gets),
-            "store_deepest_page_1conn_p99_ms": loads["deepest_page"][1].p99_ms,
+            # One client at a time: the latency of a request itself, the store's; the targets are about these.
+            "store_get_p99_ms": max(get_p99s.values()),
+            "store_deepest_page_p99_ms": page_1.p99_ms,
+            # 32 clients: mostly the queue in front of the one gateway process.
+            "store_get_p99_ms_32conn": max(load.p99_ms for load in gets_32),
+            "store_deepest_page_p99_ms_32conn": page_32.p99_ms,
         }
-        if figures["store_deepest_page_p99_ms"] > PAGE_TARGET_MS:
-            plan = asyncio.run(_explain_deepest(dsn, owners.big_user_id, page_num))
-            print(f"EXPLAIN ANALYZE of page {page_num}:\n{plan}")
-        return figures
     finally:
         asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-def _load(url: str, headers: dict[str, str], seconds: int) -> tuple[Load, Load]:
-    """Load one URL with one client, then with 32 (allowing each request up to a minute, so a slow page is
-    measured rather than counted as failed); print both."""
+def _get_each(base_url: str, headers: dict[str, str], tasks: Sequence[tuple[str, str, str]]) -> dict[str, float]:
+    """GET each task but the first once by each id form, one request at a time; print and return the p99 (ms) of
+    each form."""
+    p99s: dict[str, float] = {}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=WRK_TIMEOUT_S) as client:
+        client.get(f"{PATH}/{tasks[0][0]}").raise_for_status()
+        for position, form in enumerate(ID_FORMS):
+            latencies_ms: list[float] = []
+            for ids in tasks[1:]:
+                started = time.perf_counter()
+                client.get(f"{PATH}/{ids[position]}").raise_for_status()
+                latencies_ms.append((time.perf_counter() - started) * 1000)
+            p99s[form] = statistics.quantiles(latencies_ms, n=100)[98]
+            p50 = statistics.median(latencies_ms)
+            print(f" 1 conn  {len(latencies_ms):,} tasks  p50 {p50:7.2f} ms  p99 {p99s[form]:7.2f} ms  by {form}")
+    return p99s
+
+
+def _load(url: str, headers: dict[str, str], seconds: int, connections: Sequence[int]) -> list[Load]:
+    """Load one URL with wrk with each number of connections (allowing each request up to a minute, so a slow
+    page is measured rather than counted as failed); print each."""
     wrk(url, headers=headers, connections=1, seconds=1)  # warm the caches
-    one = wrk(url, headers=headers, connections=1, seconds=seconds, timeout_s=WRK_TIMEOUT_S)
-    many = wrk(url, headers=headers, connections=32, seconds=seconds, timeout_s=WRK_TIMEOUT_S)
+    loads = [wrk(url, headers=headers, connections=n, seconds=seconds, timeout_s=WRK_TIMEOUT_S) for n in connections]
     path = url.split("/", 3)[3]
-    for clients, load in (("32", many), (" 1", one)):
+    for clients, load in zip(connections, loads, strict=True):
         print(
-            f"{clients} conns {load.requests_per_s:8,.0f} req/s  p50 {load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms"
-            f"  /{path}"
+            f"{clients:2} conns {load.requests_per_s:8,.0f} req/s  p50 {load.p50_ms:7.2f} ms"
+            f"  p99 {load.p99_ms:7.2f} ms  /{path}"
         )
-    return many, one
+    return loads
 
 
 async def _count_big(dsn: str, user_id: int) -> int:
@@ -312,7 +338,7 @@ def main() -> None:
         print(f"{name}: {value:,.2f}")
     for name, target in (("store_get_p99_ms", GET_TARGET_MS), ("store_deepest_page_p99_ms", PAGE_TARGET_MS)):
         verdict = "PASS" if figures[name] <= target else "MISS"
-        print(f"{verdict} {name} {figures[name]:.2f} ms (target ≤ {target:g} ms)")
+        print(f"{verdict} {name} {figures[name]:.2f} ms at 1 connection (target ≤ {target:g} ms)")
 
 
 if __name__ == "__main__":

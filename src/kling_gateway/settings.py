@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
     key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # a revoked key stops working within this
     allow_private_callbacks: bool = False  # let clients' callback_url point at loopback / private addresses
+    telemetry: bool = False  # FastAPI's native OpenTelemetry traces, metrics and logs, to the global providers
     redis_url: str | None = None  # redis://host:port/db: share rate limits between API processes
     admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from kling_gateway.api import documentation, responses
 from kling_gateway.api.kling_routes import KlingRoutes
 from kling_gateway.api.openai_videos import OpenAiVideoRoutes
+from kling_gateway.api.query_lane import TaskQueryLane
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.api.session_routes import SessionRoutes
 from kling_gateway.api.video_generations import VideoGenerationRoutes
@@ -22,6 +24,8 @@ from kling_gateway.errors import GatewayError, MethodNotAllowed, NoSuchEndpoint,
 from kling_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None, run_worker: bool = True) -> FastAPI:
@@ -44,6 +48,9 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None, run
         version="0.1.0",
         lifespan=lifespan,
         exception_handlers={GatewayError: _gateway_error, HTTPException: _http_exception, Exception: _unexpected},
+        # FastAPI's native OpenTelemetry asks the global providers on every request whether to trace it (about
+        # a tenth of a task query); it runs only when the operator turns it on.
+        telemetry=None if settings.telemetry else NO_TELEMETRY,
     )
     app.state.runtime = runtime
     kling_routes = KlingRoutes(runtime)
@@ -52,6 +59,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None, run
     OpenAiVideoRoutes(runtime).mount(app)
     VideoGenerationRoutes(runtime).mount(app)
     kling_routes.mount_fallback(app)
+    app.add_middleware(TaskQueryLane, routes=kling_routes)
     documentation.install(app)
     return app
 

@@ -18,11 +18,12 @@ from typing import Any, TypedDict
 
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import Dialect
 from kling_gateway.errors import InvalidRequest
+from kling_gateway.store.database import Reader
 from kling_gateway.store.models import API_KEYS, USERS, ApiKey, User
 from kling_gateway.users.service import check_name
 
@@ -212,13 +213,13 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey | None:
     return await session.get(ApiKey, key_id, populate_existing=True)
 
 
-async def principal_for(connection: AsyncConnection, key_hash: str) -> Principal | None:
+async def principal_for(connection: Reader, key_hash: str) -> Principal | None:
     """Find whose active key has this hash, in one indexed lookup; None for an unknown or revoked key."""
     row = (await connection.execute(_PRINCIPAL_BY_HASH, {"key_hash": key_hash})).one_or_none()
     return None if row is None else _principal(row)
 
 
-async def signing_key_for(connection: AsyncConnection, access_key: str) -> SigningKey | None:
+async def signing_key_for(connection: Reader, access_key: str) -> SigningKey | None:
     """Find the key with this access key, revoked or not, in one indexed lookup; None for an unknown one."""
     row = (await connection.execute(_SIGNING_KEY_BY_ACCESS_KEY, {"access_key": access_key})).one_or_none()
     if row is None:

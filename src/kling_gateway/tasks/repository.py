@@ -5,15 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    CursorResult,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kling_gateway.store.database import InlineReader
 from kling_gateway.store.models import TASKS
 from kling_gateway.tasks.ids import is_platform_id
 from kling_gateway.tasks.states import IN_FLIGHT, UNFINISHED, TaskStatus
 
 TaskRow = Row[*tuple[Any, ...]]
-Executor = AsyncConnection | AsyncSession
+Executor = AsyncConnection | AsyncSession | InlineReader
 
 _c = TASKS.c
 # What a query answer shows: fewer columns than the row, so the hot path reads less.
@@ -40,34 +54,59 @@ VIEW_COLUMNS = (
 )
 
 
+def _find_statement(*, by_platform_id: bool, of_action: bool) -> Select[Any]:
+    query = select(*VIEW_COLUMNS).where(_c.user_id == bindparam("user_id"), _c.family == bindparam("family"))
+    if of_action:
+        query = query.where(_c.action == bindparam("action"))
+    if by_platform_id:
+        return query.where(_c.platform_id == bindparam("reference"))
+    reference: BindParameter[str] = bindparam("reference")
+    return query.where(or_(_c.upstream_task_id == reference, _c.external_task_id == reference)).limit(2)
+
+
+# Built once: the hot path only binds values (building and keying a statement per query cost more than the read).
+_FIND = {
+    (by_platform_id, of_action): _find_statement(by_platform_id=by_platform_id, of_action=of_action)
+    for by_platform_id in (False, True)
+    for of_action in (False, True)
+}
+
+
 async def find_for_user(
     connection: Executor, *, user_id: int, family: str, reference: str, action: str | None = None
 ) -> TaskRow | None:
     """Find one of a user's tasks (of one action, or of any in the family) by platform_id, task_id or
     external_task_id: one indexed lookup."""
-    query = select(*VIEW_COLUMNS).where(_c.user_id == user_id, _c.family == family)
+    query = _FIND[(is_platform_id(reference), action is not None)]
+    values = {"user_id": user_id, "family": family, "reference": reference}
     if action is not None:
-        query = query.where(_c.action == action)
-    if is_platform_id(reference):
-        rows = (await connection.execute(query.where(_c.platform_id == reference))).all()
-    else:
-        matches = or_(_c.upstream_task_id == reference, _c.external_task_id == reference)
-        rows = (await connection.execute(query.where(matches).limit(2))).all()
+        values["action"] = action
+    rows = (await connection.execute(query, values)).all()
     # An external id may happen to equal another task's upstream id; the upstream id wins, as upstream it would.
     return min(rows, key=lambda row: row.upstream_task_id != reference, default=None)
+
+
+def page_query(*, user_id: int, family: str, action: str, page_num: int, page_size: int) -> Select[Any]:
+    """Build the statement page_for_user runs: the page's ids first, then their rows (one more, to see if
+    another page follows)."""
+    # The OFFSET skips entries of ix_tasks_user_action_newest alone (an index-only scan once the table is
+    # vacuumed), so a deep page reads its own rows from the heap and not every row before it.
+    page_ids = (
+        select(_c.id)
+        .where(_c.user_id == user_id, _c.family == family, _c.action == action)
+        .order_by(_c.id.desc())
+        .limit(page_size + 1)
+        .offset((page_num - 1) * page_size)
+        .subquery("page_ids")
+    )
+    return select(*VIEW_COLUMNS).join_from(TASKS, page_ids, _c.id == page_ids.c.id).order_by(_c.id.desc())
 
 
 async def page_for_user(
     connection: Executor, *, user_id: int, family: str, action: str, page_num: int, page_size: int
 ) -> tuple[Sequence[TaskRow], bool]:
     """List a page of a user's tasks of an action, newest first; say whether another page follows."""
-    query = (
-        select(*VIEW_COLUMNS)
-        .where(_c.user_id == user_id, _c.family == family, _c.action == action)
-        .order_by(_c.id.desc())
-        .limit(page_size + 1)
-        .offset((page_num - 1) * page_size)
-    )
+    query = page_query(user_id=user_id, family=family, action=action, page_num=page_num, page_size=page_size)
     rows = (await connection.execute(query)).all()
     return rows[:page_size], len(rows) > page_size
 
