@@ -107,7 +107,7 @@ async def make_task(
     moment = now_ms()
     async with db.session() as session, session.begin():
         user_id = (await session.execute(select(API_KEYS.c.user_id).where(API_KEYS.c.id == owner.key_id))).scalar()
-        return await repository.insert(
+        task = await repository.insert(
             session,
             {
                 "platform_id": new_platform_id(Family.VIDEOS),
@@ -132,6 +132,7 @@ async def make_task(
                 "seconds": 5,
             },
         )
+        return int(task.id)
 
 
 STEPS = {

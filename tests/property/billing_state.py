@@ -97,7 +97,7 @@ async def _store(db: Database, user_id: int, plan: TaskPlan) -> StoredTask:
     async with db.session() as session, session.begin():
         held = await ledger.hold(session, user_id=user_id, task_platform_id=platform_id, amount_micros=plan.hold_micros)
         assert held is not None, "the opening balance must cover every hold"
-        task_id = await repository.insert(
+        task = await repository.insert(
             session,
             {
                 "platform_id": platform_id,
@@ -116,6 +116,7 @@ async def _store(db: Database, user_id: int, plan: TaskPlan) -> StoredTask:
                 "updated_at": moment,
             },
         )
+        task_id = task.id
     if plan.status is TaskStatus.SUBMITTED:
         async with db.session() as session, session.begin():
             accepted = await repository.transition(

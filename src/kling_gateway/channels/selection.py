@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.kling.schemas import PackType
 from kling_gateway.store.models import CHANNELS
 from kling_gateway.tasks import repository
+from kling_gateway.tasks.repository import Executor
 from kling_gateway.upstream.client import ChannelCredentials
 
 
@@ -28,12 +28,12 @@ class ChannelChoice:
     webhook_secret: str | None = field(default=None, repr=False)  # whsec_…: its callbacks must be signed with it
 
 
-async def enabled_channels(session: AsyncSession) -> list[ChannelChoice]:
+async def enabled_channels(session: Executor) -> list[ChannelChoice]:
     """Load every enabled channel."""
     return await all_channels(session, enabled_only=True)
 
 
-async def all_channels(session: AsyncSession, *, enabled_only: bool = False) -> list[ChannelChoice]:
+async def all_channels(session: Executor, *, enabled_only: bool = False) -> list[ChannelChoice]:
     """Load the channels; tasks already on a disabled channel still need it to finish."""
     query = select(CHANNELS).where(CHANNELS.c.enabled.is_(True)) if enabled_only else select(CHANNELS)
     rows = (await session.execute(query)).all()
@@ -56,7 +56,7 @@ async def all_channels(session: AsyncSession, *, enabled_only: bool = False) -> 
 
 
 async def candidates_for(
-    session: AsyncSession, pack_type: PackType, slots: int, rng: random.Random
+    session: Executor, pack_type: PackType, slots: int, rng: random.Random
 ) -> tuple[list[ChannelChoice], int]:
     """Order the channels that can take a task now; also return how many channels are enabled at all."""
     channels = await enabled_channels(session)

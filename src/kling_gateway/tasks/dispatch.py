@@ -82,9 +82,9 @@ class Dispatcher:
 
     async def send(self, task: TaskRow) -> Outcome:
         """Offer a queued task to the channels that have room for it, best first, until one takes it."""
-        async with self.db.session() as session:
-            channels = await enabled_channels(session)
-            in_use = await repository.slots_in_use(session, pack_type=task.pack_type)
+        async with self.db.read() as connection:
+            channels = await enabled_channels(connection)
+            in_use = await repository.slots_in_use(connection, pack_type=task.pack_type)
         allowed = _allowed(channels, task)
         ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
         return await self._offer(task, ranked, enabled=len(allowed))

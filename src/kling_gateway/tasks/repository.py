@@ -142,9 +142,9 @@ async def find_by_platform_id(session: Executor, platform_id: str) -> TaskRow | 
     return (await session.execute(select(TASKS).where(_c.platform_id == platform_id))).one_or_none()
 
 
-async def insert(session: AsyncSession, values: Mapping[str, Any]) -> int:
-    """Store a new task; return its row id."""
-    return int((await session.execute(TASKS.insert().values(**values).returning(_c.id))).scalar_one())
+async def insert(session: AsyncSession, values: Mapping[str, Any]) -> TaskRow:
+    """Store a new task; return it as stored."""
+    return (await session.execute(TASKS.insert().values(**values).returning(*TASKS.c))).one()
 
 
 async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatus, values: Mapping[str, Any]) -> bool:

@@ -132,31 +132,32 @@ class TaskService:
                 return earlier
         platform_id = new_platform_id(spec.family)
         try:
-            await self._store_and_hold(owner, draft, platform_id)
+            task, ahead = await self._store_and_hold(owner, draft, platform_id)
         except IntegrityError:
             # Another request with the same external_task_id won the race: answer as that one.
             earlier = await self._earlier(owner, external_id or "", draft)
             if earlier is None:
                 raise
             return earlier
-        async with self.db.session() as session:
-            task = await repository.find_by_platform_id(session, platform_id)
-            assert task is not None
-            # Tasks already waiting go first: a new one only skips the queue when there is none.
-            ahead = await repository.waiting_ahead(session, task_id=task.id, pack_type=task.pack_type, now_ms=now_ms())
-        if not ahead:
-            await self._send_now(owner, task)
-        await self._check_queue_bound(owner, task)
-        async with self.db.session() as session, session.begin():
-            await repository.make_ready(session, task_id=task.id)
-        async with self.db.session() as session:
-            row = await repository.find_by_platform_id(session, platform_id)
+        # Tasks already waiting go first: a new one only skips the queue when there is none.
+        if not ahead and await self._send_now(owner, task):
+            async with self.db.read() as connection:
+                row = await repository.find_by_platform_id(connection, platform_id)
+        else:
+            await self._check_queue_bound(owner, task)
+            async with self.db.session() as session, session.begin():
+                await repository.make_ready(session, task_id=task.id)
+            async with self.db.session() as session:
+                row = await repository.find_by_platform_id(session, platform_id)
         assert row is not None
         return row
 
-    async def _send_now(self, owner: Principal, task: TaskRow) -> None:
-        """Offer a new task to the channels; undo the submit if the upstream refused it or none can be reached."""
+    async def _send_now(self, owner: Principal, task: TaskRow) -> bool:
+        """Offer a new task to the channels; undo the submit if the upstream refused it or none can be reached.
+        Tell whether a channel took it (else it waits in the queue, or its answer is being looked for)."""
         outcome = await self.dispatcher.send(task)
+        if outcome.sent is Sent.ACCEPTED:
+            return True
         if outcome.sent is Sent.REFUSED:
             await self._forget(task, f"refused upstream: {outcome.reason}")
             raise RefusedUpstream(f"the upstream refused the task: {outcome.reason}", refusal_code(outcome.code))
@@ -170,6 +171,7 @@ class TaskService:
         if outcome.sent is Sent.FAILED:
             await self._forget(task, "no channel could take the task")
             raise UpstreamFailed(f"no upstream channel could take the task: {outcome.reason}")
+        return False
 
     async def _check_queue_bound(self, owner: Principal, task: TaskRow) -> None:
         """Refuse a task that would wait in a full queue (it was offered first, so it waits only if all are busy)."""
@@ -207,9 +209,10 @@ class TaskService:
             )
         return row
 
-    async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> int:
+    async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> tuple[TaskRow, bool]:
         """Store the task as queued and hold its estimate, in one transaction; refuse if the balance is short,
-        the key has too many tasks unfinished, or the task refers to a video or session that is not the owner's."""
+        the key has too many tasks unfinished, or the task refers to a video or session that is not the owner's.
+        Return the stored task, and whether tasks of its pack type were already waiting for a channel."""
         pack_type, slots = draft.body.slots()
         units = unit_cost(draft.spec, draft.body)
         output = expected_output(draft.spec, draft.body)
@@ -224,7 +227,7 @@ class TaskService:
                 is None
             ):
                 raise InsufficientBalance(await self._shortfall(session, owner, draft, units, rate, estimate))
-            return await repository.insert(
+            task = await repository.insert(
                 session,
                 {
                     "platform_id": platform_id,
@@ -256,6 +259,8 @@ class TaskService:
                     "expected_ms": output.typical_ms,
                 },
             )
+            ahead = await repository.waiting_ahead(session, task_id=task.id, pack_type=pack_type.value, now_ms=moment)
+            return task, ahead
 
     async def _check_in_flight(self, session: AsyncSession, owner: Principal) -> None:
         limit = owner.max_in_flight or self.settings.admission.tasks_in_flight
