@@ -24,7 +24,8 @@ from rich.table import Table
 
 from benchmarks.api_figures import ID_FORMS, ApiFigures, measure_api
 
-STORE_MODULE = "benchmarks.store"
+# The parts that need more than the API servers: each module's function returns its figures by name.
+PARTS = {"store": ("benchmarks.store", "store_figures"), "sync": ("benchmarks.sync_figures", "sync_figures")}
 API_FIGURES = (
     "baseline_rps",
     "baseline_p99_ms",
@@ -44,20 +45,30 @@ WIDTH = 120  # when printing to a file or pipe, wide enough for every row on one
 
 @dataclass(frozen=True)
 class Target:
-    """A bound one figure should meet, e.g. `query_finished_ratio` ≥ 0.6."""
+    """A bound one figure should meet, e.g. `query_finished_ratio` ≥ 0.6; with `per`, the bound is that many times
+    another figure (e.g. 2 × `sync_poll_interval_s`)."""
 
     figure: str
     at_least: bool
     bound: float
+    per: str | None = None
+
+    def limit(self, figures: dict[str, float]) -> float:
+        """The bound in the figure's own unit."""
+        return self.bound * figures[self.per] if self.per else self.bound
 
     def met(self, figures: dict[str, float]) -> bool:
         """Tell whether the figure is on the right side of the bound."""
         compare: Callable[[float, float], bool] = operator.ge if self.at_least else operator.le
-        return compare(figures[self.figure], self.bound)
+        return compare(figures[self.figure], self.limit(figures))
 
-    def describe(self) -> str:
-        """Say the bound, e.g. `≥ 0.6`."""
-        return f"{'≥' if self.at_least else '≤'} {self.bound:g}"
+    def describe(self, figures: dict[str, float]) -> str:
+        """Say the bound, e.g. `≥ 0.6`, or `≤ 10 (2 × sync_poll_interval_s)`."""
+        relation = "≥" if self.at_least else "≤"
+        if self.per is None:
+            return f"{relation} {self.bound:g}"
+        known = f"{self.limit(figures):g} " if self.per in figures else ""
+        return f"{relation} {known}({self.bound:g} × {self.per})"
 
     def verdict(self, figures: dict[str, float]) -> str:
         """Say PASS or MISS, in colour."""
@@ -69,6 +80,14 @@ TARGETS = (
     Target("query_finished_p99_ms", at_least=False, bound=5.0),
     Target("query_inflight_ratio", at_least=True, bound=0.4),
     Target("submit_overhead_p50_ms", at_least=False, bound=3.0),
+    Target("store_get_p99_ms", at_least=False, bound=5.0),
+    Target("store_deepest_page_p99_ms", at_least=False, bound=100.0),
+    Target("sync_upstream_requests_per_100_tasks_per_interval", at_least=False, bound=1.0),
+    Target("sync_visible_max_s", at_least=False, bound=2.0, per="sync_poll_interval_s"),
+    Target("sync_visible_p99_s", at_least=False, bound=2.0, per="sync_poll_interval_s"),
+    Target("sync_callback_visible_p50_ms", at_least=False, bound=100.0),
+    Target("rss_gateway_mb", at_least=False, bound=300.0),
+    Target("rss_worker_mb", at_least=False, bound=300.0),
 )
 
 
@@ -104,13 +123,14 @@ def summarize(api: ApiFigures) -> dict[str, float]:
     }
 
 
-def measure_store(*, quick: bool) -> dict[str, float] | str:
-    """Run the store part; when it cannot give figures, say why instead, so the other parts still count."""
-    if importlib.util.find_spec(STORE_MODULE) is None:
-        return f"not measured yet: no {STORE_MODULE} module"
-    store_figures: Callable[..., dict[str, float]] = importlib.import_module(STORE_MODULE).store_figures
+def measure_part(name: str, *, quick: bool) -> dict[str, float] | str:
+    """Run one part; when it cannot give figures, say why instead, so the other parts still count."""
+    module, function = PARTS[name]
+    if importlib.util.find_spec(module) is None:
+        return f"not measured: no {module} module"
+    figures: Callable[..., dict[str, float]] = getattr(importlib.import_module(module), function)
     try:
-        return store_figures(quick=quick)
+        return figures(quick=quick)
     except Exception as error:  # a failed part is shown in the table and makes the exit 1; the others still count
         traceback.print_exc()
         return f"failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
@@ -128,20 +148,26 @@ def measurements(api: ApiFigures) -> Table:
     return shown
 
 
-def table(figures: dict[str, float], store: dict[str, float] | str) -> Table:
-    """Lay out each named figure with its target and PASS or MISS, then the store part."""
+def table(figures: dict[str, float], parts: dict[str, dict[str, float] | str]) -> Table:
+    """Lay out each named figure with its target and PASS or MISS, then each further part's figures (or why it
+    has none)."""
     shown = Table(*FIGURE_COLUMNS, title="Figures")
     targets = {target.figure: target for target in TARGETS}
-    for name in API_FIGURES:
+
+    def row(name: str, shape: str) -> None:
         target = targets.get(name)
-        verdict = (target.describe(), target.verdict(figures)) if target else ("", "")
-        shown.add_row(name, f"{figures[name]:,.2f}", *verdict)
-    shown.add_section()
-    if isinstance(store, str):
-        shown.add_row(f"store: {store}", "", "", "")
-    else:
-        for name, measured in store.items():
-            shown.add_row(name, f"{measured:,.4g}", "", "")
+        verdict = (target.describe(figures), target.verdict(figures)) if target else ("", "")
+        shown.add_row(name, format(figures[name], shape), *verdict)
+
+    for name in API_FIGURES:
+        row(name, ",.2f")
+    for part, measured in parts.items():
+        shown.add_section()
+        if isinstance(measured, str):
+            shown.add_row(f"{part}: {measured}", "", "", "")
+            continue
+        for name in measured:
+            row(name, ",.4g")
     return shown
 
 
@@ -150,14 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     api = measure_api(quick=args.quick)
     figures = summarize(api)
-    store = measure_store(quick=args.quick)
-    figures |= store if isinstance(store, dict) else {}
+    parts = {name: measure_part(name, quick=args.quick) for name in PARTS}
+    for measured in parts.values():
+        figures |= measured if isinstance(measured, dict) else {}
     console = Console(width=None if sys.stdout.isatty() else WIDTH)
     console.print(measurements(api))
-    console.print(table(figures, store))
+    console.print(table(figures, parts))
     if args.json:
         args.json.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
-    return 1 if isinstance(store, str) and store.startswith("failed") else 0
+    return 1 if any(isinstance(measured, str) for measured in parts.values()) else 0
 
 
 if __name__ == "__main__":
