@@ -249,3 +249,15 @@ def test_the_seed_000_curl_commands_work_verbatim(gateway: RunningGateway) -> No
             assert body["data"]["platform_id"] == task_ids[action]
         else:
             assert isinstance(body["data"], list)
+
+
+def test_a_watermarked_task_reads_back_with_its_flag_by_every_id(gateway: RunningGateway) -> None:
+    with gateway.client() as client:
+        created = submit(client, {"prompt": "a fox", "external_task_id": "marked", "watermark_info": {"enabled": True}})
+        plain = submit(client, {"prompt": "a fox", "external_task_id": "plain"})
+        for reference in (created["task_id"], created["platform_id"], "marked"):
+            answer = client.get(f"{T2V}/{reference}")
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["data"]["watermark_info"]["enabled"] is True  # a JSON true, not 1
+        assert client.get(f"{T2V}/plain").json()["data"]["watermark_info"]["enabled"] is False
+        assert plain["watermark_info"]["enabled"] is False

@@ -5,10 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import weakref
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, Result, create_engine, event
+from sqlalchemy import Connection, Dialect, Engine, Executable, Result, Select, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -40,6 +44,7 @@ class InlineReader:
         _tune_sqlite_reader(self._engine)
         self._local = threading.local()
         self._opened: list[Connection] = []
+        self._prepared: weakref.WeakKeyDictionary[Select[Any], _Prepared] = weakref.WeakKeyDictionary()
 
     async def __aenter__(self) -> InlineReader:
         return self
@@ -51,11 +56,29 @@ class InlineReader:
         self, statement: Executable, parameters: dict[str, Any] | None = None
     ) -> Result[*tuple[Any, ...]]:
         """Run one statement now and return its buffered result."""
+        return (await self._connection()).execute(statement, parameters)
+
+    async def _connection(self) -> Connection:
         connection: Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = self._engine.connect()
             self._opened.append(connection)
-        return connection.execute(statement, parameters)
+        return connection
+
+    async def fetch_all(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[Any]:
+        """Run a statement built once (a module constant) straight through the SQLite driver; return its rows as
+        named tuples, converted as SQLAlchemy would (e.g. 0/1 to booleans).
+
+        SQLAlchemy's execution costs four times the indexed read itself (18 µs against 4.6 µs for a task lookup);
+        the statement is compiled to SQL once, and each call binds its values in order.
+        """
+        prepared = self._prepared.get(statement)
+        if prepared is None:
+            prepared = self._prepared[statement] = _Prepared.of(statement, self._engine.dialect)
+        driver = (await self._connection()).connection.driver_connection
+        assert driver is not None  # a connection in use always has one
+        cursor = driver.execute(prepared.sql, prepared.arguments(parameters))
+        return [prepared.row(raw) for raw in cursor.fetchall()]
 
     def close(self) -> None:
         """Close every thread's connection."""
@@ -67,6 +90,61 @@ class InlineReader:
 
 
 Reader = AsyncConnection | InlineReader  # what `Database.read()` gives
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A select compiled for SQLite: its SQL, its parameters in order with their converters and fixed values
+    (a LIMIT), and how to turn a driver row into a named row."""
+
+    sql: str
+    order: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    fixed: Mapping[str, Any]
+    names: type[tuple[Any, ...]]
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    @classmethod
+    def of(cls, statement: Select[Any], dialect: Dialect) -> _Prepared:
+        compiled = statement.compile(dialect=dialect)
+        binds = compiled.binds
+        order = tuple((name, binds[name].type.bind_processor(dialect)) for name in compiled.positiontup or ())
+        columns = list(statement.selected_columns)
+        converters = (
+            (index, convert)
+            for index, column in enumerate(columns)
+            if (convert := column.type.result_processor(dialect, None)) is not None
+        )
+        return cls(
+            sql=compiled.string,
+            order=order,
+            fixed={name: bind.value for name, bind in binds.items() if bind.value is not None},
+            names=namedtuple("Row", [column.key for column in columns]),  # type: ignore[misc]
+            converters=tuple(converters),
+        )
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        """Put the values in the SQL's order, converted for the driver."""
+        given = {**self.fixed, **values}
+        return [given[name] if convert is None else convert(given[name]) for name, convert in self.order]
+
+    def row(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Name a driver row's columns, converting those SQLAlchemy would."""
+        if self.converters:
+            values = list(raw)
+            for index, convert in self.converters:
+                values[index] = convert(values[index])
+            raw = tuple(values)
+        return self.names(*raw)
+
+
+async def fetch_all(
+    reader: Reader | AsyncSession, statement: Select[Any], parameters: Mapping[str, Any]
+) -> Sequence[Any]:
+    """Run a statement built once with these values and return every row: straight through the driver when the
+    reader is SQLite's inline one, else as any statement."""
+    if isinstance(reader, InlineReader):
+        return await reader.fetch_all(statement, parameters)
+    return list((await reader.execute(statement, dict(parameters))).all())
 
 
 class Database:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from kling_gateway.store.database import InlineReader
+from kling_gateway.store.database import InlineReader, fetch_all
 from kling_gateway.store.models import TASKS
 from kling_gateway.tasks.ids import is_platform_id
 from kling_gateway.tasks.states import IN_FLIGHT, UNFINISHED, TaskStatus
@@ -81,7 +81,7 @@ async def find_for_user(
     values = {"user_id": user_id, "family": family, "reference": reference}
     if action is not None:
         values["action"] = action
-    rows = (await connection.execute(query, values)).all()
+    rows = await fetch_all(connection, query, values)
     # An external id may happen to equal another task's upstream id; the upstream id wins, as upstream it would.
     return min(rows, key=lambda row: row.upstream_task_id != reference, default=None)
 
