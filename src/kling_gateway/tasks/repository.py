@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import (
     BindParameter,
     CursorResult,
+    Integer,
     Row,
     Select,
     and_,
@@ -86,28 +87,48 @@ async def find_for_user(
     return min(rows, key=lambda row: row.upstream_task_id != reference, default=None)
 
 
-def page_query(*, user_id: int, family: str, action: str, page_num: int, page_size: int) -> Select[Any]:
-    """Build the statement page_for_user runs: the page's ids first, then their rows (one more, to see if
-    another page follows)."""
+def _page_statement() -> Select[Any]:
     # The OFFSET skips entries of ix_tasks_user_action_newest alone (an index-only scan once the table is
     # vacuumed), so a deep page reads its own rows from the heap and not every row before it.
+    mine = (_c.user_id == bindparam("user_id"), _c.family == bindparam("family"), _c.action == bindparam("action"))
     page_ids = (
         select(_c.id)
-        .where(_c.user_id == user_id, _c.family == family, _c.action == action)
+        .where(*mine)
         .order_by(_c.id.desc())
-        .limit(page_size + 1)
-        .offset((page_num - 1) * page_size)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
         .subquery("page_ids")
     )
     return select(*VIEW_COLUMNS).join_from(TASKS, page_ids, _c.id == page_ids.c.id).order_by(_c.id.desc())
+
+
+# The page's ids first, then their rows (one more than the page, to see if another follows); built once.
+_PAGE = _page_statement()
+
+
+def _page_values(*, user_id: int, family: str, action: str, page_num: int, page_size: int) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "family": family,
+        "action": action,
+        "limit": page_size + 1,
+        "offset": (page_num - 1) * page_size,
+    }
+
+
+def page_query(*, user_id: int, family: str, action: str, page_num: int, page_size: int) -> Select[Any]:
+    """The statement page_for_user runs for a page, with its values bound (to show or explain it)."""
+    return _PAGE.params(
+        _page_values(user_id=user_id, family=family, action=action, page_num=page_num, page_size=page_size)
+    )
 
 
 async def page_for_user(
     connection: Executor, *, user_id: int, family: str, action: str, page_num: int, page_size: int
 ) -> tuple[Sequence[TaskRow], bool]:
     """List a page of a user's tasks of an action, newest first; say whether another page follows."""
-    query = page_query(user_id=user_id, family=family, action=action, page_num=page_num, page_size=page_size)
-    rows = (await connection.execute(query)).all()
+    values = _page_values(user_id=user_id, family=family, action=action, page_num=page_num, page_size=page_size)
+    rows = await fetch_all(connection, _PAGE, values)
     return rows[:page_size], len(rows) > page_size
 
 
