@@ -28,12 +28,18 @@ class SyncConfig(BaseModel):
         3  # from this many tasks of one channel and action, list instead of GET
     )
     list_page_size: Annotated[int, Field(ge=1, le=500)] = 500  # tasks per upstream list call (the API allows 500)
-    claim_limit: Annotated[int, Field(ge=1)] = 2000  # tasks looked at in one round at most
+    claim_limit: Annotated[int, Field(ge=1)] = 2000  # queued, lost or stuck tasks taken in one round at most
+    # In-flight tasks polled in one round at most: enough that one sweep of each channel's list covers all due.
+    poll_claim_limit: Annotated[int, Field(ge=1)] = 100_000
+    claim_chunk: Annotated[int, Field(ge=1)] = 10_000  # in-flight tasks claimed per transaction, which locks them
+    list_read_ahead: Annotated[int, Field(ge=1)] = 4  # list pages of one channel's action requested at once
     stuck_after_s: PositiveSeconds = 86_400.0  # a task still unfinished this long after submit fails
     upstream_timeout_s: PositiveSeconds = 30.0  # one upstream request, connect to last byte
     max_poll_interval_s: PositiveSeconds = 60.0  # a task running far past its typical time is looked at this often
     lease_s: PositiveSeconds = 120.0  # a worker's claim on a task; a killed worker's tasks come due after it
-    requests_per_round: Annotated[int, Field(ge=1)] = 200  # upstream calls per channel in one round, at most
+    # Upstream calls per channel in one round, at most: a sweep of 100 000 tasks of one action, with as many
+    # finished ones listed between them, takes 400 pages of 500.
+    requests_per_round: Annotated[int, Field(ge=1)] = 400
     callback_timeout_s: PositiveSeconds = 10.0  # one delivery of a client callback
     callback_give_up_s: PositiveSeconds = 86_400.0  # retry a client callback this long, then give up
 

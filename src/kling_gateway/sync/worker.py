@@ -2,7 +2,8 @@
 
 Any number of workers may share one PostgreSQL database. Each claims what it works on with a lease (polls,
 lost creates and callbacks alike), so two workers never work on one task at once, and the tasks of a worker that
-dies, even by SIGKILL, come due again for the others when its lease runs out. Whatever a worker does twice after
+dies, even by SIGKILL, come due again for the others when its lease runs out. A poll's lease ends at the task's
+next look on the poll grid, so a task found unchanged needs no second write. Whatever a worker does twice after
 such a death is harmless: a status change is one conditional write, and billing and client callbacks happen only
 in the write that won it.
 """
@@ -15,7 +16,7 @@ import logging
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import httpx
 
@@ -37,6 +38,9 @@ from kling_gateway.upstream.pool import upstream_http
 log = logging.getLogger(__name__)
 
 MAX_PAGE_NUM = 1000  # the upstream list endpoint accepts pageNum up to 1000
+# A sweep reads pages down to this much before the oldest task it looks for (by the gateway's clock, the upstream
+# stamps created_at by its own), so a task is not missed for a clock off by less; past that, single GETs find it.
+CLOCK_SKEW_MS = 10 * 60_000
 
 
 class Worker:
@@ -96,97 +100,148 @@ class Worker:
     # -- polling -------------------------------------------------------------------------------------------------
 
     async def _poll(self, channels: Mapping[int, ChannelChoice]) -> int:
-        moment = now_ms()
-        async with self.db.session() as session, session.begin():
-            due = await repository.claim_due(
-                session,
-                now_ms=moment,
-                lease_until=moment + round(self.config.lease_s * 1000),
-                limit=self.config.claim_limit,
-            )
-        groups: dict[tuple[int, str, str], list[TaskRow]] = defaultdict(list)
-        for task in due:
-            groups[(task.channel_id, task.family, task.action)].append(task)
+        """Claim the due tasks a chunk at a time and, meanwhile, bring each channel's action up to date; return
+        how many tasks were claimed.
+
+        Claiming (the database's work) and reading the upstream (this process's) overlap: each action's sweep
+        starts with the first chunk and matches what later chunks bring. The claim itself schedules each task's
+        next look on the poll grid (within the lease), so a task found unchanged costs one write per look.
+        """
         budget: Counter[int] = Counter()  # upstream calls made per channel this round
-        for (channel_id, family, action), tasks in groups.items():
-            channel = channels.get(channel_id)
-            if channel is None:  # cannot happen by design; one bad row must not stop every round
-                log.error("%d tasks in flight name no known channel, e.g. %s", len(tasks), tasks[0].platform_id)
-                continue
-            await self._sync_group(channel, family, action, tasks, budget)
-        return len(due)
-
-    async def _sync_group(
-        self, channel: ChannelChoice, family: str, action: str, tasks: Sequence[TaskRow], budget: Counter[int]
-    ) -> None:
-        reports: dict[str, UpstreamTask] = {}
-        unread: set[str] = set()
+        sweeps: dict[tuple[int, str, str], _Sweep] = {}
+        running: list[asyncio.Task[None]] = []
+        claimed = 0
         try:
-            unread = await self._fetch(channel, family, action, tasks, reports, budget)
-        except UpstreamError as error:
-            log.warning("sync of %d %s tasks on channel %s failed: %s", len(tasks), action, channel.name, error)
-        await self._apply(tasks, reports, unread)
+            async for chunk in self._claim_due():
+                claimed += len(chunk)
+                for (channel_id, family, action), tasks in _grouped(chunk).items():
+                    sweep = sweeps.get((channel_id, family, action))
+                    if sweep is None:
+                        channel = channels.get(channel_id)
+                        if channel is None:  # cannot happen by design; one bad row must not stop every round
+                            log.error(
+                                "%d tasks in flight name no known channel, e.g. %s", len(tasks), tasks[0].platform_id
+                            )
+                            continue
+                        sweep = sweeps[(channel_id, family, action)] = _Sweep(channel, family, action)
+                        running.append(asyncio.create_task(self._sync_group(sweep, budget)))
+                    sweep.add(tasks)
+        finally:
+            for sweep in sweeps.values():
+                sweep.close()
+            failures = [error for error in await asyncio.gather(*running, return_exceptions=True) if error]
+            if failures:
+                raise failures[0]
+        return claimed
 
-    async def _fetch(
-        self,
-        channel: ChannelChoice,
-        family: str,
-        action: str,
-        tasks: Sequence[TaskRow],
-        found: dict[str, UpstreamTask],
-        budget: Counter[int],
-    ) -> set[str]:
-        """Read the tasks' upstream state into `found`: list pages while they cover the tasks, then GET the rest
-        one by one, within the channel's budget of calls for the round; return the ids left unread."""
-        wanted = {task.upstream_task_id for task in tasks}
-        limit = self.config.requests_per_round
-        if len(wanted) >= self.config.batch_min_tasks:
-            size = self.config.list_page_size
-            pages = min(MAX_PAGE_NUM, math.ceil(len(wanted) / size) + 1)  # one spare page for newer foreign tasks
-            for page_num in range(1, pages + 1):
-                if budget[channel.id] >= limit:
+    async def _claim_due(self) -> AsyncIterator[list[TaskRow]]:
+        """Claim the due tasks, up to `poll_claim_limit`, newest first, a chunk per transaction: a claim holds its
+        rows' locks until it commits, and an upstream callback about one of them waits that long."""
+        moment = now_ms()
+        lease_until = min(next_look(moment, self.config.poll_interval_s), moment + round(self.config.lease_s * 1000))
+        claimed = 0
+        while claimed < self.config.poll_claim_limit:
+            size = min(self.config.claim_chunk, self.config.poll_claim_limit - claimed)
+            async with self.db.session() as session, session.begin():
+                chunk = await repository.claim_due(session, now_ms=moment, lease_until=lease_until, limit=size)
+            claimed += len(chunk)
+            if chunk:
+                yield chunk
+            if len(chunk) < size:
+                return
+
+    async def _sync_group(self, sweep: _Sweep, budget: Counter[int]) -> None:
+        """Read one action's claimed tasks upstream: list pages while they cover the tasks, then single GETs,
+        within the channel's budget of calls for the round; apply what was read as it comes.
+
+        Tasks left unread for lack of budget come due next round; after an upstream error the rest keep the next
+        look their claim gave them, so a failing upstream is not asked again at once.
+        """
+        channel, family, action = sweep.channel, sweep.family, sweep.action
+        try:
+            await sweep.wait(lambda: sweep.claimed_all or len(sweep.waiting) >= self.config.batch_min_tasks)
+            if len(sweep.waiting) >= self.config.batch_min_tasks:
+                await self._sweep(sweep, budget)
+            await sweep.wait(lambda: sweep.claimed_all)
+            await self._apply(sweep.take_early())
+            for task_id in sorted(sweep.waiting):
+                if budget[channel.id] >= self.config.requests_per_round:
                     break
                 budget[channel.id] += 1
-                page = await self.client.list(channel.credentials, family, action, page_num=page_num, page_size=size)
-                found |= {report.task_id: report for report in page if report.task_id in wanted}
-                if len(page) < size or len(found) == len(wanted):
-                    break
-        unread = wanted - found.keys()
-        for task_id in sorted(unread):
-            if budget[channel.id] >= limit:
-                break
-            budget[channel.id] += 1
-            report = await self.client.get(channel.credentials, family, action, task_id)
-            unread.discard(task_id)
-            if report is not None:
-                found[task_id] = report
-        return unread
+                report = await self.client.get(channel.credentials, family, action, task_id)
+                await self._apply([(sweep.waiting.pop(task_id), report)])
+        except UpstreamError as error:
+            log.warning("sync of %s tasks on channel %s failed: %s", action, channel.name, error)
+            sweep.waiting.clear()
+            return
+        if sweep.waiting:
+            unread = [task.id for task in sweep.waiting.values()]
+            async with self.db.session() as session, session.begin():
+                await repository.reschedule(session, task_ids=unread, next_sync_at=now_ms())
 
-    async def _apply(self, tasks: Sequence[TaskRow], reports: dict[str, UpstreamTask], unread: set[str]) -> None:
-        """Write each move in its own short transaction, then schedule the next looks in a few statements.
+    async def _sweep(self, sweep: _Sweep, budget: Counter[int]) -> None:
+        """Read the action's list pages from the newest, a few at once, until every claimed task is found, the
+        list ends, a page is older than the oldest claimed task, or the budget is spent; apply what was found.
+
+        The list is sorted newest first, so the pages down to the oldest task cover every task, ours and others':
+        one call reads up to a page's worth of tasks, wherever they are in the list. While the claim goes on, a
+        report whose task is not claimed yet is kept for when it is, and the sweep keeps no further ahead of the
+        claim than EARLY_REPORTS.
+        """
+        size = self.config.list_page_size
+        page_num = 1
+        while page_num <= MAX_PAGE_NUM:
+            await sweep.wait(lambda: sweep.claimed_all or len(sweep.early) < EARLY_REPORTS)
+            await self._apply(sweep.take_early())
+            if sweep.claimed_all and not sweep.waiting:
+                return
+            room = self.config.requests_per_round - budget[sweep.channel.id]
+            wanted = math.ceil(len(sweep.waiting) / size) if sweep.claimed_all else self.config.list_read_ahead
+            ahead = min(self.config.list_read_ahead, wanted, room, MAX_PAGE_NUM + 1 - page_num)
+            if ahead <= 0:
+                return
+            budget[sweep.channel.id] += ahead
+            pages = await asyncio.gather(
+                *(
+                    self.client.list(
+                        sweep.channel.credentials, sweep.family, sweep.action, page_num=number, page_size=size
+                    )
+                    for number in range(page_num, page_num + ahead)
+                )
+            )
+            for page in pages:
+                await self._apply(sweep.match(page))
+            oldest_ms = sweep.oldest_ms - CLOCK_SKEW_MS
+            if any(len(page) < size or (sweep.claimed_all and page[-1].created_at < oldest_ms) for page in pages):
+                return
+            page_num += ahead
+
+    async def _apply(self, looked_at: Sequence[tuple[TaskRow, UpstreamTask | None]]) -> None:
+        """Write each move in its own short transaction, then reschedule the tasks running long in a few statements.
 
         A move touches the task and its owner's balance; keeping each in its own transaction means a callback
         moving another task of the same owner at the same moment never waits on (or deadlocks with) a whole group.
-        Tasks running long are looked at less often; tasks left unread for lack of budget come due next round.
+        The claim already put every task's next look on the base grid; a task running long is looked at less often.
         """
-        moment = now_ms()
-        schedule: dict[int, list[int]] = defaultdict(list)
-        for task in tasks:
-            report = reports.get(task.upstream_task_id)
+        later: dict[int, list[int]] = defaultdict(list)
+        for task, report in looked_at:
+            moment = now_ms()
             interval = poll_interval(  # counted from its last change: time in the queue is not time running
                 age_ms=moment - task.updated_at,
                 expected_ms=task.expected_ms,
                 base_s=self.config.poll_interval_s,
                 longest_s=self.config.max_poll_interval_s,
             )
-            next_sync_at = moment if task.upstream_task_id in unread else next_look(moment, interval)
+            next_sync_at = next_look(moment, interval)
             if report is not None and report.task_status != task.status:
                 async with self.db.session() as session, session.begin():
                     await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)
-            schedule[next_sync_at].append(task.id)
-        async with self.db.session() as session, session.begin():
-            for next_sync_at, task_ids in schedule.items():
-                await repository.reschedule(session, task_ids=task_ids, next_sync_at=next_sync_at)
+            elif interval > self.config.poll_interval_s:
+                later[next_sync_at].append(task.id)
+        if later:
+            async with self.db.session() as session, session.begin():
+                for next_sync_at, task_ids in later.items():
+                    await repository.reschedule(session, task_ids=task_ids, next_sync_at=next_sync_at)
 
     # -- stuck tasks ---------------------------------------------------------------------------------------------
 
@@ -224,6 +279,73 @@ class Worker:
         except UpstreamError as error:
             log.warning("could not ask about stuck task %s: %s", task.platform_id, error)
             return None
+
+
+EARLY_REPORTS = 10_000  # upstream reports a sweep keeps for tasks not claimed yet, at most, before it waits
+
+
+class _Sweep:
+    """One channel's action in one poll round: the claimed tasks not read yet, the reports read before their
+    task was claimed, and whether the claim has ended."""
+
+    def __init__(self, channel: ChannelChoice, family: str, action: str) -> None:
+        self.channel = channel
+        self.family = family
+        self.action = action
+        self.waiting: dict[str, TaskRow] = {}  # by upstream task id
+        self.early: dict[str, UpstreamTask] = {}
+        self.oldest_ms = 2**63  # the created_at of the oldest task claimed
+        self.claimed_all = False
+        self._changed = asyncio.Event()
+
+    def add(self, tasks: Sequence[TaskRow]) -> None:
+        """Take newly claimed tasks."""
+        for task in tasks:
+            self.waiting[task.upstream_task_id] = task
+            self.oldest_ms = min(self.oldest_ms, task.created_at)
+        self._changed.set()
+
+    def close(self) -> None:
+        """Note that the claim has ended: every task of the round is known."""
+        self.claimed_all = True
+        self._changed.set()
+
+    async def wait(self, ready: Callable[[], bool]) -> None:
+        """Wait until `ready()` holds, looking again whenever tasks come or the claim ends."""
+        while not ready():
+            self._changed.clear()
+            await self._changed.wait()
+
+    def match(self, page: Sequence[UpstreamTask]) -> list[tuple[TaskRow, UpstreamTask | None]]:
+        """Pair a page's reports with their waiting tasks; keep the others while more tasks may come."""
+        found: list[tuple[TaskRow, UpstreamTask | None]] = []
+        for report in page:
+            task = self.waiting.pop(report.task_id, None)
+            if task is not None:
+                found.append((task, report))
+            elif not self.claimed_all:
+                self.early[report.task_id] = report
+        return found
+
+    def take_early(self) -> list[tuple[TaskRow, UpstreamTask | None]]:
+        """Pair the kept reports with tasks claimed since; drop them all once the claim has ended."""
+        found: list[tuple[TaskRow, UpstreamTask | None]] = []
+        if len(self.early) < len(self.waiting):
+            for task_id in [task_id for task_id in self.early if task_id in self.waiting]:
+                found.append((self.waiting.pop(task_id), self.early.pop(task_id)))
+        else:
+            for task_id in [task_id for task_id in self.waiting if task_id in self.early]:
+                found.append((self.waiting.pop(task_id), self.early.pop(task_id)))
+        if self.claimed_all:
+            self.early.clear()
+        return found
+
+
+def _grouped(tasks: Sequence[TaskRow]) -> dict[tuple[int, str, str], list[TaskRow]]:
+    groups: dict[tuple[int, str, str], list[TaskRow]] = defaultdict(list)
+    for task in tasks:
+        groups[(task.channel_id, task.family, task.action)].append(task)
+    return groups
 
 
 def _duration(seconds: float) -> str:

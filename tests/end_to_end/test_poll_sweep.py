@@ -1,0 +1,57 @@
+"""A poll round reads the upstream's list pages down to the oldest task it looks for, however many newer tasks of
+others sit above them on the same account, instead of guessing a few pages and asking the rest one by one."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import httpx
+
+from kling_gateway.settings import Settings, SyncConfig
+from kling_gateway.store.database import Database
+from kling_gateway.store.models import TASKS
+from kling_gateway.sync.worker import Worker
+from kling_gateway.upstream.client import KlingClient
+from tests.gateway import GatewayFactory
+from tests.helpers import create
+
+T2V = "/kling/v1/videos/text2video"
+OURS = 12
+FOREIGN = 45  # created later on the same account, so listed above ours
+PAGE = 10
+SYNC = SyncConfig(poll_interval_s=0.05, idle_sleep_s=0.02, list_page_size=PAGE, requests_per_round=1000)
+
+
+async def _one_round(database_url: str) -> tuple[int, set[str]]:
+    """Run one worker round; return the upstream calls it made and the statuses of the gateway's tasks after it."""
+    db = Database(database_url)
+    async with httpx.AsyncClient() as http:
+        client = KlingClient(http)
+        worker = Worker(db, client, Settings(database_url=database_url, sync=SYNC))
+        try:
+            await worker.run_once()
+            async with db.read() as connection:
+                statuses = set((await connection.execute(TASKS.select().with_only_columns(TASKS.c.status))).scalars())
+            return client.requests_sent, statuses
+        finally:
+            await worker.aclose()
+            await db.dispose()
+
+
+def test_one_round_lists_down_past_newer_tasks_of_others(gateway_factory: GatewayFactory, database_url: str) -> None:
+    gw = gateway_factory(worker=False, sync=SYNC)
+    with gw.client() as client:
+        for number in range(OURS):
+            create(client, T2V, {"prompt": f"fox {number}"})
+    with gw.sandbox.client() as upstream:
+        for number in range(FOREIGN):
+            answer = upstream.post("/v1/videos/text2video", json={"prompt": f"someone else's {number}"})
+            assert answer.status_code == 200, answer.text
+    time.sleep(0.5)  # every task has finished upstream and is overdue here
+    calls, statuses = asyncio.run(_one_round(database_url))
+    assert statuses == {"succeed"}  # all found in one round
+    # Every page down to ours, read once: no single GETs for the tasks a short guess of pages would have missed
+    # (3 pages and 12 GETs).
+    assert calls <= math.ceil((FOREIGN + OURS) / PAGE) + 1
