@@ -37,7 +37,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from benchmarks.audit import FINAL, Audit, audit
-from benchmarks.harness import free_port
+from benchmarks.harness import free_port, wait_answering
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.channels.admin import add_channel
 from kling_gateway.keys.service import create_key
@@ -229,17 +229,8 @@ class Process:
 
 
 def wait_listening(process: Process, url: str) -> None:
-    """Wait until something answers HTTP on `url`."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            process.check_alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{process.name} did not answer on {url} within {START_TIMEOUT_S:g} s") from None
-            time.sleep(0.1)
+    """Wait until the process answers HTTP on `url`."""
+    wait_answering(url, check_alive=process.check_alive, timeout_s=START_TIMEOUT_S)
 
 
 def child_env(config: ChaosConfig, work_dir: Path) -> dict[str, str]:

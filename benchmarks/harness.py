@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import uvicorn
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 AppFactory = Callable[[], Any]
+POSTGRES_SERVER = "postgres@127.0.0.1:5432"  # the machine's PostgreSQL (trust auth); benchmarks make scratch databases
 
 _BASELINE_BODY = orjson.dumps({"code": 0, "message": "SUCCEED", "request_id": "0", "data": {"task_id": "1"}})
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -33,6 +35,29 @@ def baseline_app() -> Starlette:
         return Response(_BASELINE_BODY, media_type="application/json")
 
     return Starlette(routes=[Route("/{path:path}", fixed)])
+
+
+def wait_answering(url: str, *, check_alive: Callable[[], None], timeout_s: float = 60.0) -> None:
+    """Wait until something answers HTTP on `url`; `check_alive` raises if the process that should has exited."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing answered on {url} within {timeout_s:g} s") from None
+            time.sleep(0.1)
+
+
+async def postgres_admin(statement: str) -> None:
+    """Run one statement (CREATE / DROP DATABASE) on the server's maintenance database."""
+    connection = await asyncpg.connect(f"postgresql://{POSTGRES_SERVER}/postgres")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 def free_port() -> int:

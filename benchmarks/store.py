@@ -35,7 +35,7 @@ import orjson
 from sqlalchemy.engine import make_url
 from ulid import ULID
 
-from benchmarks.harness import Load, ServerProcess, wrk
+from benchmarks.harness import POSTGRES_SERVER, Load, ServerProcess, postgres_admin, wrk
 from kling_gateway.api import create_app
 from kling_gateway.keys.service import create_key
 from kling_gateway.settings import Settings
@@ -44,7 +44,6 @@ from kling_gateway.store.migrate import upgrade
 from kling_gateway.tasks.repository import VIEW_COLUMNS, page_query
 from kling_gateway.users.service import create_user
 
-SERVER = "postgres@127.0.0.1:5432"
 BIG_SHARE = 0.6  # of all tasks, held by one user
 OTHER_USERS = 99
 PAGE_SIZE = 500
@@ -202,14 +201,6 @@ async def _bulk_load(dsn: str, count: int, owners: Owners, *, sample: int) -> li
         await connection.close()
 
 
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(f"postgresql://{SERVER}/postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 VIEW = ", ".join(column.name for column in VIEW_COLUMNS)
 MINE = "user_id = $1 AND family = 'videos' AND action = 'text2video'"
 # Two other shapes of the page, to compare with the one the gateway runs (page_query): the plain OFFSET over whole
@@ -252,9 +243,9 @@ def store_figures(*, quick: bool) -> dict[str, float]:
     """Load the tasks into a fresh PostgreSQL database, serve them and measure; drop the database after."""
     count, seconds, sample = (100_000, 3, 1_000) if quick else (1_000_000, 10, 3_000)
     name = f"kg_bench_store_{time.strftime('%Y%m%d_%H%M%S')}"
-    dsn = f"postgresql://{SERVER}/{name}"
-    url = f"postgresql+asyncpg://{SERVER}/{name}"
-    asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    dsn = f"postgresql://{POSTGRES_SERVER}/{name}"
+    url = f"postgresql+asyncpg://{POSTGRES_SERVER}/{name}"
+    asyncio.run(postgres_admin(f"CREATE DATABASE {name}"))
     try:
         owners, secret = asyncio.run(_create_owners(url))
         started = time.perf_counter()
@@ -283,7 +274,7 @@ def store_figures(*, quick: bool) -> dict[str, float]:
             "store_deepest_page_p99_ms_32conn": page_32.p99_ms,
         }
     finally:
-        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        asyncio.run(postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def _get_each(base_url: str, headers: dict[str, str], tasks: Sequence[tuple[str, str, str]]) -> dict[str, float]:

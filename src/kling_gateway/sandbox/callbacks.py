@@ -57,9 +57,12 @@ class CallbackDispatcher:
         self._runner: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
-    def schedule(self, task: SandboxTask) -> None:
-        """Queue one callback for every status change of a new task that has a `callback_url`."""
+    def schedule(self, task: SandboxTask, *, after_ms: int | None = None) -> None:
+        """Queue one callback for every status change of a task that has a `callback_url`: all of a new task's,
+        or only those later than `after_ms` (for a task already running when its callbacks are turned on)."""
         for at_ms in task.timeline.changes_ms():
+            if after_ms is not None and at_ms <= after_ms:
+                continue
             self._sequence += 1
             heapq.heappush(self._due, (at_ms, self._sequence, task))
         if self._runner is None or self._runner.done():
