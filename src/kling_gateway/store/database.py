@@ -98,8 +98,9 @@ class _Prepared:
     (a LIMIT), and how to turn a driver row into a named row."""
 
     sql: str
-    order: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    order: tuple[str, ...]
     fixed: Mapping[str, Any]
+    bind_converters: tuple[tuple[int, Callable[[Any], Any]], ...]
     names: type[tuple[Any, ...]]
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
 
@@ -107,7 +108,12 @@ class _Prepared:
     def of(cls, statement: Select[Any], dialect: Dialect) -> _Prepared:
         compiled = statement.compile(dialect=dialect)
         binds = compiled.binds
-        order = tuple((name, binds[name].type.bind_processor(dialect)) for name in compiled.positiontup or ())
+        order = tuple(compiled.positiontup or ())
+        bind_converters = (
+            (index, convert)
+            for index, name in enumerate(order)
+            if (convert := binds[name].type.bind_processor(dialect)) is not None
+        )
         columns = list(statement.selected_columns)
         converters = (
             (index, convert)
@@ -118,14 +124,18 @@ class _Prepared:
             sql=compiled.string,
             order=order,
             fixed={name: bind.value for name, bind in binds.items() if bind.value is not None},
+            bind_converters=tuple(bind_converters),
             names=namedtuple("Row", [column.key for column in columns]),  # type: ignore[misc]
             converters=tuple(converters),
         )
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """Put the values in the SQL's order, converted for the driver."""
-        given = {**self.fixed, **values}
-        return [given[name] if convert is None else convert(given[name]) for name, convert in self.order]
+        given = {**self.fixed, **values} if self.fixed else values
+        arguments = [given[name] for name in self.order]
+        for index, convert in self.bind_converters:
+            arguments[index] = convert(arguments[index])
+        return arguments
 
     def row(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
         """Name a driver row's columns, converting those SQLAlchemy would."""
