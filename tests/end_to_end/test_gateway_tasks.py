@@ -261,3 +261,27 @@ def test_a_watermarked_task_reads_back_with_its_flag_by_every_id(gateway: Runnin
             assert answer.json()["data"]["watermark_info"]["enabled"] is True  # a JSON true, not 1
         assert client.get(f"{T2V}/plain").json()["data"]["watermark_info"]["enabled"] is False
         assert plain["watermark_info"]["enabled"] is False
+
+
+def _without_request_id(answer: httpx.Response) -> tuple[int, Any]:
+    """The answer without what differs per request: its id, and the progress estimated from the clock."""
+    body = answer.json()
+    body.pop("request_id", None)
+    if isinstance(body.get("data"), dict):
+        body["data"].pop("progress", None)
+    return answer.status_code, body
+
+
+@pytest.mark.parametrize("dialect", ["kling", "task", "video"])
+def test_the_fast_single_task_route_answers_as_the_routed_one(gateway: RunningGateway, dialect: str) -> None:
+    # `…/text2video//{id}` is read by the fallback route, through FastAPI; `…/text2video/{id}` is answered before it.
+    with gateway.client() as client:
+        created = submit(client, {"prompt": "a fox", "external_task_id": f"same-{dialect}"})
+    with gateway.client(**{"X-Response-Format": dialect}) as client:
+        for reference in (created["platform_id"], f"same-{dialect}", "no-such-task"):
+            fast, routed = client.get(f"{T2V}/{reference}"), client.get(f"{T2V}//{reference}")
+            assert _without_request_id(fast) == _without_request_id(routed)
+    with gateway.client(user="", **{"X-Response-Format": dialect}) as anonymous:
+        fast, routed = anonymous.get(f"{T2V}/no-such-task"), anonymous.get(f"{T2V}//no-such-task")
+        assert fast.status_code == 401
+        assert _without_request_id(fast) == _without_request_id(routed)
