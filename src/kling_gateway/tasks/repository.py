@@ -292,6 +292,7 @@ POLL_COLUMNS = (
     _c.updated_at,
     _c.expected_ms,
     _c.next_sync_at,
+    _c.callback_url,  # a move queues a client callback only for a task that has one
 )
 
 

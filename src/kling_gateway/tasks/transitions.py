@@ -77,7 +77,8 @@ async def _advance_once(
     if new is TaskStatus.SUCCEED and task.channel_id is not None:
         # Later extend / lip-sync calls on these videos must go to the account that made them.
         await remember_videos(session, user_id=task.user_id, channel_id=task.channel_id, report=report, now_ms=now_ms)
-    await outbox.enqueue(session, task_id=task.id, now_ms=now_ms)
+    if task.callback_url:  # set at submit and never changed; without one there is nothing to queue
+        await outbox.enqueue(session, task_id=task.id, now_ms=now_ms)
     return True
 
 
@@ -100,7 +101,8 @@ async def fail(session: AsyncSession, task: TaskRow, message: str, *, now_ms: in
         charge_micros=0,
         note=message,
     )
-    await outbox.enqueue(session, task_id=task.id, now_ms=now_ms)
+    if task.callback_url:  # set at submit and never changed; without one there is nothing to queue
+        await outbox.enqueue(session, task_id=task.id, now_ms=now_ms)
     return True
 
 
