@@ -24,12 +24,12 @@ PAGE = 10
 SYNC = SyncConfig(poll_interval_s=0.05, idle_sleep_s=0.02, list_page_size=PAGE, requests_per_round=1000)
 
 
-async def _one_round(database_url: str) -> tuple[int, set[str]]:
+async def _one_round(database_url: str, sync: SyncConfig = SYNC) -> tuple[int, set[str]]:
     """Run one worker round; return the upstream calls it made and the statuses of the gateway's tasks after it."""
     db = Database(database_url)
     async with httpx.AsyncClient() as http:
         client = KlingClient(http)
-        worker = Worker(db, client, Settings(database_url=database_url, sync=SYNC))
+        worker = Worker(db, client, Settings(database_url=database_url, sync=sync))
         try:
             await worker.run_once()
             async with db.read() as connection:
@@ -55,3 +55,19 @@ def test_one_round_lists_down_past_newer_tasks_of_others(gateway_factory: Gatewa
     # Every page down to ours, read once: no single GETs for the tasks a short guess of pages would have missed
     # (3 pages and 12 GETs).
     assert calls <= math.ceil((FOREIGN + OURS) / PAGE) + 1
+
+
+def test_reports_read_before_their_task_is_claimed_are_kept_for_it(
+    gateway_factory: GatewayFactory, database_url: str
+) -> None:
+    # Claimed 4 at a time, newest first: the sweep starts on the first chunk, and the pages it reads meanwhile
+    # hold tasks later chunks bring; those reports must be matched when their tasks arrive.
+    small_chunks = SYNC.model_copy(update={"claim_chunk": 4})
+    gw = gateway_factory(worker=False, sync=small_chunks)
+    with gw.client() as client:
+        for number in range(OURS):
+            create(client, T2V, {"prompt": f"fox {number}"})
+    time.sleep(0.5)
+    calls, statuses = asyncio.run(_one_round(database_url, small_chunks))
+    assert statuses == {"succeed"}
+    assert calls <= math.ceil(OURS / PAGE) + SYNC.list_read_ahead  # list pages, not a GET per task

@@ -329,13 +329,11 @@ class _Sweep:
 
     def take_early(self) -> list[tuple[TaskRow, UpstreamTask | None]]:
         """Pair the kept reports with tasks claimed since; drop them all once the claim has ended."""
-        found: list[tuple[TaskRow, UpstreamTask | None]] = []
-        if len(self.early) < len(self.waiting):
-            for task_id in [task_id for task_id in self.early if task_id in self.waiting]:
-                found.append((self.waiting.pop(task_id), self.early.pop(task_id)))
-        else:
-            for task_id in [task_id for task_id in self.waiting if task_id in self.early]:
-                found.append((self.waiting.pop(task_id), self.early.pop(task_id)))
+        # Intersecting two key views walks the smaller of them.
+        both = self.early.keys() & self.waiting.keys()
+        found: list[tuple[TaskRow, UpstreamTask | None]] = [
+            (self.waiting.pop(task_id), self.early.pop(task_id)) for task_id in both
+        ]
         if self.claimed_all:
             self.early.clear()
         return found
