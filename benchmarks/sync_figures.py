@@ -48,7 +48,7 @@ from kling_gateway.sandbox.lifecycle import Timeline
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import upgrade
-from kling_gateway.sync.callbacks import callback_url
+from kling_gateway.upstream.callbacks import callback_url
 from kling_gateway.users.service import create_user
 
 CHANNELS = 4

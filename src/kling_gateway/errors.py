@@ -6,7 +6,6 @@ Each kind names itself three ways, one per dialect: the official Kling code (`kl
 
 from __future__ import annotations
 
-from kling_gateway.dialects import Dialect
 from kling_gateway.kling.codes import KlingCode
 
 
@@ -80,10 +79,9 @@ class RateLimited(GatewayError):
     slug = "rate_limit_exceeded"
     error_type = "rate_limit_error"
 
-    def __init__(self, message: str | None = None, *, retry_after_s: int, key_dialect: Dialect | None = None) -> None:
+    def __init__(self, message: str | None = None, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s  # whole seconds, as the Retry-After header gives them
-        self.key_dialect = key_dialect  # refused once the key was known: the answer speaks the key's default
 
 
 class NoCapacity(GatewayError):

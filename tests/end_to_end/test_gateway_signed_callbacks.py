@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 from typer.testing import CliRunner, Result
 
 from kling_gateway.cli import app
-from kling_gateway.sync.callbacks import callback_url
+from kling_gateway.upstream.callbacks import callback_url
 from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import create, wait_until
 

@@ -15,7 +15,7 @@ import pytest
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.kling.schemas import ACTIONS, Family
 from kling_gateway.settings import AdmissionConfig, SyncConfig
-from kling_gateway.sync.callbacks import callback_url
+from kling_gateway.upstream.callbacks import callback_url
 from tests.gateway import QUICK_SYNC, GatewayFactory, RunningGateway
 from tests.helpers import create, error_of, wait_until
 

@@ -28,10 +28,10 @@ from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, CLIENT_CALLBACKS, TASKS
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.sync.outbox import FIRST_RETRY_S, RETRY_JITTER, Deliverer, enqueue
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.ids import new_platform_id
-from kling_gateway.tasks.states import TaskStatus
 from kling_gateway.users import service as users_service
 from tests.conftest import CallbackReceiver
 from tests.gateway import free_port

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import USERS
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 from tests.databases import run
 
 NOW = 1_800_000_000_000

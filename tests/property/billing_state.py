@@ -14,10 +14,10 @@ from kling_gateway.billing.ledger import EntryKind
 from kling_gateway.kling.schemas import Family
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import LEDGER, TASKS, USERS
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 from kling_gateway.upstream.client import UpstreamTask
 from kling_gateway.users.service import create_user
 

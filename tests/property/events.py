@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.store.database import Database
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks import repository, transitions
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 from tests.property.billing_state import (
     RANK,
     Account,

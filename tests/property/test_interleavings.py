@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kling_gateway.store.database import Database
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks import repository, transitions
-from kling_gateway.tasks.states import TaskStatus, may_move, upstream_status
+from kling_gateway.tasks.states import may_move, upstream_status
 from tests.databases import run
 from tests.property.billing_state import (
     RANK,

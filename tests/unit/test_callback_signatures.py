@@ -6,7 +6,7 @@ import pytest
 
 from kling_gateway.channels.admin import check_webhook_secret
 from kling_gateway.errors import InvalidRequest, Unauthenticated
-from kling_gateway.sync.callbacks import SIGNATURE_TOLERANCE_S, callback_token, token_matches, verify_signature
+from kling_gateway.upstream.callbacks import SIGNATURE_TOLERANCE_S, callback_token, token_matches, verify_signature
 
 # The official test vector of the callback protocol.
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="

@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kling_gateway.sync.schedule import next_look, poll_interval, retry_delay_ms
+from kling_gateway.tasks.schedule import next_look, poll_interval, retry_delay_ms
 
 
 def test_a_task_within_its_typical_time_is_polled_at_the_base_interval() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kling_gateway.dialects.progress import progress_percent
 from kling_gateway.kling.output import ExpectedOutput, expected_output
 from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
-from kling_gateway.tasks.progress import progress_percent
-from kling_gateway.tasks.states import TaskStatus
+from kling_gateway.store.records import TaskStatus
 
 UNFINISHED = [TaskStatus.QUEUED, TaskStatus.SUBMITTED, TaskStatus.PROCESSING]
 ages = st.integers(min_value=0, max_value=10 * 24 * 3600 * 1000)

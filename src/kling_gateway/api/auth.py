@@ -7,6 +7,7 @@ route that asks who is calling holds the caller to its limit.
 from __future__ import annotations
 
 from cachetools import TTLCache
+from starlette.requests import Request
 
 from kling_gateway.api.rate_limits import RequestLimits
 from kling_gateway.errors import Unauthenticated
@@ -51,13 +52,17 @@ class KeyCache:
 
         Raise Unauthenticated (a Kling 401 code) for a bad credential, RateLimited when the key is over its limit.
         """
-        try:
-            token = signing.bearer_token(authorization)
-            owner = await (self._api_key_owner(token) if token.startswith(KEY_MARKER) else self._token_signer(token))
-        except signing.TokenRefused as refused:
-            raise Unauthenticated(refused.message, refused.code) from None
+        owner = await self.identify(authorization)
         await self.limits.admit(owner)
         return owner
+
+    async def identify(self, authorization: str | None) -> Principal:
+        """Return the owner of the key or token in an Authorization header, without counting the request."""
+        try:
+            token = signing.bearer_token(authorization)
+            return await (self._api_key_owner(token) if token.startswith(KEY_MARKER) else self._token_signer(token))
+        except signing.TokenRefused as refused:
+            raise Unauthenticated(refused.message, refused.code) from None
 
     async def _api_key_owner(self, key: str) -> Principal:
         digest = hash_key(key)
@@ -90,3 +95,12 @@ class KeyCache:
                 raise signing.TokenRefused(KlingCode.AUTH_FAILED, "the token's access key has been revoked")
             self._by_access_key[access_key] = key
         return key
+
+
+async def caller(keys: KeyCache, request: Request) -> Principal:
+    """Authenticate a request and count it against its key; from then on its errors speak the key's default
+    dialect (a 429 for the key's own rate included)."""
+    owner = await keys.identify(request.headers.get("authorization"))
+    request.state.key_dialect = owner.dialect
+    await keys.limits.admit(owner)
+    return owner

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kling_gateway.api import documentation, responses
+from kling_gateway.api.auth import caller
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import Dialect, kling
@@ -20,9 +21,9 @@ from kling_gateway.errors import InvalidRequest, MethodNotAllowed, NoSuchEndpoin
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling import paths
 from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family
-from kling_gateway.sync.callbacks import CALLBACK_PREFIX
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.sync.receiver import take_callback
-from kling_gateway.tasks.states import TaskStatus
+from kling_gateway.upstream.callbacks import CALLBACK_PREFIX
 
 PREFIXES = ("/kling/v1", "/v1")
 FINISHED_CACHE_SIZE = 100_000  # rendered finished tasks kept per process (a few hundred bytes each)
@@ -107,7 +108,7 @@ class KlingRoutes:
         return responses.json(shape.whole(part))
 
     async def _caller(self, request: Request) -> tuple[Principal, Dialect]:
-        owner = await self.runtime.keys.authenticate(request.headers.get("authorization"))
+        owner = await caller(self.runtime.keys, request)
         return owner, responses.choose_dialect(request, owner.dialect)
 
     # -- binding routes to actions -------------------------------------------------------------------------------

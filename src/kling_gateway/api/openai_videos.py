@@ -26,8 +26,8 @@ from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound, Upstr
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.paths import WHOLE_NUMBER
 from kling_gateway.kling.schemas import Family
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 
 PATH = "/v1/videos"
 FIELDS = frozenset({"prompt", "model", "seconds", "size", "input_reference"})

@@ -75,7 +75,6 @@ class RequestLimits:
         raise RateLimited(
             f"too many requests: this key may send {describe(window)} ({source}); retry after {retry_after_s} s",
             retry_after_s=retry_after_s,
-            key_dialect=caller.dialect,
         )
 
     def _storage_failed(self, error: StorageError) -> None:

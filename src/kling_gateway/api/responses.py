@@ -15,6 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kling_gateway.api.auth import caller
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling, task, video
 from kling_gateway.errors import GatewayError, InvalidRequest, RateLimited
@@ -84,16 +85,14 @@ class OpenAiShapedRoutes:
 
     async def _caller(self, request: Request) -> Principal:
         request.state.openai_shaped = True  # errors from here on, auth's included, are OpenAI-style
-        return await self.runtime.keys.authenticate(request.headers.get("authorization"))
+        return await caller(self.runtime.keys, request)
 
 
 def error(request: Request, failure: GatewayError) -> Response:
     """Answer an error in the shape this request speaks, as far as it is known when the error happens."""
-    if not isinstance(failure, RateLimited):
-        return json(_error_body(request, failure), failure.http_status)
-    request.state.key_dialect = failure.key_dialect  # refused right after its key was known: the key's default holds
     answer = json(_error_body(request, failure), failure.http_status)
-    answer.headers["Retry-After"] = str(failure.retry_after_s)
+    if isinstance(failure, RateLimited):
+        answer.headers["Retry-After"] = str(failure.retry_after_s)
     return answer
 
 

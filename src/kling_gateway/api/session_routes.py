@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kling_gateway.api import documentation, responses
+from kling_gateway.api.auth import caller
 from kling_gateway.api.kling_routes import PREFIXES, Handler, json_body
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.dialects import Dialect, kling
@@ -43,7 +44,7 @@ class SessionRoutes:
     async def call(self, request: Request, call: str) -> Response:
         """Relay one call upstream; answer with the upstream's `data` in a new envelope."""
         request.state.dialect = Dialect.KLING
-        owner = await self.runtime.keys.authenticate(request.headers.get("authorization"))
+        owner = await caller(self.runtime.keys, request)
         data = await self.calls.call(owner, call, await json_body(request))
         return responses.json(kling.envelope(data))
 

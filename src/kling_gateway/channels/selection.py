@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from kling_gateway.kling.schemas import PackType
 from kling_gateway.store.models import CHANNELS
-from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import Executor
 from kling_gateway.upstream.client import ChannelCredentials
 
@@ -53,15 +52,6 @@ async def all_channels(session: Executor, *, enabled_only: bool = False) -> list
         )
         for row in rows
     ]
-
-
-async def candidates_for(
-    session: Executor, pack_type: PackType, slots: int, rng: random.Random
-) -> tuple[list[ChannelChoice], int]:
-    """Order the channels that can take a task now; also return how many channels are enabled at all."""
-    channels = await enabled_channels(session)
-    in_use = await repository.slots_in_use(session, pack_type=pack_type.value)
-    return rank(channels, in_use, pack_type, slots, rng), len(channels)
 
 
 def rank(

@@ -9,8 +9,8 @@ import orjson
 from ulid import ULID
 
 from kling_gateway.errors import GatewayError
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 
 SUCCESS_MESSAGE = "success"  # seed 000's envelope
 EMPTY_OBJECT = "{}"

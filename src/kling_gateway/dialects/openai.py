@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kling_gateway.dialects.progress import progress_percent
 from kling_gateway.dialects.video import STATUS, first_output
-from kling_gateway.tasks.progress import progress_percent
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 
 FAILED_CODE = "generation_failed"
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from kling_gateway.dialects import kling
+from kling_gateway.dialects.progress import progress_percent
 from kling_gateway.errors import GatewayError
-from kling_gateway.tasks.progress import progress_percent
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 
 SUCCESS = "success"
 STATUS = {

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from kling_gateway.errors import GatewayError
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 
 STATUS = {
     TaskStatus.QUEUED: "queued",

@@ -31,12 +31,12 @@ from ulid import ULID
 from kling_gateway.clock import now_ms as wall_clock_ms
 from kling_gateway.dialects import Dialect, kling, task, video
 from kling_gateway.errors import InvalidRequest, NotFound
+from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, CLIENT_CALLBACKS, TASKS
-from kling_gateway.tasks.callback_targets import check_callback_target
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest, Unauthenticated
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import TASKS
-from kling_gateway.sync.callbacks import token_matches, verify_signature
-from kling_gateway.sync.schedule import next_look
 from kling_gateway.tasks import repository, transitions
+from kling_gateway.tasks.schedule import next_look
+from kling_gateway.upstream.callbacks import token_matches, verify_signature
 from kling_gateway.upstream.client import UpstreamTask
 from kling_gateway.upstream.errors import UpstreamError
 

@@ -25,12 +25,13 @@ from kling_gateway.clock import now_ms
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.sync.outbox import Deliverer
-from kling_gateway.sync.schedule import next_look, poll_interval
 from kling_gateway.tasks import repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus, upstream_status
+from kling_gateway.tasks.schedule import next_look, poll_interval
+from kling_gateway.tasks.states import upstream_status
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import UpstreamError
 from kling_gateway.upstream.pool import upstream_http

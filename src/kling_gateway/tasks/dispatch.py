@@ -24,10 +24,10 @@ from kling_gateway.clock import now_ms
 from kling_gateway.kling.schemas import PackType
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
-from kling_gateway.sync.callbacks import callback_url
-from kling_gateway.sync.schedule import next_look, retry_delay_ms
 from kling_gateway.tasks import repository, transitions
 from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.tasks.schedule import next_look, retry_delay_ms
+from kling_gateway.upstream.callbacks import callback_url
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import (
     ChannelBusy,

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kling_gateway.store.database import InlineReader, fetch_all
 from kling_gateway.store.models import TASKS
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks.ids import is_platform_id
-from kling_gateway.tasks.states import IN_FLIGHT, UNFINISHED, TaskStatus
+from kling_gateway.tasks.states import IN_FLIGHT, UNFINISHED
 
 TaskRow = Row[*tuple[Any, ...]]
 Executor = AsyncConnection | AsyncSession | InlineReader

@@ -32,15 +32,15 @@ from kling_gateway.kling.codes import refusal_code
 from kling_gateway.kling.output import expected_output
 from kling_gateway.kling.pricing import unit_cost
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidBody, parse_body
+from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, USERS
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks import repository
-from kling_gateway.tasks.callback_targets import check_callback_target
 from kling_gateway.tasks.dispatch import Dispatcher, Sent
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus
 from kling_gateway.upstream.client import KlingClient
 
 

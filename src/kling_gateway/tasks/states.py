@@ -2,27 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class TaskStatus(StrEnum):
-    """Where a task is in its life."""
-
-    QUEUED = "queued"  # held locally, not (yet known to be) upstream
-    SUBMITTED = "submitted"
-    PROCESSING = "processing"
-    SUCCEED = "succeed"
-    FAILED = "failed"
-
-    @property
-    def is_final(self) -> bool:
-        return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
-
-    @property
-    def kling(self) -> str:
-        """Name the status as the official API does; it has no `queued`, a task waiting is `submitted` there."""
-        return TaskStatus.SUBMITTED.value if self is TaskStatus.QUEUED else self.value
-
+from kling_gateway.store.records import TaskStatus
 
 _RANK = {
     TaskStatus.QUEUED: 0,

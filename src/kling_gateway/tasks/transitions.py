@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros
 from kling_gateway.channels.affinity import remember_videos
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.sync import outbox
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import TaskRow
-from kling_gateway.tasks.states import TaskStatus, may_move, upstream_status
+from kling_gateway.tasks.states import may_move, upstream_status
 from kling_gateway.upstream.client import UpstreamTask
 
 MAX_UNITS = Decimal(10**9)  # credits: far beyond any task, small enough to price without overflow

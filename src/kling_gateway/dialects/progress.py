@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from kling_gateway.tasks.states import TaskStatus
+from kling_gateway.store.records import TaskStatus
 
 _TYPICAL_SHARE = 90.0  # percent reached after the typical run time
 _LATE_SHARE = 9.0  # what the long tail can add, approached but never reached
