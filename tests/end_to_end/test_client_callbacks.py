@@ -162,6 +162,8 @@ def test_callbacks_given_up_on_a_dead_receiver_are_listed_and_retried_once_it_is
             retried = callbacks_cli(gw, "retry", str(row["id"]))["callback"]
             assert retried["state"] == "pending"
             assert retried["given_up_at"] is None
+            assert retried["created_at"] == row["created_at"]  # when the change happened stays true
+            assert retried["give_up_at"] > row["give_up_at"]  # a new retry period
         wait_for(lambda: len(receiver.received) == 3, "the retried callbacks")
     assert [orjson.loads(body)["task_status"] for _, body in receiver.received] == [
         "submitted",

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kling_gateway.store.database import Database
+from kling_gateway.store.database import Database, Executor
 from kling_gateway.store.models import TASKS, USERS
 from kling_gateway.tasks import repository
-from kling_gateway.tasks.repository import VIEW_COLUMNS, Executor
+from kling_gateway.tasks.repository import VIEW_COLUMNS
 from tests.databases import run
 
 NOW = 1_800_000_000_000

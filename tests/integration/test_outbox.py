@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,16 +25,19 @@ from kling_gateway.clock import now_ms
 from kling_gateway.dialects import Dialect
 from kling_gateway.keys import service as keys_service
 from kling_gateway.kling.schemas import Family
+from kling_gateway.outbox.delivery import FIRST_RETRY_S, RETRY_JITTER, Deliverer
 from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, CLIENT_CALLBACKS, TASKS
 from kling_gateway.store.records import TaskStatus
-from kling_gateway.sync.outbox import FIRST_RETRY_S, RETRY_JITTER, Deliverer, enqueue
 from kling_gateway.tasks import repository
+from kling_gateway.tasks.effects import queue_callback
 from kling_gateway.tasks.ids import new_platform_id
+from kling_gateway.tasks.repository import TaskChanges
 from kling_gateway.users import service as users_service
 from tests.conftest import CallbackReceiver
+from tests.factories import task_draft
 from tests.gateway import free_port
 
 CONFIG = SyncConfig(callback_timeout_s=2.0)
@@ -106,36 +110,32 @@ async def make_task(
     """Store a queued video task of the owner's key, as a submit does."""
     moment = now_ms()
     async with db.session() as session, session.begin():
-        user_id = (await session.execute(select(API_KEYS.c.user_id).where(API_KEYS.c.id == owner.key_id))).scalar()
+        user_id = (await session.execute(select(API_KEYS.c.user_id).where(API_KEYS.c.id == owner.key_id))).scalar_one()
         task = await repository.insert(
             session,
-            {
-                "platform_id": new_platform_id(Family.VIDEOS),
-                "user_id": user_id,
-                "family": "videos",
-                "action": "text2video",
-                "external_task_id": external_id or None,
-                "body_hash": uuid.uuid4().hex,
-                "request_json": "{}",
-                "callback_url": callback_url,
-                "pack_type": "video",
-                "slots": 1,
-                "key_id": owner.key_id,
-                "dialect": None if dialect is None else dialect.value,
-                "status": TaskStatus.QUEUED.value,
-                "watermark": False,
-                "rate_micros": 1_000_000,
-                "hold_micros": 5_000_000,
-                "created_at": moment,
-                "updated_at": moment,
-                "model": "kling-v2-6",
-                "seconds": 5,
-            },
+            task_draft(
+                platform_id=new_platform_id(Family.VIDEOS),
+                user_id=user_id,
+                created_at=moment,
+                external_task_id=external_id or None,
+                body_hash=uuid.uuid4().hex,
+                callback_url=callback_url,
+                key_id=owner.key_id,
+                dialect=None if dialect is None else dialect.value,
+                hold_micros=5_000_000,
+                model="kling-v2-6",
+                seconds=5,
+            ),
         )
         return int(task.id)
 
 
-STEPS = {
+async def enqueue(session: AsyncSession, *, task_id: int, now_ms: int) -> None:
+    """Queue a callback of the task's current status, as every move does."""
+    await queue_callback(session, task_id=task_id, now_ms=now_ms, give_up_s=CONFIG.callback_give_up_s)
+
+
+STEPS: dict[TaskStatus, TaskChanges] = {
     TaskStatus.SUBMITTED: {"upstream_task_id": "upstream-1"},
     TaskStatus.PROCESSING: {},
     TaskStatus.SUCCEED: {
@@ -152,8 +152,8 @@ async def move(db: Database, task_id: int, *statuses: TaskStatus) -> None:
         moment = now_ms()
         async with db.session() as session, session.begin():
             current = (await session.execute(select(TASKS.c.status).where(TASKS.c.id == task_id))).scalar_one()
-            values = {"status": status.value, "updated_at": moment} | STEPS[status]
-            assert await repository.transition(session, task_id=task_id, expected=TaskStatus(current), values=values)
+            changes: TaskChanges = {"status": status.value, "updated_at": moment, **STEPS[status]}
+            assert await repository.transition(session, task_id=task_id, expected=TaskStatus(current), changes=changes)
             await enqueue(session, task_id=task_id, now_ms=moment)
 
 
@@ -334,21 +334,22 @@ async def test_past_the_give_up_period_a_callback_is_given_up_and_the_next_one_g
     task_id = await make_task(db, owner, receiver.url)
     await move(db, task_id, TaskStatus.SUBMITTED, TaskStatus.FAILED)
     first = (await callbacks(db, task_id))[0]
+    assert first.give_up_at == first.created_at + DAY_MS  # the give-up period, counted from the change
     # The change happened almost a day ago: a failure now waits only until the deadline, not the full backoff.
-    almost_a_day_ago = now_ms() - DAY_MS + 2000
+    deadline = now_ms() + 2000
     async with db.session() as session, session.begin():
         await session.execute(
-            update(CLIENT_CALLBACKS).where(CLIENT_CALLBACKS.c.id == first.id).values(created_at=almost_a_day_ago)
+            update(CLIENT_CALLBACKS).where(CLIENT_CALLBACKS.c.id == first.id).values(give_up_at=deadline)
         )
     receiver.answers = [500, 500]
     sender = deliverer(db, http)
     assert await sender.run_once() == 1
     [first, _] = await callbacks(db, task_id)
-    assert first.next_attempt_at == almost_a_day_ago + DAY_MS
+    assert first.next_attempt_at == deadline
     assert first.given_up_at is None
     async with db.session() as session, session.begin():
         await session.execute(
-            update(CLIENT_CALLBACKS).where(CLIENT_CALLBACKS.c.id == first.id).values(created_at=now_ms() - DAY_MS)
+            update(CLIENT_CALLBACKS).where(CLIENT_CALLBACKS.c.id == first.id).values(give_up_at=now_ms())
         )
     await make_due(db)
     assert await sender.run_once() == 1  # the last attempt fails too: given up

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import USERS
-from kling_gateway.store.records import TaskStatus
+from kling_gateway.store.records import PolledTask, TaskStatus
 from kling_gateway.tasks import repository
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.tasks.repository import TaskChanges
 from tests.databases import run
+from tests.factories import task_draft
 
 NOW = 1_800_000_000_000
 LEASE_MS = 60_000
@@ -26,30 +27,18 @@ async def _store_due_tasks(db: Database, count: int) -> None:
             )
         ).scalar_one()
         for number in range(count):
-            await repository.insert(
-                session,
-                {
-                    "platform_id": f"video_{number:026d}",
-                    "user_id": user_id,
-                    "family": "videos",
-                    "action": "text2video",
-                    "upstream_task_id": str(10**17 + number),
-                    "body_hash": "0" * 64,
-                    "request_json": "{}",
-                    "pack_type": "video",
-                    "slots": 1,
-                    "status": TaskStatus.PROCESSING.value,
-                    "watermark": False,
-                    "rate_micros": 1_000_000,
-                    "hold_micros": 0,
-                    "created_at": NOW - 1000,
-                    "updated_at": NOW - 1000,
-                    "next_sync_at": NOW - number,
-                },
+            task = await repository.insert(
+                session, task_draft(platform_id=f"video_{number:026d}", user_id=user_id, created_at=NOW - 1000)
             )
+            processing: TaskChanges = {
+                "status": TaskStatus.PROCESSING.value,
+                "upstream_task_id": str(10**17 + number),
+                "next_sync_at": NOW - number,
+            }
+            assert await repository.transition(session, task_id=task.id, expected=TaskStatus.QUEUED, changes=processing)
 
 
-async def _claim(db: Database, *, at: int, limit: int) -> Sequence[TaskRow]:
+async def _claim(db: Database, *, at: int, limit: int) -> Sequence[PolledTask]:
     async with db.session() as session, session.begin():
         return await repository.claim_due(session, now_ms=at, lease_until=at + LEASE_MS, limit=limit)
 

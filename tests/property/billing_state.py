@@ -14,12 +14,12 @@ from kling_gateway.billing.ledger import EntryKind
 from kling_gateway.kling.schemas import Family
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import LEDGER, TASKS, USERS
-from kling_gateway.store.records import TaskStatus
+from kling_gateway.store.records import Task, TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.ids import new_platform_id
-from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.upstream.client import UpstreamTask
 from kling_gateway.users.service import create_user
+from tests.factories import task_draft
 
 RANK = {
     TaskStatus.QUEUED: 0,
@@ -99,22 +99,14 @@ async def _store(db: Database, user_id: int, plan: TaskPlan) -> StoredTask:
         assert held is not None, "the opening balance must cover every hold"
         task = await repository.insert(
             session,
-            {
-                "platform_id": platform_id,
-                "user_id": user_id,
-                "family": Family.VIDEOS.value,
-                "action": "text2video",
-                "body_hash": "0" * 64,
-                "request_json": '{"prompt": "a cat"}',
-                "pack_type": "video",
-                "slots": 1,
-                "status": TaskStatus.QUEUED.value,
-                "watermark": False,
-                "rate_micros": plan.rate_micros,
-                "hold_micros": plan.hold_micros,
-                "created_at": moment,
-                "updated_at": moment,
-            },
+            task_draft(
+                platform_id=platform_id,
+                user_id=user_id,
+                created_at=moment,
+                request_json='{"prompt": "a cat"}',
+                rate_micros=plan.rate_micros,
+                hold_micros=plan.hold_micros,
+            ),
         )
         task_id = task.id
     if plan.status is TaskStatus.SUBMITTED:
@@ -123,7 +115,7 @@ async def _store(db: Database, user_id: int, plan: TaskPlan) -> StoredTask:
                 session,
                 task_id=task_id,
                 expected=TaskStatus.QUEUED,
-                values={
+                changes={
                     "status": TaskStatus.SUBMITTED.value,
                     "upstream_task_id": upstream_id,
                     "updated_at": moment,
@@ -151,7 +143,7 @@ def report(task: StoredTask, status: str, *, deduction: str | None, stamp: int) 
     )
 
 
-async def read_task(db: Database, task: StoredTask) -> TaskRow:
+async def read_task(db: Database, task: StoredTask) -> Task:
     """Read a task's row as a poll or a callback would find it."""
     async with db.read() as connection:
         row = await repository.find_by_platform_id(connection, task.platform_id)

@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.store.database import Database
-from kling_gateway.store.records import TaskStatus
-from kling_gateway.tasks import repository, transitions
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.store.records import Task, TaskStatus
+from kling_gateway.tasks import effects, repository, transitions
 from tests.property.billing_state import (
     RANK,
     Account,
@@ -29,6 +28,7 @@ from tests.property.billing_state import (
     snapshot,
 )
 
+CALLBACK_GIVE_UP_S = 86_400.0  # how long a move's client callback is retried (none of these tasks has one)
 KNOWN = {status.value: status for status in TaskStatus if status is not TaskStatus.QUEUED}
 
 # --- events -------------------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class Play:
         self.expected = [Expected(plan.status) for plan in plans]
         self.sent: list[Report] = []
         self.clock = 10_000
-        self.listings: list[list[TaskRow]] = []  # the rows as a worker would have listed them before each event
+        self.listings: list[list[Task]] = []  # the rows as a worker would have listed them before each event
 
     async def event(self, event: Event, before: Snapshot) -> None:
         self.listings.append([await read_task(self.db, task) for task in self.account.tasks])
@@ -157,7 +157,7 @@ class Play:
         self.clock += 10
         return self.clock
 
-    async def write(self, step: Step, row: TaskRow, *, crash: bool = False) -> bool:
+    async def write(self, step: Step, row: Task, *, crash: bool = False) -> bool:
         """Apply a step from a row read earlier, in a transaction of its own."""
         async with self.db.session() as session, session.begin():
             moved = await self.apply(session, step, row)
@@ -165,13 +165,17 @@ class Play:
                 raise Crashed
         return moved
 
-    async def apply(self, session: AsyncSession, step: Step, row: TaskRow) -> bool:
+    async def apply(self, session: AsyncSession, step: Step, row: Task) -> bool:
+        """Move the task as the gateway's units of work do: the transition, then its effects, in one transaction."""
         stamp = self.tick()
         if isinstance(step, Timeout):
-            return await transitions.fail(session, row, "no result from the upstream in time", now_ms=stamp)
-        _, task = self.task(step)
-        news = report(task, step.status, deduction=step.deduction, stamp=stamp)
-        return await transitions.advance(session, row, news, now_ms=stamp, next_sync_at=stamp + 5_000)
+            move = await transitions.fail(session, row.polled, "no result from the upstream in time", now_ms=stamp)
+        else:
+            _, task = self.task(step)
+            news = report(task, step.status, deduction=step.deduction, stamp=stamp)
+            move = await transitions.advance(session, row.polled, news, now_ms=stamp, next_sync_at=stamp + 5_000)
+        await effects.record(session, move, callback_give_up_s=CALLBACK_GIVE_UP_S)
+        return move is not None
 
     async def step(self, step: Step) -> None:
         """One writer alone: the task must end exactly where the model says."""
@@ -193,14 +197,14 @@ class Play:
         if after is not None:
             self.expected[index] = after
 
-    async def callback(self, step: Report, task: StoredTask) -> tuple[TaskRow, bool]:
+    async def callback(self, step: Report, task: StoredTask) -> tuple[Task, bool]:
         """Read the task and apply the report in one transaction, as the callback receiver does."""
         async with self.db.session() as session, session.begin():
             row = await repository.find_by_platform_id(session, task.platform_id)
             assert row is not None
             return row, await self.apply(session, step, row)
 
-    async def listed(self, index: int, ago: int) -> TaskRow:
+    async def listed(self, index: int, ago: int) -> Task:
         """Give a task's row as a worker listed it `ago` events before this one (now, before any event)."""
         if not self.listings:
             return await read_task(self.db, self.account.tasks[index])

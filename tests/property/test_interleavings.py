@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from kling_gateway.store.database import Database
 from kling_gateway.store.records import TaskStatus
-from kling_gateway.tasks import repository, transitions
+from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.states import may_move, upstream_status
 from tests.databases import run
 from tests.property.billing_state import (
@@ -28,7 +28,7 @@ from tests.property.billing_state import (
     report,
     snapshot,
 )
-from tests.property.events import KNOWN, Crash, Event, Play, Race, Replay, Report, Step, Timeout
+from tests.property.events import CALLBACK_GIVE_UP_S, KNOWN, Crash, Event, Play, Race, Replay, Report, Step, Timeout
 
 # `succeed` twice: it is the move with the most billing to get wrong. The last two are not upstream statuses.
 REPORTED = ("submitted", "processing", "succeed", "succeed", "failed", "queued", "SUCCEED")
@@ -180,9 +180,10 @@ async def succeed_then_time_out(url: str) -> bool:
         before = await game.check(None)
         row = await read_task(db, account.tasks[0])
         async with db.session() as session, session.begin():
-            moved = await transitions.fail(session, row, "no result from the upstream in time", now_ms=99_000)
+            moved = await transitions.fail(session, row.polled, "no result from the upstream in time", now_ms=99_000)
+            await effects.record(session, moved, callback_give_up_s=CALLBACK_GIVE_UP_S)
         await game.check(before)
-        return moved
+        return moved is not None
     finally:
         await db.dispose()
 
@@ -201,7 +202,8 @@ async def succeed_unpriced(url: str, deduction: str) -> TaskStatus:
             row = await repository.find_by_platform_id(session, task.platform_id)
             assert row is not None
             news = report(task, "succeed", deduction=deduction, stamp=1)
-            await transitions.advance(session, row, news, now_ms=11_000, next_sync_at=None)
+            move = await transitions.advance(session, row.polled, news, now_ms=11_000, next_sync_at=None)
+            await effects.record(session, move, callback_give_up_s=CALLBACK_GIVE_UP_S)
         now = await snapshot(db, account.user_id)
         assert now.held_micros == 0, "the hold is released"
         return TaskStatus(str(now.tasks[task.id]["status"]))

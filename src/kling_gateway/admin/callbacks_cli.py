@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.admin import AsJson, DatabaseUrl, Report, grid, run, table
 from kling_gateway.clock import now_ms
-from kling_gateway.sync import outbox
-from kling_gateway.sync.outbox import CallbackRow, CallbackState
+from kling_gateway.outbox import admin as outbox
+from kling_gateway.outbox.admin import CallbackState
+from kling_gateway.outbox.repository import ListedCallback
+from kling_gateway.settings import get_settings
 
 DEFAULT_LIMIT = 50  # callbacks `callbacks list` shows unless told
 LIST_FIELDS = (
@@ -65,7 +67,8 @@ def retry_callback(
     """
 
     async def work(session: AsyncSession) -> Report:
-        row = await outbox.retry_callback(session, callback_id=callback_id, now_ms=now_ms())
+        give_up_s = get_settings().sync.callback_give_up_s
+        row = await outbox.retry_callback(session, callback_id=callback_id, now_ms=now_ms(), give_up_s=give_up_s)
         data = _callback_data(row)
         line = f"Callback {row.id} ({row.status} of {row.platform_id}) will be sent at the worker's next round."
         return Report({"callback": data}, [line, grid(data)])
@@ -73,7 +76,7 @@ def retry_callback(
     run(work, as_json=as_json, database_url=database_url)
 
 
-def _callback_data(row: CallbackRow) -> dict[str, Any]:
+def _callback_data(row: ListedCallback) -> dict[str, Any]:
     return {
         "id": row.id,
         "task": row.platform_id,
@@ -86,4 +89,5 @@ def _callback_data(row: CallbackRow) -> dict[str, Any]:
         "delivered_at": row.delivered_at,
         "given_up_at": row.given_up_at,
         "created_at": row.created_at,
+        "give_up_at": row.give_up_at,
     }

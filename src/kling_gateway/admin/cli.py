@@ -380,7 +380,9 @@ def revoke_key(key_id: KeyId, as_json: AsJson = False, database_url: DatabaseUrl
 
 def _key_data(key: ApiKey, user_name: str) -> dict[str, Any]:
     # Named one by one, so that a key's secret key and webhook secret can never reach a listing.
-    defaults = get_settings().admission
+    limits = keys_service.KeyLimits.of(
+        rate_limit_rps=key.rate_limit_rps, max_in_flight=key.max_in_flight, defaults=get_settings().admission
+    )
     return {
         "id": key.id,
         "user_id": key.user_id,
@@ -391,10 +393,10 @@ def _key_data(key: ApiKey, user_name: str) -> dict[str, Any]:
         "dialect": key.dialect or Dialect.KLING.value,
         "dialect_source": "default" if key.dialect is None else "key",
         # A limit as it applies (the key's own, else the gateway's default; None: no limit) and where it comes from.
-        "rate_limit_rps": defaults.requests_per_second if key.rate_limit_rps is None else key.rate_limit_rps,
-        "rate_limit_rps_source": "default" if key.rate_limit_rps is None else "key",
-        "max_in_flight": defaults.tasks_in_flight if key.max_in_flight is None else key.max_in_flight,
-        "max_in_flight_source": "default" if key.max_in_flight is None else "key",
+        "rate_limit_rps": limits.requests_per_second,
+        "rate_limit_rps_source": "key" if limits.own_rate else "default",
+        "max_in_flight": limits.tasks_in_flight,
+        "max_in_flight_source": "key" if limits.own_in_flight else "default",
         "webhook_secret_set": key.webhook_secret is not None,
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,

@@ -20,6 +20,7 @@ from kling_gateway.api.query_lane import TaskQueryLane
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.api.session_routes import SessionRoutes
 from kling_gateway.api.video_generations import VideoGenerationRoutes
+from kling_gateway.clock import Clock
 from kling_gateway.errors import GatewayError, MethodNotAllowed, NoSuchEndpoint, ServerError
 from kling_gateway.settings import Settings
 
@@ -28,9 +29,15 @@ log = logging.getLogger(__name__)
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
-def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None, run_worker: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    http: httpx.AsyncClient | None = None,
+    run_worker: bool = True,
+    clock: Clock | None = None,
+) -> FastAPI:
     """Build a gateway; `http` lets tests choose the upstream transport, `run_worker=False` leaves sync to others."""
-    runtime = Runtime(settings, http=http, run_worker=run_worker)
+    runtime = Runtime(settings, http=http, run_worker=run_worker, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

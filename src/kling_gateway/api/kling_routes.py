@@ -17,6 +17,7 @@ from kling_gateway.api.auth import caller
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import Dialect, kling
+from kling_gateway.dialects.shapes import SHAPES
 from kling_gateway.errors import InvalidRequest, MethodNotAllowed, NoSuchEndpoint
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling import paths
@@ -77,7 +78,7 @@ class KlingRoutes:
         """Create a task of an action; answer with the new task."""
         owner, dialect = await self._caller(request)
         row = await self.runtime.tasks.submit(owner, spec, await json_body(request))
-        shape = responses.SHAPES[dialect]
+        shape = SHAPES[dialect]
         return responses.json(shape.whole(shape.one(row, now_ms())))
 
     async def list_tasks(self, request: Request, spec: ActionSpec) -> Response:
@@ -90,12 +91,12 @@ class KlingRoutes:
         rows, has_more = await self.runtime.tasks.page(
             owner, spec.family, spec.action, page_num=page_num, page_size=page_size
         )
-        return responses.json(responses.SHAPES[dialect].page(rows, now_ms(), has_more))
+        return responses.json(SHAPES[dialect].page(rows, now_ms(), has_more))
 
     async def one(self, request: Request, spec: ActionSpec, reference: str) -> Response:
         """Answer one task by any of its ids; from the store, never upstream."""
         owner, dialect = await self._caller(request)
-        shape = responses.SHAPES[dialect]
+        shape = SHAPES[dialect]
         key = (owner.user_id, spec.family.value, spec.action, reference, dialect)
         kept = self._finished.get(key)
         if kept is None:
@@ -158,7 +159,8 @@ class KlingRoutes:
             request.path_params["token"],
             await request.body(),
             request.headers,
-            poll_interval_s=self.runtime.settings.sync.poll_interval_s,
+            config=self.runtime.settings.sync,
+            now_ms=self.runtime.clock.now_ms(),
         )
         return responses.json(kling.envelope({"applied": moved}))
 

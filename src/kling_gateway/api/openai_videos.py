@@ -26,8 +26,7 @@ from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound, Upstr
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.paths import WHOLE_NUMBER
 from kling_gateway.kling.schemas import Family
-from kling_gateway.store.records import TaskStatus
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.store.records import TaskStatus, TaskView
 
 PATH = "/v1/videos"
 FIELDS = frozenset({"prompt", "model", "seconds", "size", "input_reference"})
@@ -162,7 +161,7 @@ class OpenAiVideoRoutes(responses.OpenAiShapedRoutes):
             background=BackgroundTask(upstream.aclose),
         )
 
-    async def _find(self, owner: Principal, reference: str) -> TaskRow:
+    async def _find(self, owner: Principal, reference: str) -> TaskView:
         try:
             return await self.runtime.tasks.find(owner, Family.VIDEOS, reference)
         except NotFound:

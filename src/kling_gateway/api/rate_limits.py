@@ -20,7 +20,7 @@ from limits.storage import storage_from_string
 
 from kling_gateway.errors import RateLimited
 from kling_gateway.keys.service import MIN_RPS, Principal
-from kling_gateway.settings import Settings
+from kling_gateway.settings import AdmissionConfig, Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class RequestLimits:
         except ConfigurationError as error:
             raise ValueError(f"cannot count requests in {storage_uri}: {error}") from None
         self._limiter = MovingWindowRateLimiter(storage)
-        self.default_rps = default_rps  # for keys without a limit of their own; None: no limit
+        self.defaults = AdmissionConfig(requests_per_second=default_rps)  # for keys without a limit of their own
         self._storage_down = False
 
     @classmethod
@@ -55,8 +55,8 @@ class RequestLimits:
 
     async def admit(self, caller: Principal) -> None:
         """Count one request of the caller's key; raise RateLimited if the key has used up its window."""
-        own = caller.rate_limit_rps is not None
-        rps = caller.rate_limit_rps if own else self.default_rps
+        limits = caller.limits(self.defaults)
+        rps = limits.requests_per_second
         if rps is None:
             return
         window = window_for(rps)
@@ -71,7 +71,7 @@ class RequestLimits:
             return
         self._storage_up()
         retry_after_s = max(1, math.ceil(free_at - time.time()))
-        source = "its own limit" if own else "the gateway's default for keys"
+        source = "its own limit" if limits.own_rate else "the gateway's default for keys"
         raise RateLimited(
             f"too many requests: this key may send {describe(window)} ({source}); retry after {retry_after_s} s",
             retry_after_s=retry_after_s,

@@ -7,8 +7,6 @@ errors included.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,37 +15,12 @@ from starlette.responses import Response
 
 from kling_gateway.api.auth import caller
 from kling_gateway.api.runtime import Runtime
-from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling, task, video
+from kling_gateway.dialects import DIALECT_HEADER, Dialect, video
+from kling_gateway.dialects.shapes import SHAPES
 from kling_gateway.errors import GatewayError, InvalidRequest, RateLimited
 from kling_gateway.keys.service import Principal
-from kling_gateway.tasks.repository import TaskRow
 
 JSON_TYPE = "application/json"
-
-
-@dataclass(frozen=True, slots=True)
-class Shape:
-    """How one dialect renders a task, a page and an error.
-
-    `one` gives the part of a single-task answer that stays the same once the task is final (so it may be kept);
-    `whole` turns that part into the body, adding what is new per request.
-    """
-
-    one: Callable[[TaskRow, int], Any]
-    whole: Callable[[Any], Any]
-    page: Callable[[Sequence[TaskRow], int, bool], Any]
-    error: Callable[[GatewayError], Any]
-
-
-def _as_is(body: Any) -> Any:
-    return body
-
-
-SHAPES = {
-    Dialect.KLING: Shape(kling.one, kling.envelope, kling.page, kling.error),
-    Dialect.TASK: Shape(task.one, _as_is, task.page, task.error),
-    Dialect.VIDEO: Shape(video.one, _as_is, video.page, video.error),
-}
 
 
 def json(body: Any, status_code: int = 200) -> Response:

@@ -8,6 +8,7 @@ import contextlib
 import httpx
 
 from kling_gateway.api.auth import KeyCache
+from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
@@ -20,15 +21,23 @@ from kling_gateway.upstream.pool import upstream_http
 class Runtime:
     """Start and stop the gateway's parts together."""
 
-    def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None, run_worker: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http: httpx.AsyncClient | None = None,
+        run_worker: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.db = Database(settings.resolved_database_url())
         self._own_http = http is None
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)
-        self.tasks = TaskService(self.db, self.client, settings)
+        self.tasks = TaskService(self.db, self.client, settings, clock=self.clock)
         self.keys = KeyCache.for_settings(self.db, settings)
-        self.worker = Worker(self.db, self.client, settings) if run_worker else None
+        self.worker = Worker(self.db, self.client, settings, clock=self.clock) if run_worker else None
         self._stop = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
 

@@ -8,8 +8,8 @@ whole transaction it is in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,8 +27,7 @@ class EntryKind(StrEnum):
     CHARGE = "charge"
 
 
-@dataclass(frozen=True)
-class Balance:
+class Balance(NamedTuple):
     """A user's money after a movement."""
 
     balance_micros: int
@@ -37,6 +36,25 @@ class Balance:
     @property
     def available_micros(self) -> int:
         return self.balance_micros - self.held_micros
+
+
+class Held(Protocol):
+    """A task with money held for it: whose, which, and how much."""
+
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def platform_id(self) -> str: ...
+    @property
+    def hold_micros(self) -> int: ...
+
+
+async def balance_of(session: AsyncSession, *, user_id: int) -> Balance:
+    """Read a user's balance and what is held of it."""
+    row = (
+        await session.execute(select(USERS.c.balance_micros, USERS.c.held_micros).where(USERS.c.id == user_id))
+    ).one()
+    return Balance(*row)
 
 
 async def top_up(session: AsyncSession, *, user_id: int, amount_micros: int, note: str = "") -> Balance:
@@ -73,10 +91,9 @@ async def hold(session: AsyncSession, *, user_id: int, task_platform_id: str, am
     return balance
 
 
-async def settle(
-    session: AsyncSession, *, user_id: int, task_platform_id: str, hold_micros: int, charge_micros: int, note: str
-) -> Balance:
-    """Release a task's hold and charge what it really cost (0 for a failed or unbilled task)."""
+async def settle(session: AsyncSession, task: Held, *, charge_micros: int, note: str) -> Balance:
+    """Release a task's hold and charge what it really cost (0 for a failed, unbilled or unsent task)."""
+    user_id, task_platform_id, hold_micros = task.user_id, task.platform_id, task.hold_micros
     row = (
         await session.execute(
             update(USERS)

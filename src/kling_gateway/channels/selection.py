@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from kling_gateway.kling.schemas import PackType
+from kling_gateway.store.database import Executor
 from kling_gateway.store.models import CHANNELS
-from kling_gateway.tasks.repository import Executor
 from kling_gateway.upstream.client import ChannelCredentials
 
 

@@ -9,8 +9,7 @@ import orjson
 from ulid import ULID
 
 from kling_gateway.errors import GatewayError
-from kling_gateway.store.records import TaskStatus
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.store.records import TaskView
 
 SUCCESS_MESSAGE = "success"  # seed 000's envelope
 EMPTY_OBJECT = "{}"
@@ -21,7 +20,7 @@ def new_request_id() -> str:
     return f"req_{ULID()}"
 
 
-def task_data(row: TaskRow) -> dict[str, Any]:
+def task_data(row: TaskView) -> dict[str, Any]:
     """Render a task's `data` object from its stored columns, without re-encoding the stored JSON."""
     info: dict[str, Any] = {} if row.task_info_json == EMPTY_OBJECT else orjson.loads(row.task_info_json)
     if row.external_task_id is not None:
@@ -29,7 +28,7 @@ def task_data(row: TaskRow) -> dict[str, Any]:
     data: dict[str, Any] = {
         "task_id": row.upstream_task_id,
         "platform_id": row.platform_id,
-        "task_status": TaskStatus(row.status).kling,
+        "task_status": row.status.kling,
         "task_status_msg": row.status_msg,
         "task_info": info,
         "task_result": orjson.Fragment(row.result_json),
@@ -47,12 +46,12 @@ def envelope(data: Any) -> dict[str, Any]:
     return {"code": 0, "message": SUCCESS_MESSAGE, "request_id": new_request_id(), "data": data}
 
 
-def one(row: TaskRow, _now: int) -> Any:
+def one(row: TaskView, _now: int) -> Any:
     """The part of a single-task answer that stays the same for a finished task."""
     return task_data(row)
 
 
-def page(rows: Sequence[TaskRow], _now: int, _has_more: bool) -> dict[str, Any]:
+def page(rows: Sequence[TaskView], _now: int, _has_more: bool) -> dict[str, Any]:
     """Answer a list query: the envelope around the page's tasks, newest first."""
     return envelope([task_data(row) for row in rows])
 

@@ -7,15 +7,14 @@ from typing import Any
 
 from kling_gateway.dialects.progress import progress_percent
 from kling_gateway.dialects.video import STATUS, first_output
-from kling_gateway.store.records import TaskStatus
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.store.records import TaskStatus, TaskView
 
 FAILED_CODE = "generation_failed"
 
 
-def video(row: TaskRow, now: int) -> dict[str, Any]:
+def video(row: TaskView, now: int) -> dict[str, Any]:
     """Render a task as an OpenAI video job; times in Unix seconds, as OpenAI gives them."""
-    status = TaskStatus(row.status)
+    status = row.status
     output = first_output(row)
     seconds = str(row.seconds) if row.seconds is not None else None
     if seconds is None and output is not None and output.duration_s is not None:
@@ -44,7 +43,7 @@ def video(row: TaskRow, now: int) -> dict[str, Any]:
     }
 
 
-def video_list(rows: Sequence[TaskRow], now: int, *, has_more: bool) -> dict[str, Any]:
+def video_list(rows: Sequence[TaskView], now: int, *, has_more: bool) -> dict[str, Any]:
     """Render a cursor page: the videos, the ids at its two ends, and whether more follow."""
     return {
         "object": "list",

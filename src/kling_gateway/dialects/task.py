@@ -8,8 +8,7 @@ from typing import Any
 from kling_gateway.dialects import kling
 from kling_gateway.dialects.progress import progress_percent
 from kling_gateway.errors import GatewayError
-from kling_gateway.store.records import TaskStatus
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.store.records import TaskStatus, TaskView
 
 SUCCESS = "success"
 STATUS = {
@@ -21,9 +20,9 @@ STATUS = {
 }
 
 
-def item(row: TaskRow, now: int) -> dict[str, Any]:
+def item(row: TaskView, now: int) -> dict[str, Any]:
     """One task: the gateway's id, the unified status, the estimated progress and the kling body."""
-    status = TaskStatus(row.status)
+    status = row.status
     percent = progress_percent(
         status, family=row.family, created_at=row.created_at, expected_ms=row.expected_ms, now=now
     )
@@ -35,12 +34,12 @@ def item(row: TaskRow, now: int) -> dict[str, Any]:
     }
 
 
-def one(row: TaskRow, now: int) -> dict[str, Any]:
+def one(row: TaskView, now: int) -> dict[str, Any]:
     """Answer a single-task query, create or lookup."""
     return {"code": SUCCESS, "message": "", "data": item(row, now)}
 
 
-def page(rows: Sequence[TaskRow], now: int, _has_more: bool) -> dict[str, Any]:
+def page(rows: Sequence[TaskView], now: int, _has_more: bool) -> dict[str, Any]:
     """Answer a list query: the items, newest first."""
     return {"code": SUCCESS, "message": "", "data": [item(row, now) for row in rows]}
 

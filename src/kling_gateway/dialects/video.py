@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from kling_gateway.errors import GatewayError
-from kling_gateway.store.records import TaskStatus
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.store.records import TaskStatus, TaskView
 
 STATUS = {
     TaskStatus.QUEUED: "queued",
@@ -38,7 +37,7 @@ class Output:
     duration_s: float | None
 
 
-def first_output(row: TaskRow) -> Output | None:
+def first_output(row: TaskView) -> Output | None:
     """Read the first video or image of a task's result; None before there is one."""
     if row.status != TaskStatus.SUCCEED:
         return None
@@ -61,9 +60,9 @@ def file_format(url: str, family: str) -> str | None:
     return suffix if suffix in _FORMATS else _FAMILY_FORMAT.get(family)
 
 
-def one(row: TaskRow, _now: int) -> dict[str, Any]:
+def one(row: TaskView, _now: int) -> dict[str, Any]:
     """Answer a single-task query, create or lookup."""
-    status = TaskStatus(row.status)
+    status = row.status
     body: dict[str, Any] = {"task_id": row.platform_id, "status": STATUS[status]}
     output = first_output(row)
     if output is not None:
@@ -82,7 +81,7 @@ def one(row: TaskRow, _now: int) -> dict[str, Any]:
     return body
 
 
-def page(rows: Sequence[TaskRow], now: int, has_more: bool) -> dict[str, Any]:
+def page(rows: Sequence[TaskView], now: int, has_more: bool) -> dict[str, Any]:
     """Answer a list query: the tasks, newest first, and whether another page follows."""
     return {"object": "list", "data": [one(row, now) for row in rows], "has_more": has_more}
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import Dialect
 from kling_gateway.errors import InvalidRequest
+from kling_gateway.settings import AdmissionConfig
 from kling_gateway.store.database import Reader
 from kling_gateway.store.models import API_KEYS, USERS, ApiKey, User
 from kling_gateway.users.service import check_name
@@ -49,6 +50,31 @@ class Principal:
     dialect: Dialect | None = None
     rate_limit_rps: float | None = None  # the key's own limit; None: the gateway's default applies
     max_in_flight: int | None = None  # the key's own limit of unfinished tasks; None: the default applies
+
+    def limits(self, defaults: AdmissionConfig) -> KeyLimits:
+        """The limits the key is held to."""
+        return KeyLimits.of(rate_limit_rps=self.rate_limit_rps, max_in_flight=self.max_in_flight, defaults=defaults)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """What a key may do: its own limits where the admin set them, else the gateway's defaults (None: no limit)."""
+
+    requests_per_second: float | None
+    tasks_in_flight: int | None
+    own_rate: bool  # the requests per second are the key's own, not the default
+    own_in_flight: bool
+
+    @classmethod
+    def of(cls, *, rate_limit_rps: float | None, max_in_flight: int | None, defaults: AdmissionConfig) -> KeyLimits:
+        """Settle a key's limits from its own (None: not set) and the gateway's defaults."""
+        own_rate, own_in_flight = rate_limit_rps is not None, max_in_flight is not None
+        return cls(
+            requests_per_second=rate_limit_rps if own_rate else defaults.requests_per_second,
+            tasks_in_flight=max_in_flight if own_in_flight else defaults.tasks_in_flight,
+            own_rate=own_rate,
+            own_in_flight=own_in_flight,
+        )
 
 
 class KeyChanges(TypedDict, total=False):
@@ -211,6 +237,11 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey | None:
         update(API_KEYS).where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None)).values(revoked_at=now_ms())
     )
     return await session.get(ApiKey, key_id, populate_existing=True)
+
+
+async def lock_key(session: AsyncSession, *, key_id: int) -> None:
+    """Lock a key's row until the transaction ends, so that submits of one key take turns."""
+    await session.execute(select(API_KEYS.c.id).where(API_KEYS.c.id == key_id).with_for_update())
 
 
 async def principal_for(connection: Reader, key_hash: str) -> Principal | None:

@@ -90,6 +90,7 @@ class InlineReader:
 
 
 Reader = AsyncConnection | InlineReader  # what `Database.read()` gives
+Executor = AsyncConnection | AsyncSession | InlineReader  # what a repository's reads run on
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,7 @@ class ClientCallback(Base):
     given_up_at: Mapped[int | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int]
+    give_up_at: Mapped[int]  # the deadline: retried until then, then given up; a retry by the admin moves it
 
 
 class UpstreamObject(Base):

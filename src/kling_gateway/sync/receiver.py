@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import orjson
-from sqlalchemy import update
 
 from kling_gateway.channels.selection import all_channels
-from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest, Unauthenticated
+from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
-from kling_gateway.store.models import TASKS
-from kling_gateway.tasks import repository, transitions
+from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.schedule import next_look
 from kling_gateway.upstream.callbacks import token_matches, verify_signature
 from kling_gateway.upstream.client import UpstreamTask
@@ -20,14 +18,21 @@ from kling_gateway.upstream.errors import UpstreamError
 
 
 async def take_callback(
-    db: Database, platform_id: str, token: str, body: bytes, headers: Mapping[str, str], *, poll_interval_s: float
+    db: Database,
+    platform_id: str,
+    token: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    config: SyncConfig,
+    now_ms: int,
 ) -> bool:
     """Apply a callback's task object to the task it is about, once it proves its sender; tell if the task moved.
 
     Nothing is read from the body before the sender is known to be the task's channel, and, when that channel has
     a webhook secret, before the body's signature checks out.
     """
-    moment = now_ms()
+    moment = now_ms
     async with db.session() as session, session.begin():
         task = await repository.find_by_platform_id(session, platform_id)
         channels = [] if task is None else [c for c in await all_channels(session) if task.channel_id in (None, c.id)]
@@ -40,11 +45,15 @@ async def take_callback(
         report = _task_object(body)
         if task.upstream_task_id not in (None, report.task_id):
             raise InvalidRequest(f"the callback is about upstream task {report.task_id!r}, not this task's")
+        polled = task.polled
         if task.channel_id is None:
             # The callback overtook the submit's own answer; it tells which channel took the task.
-            await session.execute(update(TASKS).where(TASKS.c.id == task.id).values(channel_id=sender.id))
-        next_sync_at = next_look(moment, poll_interval_s)
-        return await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)
+            await repository.adopt_channel(session, task_id=task.id, channel_id=sender.id)
+            polled = polled._replace(channel_id=sender.id)
+        next_sync_at = next_look(moment, config.poll_interval_s)
+        move = await transitions.advance(session, polled, report, now_ms=moment, next_sync_at=next_sync_at)
+        await effects.record(session, move, callback_give_up_s=config.callback_give_up_s)
+        return move is not None
 
 
 def _task_object(body: bytes) -> UpstreamTask:

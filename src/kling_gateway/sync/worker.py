@@ -17,19 +17,19 @@ import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import httpx
 
 from kling_gateway.channels.selection import ChannelChoice, all_channels
-from kling_gateway.clock import now_ms
+from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.outbox.delivery import Deliverer
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
-from kling_gateway.store.records import TaskStatus
-from kling_gateway.sync.outbox import Deliverer
-from kling_gateway.tasks import repository, transitions
+from kling_gateway.store.records import PolledTask, TaskStatus
+from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher
-from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.tasks.schedule import next_look, poll_interval
 from kling_gateway.tasks.states import upstream_status
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
@@ -56,14 +56,22 @@ class Worker:
         *,
         callbacks_http: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
         self.client = client
         self.config = settings.sync
-        self.dispatcher = Dispatcher(db, client, settings, rng or random.Random())
+        self.clock = clock or SystemClock()
+        self.dispatcher = Dispatcher(db, client, settings, rng or random.Random(), clock=self.clock)
         self._own_callbacks_http = callbacks_http is None
         self.callbacks_http = callbacks_http or httpx.AsyncClient(timeout=self.config.callback_timeout_s)
-        self.deliverer = Deliverer(db, self.callbacks_http, self.config, allow_private=settings.allow_private_callbacks)
+        self.deliverer = Deliverer(
+            db,
+            self.callbacks_http,
+            self.config,
+            allow_private=settings.allow_private_callbacks,
+            clock=self.clock,
+        )
         self.rounds = 0  # completed rounds, for tests and health checks
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -121,7 +129,9 @@ class Worker:
                         channel = channels.get(channel_id)
                         if channel is None:  # cannot happen by design; one bad row must not stop every round
                             log.error(
-                                "%d tasks in flight name no known channel, e.g. %s", len(tasks), tasks[0].platform_id
+                                "%d tasks in flight name no known channel, e.g. %s",
+                                len(tasks),
+                                tasks[0].task.platform_id,
                             )
                             continue
                         sweep = sweeps[(channel_id, family, action)] = _Sweep(channel, family, action)
@@ -135,10 +145,10 @@ class Worker:
                 raise failures[0]
         return claimed
 
-    async def _claim_due(self) -> AsyncIterator[list[TaskRow]]:
+    async def _claim_due(self) -> AsyncIterator[list[PolledTask]]:
         """Claim the due tasks, up to `poll_claim_limit`, newest first, a chunk per transaction: a claim holds its
         rows' locks until it commits, and an upstream callback about one of them waits that long."""
-        moment = now_ms()
+        moment = self.clock.now_ms()
         lease_until = min(next_look(moment, self.config.poll_interval_s), moment + round(self.config.lease_s * 1000))
         claimed = 0
         while claimed < self.config.poll_claim_limit:
@@ -178,7 +188,7 @@ class Worker:
         if sweep.waiting:
             unread = [task.id for task in sweep.waiting.values()]
             async with self.db.session() as session, session.begin():
-                await repository.reschedule(session, task_ids=unread, next_sync_at=now_ms())
+                await repository.reschedule(session, task_ids=unread, next_sync_at=self.clock.now_ms())
 
     async def _sweep(self, sweep: _Sweep, budget: Counter[int]) -> None:
         """Read the action's list pages from the newest, a few at once, until every claimed task is found, the
@@ -217,7 +227,7 @@ class Worker:
                 return
             page_num += ahead
 
-    async def _apply(self, looked_at: Sequence[tuple[TaskRow, UpstreamTask | None]]) -> None:
+    async def _apply(self, looked_at: Sequence[tuple[PolledTask, UpstreamTask | None]]) -> None:
         """Write each move in its own short transaction, then reschedule the tasks running long in a few statements.
 
         A move touches the task and its owner's balance; keeping each in its own transaction means a callback
@@ -226,7 +236,7 @@ class Worker:
         """
         later: dict[int, list[int]] = defaultdict(list)
         for task, report in looked_at:
-            moment = now_ms()
+            moment = self.clock.now_ms()
             interval = poll_interval(  # counted from its last change: time in the queue is not time running
                 age_ms=moment - task.updated_at,
                 expected_ms=task.expected_ms,
@@ -236,7 +246,8 @@ class Worker:
             next_sync_at = next_look(moment, interval)
             if report is not None and report.task_status != task.status:
                 async with self.db.session() as session, session.begin():
-                    await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)
+                    move = await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)
+                    await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
             elif interval > self.config.poll_interval_s:
                 later[next_sync_at].append(task.id)
         if later:
@@ -249,7 +260,7 @@ class Worker:
     async def _settle_stuck(self, channels: Mapping[int, ChannelChoice]) -> int:
         """Fail tasks unfinished long after submit; one still upstream is asked first, in case it just finished
         (after a long downtime many are overdue, and the upstream may well have their results)."""
-        moment = now_ms()
+        moment = self.clock.now_ms()
         limit_s = self.config.stuck_after_s
         async with self.db.session() as session:
             stuck = await repository.stuck(
@@ -260,19 +271,20 @@ class Worker:
             "the gateway failed the task and released its hold"
         )
         for task in stuck:
-            if task.status == TaskStatus.QUEUED.value and task.channel_id is not None:
+            if task.status is TaskStatus.QUEUED and task.channel_id is not None:
                 continue  # its create may have taken effect: the lost-answer check settles it first
             report = await self._last_word(task, channels)
             async with self.db.session() as session, session.begin():
                 status = None if report is None else upstream_status(report.task_status)
                 if report is not None and status is not None and status.is_final:
-                    await transitions.advance(session, task, report, now_ms=moment, next_sync_at=None)
+                    move = await transitions.advance(session, task, report, now_ms=moment, next_sync_at=None)
                 else:
-                    await transitions.fail(session, task, message, now_ms=moment)
+                    move = await transitions.fail(session, task, message, now_ms=moment)
+                await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
         return len(stuck)
 
-    async def _last_word(self, task: TaskRow, channels: Mapping[int, ChannelChoice]) -> UpstreamTask | None:
-        channel = channels.get(task.channel_id)
+    async def _last_word(self, task: PolledTask, channels: Mapping[int, ChannelChoice]) -> UpstreamTask | None:
+        channel = None if task.channel_id is None else channels.get(task.channel_id)
         if channel is None or task.upstream_task_id is None:
             return None
         try:
@@ -293,16 +305,16 @@ class _Sweep:
         self.channel = channel
         self.family = family
         self.action = action
-        self.waiting: dict[str, TaskRow] = {}  # by upstream task id
+        self.waiting: dict[str, PolledTask] = {}  # by upstream task id
         self.early: dict[str, UpstreamTask] = {}
         self.oldest_ms = 2**63  # the created_at of the oldest task claimed
         self.claimed_all = False
         self._changed = asyncio.Event()
 
-    def add(self, tasks: Sequence[TaskRow]) -> None:
+    def add(self, tasks: Sequence[_Polled]) -> None:
         """Take newly claimed tasks."""
-        for task in tasks:
-            self.waiting[task.upstream_task_id] = task
+        for upstream_task_id, task in tasks:
+            self.waiting[upstream_task_id] = task
             self.oldest_ms = min(self.oldest_ms, task.created_at)
         self._changed.set()
 
@@ -317,9 +329,9 @@ class _Sweep:
             self._changed.clear()
             await self._changed.wait()
 
-    def match(self, page: Sequence[UpstreamTask]) -> list[tuple[TaskRow, UpstreamTask | None]]:
+    def match(self, page: Sequence[UpstreamTask]) -> list[tuple[PolledTask, UpstreamTask | None]]:
         """Pair a page's reports with their waiting tasks; keep the others while more tasks may come."""
-        found: list[tuple[TaskRow, UpstreamTask | None]] = []
+        found: list[tuple[PolledTask, UpstreamTask | None]] = []
         for report in page:
             task = self.waiting.pop(report.task_id, None)
             if task is not None:
@@ -328,11 +340,11 @@ class _Sweep:
                 self.early[report.task_id] = report
         return found
 
-    def take_early(self) -> list[tuple[TaskRow, UpstreamTask | None]]:
+    def take_early(self) -> list[tuple[PolledTask, UpstreamTask | None]]:
         """Pair the kept reports with tasks claimed since; drop them all once the claim has ended."""
         # Intersecting two key views walks the smaller of them.
         both = self.early.keys() & self.waiting.keys()
-        found: list[tuple[TaskRow, UpstreamTask | None]] = [
+        found: list[tuple[PolledTask, UpstreamTask | None]] = [
             (self.waiting.pop(task_id), self.early.pop(task_id)) for task_id in both
         ]
         if self.claimed_all:
@@ -340,11 +352,23 @@ class _Sweep:
         return found
 
 
-def _grouped(tasks: Sequence[TaskRow]) -> dict[tuple[int, str, str], list[TaskRow]]:
-    groups: dict[tuple[int, str, str], list[TaskRow]] = defaultdict(list)
+def _grouped(tasks: Sequence[PolledTask]) -> dict[tuple[int, str, str], list[_Polled]]:
+    groups: dict[tuple[int, str, str], list[_Polled]] = defaultdict(list)
     for task in tasks:
-        groups[(task.channel_id, task.family, task.action)].append(task)
+        if task.channel_id is None or task.upstream_task_id is None:
+            # Cannot happen by design (a task in flight knows its channel and upstream id); one bad row must not
+            # stop every round.
+            log.error("task %s is in flight with no channel or no upstream id; it is not polled", task.platform_id)
+            continue
+        groups[(task.channel_id, task.family, task.action)].append(_Polled(task.upstream_task_id, task))
     return groups
+
+
+class _Polled(NamedTuple):
+    """A claimed task in flight, under the upstream id that it is listed and looked up by."""
+
+    upstream_task_id: str
+    task: PolledTask
 
 
 def _duration(seconds: float) -> str:

@@ -18,14 +18,15 @@ from enum import Enum, auto
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank
-from kling_gateway.clock import now_ms
+from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.kling.schemas import PackType
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
-from kling_gateway.tasks import repository, transitions
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.store.records import Task
+from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.schedule import next_look, retry_delay_ms
 from kling_gateway.upstream.callbacks import callback_url
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
@@ -65,11 +66,20 @@ class Outcome:
 class Dispatcher:
     """Offer tasks to channels: at submit, from the admission queue, and again after a lost answer."""
 
-    def __init__(self, db: Database, client: KlingClient, settings: Settings, rng: random.Random) -> None:
+    def __init__(
+        self,
+        db: Database,
+        client: KlingClient,
+        settings: Settings,
+        rng: random.Random,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self.db = db
         self.client = client
         self.settings = settings
         self.rng = rng
+        self.clock = clock or SystemClock()
         sync = settings.sync
         # A claim outlives any create call still under way, so no one asks the upstream before it could answer.
         self.send_lease_ms = round((2 * sync.upstream_timeout_s + sync.poll_interval_s) * 1000)
@@ -80,7 +90,7 @@ class Dispatcher:
 
     # -- one task ------------------------------------------------------------------------------------------------
 
-    async def send(self, task: TaskRow) -> Outcome:
+    async def send(self, task: Task) -> Outcome:
         """Offer a queued task to the channels that have room for it, best first, until one takes it."""
         async with self.db.read() as connection:
             channels = await enabled_channels(connection)
@@ -89,7 +99,7 @@ class Dispatcher:
         ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
         return await self._offer(task, ranked, enabled=len(allowed))
 
-    async def _offer(self, task: TaskRow, ranked: Sequence[ChannelChoice], *, enabled: int) -> Outcome:
+    async def _offer(self, task: Task, ranked: Sequence[ChannelChoice], *, enabled: int) -> Outcome:
         busy, problems = enabled - len(ranked), []
         for channel in ranked:
             outcome = await self._try(task, channel)
@@ -109,9 +119,9 @@ class Dispatcher:
             return Outcome(Sent.WAITING, "; ".join(problems) or "every channel is at its concurrency limit")
         return Outcome(Sent.FAILED, "; ".join(problems))
 
-    async def _try(self, task: TaskRow, channel: ChannelChoice) -> Outcome:
+    async def _try(self, task: Task, channel: ChannelChoice) -> Outcome:
         """Claim the task for a channel, create it there, and settle the claim by what the upstream said."""
-        moment = now_ms()
+        moment = self.clock.now_ms()
         async with self.db.session() as session, session.begin():
             won = await repository.claim_send(
                 session,
@@ -130,7 +140,7 @@ class Dispatcher:
         await self._adopt(task, channel, report)
         return Outcome(Sent.ACCEPTED)
 
-    async def _after_error(self, task: TaskRow, channel: ChannelChoice, error: UpstreamError) -> Outcome:
+    async def _after_error(self, task: Task, channel: ChannelChoice, error: UpstreamError) -> Outcome:
         # A refusal naming the external id means the upstream already has a task under it: an earlier create
         # did take effect. That, like a lost answer, is settled by asking for the task.
         if isinstance(error, OutcomeUnknown) or (
@@ -148,7 +158,7 @@ class Dispatcher:
             return Outcome(Sent.FAILED, error.message)
         return Outcome(Sent.REFUSED, error.message, error.code)
 
-    async def _look_up(self, task: TaskRow, channel: ChannelChoice, *, absence_is_final: bool) -> Outcome:
+    async def _look_up(self, task: Task, channel: ChannelChoice, *, absence_is_final: bool) -> Outcome:
         """Ask the channel for the task by its external id: adopt it if there; if not, offer it again once the
         absence is certain, else leave it claimed for a worker to ask again."""
         try:
@@ -161,12 +171,12 @@ class Dispatcher:
             await self._adopt(task, channel, found)
             return Outcome(Sent.ACCEPTED)
         if not absence_is_final:
-            await self._recheck_at(task, now_ms() + self.landing_ms)
+            await self._recheck_at(task, self.clock.now_ms() + self.landing_ms)
             return Outcome(Sent.UNKNOWN, "no answer, and the task is not there yet")
         await self._release(task, channel)
         return Outcome(Sent.FAILED, "no answer, and the task is not there")
 
-    def _upstream_body(self, task: TaskRow, channel: ChannelChoice) -> dict[str, Any]:
+    def _upstream_body(self, task: Task, channel: ChannelChoice) -> dict[str, Any]:
         """Send our platform_id as the upstream's external id, and never the client's callback URL."""
         raw: dict[str, Any] = orjson.loads(task.request_json)
         body = {key: value for key, value in raw.items() if key != "callback_url"}
@@ -177,28 +187,29 @@ class Dispatcher:
             )
         return body
 
-    async def _adopt(self, task: TaskRow, channel: ChannelChoice, report: UpstreamTask) -> None:
+    async def _adopt(self, task: Task, channel: ChannelChoice, report: UpstreamTask) -> None:
         """Move the task on from the upstream's first word about it (a callback may have got there first).
 
         The report proves the task lives on this channel, so the claim is set to it under the row's lock, even
         if a stale "not there" dropped it meanwhile: a task in flight always knows its channel.
         """
-        moment = now_ms()
+        moment = self.clock.now_ms()
         async with self.db.session() as session, session.begin():
             fresh = await repository.lock_queued_to(session, task_id=task.id, channel_id=channel.id)
             if fresh is None:  # no longer queued: whoever moved it set its channel
                 return
             next_sync_at = next_look(moment, self.settings.sync.poll_interval_s)
-            await transitions.advance(session, fresh, report, now_ms=moment, next_sync_at=next_sync_at)
+            move = await transitions.advance(session, fresh, report, now_ms=moment, next_sync_at=next_sync_at)
+            await effects.record(session, move, callback_give_up_s=self.settings.sync.callback_give_up_s)
 
-    async def _release(self, task: TaskRow, channel: ChannelChoice) -> None:
+    async def _release(self, task: Task, channel: ChannelChoice) -> None:
         async with self.db.session() as session, session.begin():
             await repository.release_send(session, task_id=task.id, channel_id=channel.id, retry_at=None)
 
-    async def _recheck_soon(self, task: TaskRow) -> None:
-        await self._recheck_at(task, now_ms() + round(self.settings.sync.poll_interval_s * 1000))
+    async def _recheck_soon(self, task: Task) -> None:
+        await self._recheck_at(task, self.clock.now_ms() + round(self.settings.sync.poll_interval_s * 1000))
 
-    async def _recheck_at(self, task: TaskRow, at: int) -> None:
+    async def _recheck_at(self, task: Task, at: int) -> None:
         async with self.db.session() as session, session.begin():
             await repository.set_next_look(session, task_id=task.id, at=at)
 
@@ -210,19 +221,19 @@ class Dispatcher:
         Return how many tasks were offered. A task no channel would take (down, or refused) waits a while before
         its next offer; after `max_send_attempts` creates it fails and its hold is released.
         """
-        moment = now_ms()
+        moment = self.clock.now_ms()
         async with self.db.session() as session:
             waiting = await repository.waiting_in_turn(session, now_ms=moment, limit=self.settings.sync.claim_limit)
             if not waiting:
                 return 0
             channels = await enabled_channels(session)
             in_use: dict[str, Counter[int]] = {}
-            for pack_type in {task.pack_type for task in waiting}:
+            for pack_type in {w.task.pack_type for w in waiting}:
                 in_use[pack_type] = Counter(await repository.slots_in_use(session, pack_type=pack_type))
         # Among equal places, the user served longest ago goes first: users take turns.
-        waiting = sorted(waiting, key=lambda task: (task.place, self._served.get(task.user_id, 0), task.id))
+        in_turn = sorted(waiting, key=lambda w: (w.place, self._served.get(w.task.user_id, 0), w.task.id))
         offered = 0
-        for task in waiting:
+        for task in (w.task for w in in_turn):
             allowed = _allowed(channels, task)
             pack_type = PackType(task.pack_type)
             ranked = rank(allowed, in_use[task.pack_type], pack_type, task.slots, self.rng)
@@ -243,44 +254,48 @@ class Dispatcher:
                 await self._not_sent(task, outcome)
         return offered
 
-    async def _defer(self, task: TaskRow, delay_ms: int) -> None:
+    async def _defer(self, task: Task, delay_ms: int) -> None:
         async with self.db.session() as session, session.begin():
-            await repository.set_next_look(session, task_id=task.id, at=now_ms() + delay_ms)
+            await repository.set_next_look(session, task_id=task.id, at=self.clock.now_ms() + delay_ms)
 
-    async def _not_sent(self, task: TaskRow, outcome: Outcome) -> None:
+    async def _not_sent(self, task: Task, outcome: Outcome) -> None:
         """Fail a queued task that cannot go upstream, or let it wait before its next offer."""
-        moment = now_ms()
+        moment = self.clock.now_ms()
         async with self.db.session() as session, session.begin():
             fresh = await repository.find_by_platform_id(session, task.platform_id)
             if fresh is None or fresh.channel_id is not None:
                 return
             if outcome.sent is Sent.REFUSED:
-                await transitions.fail(session, fresh, f"refused upstream: {outcome.reason}", now_ms=moment)
+                await self._fail(session, fresh, f"refused upstream: {outcome.reason}", moment)
             elif fresh.send_attempts >= self.settings.admission.max_send_attempts:
                 message = (
                     f"no upstream channel took the task in {fresh.send_attempts} attempts ({outcome.reason}); "
                     "its hold was released"
                 )
-                await transitions.fail(session, fresh, message, now_ms=moment)
+                await self._fail(session, fresh, message, moment)
             else:
                 delay = retry_delay_ms(
                     fresh.send_attempts + 1, base_s=self.settings.sync.poll_interval_s, longest_s=_RETRY_LONGEST_S
                 )
                 await repository.set_next_look(session, task_id=fresh.id, at=moment + delay)
 
+    async def _fail(self, session: AsyncSession, task: Task, message: str, moment: int) -> None:
+        move = await transitions.fail(session, task.polled, message, now_ms=moment)
+        await effects.record(session, move, callback_give_up_s=self.settings.sync.callback_give_up_s)
+
     # -- lost answers --------------------------------------------------------------------------------------------
 
     async def resolve_unknown(self, channels: Mapping[int, ChannelChoice]) -> int:
         """Settle claims whose create answer was lost or whose sender died: adopt the upstream task if the
         channel has it, else put the task back in the queue (or fail it once it has used its attempts)."""
-        moment = now_ms()
+        moment = self.clock.now_ms()
         async with self.db.session() as session, session.begin():
             pending = await repository.claim_unknown(
                 session, now_ms=moment, lease_until=moment + self.send_lease_ms, limit=self.settings.sync.claim_limit
             )
         for task in pending:
-            channel = channels.get(task.channel_id)
-            if channel is None:
+            channel = None if task.channel_id is None else channels.get(task.channel_id)
+            if channel is None:  # claimed ones have a channel; one since deleted cannot be asked
                 continue
             try:
                 found = await self.client.get(channel.credentials, task.family, task.action, task.platform_id)
@@ -298,7 +313,7 @@ class Dispatcher:
         return len(pending)
 
 
-def _allowed(channels: Sequence[ChannelChoice], task: TaskRow) -> list[ChannelChoice]:
+def _allowed(channels: Sequence[ChannelChoice], task: Task) -> list[ChannelChoice]:
     """The enabled channels a task may go to: only the owner of what it refers to, if it refers to something."""
     if task.required_channel_id is None:
         return list(channels)

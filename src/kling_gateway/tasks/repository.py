@@ -1,15 +1,15 @@
-"""Every query on the tasks table, in SQLAlchemy Core: no ORM objects on these paths."""
+"""Every query on the tasks table, in SQLAlchemy Core, handing out the typed records of `store.records`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Iterable, Sequence
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     CursorResult,
     Integer,
-    Row,
     Select,
     and_,
     bindparam,
@@ -20,40 +20,33 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kling_gateway.store.database import InlineReader, fetch_all
+from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import TASKS
-from kling_gateway.store.records import TaskStatus
+from kling_gateway.store.records import PolledTask, Task, TaskDraft, TaskStatus, TaskView, Waiting
 from kling_gateway.tasks.ids import is_platform_id
 from kling_gateway.tasks.states import IN_FLIGHT, UNFINISHED
 
-TaskRow = Row[*tuple[Any, ...]]
-Executor = AsyncConnection | AsyncSession | InlineReader
-
 _c = TASKS.c
-# What a query answer shows: fewer columns than the row, so the hot path reads less.
-VIEW_COLUMNS = (
-    _c.platform_id,
-    _c.family,
-    _c.action,
-    _c.upstream_task_id,
-    _c.external_task_id,
-    _c.status,
-    _c.status_msg,
-    _c.task_info_json,
-    _c.result_json,
-    _c.watermark,
-    _c.final_unit_deduction,
-    _c.created_at,
-    _c.updated_at,
-    _c.model,
-    _c.seconds,
-    _c.width,
-    _c.height,
-    _c.fps,
-    _c.expected_ms,
-)
+# Each record's columns, in its fields' order: a record is built from its row by position.
+VIEW_COLUMNS = tuple(_c[name] for name in TaskView._fields)
+TASK_COLUMNS = tuple(_c[name] for name in Task._fields)
+POLL_COLUMNS = tuple(_c[name] for name in PolledTask._fields)
+
+
+class TaskChanges(TypedDict, total=False):
+    """What a transition writes; a column left out stays as it is."""
+
+    status: str
+    status_msg: str
+    task_info_json: str
+    result_json: str
+    updated_at: int
+    next_sync_at: int | None
+    upstream_task_id: str
+    final_unit_deduction: str | None
+    charge_micros: int
 
 
 def _find_statement(*, by_platform_id: bool, of_action: bool) -> Select[Any]:
@@ -76,7 +69,7 @@ _FIND = {
 
 async def find_for_user(
     connection: Executor, *, user_id: int, family: str, reference: str, action: str | None = None
-) -> TaskRow | None:
+) -> TaskView | None:
     """Find one of a user's tasks (of one action, or of any in the family) by platform_id, task_id or
     external_task_id: one indexed lookup."""
     query = _FIND[(is_platform_id(reference), action is not None)]
@@ -85,7 +78,8 @@ async def find_for_user(
         values["action"] = action
     rows = await fetch_all(connection, query, values)
     # An external id may happen to equal another task's upstream id; the upstream id wins, as upstream it would.
-    return min(rows, key=lambda row: row.upstream_task_id != reference, default=None)
+    row = min(rows, key=lambda row: row.upstream_task_id != reference, default=None)
+    return None if row is None else TaskView.of(row)
 
 
 def _page_statement() -> Select[Any]:
@@ -107,7 +101,7 @@ def _page_statement() -> Select[Any]:
 _PAGE = _page_statement()
 
 
-def _page_values(*, user_id: int, family: str, action: str, page_num: int, page_size: int) -> dict[str, Any]:
+def _page_values(*, user_id: int, family: str, action: str, page_num: int, page_size: int) -> dict[str, int | str]:
     return {
         "user_id": user_id,
         "family": family,
@@ -126,16 +120,16 @@ def page_query(*, user_id: int, family: str, action: str, page_num: int, page_si
 
 async def page_for_user(
     connection: Executor, *, user_id: int, family: str, action: str, page_num: int, page_size: int
-) -> tuple[Sequence[TaskRow], bool]:
+) -> tuple[list[TaskView], bool]:
     """List a page of a user's tasks of an action, newest first; say whether another page follows."""
     values = _page_values(user_id=user_id, family=family, action=action, page_num=page_num, page_size=page_size)
     rows = await fetch_all(connection, _PAGE, values)
-    return rows[:page_size], len(rows) > page_size
+    return [TaskView.of(row) for row in rows[:page_size]], len(rows) > page_size
 
 
 async def cursor_page_for_user(
     connection: Executor, *, user_id: int, family: str, after: str | None, limit: int, newest_first: bool
-) -> tuple[Sequence[TaskRow], bool] | None:
+) -> tuple[list[TaskView], bool] | None:
     """List a user's tasks of a family from just past the task `after` (a platform id); None if `after` is not
     one of theirs. Say whether more follow."""
     query = select(*VIEW_COLUMNS).where(_c.user_id == user_id, _c.family == family)
@@ -150,29 +144,57 @@ async def cursor_page_for_user(
         query = query.where(_c.id < start if newest_first else _c.id > start)
     query = query.order_by(_c.id.desc() if newest_first else _c.id.asc()).limit(limit + 1)
     rows = (await connection.execute(query)).all()
-    return rows[:limit], len(rows) > limit
+    return [TaskView.of(row) for row in rows[:limit]], len(rows) > limit
 
 
-async def find_by_external_id(session: Executor, *, user_id: int, external_task_id: str) -> TaskRow | None:
+async def find_by_external_id(session: Executor, *, user_id: int, external_task_id: str) -> Task | None:
     """Find the task a user submitted under an external id (the idempotency key)."""
-    query = select(TASKS).where(_c.user_id == user_id, _c.external_task_id == external_task_id)
-    return (await session.execute(query)).one_or_none()
+    query = select(*TASK_COLUMNS).where(_c.user_id == user_id, _c.external_task_id == external_task_id)
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else Task.of(row)
 
 
-async def find_by_platform_id(session: Executor, platform_id: str) -> TaskRow | None:
+async def find_by_platform_id(session: Executor, platform_id: str) -> Task | None:
     """Find a task by the gateway's own id, whoever owns it (for the worker and upstream callbacks)."""
-    return (await session.execute(select(TASKS).where(_c.platform_id == platform_id))).one_or_none()
+    row = (await session.execute(select(*TASK_COLUMNS).where(_c.platform_id == platform_id))).one_or_none()
+    return None if row is None else Task.of(row)
 
 
-async def insert(session: AsyncSession, values: Mapping[str, Any]) -> TaskRow:
-    """Store a new task; return it as stored."""
-    return (await session.execute(TASKS.insert().values(**values).returning(*TASKS.c))).one()
+async def find_polled(session: Executor, *, task_id: int) -> PolledTask | None:
+    """Read what a move needs of a task, as it is now."""
+    row = (await session.execute(select(*POLL_COLUMNS).where(_c.id == task_id))).one_or_none()
+    return None if row is None else PolledTask.of(row)
 
 
-async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatus, values: Mapping[str, Any]) -> bool:
+async def find_view(session: Executor, *, task_id: int) -> TaskView | None:
+    """Read a task as a query answers it, by its row id."""
+    row = (await session.execute(select(*VIEW_COLUMNS).where(_c.id == task_id))).one_or_none()
+    return None if row is None else TaskView.of(row)
+
+
+async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskView, str | None] | None:
+    """Read a task as its client callback shows it, and the dialect that callback speaks (None: the default);
+    None for a task without a callback_url."""
+    query = select(*VIEW_COLUMNS, _c.dialect).where(_c.id == task_id, _c.callback_url.is_not(None))
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else (TaskView.of(row[:-1]), row[-1])
+
+
+async def insert(session: AsyncSession, draft: TaskDraft) -> Task:
+    """Store a new task, queued; return it as stored."""
+    values = draft._asdict() | {"status": TaskStatus.QUEUED.value, "updated_at": draft.created_at}
+    return Task.of((await session.execute(TASKS.insert().values(**values).returning(*TASK_COLUMNS))).one())
+
+
+async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatus, changes: TaskChanges) -> bool:
     """Change a task only if it is still in `expected`; tell whether this write won."""
-    query = update(TASKS).where(_c.id == task_id, _c.status == expected.value).values(**values)
+    query = update(TASKS).where(_c.id == task_id, _c.status == expected.value).values(**changes)
     return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
+
+
+async def adopt_channel(session: AsyncSession, *, task_id: int, channel_id: int) -> None:
+    """Set the channel of a task whose upstream callback overtook its create's answer."""
+    await session.execute(update(TASKS).where(_c.id == task_id, _c.channel_id.is_(None)).values(channel_id=channel_id))
 
 
 async def claim_send(session: AsyncSession, *, task_id: int, channel_id: int, now_ms: int, lease_until: int) -> bool:
@@ -199,15 +221,16 @@ async def release_send(session: AsyncSession, *, task_id: int, channel_id: int, 
     return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
 
 
-async def lock_queued_to(session: AsyncSession, *, task_id: int, channel_id: int) -> TaskRow | None:
+async def lock_queued_to(session: AsyncSession, *, task_id: int, channel_id: int) -> PolledTask | None:
     """Lock a queued task's row and set its channel; None if it is no longer queued (then nothing is changed)."""
     query = (
         update(TASKS)
         .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value)
         .values(channel_id=channel_id)
-        .returning(TASKS)
+        .returning(*POLL_COLUMNS)
     )
-    return cast(TaskRow | None, (await session.execute(query)).one_or_none())
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else PolledTask.of(row)
 
 
 async def set_next_look(session: AsyncSession, *, task_id: int, at: int) -> None:
@@ -251,7 +274,7 @@ async def in_flight_for_key(session: Executor, *, key_id: int) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def waiting_in_turn(session: Executor, *, now_ms: int, limit: int) -> Sequence[TaskRow]:
+async def waiting_in_turn(session: Executor, *, now_ms: int, limit: int) -> list[Waiting]:
     """List waiting tasks in the order they get a channel: fair shares first, then age.
 
     A task's `place` is its rank among its owner's waiting tasks (oldest first) plus the number of tasks its
@@ -267,46 +290,25 @@ async def waiting_in_turn(session: Executor, *, now_ms: int, limit: int) -> Sequ
     ranked = select(_c.id, _c.user_id, turn).where(*_WAITING, ready).subquery()
     place = (ranked.c.turn + func.coalesce(running.c.running, 0)).label("place")
     query = (
-        select(TASKS, place)
+        select(*TASK_COLUMNS, place)
         .join(ranked, ranked.c.id == _c.id)
         .outerjoin(running, running.c.user_id == ranked.c.user_id)
         .order_by(place, _c.id)
         .limit(limit)
     )
-    return (await session.execute(query)).all()
-
-
-# What a poll needs of a claimed task: to group and sweep it, schedule it, and move and bill it. Fewer columns
-# than the row, so claiming 100 000 tasks in flight reads and holds a fraction of them.
-POLL_COLUMNS = (
-    _c.id,
-    _c.platform_id,
-    _c.user_id,
-    _c.channel_id,
-    _c.family,
-    _c.action,
-    _c.upstream_task_id,
-    _c.status,
-    _c.rate_micros,
-    _c.hold_micros,
-    _c.created_at,
-    _c.updated_at,
-    _c.expected_ms,
-    _c.next_sync_at,
-    _c.callback_url,  # a move queues a client callback only for a task that has one
-)
+    return [Waiting(Task.of(row[:-1]), int(row[-1])) for row in (await session.execute(query)).all()]
 
 
 async def _claim(
     session: AsyncSession,
-    condition: Any,
+    condition: ColumnElement[bool],
     *,
     now_ms: int,
     lease_until: int,
     limit: int,
-    columns: Sequence[Any] = (TASKS,),
+    columns: Sequence[ColumnElement[Any]],
     newest_first: bool = False,
-) -> list[TaskRow]:
+) -> list[Sequence[Any]]:
     """Take up to `limit` tasks matching `condition` whose next look is due, moving that look past a lease; the
     most overdue first, and of those due at once the oldest (or, with `newest_first`, the newest) first.
 
@@ -322,17 +324,17 @@ async def _claim(
         .with_for_update(skip_locked=True)
     )
     query = update(TASKS).where(_c.id.in_(due.scalar_subquery())).values(next_sync_at=lease_until).returning(*columns)
-    rows = list((await session.execute(query)).all())
-    rows.sort(key=lambda row: row.id, reverse=newest_first)
+    rows: list[Sequence[Any]] = list((await session.execute(query)).all())
+    rows.sort(key=lambda row: row[0], reverse=newest_first)  # the id comes first in every record
     return rows
 
 
-async def claim_due(session: AsyncSession, *, now_ms: int, lease_until: int, limit: int) -> list[TaskRow]:
+async def claim_due(session: AsyncSession, *, now_ms: int, lease_until: int, limit: int) -> list[PolledTask]:
     """Claim in-flight tasks whose next poll is due, most overdue first and then newest first (the order the
-    upstream lists them in, so a sweep of its pages can start on the first of several claims); each row holds
-    POLL_COLUMNS only."""
+    upstream lists them in, so a sweep of its pages can start on the first of several claims). A polled task has
+    a fraction of the row's columns, so claiming 100 000 tasks in flight reads and holds a fraction of them."""
     condition = _c.status.in_([s.value for s in IN_FLIGHT])
-    return await _claim(
+    rows = await _claim(
         session,
         condition,
         now_ms=now_ms,
@@ -341,12 +343,14 @@ async def claim_due(session: AsyncSession, *, now_ms: int, lease_until: int, lim
         columns=POLL_COLUMNS,
         newest_first=True,
     )
+    return [PolledTask.of(row) for row in rows]
 
 
-async def claim_unknown(session: AsyncSession, *, now_ms: int, lease_until: int, limit: int) -> list[TaskRow]:
+async def claim_unknown(session: AsyncSession, *, now_ms: int, lease_until: int, limit: int) -> list[Task]:
     """Claim queued tasks sent to a channel whose answer never came (or whose sender died)."""
     condition = and_(_c.status == TaskStatus.QUEUED.value, _c.channel_id.is_not(None))
-    return await _claim(session, condition, now_ms=now_ms, lease_until=lease_until, limit=limit)
+    rows = await _claim(session, condition, now_ms=now_ms, lease_until=lease_until, limit=limit, columns=TASK_COLUMNS)
+    return [Task.of(row) for row in rows]
 
 
 RESCHEDULE_CHUNK = 1000  # ids per statement: well under the bind-parameter limits of asyncpg and SQLite
@@ -361,15 +365,15 @@ async def reschedule(session: AsyncSession, *, task_ids: Iterable[int], next_syn
         await session.execute(update(TASKS).where(_c.id.in_(chunk), in_flight).values(next_sync_at=next_sync_at))
 
 
-async def stuck(session: Executor, *, created_before_ms: int, limit: int) -> Sequence[TaskRow]:
+async def stuck(session: Executor, *, created_before_ms: int, limit: int) -> list[PolledTask]:
     """List unfinished tasks submitted before a moment."""
     query = (
-        select(TASKS)
+        select(*POLL_COLUMNS)
         .where(_c.status.in_([s.value for s in UNFINISHED]), _c.created_at < created_before_ms)
         .order_by(_c.id)
         .limit(limit)
     )
-    return (await session.execute(query)).all()
+    return [PolledTask.of(row) for row in (await session.execute(query)).all()]
 
 
 async def slots_in_use(session: Executor, *, pack_type: str) -> dict[int, int]:

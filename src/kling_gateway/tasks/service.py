@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
-from kling_gateway.billing.money import cost_micros, format_yuan, yuan_to_micros
+from kling_gateway.billing.money import cost_micros, format_yuan
 from kling_gateway.channels.affinity import required_channel
-from kling_gateway.clock import now_ms
+from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.errors import (
     Conflict,
     InsufficientBalance,
@@ -27,6 +25,7 @@ from kling_gateway.errors import (
     RefusedUpstream,
     UpstreamFailed,
 )
+from kling_gateway.keys import service as keys_service
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import refusal_code
 from kling_gateway.kling.output import expected_output
@@ -35,13 +34,12 @@ from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidB
 from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
-from kling_gateway.store.models import API_KEYS, USERS
-from kling_gateway.store.records import TaskStatus
+from kling_gateway.store.records import Task, TaskDraft, TaskStatus, TaskView
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.dispatch import Dispatcher, Sent
 from kling_gateway.tasks.ids import new_platform_id
-from kling_gateway.tasks.repository import TaskRow
 from kling_gateway.upstream.client import KlingClient
+from kling_gateway.users import service as users_service
 
 
 @dataclass(frozen=True)
@@ -57,20 +55,25 @@ class _Draft:
 class TaskService:
     """Take tasks in and answer about them; holds the database, the upstream client and the prices."""
 
-    def __init__(self, db: Database, client: KlingClient, settings: Settings, *, rng: random.Random | None = None):
+    def __init__(
+        self,
+        db: Database,
+        client: KlingClient,
+        settings: Settings,
+        *,
+        rng: random.Random | None = None,
+        clock: Clock | None = None,
+    ):
         self.db = db
         self.client = client
         self.settings = settings
         self.rng = rng or random.Random()
-        self.dispatcher = Dispatcher(db, client, settings, self.rng)
-        self._default_rates = {
-            Family.VIDEOS: yuan_to_micros(settings.video_credit_yuan),
-            Family.IMAGES: yuan_to_micros(settings.image_credit_yuan),
-        }
+        self.clock = clock or SystemClock()
+        self.dispatcher = Dispatcher(db, client, settings, self.rng, clock=self.clock)
 
     # -- queries -------------------------------------------------------------------------------------------------
 
-    async def find(self, owner: Principal, family: Family, reference: str, *, action: str | None = None) -> TaskRow:
+    async def find(self, owner: Principal, family: Family, reference: str, *, action: str | None = None) -> TaskView:
         """Find one of the owner's tasks (of one action, or any of the family) by any of its three ids."""
         async with self.db.read() as connection:
             row = await repository.find_for_user(
@@ -86,7 +89,7 @@ class TaskService:
 
     async def page(
         self, owner: Principal, family: Family, action: str, *, page_num: int, page_size: int
-    ) -> tuple[Sequence[TaskRow], bool]:
+    ) -> tuple[list[TaskView], bool]:
         """List a page of the owner's tasks of an action, newest first; say whether another page follows."""
         async with self.db.read() as connection:
             return await repository.page_for_user(
@@ -100,7 +103,7 @@ class TaskService:
 
     async def cursor_page(
         self, owner: Principal, family: Family, *, after: str | None, limit: int, newest_first: bool
-    ) -> tuple[Sequence[TaskRow], bool]:
+    ) -> tuple[list[TaskView], bool]:
         """List the owner's tasks of a family from just past the task `after`; say whether more follow."""
         async with self.db.read() as connection:
             found = await repository.cursor_page_for_user(
@@ -120,7 +123,7 @@ class TaskService:
 
     # -- submit --------------------------------------------------------------------------------------------------
 
-    async def submit(self, owner: Principal, spec: ActionSpec, raw: Any) -> TaskRow:
+    async def submit(self, owner: Principal, spec: ActionSpec, raw: Any) -> TaskView:
         """Validate, hold the estimate, then send upstream now or queue the task until a channel has room."""
         draft = _draft(spec, raw)
         if draft.body.callback_url is not None:
@@ -142,17 +145,17 @@ class TaskService:
         # Tasks already waiting go first: a new one only skips the queue when there is none.
         if not ahead and await self._send_now(owner, task):
             async with self.db.read() as connection:
-                row = await repository.find_by_platform_id(connection, platform_id)
+                view = await repository.find_view(connection, task_id=task.id)
         else:
             await self._check_queue_bound(owner, task)
             async with self.db.session() as session, session.begin():
                 await repository.make_ready(session, task_id=task.id)
             async with self.db.session() as session:
-                row = await repository.find_by_platform_id(session, platform_id)
-        assert row is not None
-        return row
+                view = await repository.find_view(session, task_id=task.id)
+        assert view is not None
+        return view
 
-    async def _send_now(self, owner: Principal, task: TaskRow) -> bool:
+    async def _send_now(self, owner: Principal, task: Task) -> bool:
         """Offer a new task to the channels; undo the submit if the upstream refused it or none can be reached.
         Tell whether a channel took it (else it waits in the queue, or its answer is being looked for)."""
         outcome = await self.dispatcher.send(task)
@@ -173,12 +176,12 @@ class TaskService:
             raise UpstreamFailed(f"no upstream channel could take the task: {outcome.reason}")
         return False
 
-    async def _check_queue_bound(self, owner: Principal, task: TaskRow) -> None:
+    async def _check_queue_bound(self, owner: Principal, task: Task) -> None:
         """Refuse a task that would wait in a full queue (it was offered first, so it waits only if all are busy)."""
         admission = self.settings.admission
         async with self.db.session() as session:
             fresh = await repository.find_by_platform_id(session, task.platform_id)
-            if fresh is None or fresh.status != TaskStatus.QUEUED.value or fresh.channel_id is not None:
+            if fresh is None or fresh.status is not TaskStatus.QUEUED or fresh.channel_id is not None:
                 return
             mine, everyone = await repository.waiting_counts(session, user_id=owner.user_id)
         # The counts include this task.
@@ -196,7 +199,7 @@ class TaskService:
             f"queues ({admission.queue_total}); retry in a little while"
         )
 
-    async def _earlier(self, owner: Principal, external_id: str, draft: _Draft) -> TaskRow | None:
+    async def _earlier(self, owner: Principal, external_id: str, draft: _Draft) -> TaskView | None:
         async with self.db.read() as connection:
             row = await repository.find_by_external_id(connection, user_id=owner.user_id, external_task_id=external_id)
         if row is None:
@@ -207,67 +210,64 @@ class TaskService:
                 f"({row.family}/{row.action}) with a different request body; resend the same body to get that task, "
                 "or use a new external_task_id for a new task"
             )
-        return row
+        return row.view
 
-    async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> tuple[TaskRow, bool]:
+    async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> tuple[Task, bool]:
         """Store the task as queued and hold its estimate, in one transaction; refuse if the balance is short,
         the key has too many tasks unfinished, or the task refers to a video or session that is not the owner's.
         Return the stored task, and whether tasks of its pack type were already waiting for a channel."""
         pack_type, slots = draft.body.slots()
         units = unit_cost(draft.spec, draft.body)
         output = expected_output(draft.spec, draft.body)
-        moment = now_ms()
+        moment = self.clock.now_ms()
         async with self.db.session() as session, session.begin():
             required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             await self._check_in_flight(session, owner)
-            rate = await self._rate(session, owner, draft.spec.family)
+            rates = await users_service.credit_rates(session, user_id=owner.user_id, settings=self.settings)
+            rate = rates.video_micros if draft.spec.family is Family.VIDEOS else rates.image_micros
             estimate = cost_micros(units, rate)
             if (
                 await ledger.hold(session, user_id=owner.user_id, task_platform_id=platform_id, amount_micros=estimate)
                 is None
             ):
                 raise InsufficientBalance(await self._shortfall(session, owner, draft, units, rate, estimate))
-            task = await repository.insert(
-                session,
-                {
-                    "platform_id": platform_id,
-                    "user_id": owner.user_id,
-                    "key_id": owner.key_id,
-                    "dialect": None if owner.dialect is None else owner.dialect.value,
-                    "required_channel_id": required,
-                    "family": draft.spec.family.value,
-                    "action": draft.spec.action,
-                    "external_task_id": draft.body.external_task_id,
-                    "body_hash": draft.body_hash,
-                    "request_json": orjson.dumps(draft.raw).decode(),
-                    "callback_url": draft.body.callback_url,
-                    "pack_type": pack_type.value,
-                    "slots": slots,
-                    "status": TaskStatus.QUEUED.value,
-                    "watermark": draft.body.wants_watermark(),
-                    "rate_micros": rate,
-                    "hold_micros": estimate,
-                    "created_at": moment,
-                    "updated_at": moment,
-                    # Its submitter sends it; only if the submitter dies first do the workers take it from here.
-                    "next_sync_at": moment + self.dispatcher.send_lease_ms,
-                    "model": output.model,
-                    "seconds": output.seconds,
-                    "width": output.width,
-                    "height": output.height,
-                    "fps": output.fps,
-                    "expected_ms": output.typical_ms,
-                },
+            draft_task = TaskDraft(
+                platform_id=platform_id,
+                user_id=owner.user_id,
+                key_id=owner.key_id,
+                dialect=None if owner.dialect is None else owner.dialect.value,
+                required_channel_id=required,
+                family=draft.spec.family.value,
+                action=draft.spec.action,
+                external_task_id=draft.body.external_task_id,
+                body_hash=draft.body_hash,
+                request_json=orjson.dumps(draft.raw).decode(),
+                callback_url=draft.body.callback_url,
+                pack_type=pack_type.value,
+                slots=slots,
+                watermark=draft.body.wants_watermark(),
+                rate_micros=rate,
+                hold_micros=estimate,
+                created_at=moment,
+                # Its submitter sends it; only if the submitter dies first do the workers take it from here.
+                next_sync_at=moment + self.dispatcher.send_lease_ms,
+                model=output.model,
+                seconds=output.seconds,
+                width=output.width,
+                height=output.height,
+                fps=output.fps,
+                expected_ms=output.typical_ms,
             )
+            task = await repository.insert(session, draft_task)
             ahead = await repository.waiting_ahead(session, task_id=task.id, pack_type=pack_type.value, now_ms=moment)
             return task, ahead
 
     async def _check_in_flight(self, session: AsyncSession, owner: Principal) -> None:
-        limit = owner.max_in_flight or self.settings.admission.tasks_in_flight
+        limit = owner.limits(self.settings.admission).tasks_in_flight
         if limit is None:
             return
         # Submits of one key take turns here, so two at once cannot both slip under the limit.
-        await session.execute(select(API_KEYS.c.id).where(API_KEYS.c.id == owner.key_id).with_for_update())
+        await keys_service.lock_key(session, key_id=owner.key_id)
         unfinished = await repository.in_flight_for_key(session, key_id=owner.key_id)
         if unfinished >= limit:
             raise NoCapacity(
@@ -275,39 +275,23 @@ class TaskService:
                 "submit more once some have finished"
             )
 
-    async def _rate(self, session: AsyncSession, owner: Principal, family: Family) -> int:
-        column = USERS.c.video_rate_micros if family is Family.VIDEOS else USERS.c.image_rate_micros
-        own = (await session.execute(select(column).where(USERS.c.id == owner.user_id))).scalar_one()
-        return self._default_rates[family] if own is None else int(own)
-
     async def _shortfall(
         self, session: AsyncSession, owner: Principal, draft: _Draft, units: Decimal, rate: int, estimate: int
     ) -> str:
-        balance, held = (
-            await session.execute(
-                select(USERS.c.balance_micros, USERS.c.held_micros).where(USERS.c.id == owner.user_id)
-            )
-        ).one()
+        balance, held = await ledger.balance_of(session, user_id=owner.user_id)
         return (
             f"insufficient balance: this {draft.spec.action} task needs ¥{format_yuan(estimate)} held until it "
             f"finishes ({units} credits × ¥{format_yuan(rate)}), but only ¥{format_yuan(balance - held)} is available "
             f"(balance ¥{format_yuan(balance)}, ¥{format_yuan(held)} held for tasks in flight); top up and retry"
         )
 
-    async def _forget(self, task: TaskRow, note: str) -> bool:
+    async def _forget(self, task: Task, note: str) -> bool:
         """Remove a task no upstream took and release its hold; the ledger keeps both entries. Tell whether it
         was still queued and unsent (a worker may have sent it meanwhile; then it stays)."""
         async with self.db.session() as session, session.begin():
             if not await repository.delete_unsent(session, task_id=task.id):
                 return False
-            await ledger.settle(
-                session,
-                user_id=task.user_id,
-                task_platform_id=task.platform_id,
-                hold_micros=task.hold_micros,
-                charge_micros=0,
-                note=note,
-            )
+            await ledger.settle(session, task, charge_micros=0, note=note)
         return True
 
 

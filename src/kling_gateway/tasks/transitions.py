@@ -1,20 +1,22 @@
-"""Move a task forward from what the upstream reports: one conditional write, billing only in the winner."""
+"""Move a task forward from what the upstream reports: one conditional write, and what it did for the winner.
+
+A transition writes the task alone and returns a `Move`: where the task went, what it costs, whether a client
+callback is owed. The unit of work that called it records the move's effects (`tasks.effects.record`) in the
+same transaction, so billing and callbacks happen only in the write that won.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros
-from kling_gateway.channels.affinity import remember_videos
-from kling_gateway.store.records import TaskStatus
-from kling_gateway.sync import outbox
+from kling_gateway.store.records import PolledTask, TaskStatus
 from kling_gateway.tasks import repository
-from kling_gateway.tasks.repository import TaskRow
+from kling_gateway.tasks.repository import TaskChanges
 from kling_gateway.tasks.states import may_move, upstream_status
 from kling_gateway.upstream.client import UpstreamTask
 
@@ -24,10 +26,33 @@ DEDUCTION_CHARS = 32  # the width of tasks.final_unit_deduction
 MAX_RACES = 3  # a task has at most three moves left, so a report can lose the race to another at most that often
 
 
+@dataclass(frozen=True, slots=True)
+class Move:
+    """What a won transition did: the task as it was, where it went, and what the move owes."""
+
+    task: PolledTask
+    status: TaskStatus
+    at_ms: int
+    charge_micros: int = 0  # taken from the owner's balance when the move is final (0: nothing is billed)
+    note: str = ""  # why, for the ledger entries of a final move
+    report: UpstreamTask | None = None  # the upstream's word, when it made the move (None: the gateway's own)
+
+    @property
+    def settles(self) -> bool:
+        """Whether the move ends the task, so its hold is released (and its charge taken)."""
+        return self.status.is_final
+
+    @property
+    def callback_owed(self) -> bool:
+        """Whether the task's client is told: only a task submitted with a callback_url (it never changes)."""
+        return bool(self.task.callback_url)
+
+
 async def advance(
-    session: AsyncSession, task: TaskRow, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None
-) -> bool:
-    """Apply an upstream report to a task; tell whether it moved. Late, repeated or backward reports change nothing.
+    session: AsyncSession, task: PolledTask, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None
+) -> Move | None:
+    """Apply an upstream report to a task; return the move, or None when late, repeated or backward reports change
+    nothing.
 
     When another writer (a callback, another poll) moved the task between our read and our write, the write
     loses; the report is then weighed again against the task as it is now, so a `succeed` that raced a
@@ -35,24 +60,31 @@ async def advance(
     """
     for _ in range(MAX_RACES + 1):
         moved = await _advance_once(session, task, report, now_ms=now_ms, next_sync_at=next_sync_at)
-        if moved is not None:
+        if not isinstance(moved, _Lost):
             return moved
-        fresh = await repository.find_by_platform_id(session, task.platform_id)
+        fresh = await repository.find_polled(session, task_id=task.id)
         if fresh is None:
-            return False
+            return None
         task = fresh
-    return False
+    return None
+
+
+class _Lost:
+    """The conditional write lost to another writer: weigh the report again."""
+
+
+_LOST = _Lost()
 
 
 async def _advance_once(
-    session: AsyncSession, task: TaskRow, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None
-) -> bool | None:
-    """Try one conditional write: True if it moved the task, False if the report moves nothing, None if it lost."""
-    current = TaskStatus(task.status)
+    session: AsyncSession, task: PolledTask, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None
+) -> Move | _Lost | None:
+    """Try one conditional write: the move if it won, None if the report moves nothing, _LOST if it lost."""
+    current = task.status
     new = upstream_status(report.task_status)
     if new is None or not may_move(current, new):
-        return False
-    values: dict[str, Any] = {
+        return None
+    values: TaskChanges = {
         "status": new.value,
         "status_msg": _text(report.task_status_msg),
         "task_info_json": _task_info(report),
@@ -71,62 +103,39 @@ async def _advance_once(
         values["final_unit_deduction"] = _storable_deduction(report.final_unit_deduction)
     if new.is_final:
         values["charge_micros"] = charge
-    if not await repository.transition(session, task_id=task.id, expected=current, values=values):
+    if not await repository.transition(session, task_id=task.id, expected=current, changes=values):
+        return _LOST
+    note = _note(report, new, deduction) if new.is_final else ""
+    return Move(task, new, now_ms, charge_micros=charge, note=note, report=report)
+
+
+async def fail(session: AsyncSession, task: PolledTask, message: str, *, now_ms: int) -> Move | None:
+    """Fail an unfinished task on the gateway's own account (e.g. stuck too long), charging nothing; a task
+    already final (whatever the record handed in says) is left as it is."""
+    if task.status.is_final:
         return None
-    if new.is_final:
-        await _settle(session, task, report, new, deduction, charge)
-    if new is TaskStatus.SUCCEED and task.channel_id is not None:
-        # Later extend / lip-sync calls on these videos must go to the account that made them.
-        await remember_videos(session, user_id=task.user_id, channel_id=task.channel_id, report=report, now_ms=now_ms)
-    if task.callback_url:  # set at submit and never changed; without one there is nothing to queue
-        await outbox.enqueue(session, task_id=task.id, now_ms=now_ms)
-    return True
+    values: TaskChanges = {
+        "status": TaskStatus.FAILED.value,
+        "status_msg": message,
+        "updated_at": now_ms,
+        "next_sync_at": None,
+        "charge_micros": 0,
+    }
+    if not await repository.transition(session, task_id=task.id, expected=task.status, changes=values):
+        return None
+    return Move(task, TaskStatus.FAILED, now_ms, note=message)
 
 
-async def fail(session: AsyncSession, task: TaskRow, message: str, *, now_ms: int) -> bool:
-    """Fail an unfinished task on the gateway's own account (e.g. stuck too long) and release its hold; a task
-    already final (whatever the row handed in says) is left as it is."""
-    current = TaskStatus(task.status)
-    if current.is_final:
-        return False
-    values = {"status": TaskStatus.FAILED.value, "status_msg": message, "updated_at": now_ms, "next_sync_at": None}
-    if not await repository.transition(
-        session, task_id=task.id, expected=current, values=values | {"charge_micros": 0}
-    ):
-        return False
-    await ledger.settle(
-        session,
-        user_id=task.user_id,
-        task_platform_id=task.platform_id,
-        hold_micros=task.hold_micros,
-        charge_micros=0,
-        note=message,
-    )
-    if task.callback_url:  # set at submit and never changed; without one there is nothing to queue
-        await outbox.enqueue(session, task_id=task.id, now_ms=now_ms)
-    return True
-
-
-async def _settle(
-    session: AsyncSession, task: TaskRow, report: UpstreamTask, new: TaskStatus, deduction: Decimal | None, charge: int
-) -> None:
+def _note(report: UpstreamTask, new: TaskStatus, deduction: Decimal | None) -> str:
+    """Say why a final move charges what it does."""
     if new is TaskStatus.FAILED:
-        note = f"failed upstream: {_text(report.task_status_msg) or 'no reason given'}"
-    elif report.final_unit_deduction is None:
-        note = "succeeded; the upstream reported no deduction, so nothing is charged"
-    elif deduction is None:
+        return f"failed upstream: {_text(report.task_status_msg) or 'no reason given'}"
+    if report.final_unit_deduction is None:
+        return "succeeded; the upstream reported no deduction, so nothing is charged"
+    if deduction is None:
         shown = _storable_deduction(report.final_unit_deduction) or "(unreadable)"
-        note = f"succeeded; the upstream's deduction {shown} is not a usable figure, so nothing is charged"
-    else:
-        note = f"succeeded; {report.final_unit_deduction} credits deducted upstream"
-    await ledger.settle(
-        session,
-        user_id=task.user_id,
-        task_platform_id=task.platform_id,
-        hold_micros=task.hold_micros,
-        charge_micros=charge,
-        note=note,
-    )
+        return f"succeeded; the upstream's deduction {shown} is not a usable figure, so nothing is charged"
+    return f"succeeded; {report.final_unit_deduction} credits deducted upstream"
 
 
 def _units(text: str | None) -> Decimal | None:

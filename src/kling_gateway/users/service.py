@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +13,8 @@ from kling_gateway.billing.money import format_yuan, yuan_to_micros
 from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest, NotFound
 from kling_gateway.settings import Settings
-from kling_gateway.store.models import User
+from kling_gateway.store.database import Executor
+from kling_gateway.store.models import USERS, User
 
 NAME_MAX_CHARS = 64  # the width of the name columns
 INITIAL_BALANCE_NOTE = "initial balance"
@@ -94,11 +97,27 @@ async def add_credits(session: AsyncSession, *, name: str, amount_micros: int, n
         raise InvalidRequest(f"{error} ({name}: {balance})") from None
 
 
-def rates_of(user: User, settings: Settings) -> tuple[int, int]:
+class CreditRates(NamedTuple):
+    """What one credit costs a user, in micro-yuan."""
+
+    video_micros: int
+    image_micros: int
+
+
+def rates_of(user: User, settings: Settings) -> CreditRates:
     """Price one video and one image credit for this user in micro-yuan: their own rate or the default."""
-    video = user.video_rate_micros
-    image = user.image_rate_micros
-    return (
+    return _rates(user.video_rate_micros, user.image_rate_micros, settings)
+
+
+async def credit_rates(session: Executor, *, user_id: int, settings: Settings) -> CreditRates:
+    """Price one video and one image credit for a user, by id: their own rate or the default."""
+    query = select(USERS.c.video_rate_micros, USERS.c.image_rate_micros).where(USERS.c.id == user_id)
+    video, image = (await session.execute(query)).one()
+    return _rates(video, image, settings)
+
+
+def _rates(video: int | None, image: int | None, settings: Settings) -> CreditRates:
+    return CreditRates(
         video if video is not None else yuan_to_micros(settings.video_credit_yuan),
         image if image is not None else yuan_to_micros(settings.image_credit_yuan),
     )

@@ -1,0 +1,45 @@
+"""How each dialect renders a task, a page and an error: one table for the API's answers and clients' callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kling_gateway.dialects import Dialect, kling, task, video
+from kling_gateway.errors import GatewayError
+from kling_gateway.store.records import TaskView
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How one dialect renders a task, a page and an error.
+
+    `one` gives the part of a single-task answer that stays the same once the task is final (so it may be kept);
+    `whole` turns that part into the body, adding what is new per request.
+    """
+
+    one: Callable[[TaskView, int], Any]
+    whole: Callable[[Any], Any]
+    page: Callable[[Sequence[TaskView], int, bool], Any]
+    error: Callable[[GatewayError], Any]
+
+
+def _as_is(body: Any) -> Any:
+    return body
+
+
+SHAPES = {
+    Dialect.KLING: Shape(kling.one, kling.envelope, kling.page, kling.error),
+    Dialect.TASK: Shape(task.one, _as_is, task.page, task.error),
+    Dialect.VIDEO: Shape(video.one, _as_is, video.page, video.error),
+}
+
+
+def callback_body(view: TaskView, dialect: str | None, now_ms: int) -> str:
+    """Render what a single query of the task answers now, in the task's dialect, as JSON text: the body of its
+    client callback (for `kling`, the bare task object, as official Kling callbacks send it)."""
+    shape = SHAPES[Dialect(dialect) if dialect else Dialect.KLING]
+    return orjson.dumps(shape.one(view, now_ms)).decode()

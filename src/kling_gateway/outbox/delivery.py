@@ -1,0 +1,154 @@
+"""Deliver client callbacks from the outbox, at least once, in order per task.
+
+A change is written to the outbox in the transaction that made it, with its body rendered then, in the task's
+dialect: exactly what a single query of the task answered at that moment (for `kling`, the bare task object, as
+official Kling callbacks send it). The Deliverer POSTs it, signed with the Standard Webhooks headers under the
+submitting key's `whsec_` secret (unsigned when the key has none), and retries with exponential backoff until the
+receiver answers 2xx or the callback's deadline (`sync.callback_give_up_s` after the change) has passed; then the
+callback is given up, and `kling-gateway callbacks list --state given-up` shows it. A task's callbacks go out in
+the order of its changes: one is not sent while an earlier one is neither delivered nor given up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime
+
+import httpx
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+
+from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.errors import InvalidRequest
+from kling_gateway.outbox import repository
+from kling_gateway.outbox.repository import AfterDelivery, Claimed
+from kling_gateway.outbox.targets import check_callback_target
+from kling_gateway.settings import SyncConfig
+from kling_gateway.store.database import Database
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_S = 5.0  # the wait after a first failed delivery; it doubles with each failure after that
+MAX_RETRY_S = 3600.0  # the longest wait between two deliveries of one callback
+RETRY_JITTER = 0.1  # up to this share is added to each wait, so callbacks failing together spread out
+MAX_IN_FLIGHT = 32  # deliveries under way at once in one Deliverer
+LEASE_MARGIN_S = 30.0  # a claim outlives the delivery's own time limit by this much
+MAX_ERROR_CHARS = 200  # how much of a failure last_error keeps
+JSON_TYPE = "application/json; charset=utf-8"  # as official Kling callbacks are sent
+
+
+class Deliverer:
+    """Deliver due client callbacks from the outbox: claim a batch under a lease, POST each, record the outcome.
+
+    Several Deliverers (in several worker processes) may run at once: each claim holds a lease, so no callback is
+    sent twice at the same time.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        http: httpx.AsyncClient,
+        config: SyncConfig,
+        *,
+        allow_private: bool,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        rng: random.Random | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.http = http
+        self.config = config
+        self.allow_private = allow_private
+        self.max_in_flight = max_in_flight
+        self.rng = rng or random.Random()
+        self.clock = clock or SystemClock()
+        self._lease_ms = int((config.callback_timeout_s + LEASE_MARGIN_S) * 1000)
+
+    async def run_once(self) -> int:
+        """Deliver one batch of due callbacks; return how many deliveries it attempted."""
+        moment = self.clock.now_ms()
+        lease_until = moment + self._lease_ms
+        async with self.db.session() as session, session.begin():
+            claimed = await repository.claim_due(
+                session, now_ms=moment, lease_until=lease_until, limit=self.max_in_flight
+            )
+        if not claimed:
+            return 0
+        errors = await asyncio.gather(*(self._deliver(callback) for callback in claimed))
+        moment = self.clock.now_ms()
+        outcomes = [
+            (callback.id, self._after(callback, error, moment)) for callback, error in zip(claimed, errors, strict=True)
+        ]
+        async with self.db.session() as session, session.begin():
+            await repository.record_attempts(session, outcomes, lease_until=lease_until)
+        return len(claimed)
+
+    async def _deliver(self, callback: Claimed) -> str | None:
+        """POST one callback, within the delivery time limit from the address check to the last byte; return
+        why it was not delivered, or None when it was."""
+        if not callback.url:
+            return "the task has no callback_url any more"
+        try:
+            async with asyncio.timeout(self.config.callback_timeout_s):
+                error = await self._post(callback, callback.url)
+        except TimeoutError:
+            error = f"no answer within {self.config.callback_timeout_s:g} s"
+        if error is not None:
+            log.warning(
+                "callback %s (%s) of task %s failed: %s", callback.id, callback.message_id, callback.platform_id, error
+            )
+        return error
+
+    async def _post(self, callback: Claimed, url: str) -> str | None:
+        try:
+            # The address was checked at submit, but what the name resolves to may have changed since.
+            await check_callback_target(url, allow_private=self.allow_private)
+        except InvalidRequest as refused:
+            return refused.message
+        try:
+            headers = _headers(callback)
+        except (ValueError, EmptyWebhookSecretError):
+            return "the key's webhook secret is not a valid whsec_ secret"
+        try:
+            response = await self.http.post(url, content=callback.body.encode(), headers=headers)
+        except httpx.HTTPError as error:
+            return _short(f"{type(error).__name__}: {error}".rstrip(": "))
+        if response.is_success:
+            return None
+        return _short(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+
+    def _after(self, callback: Claimed, error: str | None, moment: int) -> AfterDelivery:
+        """Say how a callback stands after a delivery: delivered, retried later, or given up at its deadline."""
+        attempts = callback.attempts + 1
+        if error is None:
+            return {"attempts": attempts, "delivered_at": moment, "next_attempt_at": None, "last_error": ""}
+        if moment >= callback.give_up_at:
+            log.warning("gave up callback %s of task %s after %d attempts", callback.id, callback.platform_id, attempts)
+            return {"attempts": attempts, "given_up_at": moment, "next_attempt_at": None, "last_error": error}
+        # The last attempt is made at the deadline itself, however long the backoff has grown.
+        next_attempt = min(moment + self.backoff_ms(attempts), callback.give_up_at)
+        return {"attempts": attempts, "next_attempt_at": next_attempt, "last_error": error}
+
+    def backoff_ms(self, attempts: int) -> int:
+        """Wait after `attempts` failed deliveries: 5 s doubling up to 1 h, plus up to a tenth more at random."""
+        wait_s = min(FIRST_RETRY_S * 2 ** (attempts - 1), MAX_RETRY_S)
+        return int(wait_s * (1 + self.rng.uniform(0, RETRY_JITTER)) * 1000)
+
+
+def _headers(callback: Claimed) -> dict[str, str]:
+    """Name and date a callback with the Standard Webhooks headers; sign it when its key has a secret."""
+    sent_at = datetime.now(tz=UTC)
+    headers = {
+        "Content-Type": JSON_TYPE,
+        "webhook-id": callback.message_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+    }
+    if callback.webhook_secret:
+        webhook = Webhook(callback.webhook_secret)
+        headers["webhook-signature"] = webhook.sign(callback.message_id, sent_at, callback.body)
+    return headers
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"

@@ -1,0 +1,202 @@
+"""Every statement on the outbox of client callbacks (`client_callbacks`), handing out typed records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, TypedDict
+
+from sqlalchemy import ColumnElement, and_, exists, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from ulid import ULID
+
+from kling_gateway.store.models import API_KEYS, CLIENT_CALLBACKS, TASKS
+
+_cb = CLIENT_CALLBACKS.c
+
+
+def new_message_id() -> str:
+    """Name a callback: its `webhook-id`, the same on every retry, so receivers can drop repeats."""
+    return f"msg_{ULID()}"
+
+
+async def enqueue(session: AsyncSession, *, task_id: int, status: str, body: str, now_ms: int, give_up_at: int) -> None:
+    """Queue a callback of a task's new status, inside the transaction that made the change; retried until it is
+    delivered or `give_up_at` passes. Queuing the same status of a task twice keeps the first."""
+    values = {
+        "task_id": task_id,
+        "status": status,
+        "message_id": new_message_id(),
+        "body": body,
+        "attempts": 0,
+        "next_attempt_at": now_ms,
+        "last_error": "",
+        "created_at": now_ms,
+        "give_up_at": give_up_at,
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await session.execute(insert(CLIENT_CALLBACKS).values(**values).on_conflict_do_nothing())
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A callback its claimer holds the lease on, with where it goes and what signs it."""
+
+    id: int
+    task_id: int
+    message_id: str
+    body: str
+    attempts: int
+    give_up_at: int
+    url: str | None
+    platform_id: str
+    webhook_secret: str | None = field(repr=False)  # never in a log line or a traceback
+
+
+_TARGETS = (
+    select(
+        _cb.id,
+        _cb.task_id,
+        _cb.message_id,
+        _cb.body,
+        _cb.attempts,
+        _cb.give_up_at,
+        TASKS.c.callback_url,
+        TASKS.c.platform_id,
+        API_KEYS.c.webhook_secret,
+    )
+    .select_from(CLIENT_CALLBACKS.join(TASKS, TASKS.c.id == _cb.task_id))
+    .outerjoin(API_KEYS, API_KEYS.c.id == TASKS.c.key_id)
+)
+
+
+async def claim_due(session: AsyncSession, *, now_ms: int, lease_until: int, limit: int) -> list[Claimed]:
+    """Take the lease on due callbacks whose task has no earlier one still pending, most overdue first.
+
+    A claim moves a callback's next attempt past the lease, and on PostgreSQL skips rows another claim holds, so no
+    callback is sent twice at the same time.
+    """
+    earlier = CLIENT_CALLBACKS.alias("earlier")
+    blocked = exists().where(
+        earlier.c.task_id == _cb.task_id,
+        earlier.c.id < _cb.id,
+        earlier.c.delivered_at.is_(None),
+        earlier.c.given_up_at.is_(None),
+    )
+    due = (
+        select(_cb.id)
+        .where(_cb.next_attempt_at <= now_ms, ~blocked)
+        .order_by(_cb.next_attempt_at, _cb.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=CLIENT_CALLBACKS)
+    )
+    claim = (
+        update(CLIENT_CALLBACKS)
+        .where(_cb.id.in_(due), _cb.next_attempt_at <= now_ms)
+        .values(next_attempt_at=lease_until)
+        .returning(_cb.id)
+    )
+    ids = list((await session.execute(claim)).scalars())
+    if not ids:
+        return []
+    rows = (await session.execute(_TARGETS.where(_cb.id.in_(ids)).order_by(_cb.id))).all()
+    return [Claimed(*row) for row in rows]
+
+
+class AfterDelivery(TypedDict, total=False):
+    """How a callback stands after one delivery attempt."""
+
+    attempts: int
+    next_attempt_at: int | None
+    delivered_at: int
+    given_up_at: int
+    last_error: str
+
+
+async def record_attempts(
+    session: AsyncSession, outcomes: Sequence[tuple[int, AfterDelivery]], *, lease_until: int
+) -> None:
+    """Write how each claimed callback stands, unless the lease on it was lost meanwhile."""
+    for callback_id, after in outcomes:
+        still_ours = (_cb.id == callback_id, _cb.next_attempt_at == lease_until)
+        await session.execute(update(CLIENT_CALLBACKS).where(*still_ours).values(**after))
+
+
+class ListedCallback(NamedTuple):
+    """A callback as the admin sees it."""
+
+    id: int
+    platform_id: str
+    status: str
+    message_id: str
+    attempts: int
+    next_attempt_at: int | None
+    last_error: str
+    delivered_at: int | None
+    given_up_at: int | None
+    created_at: int
+    give_up_at: int
+
+
+_LISTED = (
+    _cb.id,
+    TASKS.c.platform_id,
+    _cb.status,
+    _cb.message_id,
+    _cb.attempts,
+    _cb.next_attempt_at,
+    _cb.last_error,
+    _cb.delivered_at,
+    _cb.given_up_at,
+    _cb.created_at,
+    _cb.give_up_at,
+)
+_WITH_TASKS = CLIENT_CALLBACKS.join(TASKS, TASKS.c.id == _cb.task_id)
+PENDING = _cb.next_attempt_at.is_not(None)
+DELIVERED = _cb.delivered_at.is_not(None)
+GIVEN_UP = _cb.given_up_at.is_not(None)
+
+
+async def newest(session: AsyncSession, *, only: ColumnElement[bool] | None = None, limit: int) -> list[ListedCallback]:
+    """List callbacks newest first; `only` is PENDING, DELIVERED or GIVEN_UP, or None for every callback."""
+    query = select(*_LISTED).select_from(_WITH_TASKS)
+    if only is not None:
+        query = query.where(only)
+    rows = (await session.execute(query.order_by(_cb.id.desc()).limit(limit))).all()
+    return [ListedCallback(*row) for row in rows]
+
+
+async def of_task(
+    session: AsyncSession, *, platform_id: str, only: ColumnElement[bool] | None = None, limit: int
+) -> list[ListedCallback] | None:
+    """List one task's callbacks newest first (only those matching `only`, when given); None when there is no
+    task with that platform id."""
+    # From the task, so that a task without such callbacks still gives a row (of nulls) and an unknown one none.
+    joined = and_(_cb.task_id == TASKS.c.id, true() if only is None else only)
+    query = (
+        select(*_LISTED)
+        .select_from(TASKS.outerjoin(CLIENT_CALLBACKS, joined))
+        .where(TASKS.c.platform_id == platform_id)
+        .order_by(_cb.id.desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return None
+    return [ListedCallback(*row) for row in rows if row.id is not None]
+
+
+async def find(session: AsyncSession, callback_id: int) -> ListedCallback | None:
+    """Find one callback by its id."""
+    row = (await session.execute(select(*_LISTED).select_from(_WITH_TASKS).where(_cb.id == callback_id))).one_or_none()
+    return None if row is None else ListedCallback(*row)
+
+
+async def rearm(session: AsyncSession, *, callback_id: int, now_ms: int, give_up_at: int | None) -> None:
+    """Make a callback due now; with `give_up_at`, also give it a new deadline (re-arming a given-up one)."""
+    query = update(CLIENT_CALLBACKS).where(_cb.id == callback_id)
+    if give_up_at is None:
+        await session.execute(query.values(next_attempt_at=now_ms))
+    else:
+        await session.execute(query.values(next_attempt_at=now_ms, given_up_at=None, give_up_at=give_up_at))
