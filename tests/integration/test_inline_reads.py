@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +72,52 @@ async def test_a_missing_value_is_an_error_not_a_null(db: Database) -> None:
     assert db.inline is not None
     with pytest.raises(KeyError, match="owner"):
         await db.inline.fetch_all(BY_OWNER, {})
+
+
+@pytest.fixture
+async def locked(db: Database) -> AsyncIterator[Callable[[], None]]:
+    """Lock the file even for readers, as another program holding it in exclusive mode does; yield what lets go."""
+    assert db.url.database is not None
+    await db.engine.dispose()  # the only connection left is the lock holder's, so it can take the file
+    holder = sqlite3.connect(db.url.database, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("SELECT 1 FROM things")  # in exclusive mode the first access takes the lock and keeps it
+
+    yield holder.close  # a WAL file opened in exclusive mode stays locked until its connection closes
+    holder.close()
+
+
+@pytest.mark.parametrize("read", ["fetch_all", "execute"])
+async def test_a_busy_file_hands_the_read_to_the_async_driver_and_the_loop_goes_on(
+    db: Database, locked: Callable[[], None], read: str
+) -> None:
+    assert db.inline is not None
+    loop = asyncio.get_running_loop()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    loop.call_later(0.3, locked)  # the lock holder lets go after a while; until then the read waits off the loop
+    started = loop.time()
+    if read == "fetch_all":
+        rows = await db.inline.fetch_all(BY_OWNER, {"owner": "bob"})
+    else:
+        rows = list((await db.inline.execute(BY_OWNER, {"owner": "bob"})).all())
+    waited = loop.time() - started
+    ticker.cancel()
+    assert [tuple(row) for row in rows] == [(4, "four", False)]
+    assert db.inline.fallbacks == 1
+    assert waited >= 0.25  # it really waited for the lock...
+    assert ticks >= 10  # ...and the loop went on meanwhile
+
+
+async def test_a_file_not_busy_is_read_inline(db: Database) -> None:
+    assert db.inline is not None
+    await db.inline.fetch_all(BY_OWNER, {"owner": "bob"})
+    await db.inline.execute(BY_OWNER, {"owner": "bob"})
+    assert db.inline.fallbacks == 0

@@ -20,7 +20,7 @@ def new_request_id() -> str:
     return f"req_{ULID()}"
 
 
-def task_data(row: TaskView) -> dict[str, Any]:
+def task_data(row: TaskView) -> dict[str, object]:
     """Render a task's `data` object from its stored columns, without re-encoding the stored JSON."""
     info: dict[str, Any] = {} if row.task_info_json == EMPTY_OBJECT else orjson.loads(row.task_info_json)
     if row.external_task_id is not None:
@@ -41,21 +41,21 @@ def task_data(row: TaskView) -> dict[str, Any]:
     return data
 
 
-def envelope(data: Any) -> dict[str, Any]:
+def envelope(data: object) -> dict[str, object]:
     """Wrap `data` in the success envelope, with a new request id."""
     return {"code": 0, "message": SUCCESS_MESSAGE, "request_id": new_request_id(), "data": data}
 
 
-def one(row: TaskView, _now: int) -> Any:
+def one(row: TaskView, _now: int) -> object:
     """The part of a single-task answer that stays the same for a finished task."""
     return task_data(row)
 
 
-def page(rows: Sequence[TaskView], _now: int, _has_more: bool) -> dict[str, Any]:
+def page(rows: Sequence[TaskView], _now: int, _has_more: bool) -> dict[str, object]:
     """Answer a list query: the envelope around the page's tasks, newest first."""
     return envelope([task_data(row) for row in rows])
 
 
-def error(failure: GatewayError) -> dict[str, Any]:
+def error(failure: GatewayError) -> dict[str, object]:
     """Answer an error the official way: its Kling code and message."""
     return {"code": failure.kling_code.code, "message": failure.message, "request_id": new_request_id()}

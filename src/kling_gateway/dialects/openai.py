@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from kling_gateway.dialects.progress import progress_percent
 from kling_gateway.dialects.video import STATUS, first_output
@@ -12,7 +11,7 @@ from kling_gateway.store.records import TaskStatus, TaskView
 FAILED_CODE = "generation_failed"
 
 
-def video(row: TaskView, now: int) -> dict[str, Any]:
+def video(row: TaskView, now: int) -> dict[str, object]:
     """Render a task as an OpenAI video job; times in Unix seconds, as OpenAI gives them."""
     status = row.status
     output = first_output(row)
@@ -43,7 +42,7 @@ def video(row: TaskView, now: int) -> dict[str, Any]:
     }
 
 
-def video_list(rows: Sequence[TaskView], now: int, *, has_more: bool) -> dict[str, Any]:
+def video_list(rows: Sequence[TaskView], now: int, *, has_more: bool) -> dict[str, object]:
     """Render a cursor page: the videos, the ids at its two ends, and whether more follow."""
     return {
         "object": "list",

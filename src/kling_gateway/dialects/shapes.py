@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -21,13 +20,13 @@ class Shape:
     `whole` turns that part into the body, adding what is new per request.
     """
 
-    one: Callable[[TaskView, int], Any]
-    whole: Callable[[Any], Any]
-    page: Callable[[Sequence[TaskView], int, bool], Any]
-    error: Callable[[GatewayError], Any]
+    one: Callable[[TaskView, int], object]
+    whole: Callable[[object], object]
+    page: Callable[[Sequence[TaskView], int, bool], object]
+    error: Callable[[GatewayError], object]
 
 
-def _as_is(body: Any) -> Any:
+def _as_is(body: object) -> object:
     return body
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from kling_gateway.dialects import kling
 from kling_gateway.dialects.progress import progress_percent
@@ -20,7 +19,7 @@ STATUS = {
 }
 
 
-def item(row: TaskView, now: int) -> dict[str, Any]:
+def item(row: TaskView, now: int) -> dict[str, object]:
     """One task: the gateway's id, the unified status, the estimated progress and the kling body."""
     status = row.status
     percent = progress_percent(
@@ -34,16 +33,16 @@ def item(row: TaskView, now: int) -> dict[str, Any]:
     }
 
 
-def one(row: TaskView, now: int) -> dict[str, Any]:
+def one(row: TaskView, now: int) -> dict[str, object]:
     """Answer a single-task query, create or lookup."""
     return {"code": SUCCESS, "message": "", "data": item(row, now)}
 
 
-def page(rows: Sequence[TaskView], now: int, _has_more: bool) -> dict[str, Any]:
+def page(rows: Sequence[TaskView], now: int, _has_more: bool) -> dict[str, object]:
     """Answer a list query: the items, newest first."""
     return {"code": SUCCESS, "message": "", "data": [item(row, now) for row in rows]}
 
 
-def error(failure: GatewayError) -> dict[str, Any]:
+def error(failure: GatewayError) -> dict[str, object]:
     """Answer an error: a snake_case code (`task_not_exist` for an unknown id), the message and no data."""
     return {"code": failure.slug, "message": failure.message, "data": None}

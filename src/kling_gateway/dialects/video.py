@@ -60,7 +60,7 @@ def file_format(url: str, family: str) -> str | None:
     return suffix if suffix in _FORMATS else _FAMILY_FORMAT.get(family)
 
 
-def one(row: TaskView, _now: int) -> dict[str, Any]:
+def one(row: TaskView, _now: int) -> dict[str, object]:
     """Answer a single-task query, create or lookup."""
     status = row.status
     body: dict[str, Any] = {"task_id": row.platform_id, "status": STATUS[status]}
@@ -81,12 +81,12 @@ def one(row: TaskView, _now: int) -> dict[str, Any]:
     return body
 
 
-def page(rows: Sequence[TaskView], now: int, has_more: bool) -> dict[str, Any]:
+def page(rows: Sequence[TaskView], now: int, has_more: bool) -> dict[str, object]:
     """Answer a list query: the tasks, newest first, and whether another page follows."""
     return {"object": "list", "data": [one(row, now) for row in rows], "has_more": has_more}
 
 
-def error(failure: GatewayError) -> dict[str, Any]:
+def error(failure: GatewayError) -> dict[str, object]:
     """Answer an error as OpenAI-style APIs do: `{error: {message, type, param, code}}`."""
     return {
         "error": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 import weakref
 from collections import namedtuple
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, Executable, Result, Select, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another writer before giving up
@@ -35,13 +37,18 @@ class InlineReader:
     An indexed read of SQLite takes tens of microseconds. Through the async driver each statement is handed to a
     connection's thread and back; under load those threads and the event loop queue on the GIL, and a lookup that
     costs 30 µs waited milliseconds (a task query answered about 700 times a second at 32 connections). In WAL mode
-    a reader never waits for a writer, so the read cannot stall the loop on a lock; writes stay on the async driver,
-    which may wait for the write lock. Each thread keeps one open connection, so a read checks nothing out.
+    a reader seldom waits for a writer; writes stay on the async driver, which may wait for the write lock. When the
+    file is locked even for readers (a checkpoint resetting the log, an exclusive lock taken by another program), the
+    inline read does not wait at all: it is handed to the async driver (`fallback`), which waits in its own thread,
+    so one busy moment never stalls every request on the loop. Each thread keeps one open connection, so a read
+    checks nothing out.
     """
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, fallback: AsyncEngine) -> None:
         self._engine = create_engine(url.set(drivername="sqlite+pysqlite"), isolation_level="AUTOCOMMIT")
         _tune_sqlite_reader(self._engine)
+        self._fallback = fallback
+        self.fallbacks = 0  # reads handed to the async driver because the file was busy
         self._local = threading.local()
         self._opened: list[Connection] = []
         self._prepared: weakref.WeakKeyDictionary[Select[Any], _Prepared] = weakref.WeakKeyDictionary()
@@ -55,8 +62,21 @@ class InlineReader:
     async def execute(
         self, statement: Executable, parameters: dict[str, Any] | None = None
     ) -> Result[*tuple[Any, ...]]:
-        """Run one statement now and return its buffered result."""
-        return (await self._connection()).execute(statement, parameters)
+        """Run one statement now and return its buffered result; on a busy file, through the async driver."""
+        try:
+            return (await self._connection()).execute(statement, parameters)
+        except OperationalError as error:
+            if not _is_busy(error.orig):
+                raise
+        return await self._through_fallback(statement, parameters)
+
+    async def _through_fallback(
+        self, statement: Executable, parameters: Mapping[str, Any] | None
+    ) -> Result[*tuple[Any, ...]]:
+        self.fallbacks += 1
+        async with self._fallback.connect() as connection:
+            # The async driver buffers every row before its connection goes back to the pool.
+            return await connection.execute(statement, None if parameters is None else dict(parameters))
 
     async def _connection(self) -> Connection:
         connection: Connection | None = getattr(self._local, "connection", None)
@@ -77,8 +97,14 @@ class InlineReader:
             prepared = self._prepared[statement] = _Prepared.of(statement, self._engine.dialect)
         driver = (await self._connection()).connection.driver_connection
         assert driver is not None  # a connection in use always has one
-        cursor = driver.execute(prepared.sql, prepared.arguments(parameters))
-        return [prepared.row(raw) for raw in cursor.fetchall()]
+        try:
+            cursor = driver.execute(prepared.sql, prepared.arguments(parameters))
+            raws = cursor.fetchall()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+            return list((await self._through_fallback(statement, parameters)).all())
+        return [prepared.row(raw) for raw in raws]
 
     def close(self) -> None:
         """Close every thread's connection."""
@@ -177,7 +203,7 @@ class Database:
         # Reads of one row need no transaction: on SQLite this keeps them out of the writers' lock entirely.
         self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         on_file = self.is_sqlite and self.url.database not in (None, "", ":memory:")
-        self.inline = InlineReader(self.url) if on_file else None
+        self.inline = InlineReader(self.url, fallback=self.reader) if on_file else None
 
     def session(self) -> AsyncSession:
         """Open a unit of work; the caller commits (`async with db.session() as s, s.begin(): ...`)."""
@@ -221,10 +247,17 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 
 def _tune_sqlite_reader(engine: Engine) -> None:
-    """Give the inline reader's connections the same busy timeout (WAL is a property of the file)."""
+    """Make the inline reader's connections answer at once when the file is locked, rather than wait on the loop
+    (WAL is a property of the file)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
+
+
+def _is_busy(error: BaseException | None) -> bool:
+    """Tell whether SQLite refused a statement because the file is locked (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(error)

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, auto
-from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -176,9 +175,9 @@ class Dispatcher:
         await self._release(task, channel)
         return Outcome(Sent.FAILED, "no answer, and the task is not there")
 
-    def _upstream_body(self, task: Task, channel: ChannelChoice) -> dict[str, Any]:
+    def _upstream_body(self, task: Task, channel: ChannelChoice) -> dict[str, object]:
         """Send our platform_id as the upstream's external id, and never the client's callback URL."""
-        raw: dict[str, Any] = orjson.loads(task.request_json)
+        raw: dict[str, object] = orjson.loads(task.request_json)
         body = {key: value for key, value in raw.items() if key != "callback_url"}
         body["external_task_id"] = task.platform_id
         if self.settings.public_url is not None:

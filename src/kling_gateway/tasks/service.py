@@ -6,7 +6,6 @@ import hashlib
 import random
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import orjson
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +47,7 @@ class _Draft:
 
     spec: ActionSpec
     body: CreateBody
-    raw: dict[str, Any]
+    raw: dict[str, object]
     body_hash: str
 
 
@@ -123,7 +122,7 @@ class TaskService:
 
     # -- submit --------------------------------------------------------------------------------------------------
 
-    async def submit(self, owner: Principal, spec: ActionSpec, raw: Any) -> TaskView:
+    async def submit(self, owner: Principal, spec: ActionSpec, raw: object) -> TaskView:
         """Validate, hold the estimate, then send upstream now or queue the task until a channel has room."""
         draft = _draft(spec, raw)
         if draft.body.callback_url is not None:
@@ -295,10 +294,11 @@ class TaskService:
         return True
 
 
-def _draft(spec: ActionSpec, raw: Any) -> _Draft:
+def _draft(spec: ActionSpec, raw: object) -> _Draft:
     try:
         body = parse_body(spec.schema, raw)
     except InvalidBody as invalid:
         raise InvalidRequest(invalid.message, param=invalid.field) from None
+    assert isinstance(raw, dict)  # parse_body takes nothing but a JSON object
     canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     return _Draft(spec=spec, body=body, raw=dict(raw), body_hash=hashlib.sha256(canonical).hexdigest())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -38,9 +37,10 @@ class SessionCalls:
         self.client = client
         self.rng = rng or random.Random()
 
-    async def call(self, owner: Principal, call: str, raw: Any) -> dict[str, Any]:
+    async def call(self, owner: Principal, call: str, raw: object) -> dict[str, object]:
         """Validate one call's body, send it to the channel it belongs on, and return the upstream's `data`."""
         body = _parsed(call, raw)
+        assert isinstance(raw, dict)  # parse_body takes nothing but a JSON object
         channels, pinned = await self._channels_for(owner, call, body)
         path = f"/v1/{Family.VIDEOS}/{call}"
         problems: list[str] = []
@@ -92,7 +92,7 @@ class SessionCalls:
             f"{reference.kind} exists only there; ask an admin to enable it again"
         )
 
-    async def _remember(self, owner: Principal, channel: ChannelChoice, data: Mapping[str, Any]) -> None:
+    async def _remember(self, owner: Principal, channel: ChannelChoice, data: Mapping[str, object]) -> None:
         """Remember a session the call opened (a status other than 0 means it was rejected)."""
         session_id = data.get("session_id")
         if not isinstance(session_id, str) or not session_id or data.get("status", 0) != 0:
@@ -103,7 +103,7 @@ class SessionCalls:
             )
 
 
-def _parsed(call: str, raw: Any) -> BaseModel:
+def _parsed(call: str, raw: object) -> BaseModel:
     try:
         return parse_body(SYNC_CALLS[call], raw)
     except InvalidBody as invalid:

@@ -96,7 +96,7 @@ class KlingClient:
         self.requests_sent = 0  # every request handed to the transport, answered or not
 
     async def create(
-        self, channel: ChannelCredentials, family: str, action: str, body: Mapping[str, Any]
+        self, channel: ChannelCredentials, family: str, action: str, body: Mapping[str, object]
     ) -> UpstreamTask:
         """Create a task; the answer carries only its id, status, info and times."""
         response = await self._send(channel, "POST", f"/v1/{family}/{action}", content=orjson.dumps(dict(body)))
@@ -111,7 +111,7 @@ class KlingClient:
             return None
         return UpstreamTask.from_json(self._data(channel, response, dict))
 
-    async def call(self, channel: ChannelCredentials, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def call(self, channel: ChannelCredentials, path: str, body: Mapping[str, object]) -> dict[str, Any]:
         """Make a synchronous call that creates no task (e.g. `/v1/videos/identify-face`); return its `data`."""
         response = await self._send(channel, "POST", path, content=orjson.dumps(dict(body)))
         return self._data(channel, response, dict)
