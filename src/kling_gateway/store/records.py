@@ -33,6 +33,11 @@ class TaskStatus(StrEnum):
 _STATUS = {status.value: status for status in TaskStatus}  # a dict lookup is a third of TaskStatus(text)
 
 
+def _with_status(row: Sequence[Any], at: int) -> tuple[Any, ...]:
+    """Give a row's values with the status text at position `at` read as a TaskStatus."""
+    return (*row[:at], _STATUS[row[at]], *row[at + 1 :])
+
+
 class TaskView(NamedTuple):
     """What a task query answers, in any dialect: fewer columns than the row, so the hot path reads less."""
 
@@ -59,7 +64,7 @@ class TaskView(NamedTuple):
     @classmethod
     def of(cls, row: Sequence[Any]) -> Self:
         """Build the record from a row of `TaskView._fields`, in that order."""
-        return cls._make((*row[:5], _STATUS[row[5]], *row[6:]))
+        return cls._make(_with_status(row, 5))
 
 
 class PolledTask(NamedTuple):
@@ -84,7 +89,7 @@ class PolledTask(NamedTuple):
     @classmethod
     def of(cls, row: Sequence[Any]) -> Self:
         """Build the record from a row of `PolledTask._fields`, in that order."""
-        return cls._make((*row[:7], _STATUS[row[7]], *row[8:]))
+        return cls._make(_with_status(row, 7))
 
 
 class Task(NamedTuple):
@@ -130,7 +135,7 @@ class Task(NamedTuple):
     @classmethod
     def of(cls, row: Sequence[Any]) -> Self:
         """Build the record from a row of `Task._fields`, in that order."""
-        return cls._make((*row[:17], _STATUS[row[17]], *row[18:]))
+        return cls._make(_with_status(row, 17))
 
     @property
     def view(self) -> TaskView:
