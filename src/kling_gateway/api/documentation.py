@@ -113,55 +113,73 @@ def _request_body(model: type[BaseModel], example: Mapping[str, Any], **more: di
     return {"requestBody": {"required": True, "content": {"application/json": json, **more}}}
 
 
+def _operation(
+    summary: str, operation_id: str, answer: type[BaseModel], said: str, errors: Responses, **more: Any
+) -> dict[str, Any]:
+    """The arguments of `add_api_route` that document one operation: what it answers (`said` of it) and its errors."""
+    return {
+        "summary": summary,
+        "operation_id": operation_id,
+        "response_model": answer,
+        "response_description": said,
+        "responses": errors,
+        **more,
+    }
+
+
 # -- the Kling routes --------------------------------------------------------------------------------------------
 
 
 def create(spec: ActionSpec, prefix: str) -> dict[str, Any]:
     """Document a Kling create route."""
-    return {
-        "summary": f"Create a {spec.action} task",
-        "description": f"Validates the body as the official `{spec.family}/{spec.action}` endpoint does, holds the "
+    return _operation(
+        f"Create a {spec.action} task",
+        f"create_{_op(spec, prefix)}",
+        answers.OneTask,
+        "The new task (or the earlier one with the same external_task_id)",
+        _errors(answers.DialectError, 400, 401, 409, 429, 500, 503),
+        description=f"Validates the body as the official `{spec.family}/{spec.action}` endpoint does, holds the "
         "estimated cost, and sends the task to an upstream account. An `external_task_id` makes the call idempotent.",
-        "operation_id": f"create_{_op(spec, prefix)}",
-        "response_model": answers.OneTask,
-        "response_description": "The new task (or the earlier one with the same external_task_id)",
-        "responses": _errors(answers.DialectError, 400, 401, 409, 429, 500, 503),
-        "openapi_extra": _request_body(spec.schema, CREATE_EXAMPLES[spec.family, spec.action]) | _SPEAKS_A_DIALECT,
-    }
+        openapi_extra=_request_body(spec.schema, CREATE_EXAMPLES[spec.family, spec.action]) | _SPEAKS_A_DIALECT,
+    )
 
 
 def task_one(spec: ActionSpec, prefix: str) -> dict[str, Any]:
     """Document a Kling single-task query."""
-    return {
-        "summary": f"Query one {spec.action} task",
-        "description": "By `task_id`, `platform_id` or `external_task_id`; answered from the gateway's store.",
-        "operation_id": f"get_{_op(spec, prefix)}",
-        "response_model": answers.OneTask,
-        "response_description": "The task",
-        "responses": _errors(answers.DialectError, 400, 401, 404, 500),
-        "openapi_extra": _SPEAKS_A_DIALECT,
-    }
+    return _operation(
+        f"Query one {spec.action} task",
+        f"get_{_op(spec, prefix)}",
+        answers.OneTask,
+        "The task",
+        _errors(answers.DialectError, 400, 401, 404, 500),
+        description="By `task_id`, `platform_id` or `external_task_id`; answered from the gateway's store.",
+        openapi_extra=_SPEAKS_A_DIALECT,
+    )
 
 
 def task_list(spec: ActionSpec, prefix: str) -> dict[str, Any]:
     """Document a Kling list query."""
-    return {
-        "summary": f"List your {spec.action} tasks",
-        "description": "Newest first; out-of-range paging is an error, never silently reset.",
-        "operation_id": f"list_{_op(spec, prefix)}",
-        "response_model": answers.TaskPage,
-        "response_description": "A page of tasks",
-        "responses": _errors(answers.DialectError, 400, 401, 500),
-        "openapi_extra": _SPEAKS_A_DIALECT,
-    }
+    return _operation(
+        f"List your {spec.action} tasks",
+        f"list_{_op(spec, prefix)}",
+        answers.TaskPage,
+        "A page of tasks",
+        _errors(answers.DialectError, 400, 401, 500),
+        description="Newest first; out-of-range paging is an error, never silently reset.",
+        openapi_extra=_SPEAKS_A_DIALECT,
+    )
 
 
 def session_call(call: str, prefix: str) -> dict[str, Any]:
     """Document one of Kling's synchronous session calls."""
     opens = call in ("identify-face", "multi-elements/init-selection")
-    return {
-        "summary": f"Call {call} (synchronous)",
-        "description": "Answers at once, with no task and no charge. "
+    return _operation(
+        f"Call {call} (synchronous)",
+        "call_" + f"{_where(prefix)}_videos_{call}".replace("/", "_").replace("-", "_"),
+        answers.KlingSessionAnswer,
+        "The upstream's answer",
+        _errors(answers.KlingError, 400, 401, 429, 500, 503),
+        description="Answers at once, with no task and no charge. "
         + (
             "A `video_id` must be a video of one of your tasks and the call goes to the upstream account that made "
             "it; a `video_url` goes to any account. The `session_id` answered is yours, on that account."
@@ -169,12 +187,8 @@ def session_call(call: str, prefix: str) -> dict[str, Any]:
             else "The `session_id` must be one you opened here; the call goes to the upstream account that holds it."
         )
         + " Always in the Kling envelope.",
-        "operation_id": "call_" + f"{_where(prefix)}_videos_{call}".replace("/", "_").replace("-", "_"),
-        "response_model": answers.KlingSessionAnswer,
-        "response_description": "The upstream's answer",
-        "responses": _errors(answers.KlingError, 400, 401, 429, 500, 503),
-        "openapi_extra": _request_body(SYNC_CALLS[call], SESSION_CALL_EXAMPLES[call]),
-    }
+        openapi_extra=_request_body(SYNC_CALLS[call], SESSION_CALL_EXAMPLES[call]),
+    )
 
 
 def _op(spec: ActionSpec, prefix: str) -> str:
@@ -194,40 +208,40 @@ FORM_SCHEMA = "OpenAiVideoForm"
 def openai_create() -> dict[str, Any]:
     """Document `POST /v1/videos`."""
     form = {"multipart/form-data": {"schema": {"$ref": COMPONENTS + FORM_SCHEMA}}}
-    return {
-        "summary": "Create a video (OpenAI videos API)",
-        "operation_id": "openai_create_video",
-        "response_model": answers.OpenAiVideo,
-        "response_description": "The video job",
-        "responses": _errors(answers.OpenAiError, 400, 401, 409, 429, 500, 503),
-        "openapi_extra": _request_body(OpenAiVideoCreate, OPENAI_CREATE_EXAMPLE, **form),
-    }
+    return _operation(
+        "Create a video (OpenAI videos API)",
+        "openai_create_video",
+        answers.OpenAiVideo,
+        "The video job",
+        _errors(answers.OpenAiError, 400, 401, 409, 429, 500, 503),
+        openapi_extra=_request_body(OpenAiVideoCreate, OPENAI_CREATE_EXAMPLE, **form),
+    )
 
 
 def openai_list() -> dict[str, Any]:
     """Document `GET /v1/videos`."""
-    return {
-        "summary": "List your videos (OpenAI videos API)",
-        "operation_id": "openai_list_videos",
-        "response_model": answers.OpenAiVideoList,
-        "response_description": "A page of video jobs",
-        "responses": _errors(answers.OpenAiError, 400, 401, 500),
-    }
+    return _operation(
+        "List your videos (OpenAI videos API)",
+        "openai_list_videos",
+        answers.OpenAiVideoList,
+        "A page of video jobs",
+        _errors(answers.OpenAiError, 400, 401, 500),
+    )
 
 
 def openai_retrieve() -> dict[str, Any]:
     """Document `GET /v1/videos/{video_id}`."""
-    return {
-        "summary": "Retrieve a video (OpenAI videos API)",
-        "operation_id": "openai_retrieve_video",
-        "response_model": answers.OpenAiVideo,
-        "response_description": "The video job",
-        "responses": _errors(answers.OpenAiError, 401, 404, 500),
-    }
+    return _operation(
+        "Retrieve a video (OpenAI videos API)",
+        "openai_retrieve_video",
+        answers.OpenAiVideo,
+        "The video job",
+        _errors(answers.OpenAiError, 401, 404, 500),
+    )
 
 
 def openai_content() -> dict[str, Any]:
-    """Document `GET /v1/videos/{video_id}/content`."""
+    """Document `GET /v1/videos/{video_id}/content`: a file, not a JSON body."""
     video = {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
     return {
         "summary": "Download a completed video's file (OpenAI videos API)",
@@ -241,25 +255,25 @@ def openai_content() -> dict[str, Any]:
 
 def generations_create() -> dict[str, Any]:
     """Document `POST /v1/video/generations`."""
-    return {
-        "summary": "Create a video (new-api route)",
-        "operation_id": "newapi_create_video_generation",
-        "response_model": answers.GenerationCreated,
-        "response_description": "The new task",
-        "responses": _errors(answers.OpenAiError, 400, 401, 409, 429, 500, 503),
-        "openapi_extra": _request_body(GenerationCreate, GENERATION_CREATE_EXAMPLE),
-    }
+    return _operation(
+        "Create a video (new-api route)",
+        "newapi_create_video_generation",
+        answers.GenerationCreated,
+        "The new task",
+        _errors(answers.OpenAiError, 400, 401, 409, 429, 500, 503),
+        openapi_extra=_request_body(GenerationCreate, GENERATION_CREATE_EXAMPLE),
+    )
 
 
 def generations_retrieve() -> dict[str, Any]:
     """Document `GET /v1/video/generations/{task_id}`."""
-    return {
-        "summary": "Query a video task (new-api route)",
-        "operation_id": "newapi_get_video_generation",
-        "response_model": answers.VideoTask,
-        "response_description": "The task",
-        "responses": _errors(answers.OpenAiError, 401, 404, 500),
-    }
+    return _operation(
+        "Query a video task (new-api route)",
+        "newapi_get_video_generation",
+        answers.VideoTask,
+        "The task",
+        _errors(answers.OpenAiError, 401, 404, 500),
+    )
 
 
 # -- the document ------------------------------------------------------------------------------------------------
