@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from kling_gateway.api.examples import CREATE_EXAMPLES
+from kling_gateway.api.openai_videos import DEFAULT_LIMIT, LIMIT_RANGE
+from kling_gateway.kling.paths import DEFAULT_PAGE_SIZE, PAGE_NUM_RANGE, PAGE_SIZE_RANGE
 from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family, parse_create_body
 from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import wait_until
@@ -73,6 +75,40 @@ def test_the_document_lists_every_route_and_the_docs_page_answers(gateway_factor
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in docs.text
+
+
+@SQLITE
+def test_the_document_states_the_bounds_the_gateway_enforces(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory(worker=False)
+    with gateway.client(user="") as client:
+        document = client.get("/openapi.json").json()
+    paging = _parameters(document, "/v1/videos/text2video")
+    assert (paging["pageNum"]["minimum"], paging["pageNum"]["maximum"]) == PAGE_NUM_RANGE
+    assert (paging["pageSize"]["minimum"], paging["pageSize"]["maximum"]) == PAGE_SIZE_RANGE
+    assert paging["pageSize"]["default"] == DEFAULT_PAGE_SIZE
+    listing = _parameters(document, "/v1/videos")
+    assert (listing["limit"]["minimum"], listing["limit"]["maximum"], listing["limit"]["default"]) == (
+        *LIMIT_RANGE,
+        DEFAULT_LIMIT,
+    )
+    # A refused parameter is a 400 in the caller's shape, as documented; FastAPI's 422 is never answered.
+    statuses = {
+        status
+        for item in document["paths"].values()
+        for operation in item.values()
+        for status in operation["responses"]
+    }
+    assert "422" not in statuses
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    with gateway.client() as client:
+        refused = client.get("/v1/videos", params={"limit": LIMIT_RANGE[1] + 1})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "limit"
+    assert f"from {LIMIT_RANGE[0]} to {LIMIT_RANGE[1]}" in refused.json()["error"]["message"]
+
+
+def _parameters(document: dict[str, Any], path: str) -> dict[str, dict[str, Any]]:
+    return {parameter["name"]: parameter["schema"] for parameter in document["paths"][path]["get"]["parameters"]}
 
 
 @pytest.mark.slow

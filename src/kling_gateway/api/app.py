@@ -8,18 +8,17 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kling_gateway.api import documentation, responses
+from kling_gateway.api import documentation, openai_videos, responses, session_routes, video_generations
+from kling_gateway.api.deps import invalid_request
 from kling_gateway.api.kling_routes import KlingRoutes
-from kling_gateway.api.openai_videos import OpenAiVideoRoutes
 from kling_gateway.api.query_lane import TaskQueryLane
 from kling_gateway.api.runtime import Runtime
-from kling_gateway.api.session_routes import SessionRoutes
-from kling_gateway.api.video_generations import VideoGenerationRoutes
 from kling_gateway.clock import Clock
 from kling_gateway.errors import GatewayError, MethodNotAllowed, NoSuchEndpoint, ServerError
 from kling_gateway.settings import Settings
@@ -54,26 +53,38 @@ def create_app(
         "else the key's default, else `kling`. The OpenAI videos API and the new-api route have shapes of their own.",
         version="0.1.0",
         lifespan=lifespan,
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_exception, Exception: _unexpected},
+        default_response_class=responses.JsonAnswer,
+        exception_handlers={
+            GatewayError: _gateway_error,
+            RequestValidationError: _invalid_parameter,
+            HTTPException: _http_exception,
+            Exception: _unexpected,
+        },
         # FastAPI's native OpenTelemetry asks the global providers on every request whether to trace it (about
         # a tenth of a task query); it runs only when the operator turns it on.
         telemetry=None if settings.telemetry else NO_TELEMETRY,
     )
     app.state.runtime = runtime
+    documentation.install(app)  # before any route: it sets the class routes are made of
     kling_routes = KlingRoutes(runtime)
     kling_routes.mount(app)  # first: /v1/videos/text2video is Kling's, not an OpenAI video id
-    SessionRoutes(runtime).mount(app)
-    OpenAiVideoRoutes(runtime).mount(app)
-    VideoGenerationRoutes(runtime).mount(app)
+    session_routes.mount(app)
+    openai_videos.mount(app)
+    video_generations.mount(app)
     kling_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
-    documentation.install(app)
     return app
 
 
 async def _gateway_error(request: Request, failure: Exception) -> Response:
     assert isinstance(failure, GatewayError)
     return responses.error(request, failure)
+
+
+async def _invalid_parameter(request: Request, failure: Exception) -> Response:
+    """Answer a parameter FastAPI refused as the gateway answers any bad field, in the caller's shape."""
+    assert isinstance(failure, RequestValidationError)
+    return responses.error(request, invalid_request(failure.errors()))
 
 
 async def _http_exception(request: Request, failure: Exception) -> Response:

@@ -1,264 +1,45 @@
-"""What `/openapi.json` says: every route, its parameters, its request body and each dialect's answers.
+"""What `/openapi.json` says about each route, beyond what its signature already tells FastAPI.
 
-The response models here describe bodies the dialect modules render; they are never used to build them, so the
-hot path stays plain dicts and orjson. Tests check rendered bodies against these schemas and the seeds.
+Parameters, their bounds and the auth scheme come from the routes' dependencies; answers from the models in
+`answers`; request bodies from the schemas that validate them (`kling.schemas`, `video_requests`). This module adds
+only words (summaries, what each error status means) and examples, and makes the document cheap to have: it is
+built when first asked for, and so are the answer models' schemas (`DocumentedRoute`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, Literal
 
 from fastapi import FastAPI
+from fastapi._compat import ModelField
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.routing import APIRoute
+from fastapi.utils import create_model_field
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from kling_gateway.api import answers
 from kling_gateway.api.examples import (
     CREATE_EXAMPLES,
     GENERATION_CREATE_EXAMPLE,
     OPENAI_CREATE_EXAMPLE,
     SESSION_CALL_EXAMPLES,
 )
+from kling_gateway.api.video_requests import GenerationCreate, OpenAiVideoCreate
 from kling_gateway.dialects import DIALECT_HEADER, Dialect
-from kling_gateway.kling.paths import DEFAULT_PAGE_SIZE, PAGE_NUM_RANGE, PAGE_SIZE_RANGE
 from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec
 
 COMPONENTS = "#/components/schemas/"
 AUTH_SCHEME = "BearerAuth"
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# -- kling (seed 000) --------------------------------------------------------------------------------------------
-
-
-class KlingWatermark(_Body):
-    enabled: bool
-
-
-class KlingTask(_Body):
-    """A task as the official API shows it, plus the gateway's own id."""
-
-    task_id: str | None = Field(description="The upstream task id; null until the upstream has accepted the task")
-    platform_id: str = Field(description="The gateway's id, given at submit and never changed")
-    task_status: Literal["submitted", "processing", "succeed", "failed"]
-    task_status_msg: str
-    task_info: dict[str, Any]
-    task_result: dict[str, Any]
-    watermark_info: KlingWatermark
-    final_unit_deduction: str = Field(default="", description="Credits the upstream deducted; once final")
-    created_at: int
-    updated_at: int
-
-
-class KlingTaskAnswer(_Body):
-    """`kling` dialect: one task."""
-
-    code: Literal[0]
-    message: str
-    request_id: str
-    data: KlingTask
-
-
-class KlingTaskListAnswer(_Body):
-    """`kling` dialect: a page of tasks, newest first."""
-
-    code: Literal[0]
-    message: str
-    request_id: str
-    data: list[KlingTask]
-
-
-class KlingError(_Body):
-    """`kling` dialect: an error, with the official code (1000-1004 auth, 1102 balance, 1201 bad field, …)."""
-
-    code: int
-    message: str
-    request_id: str
-
-
-class KlingSessionAnswer(_Body):
-    """`kling` envelope around the upstream's answer to a synchronous call, passed on as it came."""
-
-    code: Literal[0]
-    message: str
-    request_id: str
-    data: dict[str, Any] = Field(
-        description="The upstream's data: status (0 = done), session_id (valid 24 h), final_unit_deduction, and "
-        "per call face_data, the video's facts (fps, width, height, total_frame, …) or res"
-    )
-
-
-# -- task (seed 003) ---------------------------------------------------------------------------------------------
-
-
-class KlingInner(_Body):
-    code: Literal[0]
-    message: str
-    data: KlingTask
-
-
-class TaskItem(_Body):
-    task_id: str = Field(description="The gateway's id (the kling body's platform_id)")
-    status: Literal["SUBMITTED", "IN_PROGRESS", "SUCCESS", "FAILURE"]
-    progress: str = Field(pattern=r"^(100|[1-9]?[0-9])%$", description="Estimated from the task's age; 100% once final")
-    data: KlingInner
-
-
-class TaskAnswer(_Body):
-    """`task` dialect: one task."""
-
-    code: Literal["success"]
-    message: str
-    data: TaskItem
-
-
-class TaskListAnswer(_Body):
-    """`task` dialect: a page of tasks, newest first."""
-
-    code: Literal["success"]
-    message: str
-    data: list[TaskItem]
-
-
-class TaskError(_Body):
-    """`task` dialect: an error (`task_not_exist` for an unknown id)."""
-
-    code: str
-    message: str
-    data: None
-
-
-# -- video (seed 002) --------------------------------------------------------------------------------------------
-
-
-class VideoMetadata(_Body):
-    duration: float | None = Field(description="Seconds of the result; null until there is one")
-    fps: int | None
-    width: int | None
-    height: int | None
-    seed: int | None = Field(description="Always null: Kling takes no seed")
-
-
-class VideoTaskError(_Body):
-    code: int = Field(default=0, description="Left out: Kling gives a failed task a reason, not a code")
-    message: str
-
-
-class VideoTask(_Body):
-    """`video` dialect: one task. `url` and `format` appear once completed, `error` once failed."""
-
-    task_id: str
-    status: Literal["queued", "in_progress", "completed", "failed"]
-    url: str | None = None  # absent until completed
-    format: str | None = None
-    metadata: VideoMetadata
-    error: VideoTaskError | None = None  # absent unless failed
-
-
-class VideoTaskList(_Body):
-    """`video` dialect: a page of tasks, newest first."""
-
-    object: Literal["list"]
-    data: list[VideoTask]
-    has_more: bool
-
-
-class GenerationCreated(VideoTask):
-    """The new-api create answer: the `video` body with `id` and `created_at` (Unix seconds)."""
-
-    id: str
-    created_at: int
-
-
-class OpenAiErrorDetail(_Body):
-    message: str
-    type: str
-    param: str | None
-    code: str | None
-
-
-class OpenAiError(_Body):
-    """`video` dialect and OpenAI routes: an error."""
-
-    error: OpenAiErrorDetail
-
-
-# -- OpenAI videos API -------------------------------------------------------------------------------------------
-
-
-class OpenAiVideoError(_Body):
-    code: str
-    message: str
-
-
-class OpenAiVideo(_Body):
-    """An OpenAI video job."""
-
-    id: str
-    object: Literal["video"]
-    model: str | None
-    status: Literal["queued", "in_progress", "completed", "failed"]
-    progress: int = Field(ge=0, le=100)
-    created_at: int
-    completed_at: int | None
-    expires_at: int | None
-    seconds: str | None
-    size: str | None
-    prompt: str | None
-    remixed_from_video_id: str | None
-    error: OpenAiVideoError | None
-
-
-class OpenAiVideoList(_Body):
-    object: Literal["list"]
-    data: list[OpenAiVideo]
-    first_id: str | None
-    last_id: str | None
-    has_more: bool
-
-
-class ImageUrl(_Body):
-    image_url: str = Field(min_length=1, description="A picture's URL, base64 text or data: URL")
-
-
-class OpenAiVideoCreate(_Body):
-    """Create a video job. `model` is a Kling model name, `seconds` Kling's duration, `size` picks the aspect ratio
-    and mode (720p std, 1080p pro); an `input_reference` picture makes it image2video."""
-
-    prompt: str | None = Field(default=None, description="Required unless input_reference is given")
-    model: str | None = None
-    seconds: str | int | None = Field(default=None, description='Whole seconds, as Kling makes them ("5", "10")')
-    size: Literal["1280x720", "720x1280", "720x720", "1920x1080", "1080x1920", "1080x1080"] | None = None
-    input_reference: Annotated[str, Field(min_length=1)] | ImageUrl | None = Field(
-        default=None, description="A picture's URL or base64 text, or {image_url}"
-    )
-
-
-class GenerationCreate(_Body):
-    """Create a video task the new-api way; `metadata` carries further Kling fields."""
-
-    model: str | None = None
-    prompt: str | None = None
-    image: str | None = None
-    image_tail: str | None = None
-    duration: int | str | None = None
-    width: Annotated[int, Field(gt=0)] | None = None
-    height: Annotated[int, Field(gt=0)] | None = None
-    size: str | None = None
-    mode: Literal["std", "pro"] | None = None
-    fps: int | None = Field(default=None, description="Accepted and not sent: Kling sets the frame rate by model")
-    seed: int | None = Field(default=None, description="Accepted and not sent: Kling takes no seed")
-    n: Literal[1] | None = None
-    response_format: str | None = None
-    user: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-# -- route documentation -----------------------------------------------------------------------------------------
-
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    *(spec.schema for spec in ACTIONS.values()),
+    *SYNC_CALLS.values(),
+    OpenAiVideoCreate,
+    GenerationCreate,
+)
 _ERROR_STATUSES = {
     400: "The request is not valid: the message says which field and what is allowed",
     401: "Authorization is missing or wrong (Kling codes 1000-1004)",
@@ -269,7 +50,10 @@ _ERROR_STATUSES = {
     500: "The gateway failed; nothing was charged",
     503: "The upstream could not take the task; nothing was charged",
 }
-_DIALECT_PARAMETER = {
+Responses = dict[int | str, dict[str, Any]]
+# Read by `deps.get_speaker` itself, in any case, rather than declared to FastAPI (which would build a validator for
+# it on each of the hundred Kling routes of every app).
+DIALECT_PARAMETER = {
     "name": DIALECT_HEADER,
     "in": "header",
     "required": False,
@@ -277,63 +61,125 @@ _DIALECT_PARAMETER = {
     "else the key's default, else kling",
     "schema": {"type": "string", "enum": [dialect.value for dialect in Dialect]},
 }
+_SPEAKS_A_DIALECT = {"parameters": [DIALECT_PARAMETER]}
 
 
-# Answer models are put in the document by reference, their schemas generated once when it is first asked for:
-# FastAPI would build a validator for each of them on every route of every app it creates, a third of a second.
-_ANSWER_MODELS: dict[str, type[BaseModel]] = {}
+class DocumentedRoute(APIRoute):
+    """A route whose answer models become schemas only when the document is first asked for.
+
+    FastAPI builds a serialiser for each answer model of each route as the route is made: for this gateway's hundred
+    routes, a third of a second per app, and tests make many apps. Every route here answers with a ready
+    `Response`, so those serialisers would never run; the document only needs their schemas.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        response_model: Any = None,
+        responses: Responses | None = None,
+        **options: Any,
+    ) -> None:
+        self.answer_model = None if isinstance(response_model, DefaultPlaceholder) else response_model
+        self.answer_models = {
+            status: answer["model"] for status, answer in (responses or {}).items() if "model" in answer
+        }
+        plain = {
+            status: {k: v for k, v in answer.items() if k != "model"} for status, answer in (responses or {}).items()
+        }
+        super().__init__(path, endpoint, response_model=None, responses=plain, **options)
+
+    def document(self) -> None:
+        """Give the route the answer fields FastAPI's document generator reads."""
+        if self.answer_model is not None:
+            self.response_field = _answer_field(self.answer_model)
+        self.response_fields = {status: _answer_field(model) for status, model in self.answer_models.items()}
 
 
-def _json(model: Any) -> dict[str, Any]:
-    members: tuple[type[BaseModel], ...] = get_args(model) or (model,)
-    for member in members:
-        _ANSWER_MODELS[member.__name__] = member
-    refs = [{"$ref": COMPONENTS + member.__name__} for member in members]
-    return {"content": {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}}
+@cache
+def _answer_field(model: type[BaseModel]) -> ModelField:
+    """One field per answer model for every route and app: its schema is generated once per document."""
+    return create_model_field(name=model.__name__, type_=model, mode="serialization")
 
 
-def _errors(model: Any, statuses: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
-    return {status: {"description": _ERROR_STATUSES[status], **_json(model)} for status in statuses}
+def _errors(model: type[BaseModel], *statuses: int) -> Responses:
+    return {status: {"model": model, "description": _ERROR_STATUSES[status]} for status in statuses}
 
 
-_DIALECT_ERRORS = KlingError | TaskError | OpenAiError
+def _request_body(model: type[BaseModel], example: Mapping[str, Any], **more: dict[str, Any]) -> dict[str, Any]:
+    """Say a route takes a JSON body valid by `model` (and any other encodings given by content type)."""
+    json = {"schema": {"$ref": COMPONENTS + model.__name__}, "example": dict(example)}
+    return {"requestBody": {"required": True, "content": {"application/json": json, **more}}}
+
+
+def _operation(
+    summary: str, operation_id: str, answer: type[BaseModel], said: str, errors: Responses, **more: Any
+) -> dict[str, Any]:
+    """The arguments of `add_api_route` that document one operation: what it answers (`said` of it) and its errors."""
+    return {
+        "summary": summary,
+        "operation_id": operation_id,
+        "response_model": answer,
+        "response_description": said,
+        "responses": errors,
+        **more,
+    }
+
+
+# -- the Kling routes --------------------------------------------------------------------------------------------
 
 
 def create(spec: ActionSpec, prefix: str) -> dict[str, Any]:
     """Document a Kling create route."""
-    return {
-        "summary": f"Create a {spec.action} task",
-        "description": f"Validates the body as the official `{spec.family}/{spec.action}` endpoint does, holds the "
+    return _operation(
+        f"Create a {spec.action} task",
+        f"create_{_op(spec, prefix)}",
+        answers.OneTask,
+        "The new task (or the earlier one with the same external_task_id)",
+        _errors(answers.DialectError, 400, 401, 409, 429, 500, 503),
+        description=f"Validates the body as the official `{spec.family}/{spec.action}` endpoint does, holds the "
         "estimated cost, and sends the task to an upstream account. An `external_task_id` makes the call idempotent.",
-        "operation_id": f"create_{_op(spec, prefix)}",
-        "responses": {
-            200: {
-                "description": "The new task (or the earlier one with the same external_task_id)",
-                **_json(KlingTaskAnswer | TaskAnswer | VideoTask),
-            },
-            **_errors(_DIALECT_ERRORS, (400, 401, 409, 429, 500, 503)),
-        },
-        "openapi_extra": {
-            "parameters": [_DIALECT_PARAMETER],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": COMPONENTS + _schema_name(spec)},
-                        "example": CREATE_EXAMPLES[spec.family, spec.action],
-                    }
-                },
-            },
-        },
-    }
+        openapi_extra=_request_body(spec.schema, CREATE_EXAMPLES[spec.family, spec.action]) | _SPEAKS_A_DIALECT,
+    )
+
+
+def task_one(spec: ActionSpec, prefix: str) -> dict[str, Any]:
+    """Document a Kling single-task query."""
+    return _operation(
+        f"Query one {spec.action} task",
+        f"get_{_op(spec, prefix)}",
+        answers.OneTask,
+        "The task",
+        _errors(answers.DialectError, 400, 401, 404, 500),
+        description="By `task_id`, `platform_id` or `external_task_id`; answered from the gateway's store.",
+        openapi_extra=_SPEAKS_A_DIALECT,
+    )
+
+
+def task_list(spec: ActionSpec, prefix: str) -> dict[str, Any]:
+    """Document a Kling list query."""
+    return _operation(
+        f"List your {spec.action} tasks",
+        f"list_{_op(spec, prefix)}",
+        answers.TaskPage,
+        "A page of tasks",
+        _errors(answers.DialectError, 400, 401, 500),
+        description="Newest first; out-of-range paging is an error, never silently reset.",
+        openapi_extra=_SPEAKS_A_DIALECT,
+    )
 
 
 def session_call(call: str, prefix: str) -> dict[str, Any]:
     """Document one of Kling's synchronous session calls."""
     opens = call in ("identify-face", "multi-elements/init-selection")
-    return {
-        "summary": f"Call {call} (synchronous)",
-        "description": "Answers at once, with no task and no charge. "
+    return _operation(
+        f"Call {call} (synchronous)",
+        "call_" + f"{_where(prefix)}_videos_{call}".replace("/", "_").replace("-", "_"),
+        answers.KlingSessionAnswer,
+        "The upstream's answer",
+        _errors(answers.KlingError, 400, 401, 429, 500, 503),
+        description="Answers at once, with no task and no charge. "
         + (
             "A `video_id` must be a video of one of your tasks and the call goes to the upstream account that made "
             "it; a `video_url` goes to any account. The `session_id` answered is yours, on that account."
@@ -341,230 +187,8 @@ def session_call(call: str, prefix: str) -> dict[str, Any]:
             else "The `session_id` must be one you opened here; the call goes to the upstream account that holds it."
         )
         + " Always in the Kling envelope.",
-        "operation_id": "call_" + f"{_where(prefix)}_videos_{call}".replace("/", "_").replace("-", "_"),
-        "responses": {
-            200: {"description": "The upstream's answer", **_json(KlingSessionAnswer)},
-            **_errors(KlingError, (400, 401, 429, 500, 503)),
-        },
-        "openapi_extra": {
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": COMPONENTS + SYNC_CALLS[call].__name__},
-                        "example": SESSION_CALL_EXAMPLES[call],
-                    }
-                },
-            }
-        },
-    }
-
-
-def task_one(spec: ActionSpec, prefix: str) -> dict[str, Any]:
-    """Document a Kling single-task query."""
-    return {
-        "summary": f"Query one {spec.action} task",
-        "description": "By `task_id`, `platform_id` or `external_task_id`; answered from the gateway's store.",
-        "operation_id": f"get_{_op(spec, prefix)}",
-        "responses": {
-            200: {"description": "The task", **_json(KlingTaskAnswer | TaskAnswer | VideoTask)},
-            **_errors(_DIALECT_ERRORS, (400, 401, 404, 500)),
-        },
-        "openapi_extra": {
-            "parameters": [
-                {
-                    "name": "task_id",
-                    "in": "path",
-                    "required": True,
-                    "description": "The task's task_id, platform_id or external_task_id",
-                    "schema": {"type": "string"},
-                },
-                _DIALECT_PARAMETER,
-            ]
-        },
-    }
-
-
-def task_list(spec: ActionSpec, prefix: str) -> dict[str, Any]:
-    """Document a Kling list query."""
-    return {
-        "summary": f"List your {spec.action} tasks",
-        "description": "Newest first; out-of-range paging is an error, never silently reset.",
-        "operation_id": f"list_{_op(spec, prefix)}",
-        "responses": {
-            200: {"description": "A page of tasks", **_json(KlingTaskListAnswer | TaskListAnswer | VideoTaskList)},
-            **_errors(_DIALECT_ERRORS, (400, 401, 500)),
-        },
-        "openapi_extra": {
-            "parameters": [
-                _int_query("pageNum", PAGE_NUM_RANGE, 1),
-                _int_query("pageSize", PAGE_SIZE_RANGE, DEFAULT_PAGE_SIZE),
-                _DIALECT_PARAMETER,
-            ]
-        },
-    }
-
-
-def openai_create() -> dict[str, Any]:
-    """Document `POST /v1/videos`."""
-    body_schema = {"$ref": COMPONENTS + "OpenAiVideoCreate"}
-    multipart = {
-        "type": "object",
-        "properties": {
-            "prompt": {"type": "string", "description": "Required unless input_reference is given"},
-            "model": {"type": "string"},
-            "seconds": {"type": "string"},
-            "size": {"type": "string"},
-            "input_reference": {"type": "string", "format": "binary", "description": "A JPEG or PNG picture"},
-        },
-    }
-    return {
-        "summary": "Create a video (OpenAI videos API)",
-        "operation_id": "openai_create_video",
-        "responses": {
-            200: {"description": "The video job", **_json(OpenAiVideo)},
-            **_openai_errors(400, 401, 409, 429, 500, 503),
-        },
-        "openapi_extra": {
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": body_schema, "example": dict(OPENAI_CREATE_EXAMPLE)},
-                    "multipart/form-data": {"schema": multipart},
-                },
-            }
-        },
-    }
-
-
-def openai_list() -> dict[str, Any]:
-    """Document `GET /v1/videos`."""
-    return {
-        "summary": "List your videos (OpenAI videos API)",
-        "operation_id": "openai_list_videos",
-        "responses": {
-            200: {"description": "A page of video jobs", **_json(OpenAiVideoList)},
-            **_openai_errors(400, 401, 500),
-        },
-        "openapi_extra": {
-            "parameters": [
-                {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
-                _int_query("limit", (1, 100), 20),
-                {
-                    "name": "order",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string", "enum": ["asc", "desc"]},
-                },
-            ]
-        },
-    }
-
-
-def openai_retrieve() -> dict[str, Any]:
-    """Document `GET /v1/videos/{video_id}`."""
-    return {
-        "summary": "Retrieve a video (OpenAI videos API)",
-        "operation_id": "openai_retrieve_video",
-        "responses": {200: {"description": "The video job", **_json(OpenAiVideo)}, **_openai_errors(401, 404, 500)},
-        "openapi_extra": {"parameters": [_path("video_id")]},
-    }
-
-
-def openai_content() -> dict[str, Any]:
-    """Document `GET /v1/videos/{video_id}/content`."""
-    return {
-        "summary": "Download a completed video's file (OpenAI videos API)",
-        "operation_id": "openai_video_content",
-        "responses": {
-            200: {
-                "description": "The video file, streamed",
-                "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
-            },
-            **_openai_errors(400, 401, 404, 500, 503),
-        },
-        "openapi_extra": {
-            "parameters": [
-                _path("video_id"),
-                {"name": "variant", "in": "query", "required": False, "schema": {"type": "string", "enum": ["video"]}},
-            ]
-        },
-    }
-
-
-def generations_create() -> dict[str, Any]:
-    """Document `POST /v1/video/generations`."""
-    return {
-        "summary": "Create a video (new-api route)",
-        "operation_id": "newapi_create_video_generation",
-        "responses": {
-            200: {"description": "The new task", **_json(GenerationCreated)},
-            **_openai_errors(400, 401, 409, 429, 500, 503),
-        },
-        "openapi_extra": {
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": COMPONENTS + "GenerationCreate"},
-                        "example": dict(GENERATION_CREATE_EXAMPLE),
-                    }
-                },
-            }
-        },
-    }
-
-
-def generations_retrieve() -> dict[str, Any]:
-    """Document `GET /v1/video/generations/{task_id}`."""
-    return {
-        "summary": "Query a video task (new-api route)",
-        "operation_id": "newapi_get_video_generation",
-        "responses": {200: {"description": "The task", **_json(VideoTask)}, **_openai_errors(401, 404, 500)},
-        "openapi_extra": {"parameters": [_path("task_id")]},
-    }
-
-
-def install(app: FastAPI) -> None:
-    """Make `/openapi.json` include the request schemas, the auth scheme and the documented-only models."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = get_openapi(
-            title=app.title, version=app.version, summary=app.summary, description=app.description, routes=app.routes
-        )
-        components = document.setdefault("components", {})
-        schemas = components.setdefault("schemas", {})
-        schemas.update(_request_schemas())
-        components["securitySchemes"] = {
-            AUTH_SCHEME: {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A gateway key `sk-…`, or an HS256 JWT signed with the key's access key and "
-                "secret key the way official Kling SDKs sign (iss = access key, exp, nbf)",
-            }
-        }
-        document["security"] = [{AUTH_SCHEME: []}]
-        app.openapi_schema = document
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _request_schemas() -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-        (spec.schema, "validation") for spec in ACTIONS.values()
-    ]
-    models += [(schema, "validation") for schema in SYNC_CALLS.values()]
-    models += [(OpenAiVideoCreate, "validation"), (GenerationCreate, "validation")]
-    models += [(model, "serialization") for _, model in sorted(_ANSWER_MODELS.items())]
-    _, top = models_json_schema(models, ref_template=COMPONENTS + "{model}")
-    return dict(top.get("$defs", {}))
-
-
-def _schema_name(spec: ActionSpec) -> str:
-    return spec.schema.__name__
+        openapi_extra=_request_body(SYNC_CALLS[call], SESSION_CALL_EXAMPLES[call]),
+    )
 
 
 def _op(spec: ActionSpec, prefix: str) -> str:
@@ -575,19 +199,142 @@ def _where(prefix: str) -> str:
     return "kling" if prefix.startswith("/kling") else "v1"
 
 
-def _openai_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return _errors(OpenAiError, statuses)
+# -- the OpenAI videos API and the new-api route -----------------------------------------------------------------
+
+# A form carries the same fields as the JSON body, the picture as a file: its schema is made from the model's.
+FORM_SCHEMA = "OpenAiVideoForm"
 
 
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+def openai_create() -> dict[str, Any]:
+    """Document `POST /v1/videos`."""
+    form = {"multipart/form-data": {"schema": {"$ref": COMPONENTS + FORM_SCHEMA}}}
+    return _operation(
+        "Create a video (OpenAI videos API)",
+        "openai_create_video",
+        answers.OpenAiVideo,
+        "The video job",
+        _errors(answers.OpenAiError, 400, 401, 409, 429, 500, 503),
+        openapi_extra=_request_body(OpenAiVideoCreate, OPENAI_CREATE_EXAMPLE, **form),
+    )
 
 
-def _int_query(name: str, bounds: tuple[int, int], default: int) -> dict[str, Any]:
-    low, high = bounds
+def openai_list() -> dict[str, Any]:
+    """Document `GET /v1/videos`."""
+    return _operation(
+        "List your videos (OpenAI videos API)",
+        "openai_list_videos",
+        answers.OpenAiVideoList,
+        "A page of video jobs",
+        _errors(answers.OpenAiError, 400, 401, 500),
+    )
+
+
+def openai_retrieve() -> dict[str, Any]:
+    """Document `GET /v1/videos/{video_id}`."""
+    return _operation(
+        "Retrieve a video (OpenAI videos API)",
+        "openai_retrieve_video",
+        answers.OpenAiVideo,
+        "The video job",
+        _errors(answers.OpenAiError, 401, 404, 500),
+    )
+
+
+def openai_content() -> dict[str, Any]:
+    """Document `GET /v1/videos/{video_id}/content`: a file, not a JSON body."""
+    video = {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
     return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": low, "maximum": high, "default": default},
+        "summary": "Download a completed video's file (OpenAI videos API)",
+        "operation_id": "openai_video_content",
+        "responses": {
+            200: {"description": "The video file, streamed", "content": video},
+            **_errors(answers.OpenAiError, 400, 401, 404, 500, 503),
+        },
     }
+
+
+def generations_create() -> dict[str, Any]:
+    """Document `POST /v1/video/generations`."""
+    return _operation(
+        "Create a video (new-api route)",
+        "newapi_create_video_generation",
+        answers.GenerationCreated,
+        "The new task",
+        _errors(answers.OpenAiError, 400, 401, 409, 429, 500, 503),
+        openapi_extra=_request_body(GenerationCreate, GENERATION_CREATE_EXAMPLE),
+    )
+
+
+def generations_retrieve() -> dict[str, Any]:
+    """Document `GET /v1/video/generations/{task_id}`."""
+    return _operation(
+        "Query a video task (new-api route)",
+        "newapi_get_video_generation",
+        answers.VideoTask,
+        "The task",
+        _errors(answers.OpenAiError, 401, 404, 500),
+    )
+
+
+# -- the document ------------------------------------------------------------------------------------------------
+
+
+def install(app: FastAPI) -> None:
+    """Make every route of `app` a DocumentedRoute, and `/openapi.json` be built when it is first asked for."""
+    app.router.route_class = DocumentedRoute
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document(app: FastAPI) -> dict[str, Any]:
+    for route in app.routes:
+        if isinstance(route, DocumentedRoute):
+            route.document()
+    document = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, description=app.description, routes=app.routes
+    )
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.update(_request_schemas())
+    schemas[FORM_SCHEMA] = _form_schema(schemas[OpenAiVideoCreate.__name__], OpenAiVideoCreate.FILE_FIELD)
+    # A parameter FastAPI refuses is answered as a 400 in the caller's shape (`deps.invalid_request`), never a 422.
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    # Every documented route authenticates (`deps.get_caller`, `deps.get_speaker`) the same way.
+    components["securitySchemes"] = {
+        AUTH_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A gateway key `sk-…`, or an HS256 JWT signed with the key's access key and "
+            "secret key the way official Kling SDKs sign (iss = access key, exp, nbf)",
+        }
+    }
+    document["security"] = [{AUTH_SCHEME: []}]
+    return document
+
+
+def _request_schemas() -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (model, "validation") for model in REQUEST_MODELS
+    ]
+    _, top = models_json_schema(models, ref_template=COMPONENTS + "{model}")
+    return dict(top.get("$defs", {}))
+
+
+def _form_schema(body: dict[str, Any], file_field: str) -> dict[str, Any]:
+    """Turn a JSON body's schema into its form's: every field is text but `file_field`, a picture file."""
+    fields = {name: {"type": "string"} | _described(schema) for name, schema in body["properties"].items()}
+    fields[file_field] = {"type": "string", "format": "binary", "description": "A JPEG or PNG picture"}
+    return {"type": "object", "properties": fields}
+
+
+def _described(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": schema["description"]} if "description" in schema else {}

@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from cachetools import LRUCache
-from fastapi import FastAPI
+from fastapi import FastAPI, Path
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from kling_gateway.api import documentation, responses
-from kling_gateway.api.auth import caller
+from kling_gateway.api.deps import DatabaseDep, JsonBody, PageQuery, RuntimeDep, Speaker, SpeakerDep, speaker
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
-from kling_gateway.dialects import Dialect, kling
+from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling
 from kling_gateway.dialects.shapes import SHAPES
-from kling_gateway.errors import InvalidRequest, MethodNotAllowed, NoSuchEndpoint
-from kling_gateway.keys.service import Principal
+from kling_gateway.errors import MethodNotAllowed, NoSuchEndpoint
 from kling_gateway.kling import paths
 from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family
-from kling_gateway.store.records import TaskStatus
 from kling_gateway.sync.receiver import take_callback
 from kling_gateway.upstream.callbacks import CALLBACK_PREFIX
 
 PREFIXES = ("/kling/v1", "/v1")
 FINISHED_CACHE_SIZE = 100_000  # rendered finished tasks kept per process (a few hundred bytes each)
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[..., Awaitable[Response]]
+TaskReference = Annotated[str, Path(description="The task's task_id, platform_id or external_task_id")]
 
 
 class KlingRoutes:
@@ -45,128 +46,93 @@ class KlingRoutes:
             for spec in ACTIONS.values():
                 path = f"{prefix}/{spec.family}/{spec.action}"
                 tags: list[str | Enum] = [f"{spec.family} (Kling)"]
+                create, list_tasks, one = self._bound(spec)
+                app.add_api_route(path, create, methods=["POST"], tags=tags, **documentation.create(spec, prefix))
+                app.add_api_route(path, list_tasks, methods=["GET"], tags=tags, **documentation.task_list(spec, prefix))
                 app.add_api_route(
-                    path, self._bound_create(spec), methods=["POST"], tags=tags, **documentation.create(spec, prefix)
-                )
-                app.add_api_route(
-                    path, self._bound_list(spec), methods=["GET"], tags=tags, **documentation.task_list(spec, prefix)
-                )
-                app.add_api_route(
-                    path + "/{task_id}",
-                    self._bound_one(spec),
-                    methods=["GET"],
-                    tags=tags,
-                    **documentation.task_one(spec, prefix),
+                    path + "/{task_id}", one, methods=["GET"], tags=tags, **documentation.task_one(spec, prefix)
                 )
 
     def mount_fallback(self, app: FastAPI) -> None:
         """Catch what the documented routes miss (`…//id`, a trailing slash, an unknown action) and say why."""
         for prefix in PREFIXES:
-            path = prefix + "/{family}/{rest:path}"
-            app.add_api_route(path, self._fallback, methods=["GET", "POST"], include_in_schema=False)
+            tidy = _TidyPath(prefix)  # an ASGI app, which Starlette serves as it is (its typing knows only endpoints)
+            app.add_route(prefix + "/{family}/{rest:path}", tidy, methods=["GET", "POST"], include_in_schema=False)  # type: ignore[arg-type]
         app.add_api_route(
-            CALLBACK_PREFIX + "/{platform_id}/{token}",
-            self.upstream_callback,
-            methods=["POST"],
-            include_in_schema=False,
+            CALLBACK_PREFIX + "/{platform_id}/{token}", upstream_callback, methods=["POST"], include_in_schema=False
         )
-        app.add_api_route("/healthz", self.health, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/healthz", health, methods=["GET"], include_in_schema=False)
 
     # -- the three operations ------------------------------------------------------------------------------------
 
-    async def create(self, request: Request, spec: ActionSpec) -> Response:
+    async def create(self, asker: Speaker, spec: ActionSpec, body: Any) -> Response:
         """Create a task of an action; answer with the new task."""
-        owner, dialect = await self._caller(request)
-        row = await self.runtime.tasks.submit(owner, spec, await json_body(request))
-        shape = SHAPES[dialect]
+        row = await self.runtime.tasks.submit(asker.owner, spec, body)
+        shape = SHAPES[asker.dialect]
         return responses.json(shape.whole(shape.one(row, now_ms())))
 
-    async def list_tasks(self, request: Request, spec: ActionSpec) -> Response:
+    async def list_tasks(self, asker: Speaker, spec: ActionSpec, *, page_num: int, page_size: int) -> Response:
         """Answer a page of the caller's tasks of an action, newest first; from the store, never upstream."""
-        owner, dialect = await self._caller(request)
-        try:
-            page_num, page_size = paths.page_params(request.query_params)
-        except paths.BadPath as bad:
-            raise InvalidRequest(str(bad), param=str(bad).partition(":")[0]) from None
         rows, has_more = await self.runtime.tasks.page(
-            owner, spec.family, spec.action, page_num=page_num, page_size=page_size
+            asker.owner, spec.family, spec.action, page_num=page_num, page_size=page_size
         )
-        return responses.json(SHAPES[dialect].page(rows, now_ms(), has_more))
+        return responses.json(SHAPES[asker.dialect].page(rows, now_ms(), has_more))
 
     async def one(self, request: Request, spec: ActionSpec, reference: str) -> Response:
+        """Authenticate a single-task query and answer it: the query lane's handler, which runs before FastAPI."""
+        asker = await speaker(self.runtime.keys, request, request.headers.get(DIALECT_HEADER))
+        return await self.answer_one(asker, spec, reference)
+
+    async def answer_one(self, asker: Speaker, spec: ActionSpec, reference: str) -> Response:
         """Answer one task by any of its ids; from the store, never upstream."""
-        owner, dialect = await self._caller(request)
+        owner, dialect = asker
         shape = SHAPES[dialect]
         key = (owner.user_id, spec.family.value, spec.action, reference, dialect)
         kept = self._finished.get(key)
         if kept is None:
             row = await self.runtime.tasks.find(owner, spec.family, reference, action=spec.action)
             part = shape.one(row, now_ms())
-            if TaskStatus(row.status).is_final:
+            if row.status.is_final:
                 self._finished[key] = orjson.Fragment(orjson.dumps(part))
         else:
             part = kept
         return responses.json(shape.whole(part))
 
-    async def _caller(self, request: Request) -> tuple[Principal, Dialect]:
-        owner = await caller(self.runtime.keys, request)
-        return owner, responses.choose_dialect(request, owner.dialect)
+    def _bound(self, spec: ActionSpec) -> tuple[Handler, Handler, Handler]:
+        """The three operations on one action, as endpoints: their signatures are what FastAPI reads and documents."""
 
-    # -- binding routes to actions -------------------------------------------------------------------------------
+        async def create(asker: SpeakerDep, body: JsonBody) -> Response:
+            return await self.create(asker, spec, body)
 
-    def _bound_create(self, spec: ActionSpec) -> Handler:
-        async def create(request: Request) -> Response:
-            return await self.create(request, spec)
+        async def list_tasks(asker: SpeakerDep, page: PageQuery) -> Response:
+            return await self.list_tasks(asker, spec, page_num=page.page_num, page_size=page.page_size)
 
-        return create
+        async def one(asker: SpeakerDep, task_id: TaskReference) -> Response:
+            return await self.answer_one(asker, spec, task_id)
 
-    def _bound_list(self, spec: ActionSpec) -> Handler:
-        async def list_tasks(request: Request) -> Response:
-            return await self.list_tasks(request, spec)
+        return create, list_tasks, one
 
-        return list_tasks
 
-    def _bound_one(self, spec: ActionSpec) -> Handler:
-        async def one(request: Request) -> Response:
-            return await self.one(request, spec, request.path_params["task_id"])
+@dataclass(frozen=True, slots=True)
+class _TidyPath:
+    """Route a path the documented routes miss as the one it means (`…//id`, a trailing slash), or say why none."""
 
-        return one
+    prefix: str
 
-    async def _fallback(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
         try:
             family = paths.family_of(request.path_params["family"])
-            rest = paths.tidy_rest(request.path_params["rest"])
-            if request.method == "POST":
-                spec = ACTIONS.get((family, rest))
-                if spec is None:
-                    paths.split_task_path(family, rest)  # a task path that exists takes GET: say so
-                    raise MethodNotAllowed(f"POST is not allowed on {request.url.path}; use GET to query")
-                return await self.create(request, spec)
-            spec, reference = paths.split_task_path(family, rest)
+            spec, reference = paths.split_task_path(family, paths.tidy_rest(request.path_params["rest"]))
         except paths.BadPath as bad:
             raise NoSuchEndpoint(_with_actions(str(bad), request)) from None
-        if reference is None:
-            return await self.list_tasks(request, spec)
-        return await self.one(request, spec, reference)
-
-    # -- the rest ------------------------------------------------------------------------------------------------
-
-    async def upstream_callback(self, request: Request) -> Response:
-        """Take the upstream's report on a task it runs for us; its signature covers the raw body, read as sent."""
-        moved = await take_callback(
-            self.runtime.db,
-            request.path_params["platform_id"],
-            request.path_params["token"],
-            await request.body(),
-            request.headers,
-            config=self.runtime.settings.sync,
-            now_ms=self.runtime.clock.now_ms(),
-        )
-        return responses.json(kling.envelope({"applied": moved}))
-
-    async def health(self, _request: Request) -> Response:
-        """Say the process is up."""
-        return responses.json(kling.envelope({"status": "ok"}))
+        if request.method == "POST" and reference is not None:  # a task path that exists takes GET: say so
+            raise MethodNotAllowed(f"POST is not allowed on {request.url.path}; use GET to query")
+        path = f"{scope.get('root_path', '')}{self.prefix}/{spec.family}/{spec.action}"
+        path += "" if reference is None else f"/{reference}"
+        if path == scope["path"]:  # cannot happen while every action has its documented routes; never loop
+            raise NoSuchEndpoint(f"no such endpoint: {request.method} {request.url.path}")
+        await scope["app"].router(dict(scope, path=path, raw_path=path.encode()), receive, send)
 
 
 def _with_actions(message: str, request: Request) -> str:
@@ -177,9 +143,22 @@ def _with_actions(message: str, request: Request) -> str:
     return f"{message}; the {family} actions are {actions}"
 
 
-async def json_body(request: Request) -> Any:
-    """Read a JSON request body; say what is wrong with one that is not JSON."""
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as error:
-        raise InvalidRequest(f"request body is not valid JSON ({error})") from None
+async def upstream_callback(
+    request: Request, platform_id: str, token: str, db: DatabaseDep, runtime: RuntimeDep
+) -> Response:
+    """Take the upstream's report on a task it runs for us; its signature covers the raw body, read as sent."""
+    moved = await take_callback(
+        db,
+        platform_id,
+        token,
+        await request.body(),
+        request.headers,
+        config=runtime.settings.sync,
+        now_ms=runtime.clock.now_ms(),
+    )
+    return responses.json(kling.envelope({"applied": moved}))
+
+
+async def health() -> Response:
+    """Say the process is up."""
+    return responses.json(kling.envelope({"status": "ok"}))

@@ -11,26 +11,32 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from kling_gateway.api.auth import caller
-from kling_gateway.api.runtime import Runtime
 from kling_gateway.dialects import DIALECT_HEADER, Dialect, video
 from kling_gateway.dialects.shapes import SHAPES
 from kling_gateway.errors import GatewayError, InvalidRequest, RateLimited
-from kling_gateway.keys.service import Principal
 
-JSON_TYPE = "application/json"
+
+class JsonAnswer(JSONResponse):
+    """A JSON answer, encoded once with orjson; every route's response class, so the document says JSON."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def json(body: Any, status_code: int = 200) -> Response:
     """Answer with a JSON body."""
-    return Response(orjson.dumps(body), status_code=status_code, media_type=JSON_TYPE)
+    return JsonAnswer(body, status_code)
 
 
 def asked_dialect(request: Request) -> Dialect | None:
     """Read the dialect a request asks for in its header; None when it asks for none."""
-    raw = request.headers.get(DIALECT_HEADER)
+    return parse_dialect(request.headers.get(DIALECT_HEADER))
+
+
+def parse_dialect(raw: str | None) -> Dialect | None:
+    """Read the value of a dialect header, in any case; None for no header."""
     if raw is None:
         return None
     try:
@@ -42,23 +48,13 @@ def asked_dialect(request: Request) -> Dialect | None:
         ) from None
 
 
-def choose_dialect(request: Request, key_default: Dialect | None) -> Dialect:
-    """Settle the dialect of a request once its key is known; errors after this point answer in it too."""
+def choose_dialect(request: Request, key_default: Dialect | None, asked: str | None) -> Dialect:
+    """Settle the dialect of a request once its key is known, from its header's value `asked`; errors after this
+    point answer in it too."""
     request.state.key_dialect = key_default
-    dialect = asked_dialect(request) or key_default or Dialect.KLING
+    dialect = parse_dialect(asked) or key_default or Dialect.KLING
     request.state.dialect = dialect
     return dialect
-
-
-class OpenAiShapedRoutes:
-    """Routes of an API with one shape of its own: every answer, errors included, is OpenAI-style."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    async def _caller(self, request: Request) -> Principal:
-        request.state.openai_shaped = True  # errors from here on, auth's included, are OpenAI-style
-        return await caller(self.runtime.keys, request)
 
 
 def error(request: Request, failure: GatewayError) -> Response:

@@ -14,6 +14,7 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.sync.worker import Worker
 from kling_gateway.tasks.service import TaskService
+from kling_gateway.tasks.session_calls import SessionCalls
 from kling_gateway.upstream.client import KlingClient
 from kling_gateway.upstream.pool import upstream_http
 
@@ -36,6 +37,7 @@ class Runtime:
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)
         self.tasks = TaskService(self.db, self.client, settings, clock=self.clock)
+        self.sessions = SessionCalls(self.db, self.client)
         self.keys = KeyCache.for_settings(self.db, settings)
         self.worker = Worker(self.db, self.client, settings, clock=self.clock) if run_worker else None
         self._stop = asyncio.Event()
