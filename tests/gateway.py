@@ -1,9 +1,13 @@
-"""A real gateway for tests: its own database (SQLite or PostgreSQL), sandbox channels, users and keys."""
+"""A real gateway for tests: its own database (SQLite or PostgreSQL), sandbox channels, users and keys.
+
+It runs in-process, its upstream calls reaching the sandbox in-process too; it listens on a loopback port only
+for a test that needs a socket (upstream callbacks, a subprocess calling it).
+"""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,13 +22,14 @@ from kling_gateway.channels.admin import add_channel
 from kling_gateway.dialects import Dialect
 from kling_gateway.keys.service import create_key, revoke_key, update_key
 from kling_gateway.sandbox import Account
-from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import Settings, SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, LEDGER, TASKS, USERS
 from kling_gateway.users.service import create_user
 from tests.conftest import ROOMY, RunningSandbox, SandboxFactory
 from tests.databases import run
+from tests.helpers import SteppedClock, wait_until
+from tests.inprocess import Apps, Network
 
 T = TypeVar("T")
 QUICK_SYNC = SyncConfig(poll_interval_s=0.05, idle_sleep_s=0.02)
@@ -173,32 +178,66 @@ class Admin:
 
 @dataclass
 class RunningGateway:
-    """A gateway serving on loopback in front of a sandbox, with users alice and bob."""
+    """A running gateway in front of a sandbox, with users alice and bob."""
 
     url: str
     admin: Admin
     sandbox: RunningSandbox
+    network: Network
     keys: dict[str, str] = field(default_factory=dict)
     runtime: Runtime | None = None  # the gateway's own parts, for tests that inspect e.g. its upstream client
 
     def client(self, user: str = "alice", **headers: str) -> httpx.Client:
-        """Open a client that sends a user's key."""
+        """Open a client that sends a user's key (none for user "")."""
         auth = {"Authorization": f"Bearer {self.keys[user]}"} if user else {}
-        return httpx.Client(base_url=self.url, headers=auth | headers, timeout=15)
+        return self.http(auth | headers)
+
+    def http(self, headers: Mapping[str, str] | None = None) -> httpx.Client:
+        """Open a client that sends exactly these headers."""
+        return self.network.client(base_url=self.url, headers=dict(headers or {}), timeout=15)
 
 
 GatewayFactory = Callable[..., RunningGateway]
+KLING_T2V = "/kling/v1/videos/text2video"
+
+
+def live_through(gw: RunningGateway, clock: SteppedClock, client: httpx.Client, platform_ids: list[str]) -> None:
+    """Move the upstream's clock through the lives of these text2video tasks, a status at a time, each seen by the
+    gateway before the clock moves on: its polls see every status, however slowly a round runs."""
+    upstream = [task for task in gw.sandbox.state.tasks.all_tasks() if task.body.external_task_id in platform_ids]
+    assert len(upstream) == len(platform_ids), "every task must be upstream already"
+    for task in sorted(upstream, key=lambda task: task.timeline.processing_ms):
+        clock.move_to(task.timeline.processing_ms)
+        wait_until(client, f"{KLING_T2V}/{task.body.external_task_id}", ("processing", "succeed", "failed"))
+    clock.move_to(max(task.timeline.finished_ms for task in upstream))
+    for platform_id in platform_ids:
+        wait_until(client, f"{KLING_T2V}/{platform_id}")
+
+
+class UpstreamFault(httpx.AsyncBaseTransport):
+    """A transport between the gateway and its network that forces a fault; `gateway_factory(upstream=f.around)`."""
+
+    network: httpx.AsyncBaseTransport
+
+    def around(self, network: httpx.AsyncBaseTransport) -> UpstreamFault:
+        """Sit in front of the gateway's network."""
+        self.network = network
+        return self
 
 
 @pytest.fixture
-def gateway_factory(database_url: str, sandbox_factory: SandboxFactory) -> Iterator[GatewayFactory]:
+def gateway_factory(
+    database_url: str, sandbox: RunningSandbox, sandbox_factory: SandboxFactory, network: Network
+) -> Iterator[GatewayFactory]:
     """Start gateways over a fresh database and a sandbox; stop them after the test.
 
-    `sandbox` options go to the sandbox, `channels` (default 1) sandbox accounts become channels, the rest are
-    gateway settings (e.g. `sync=SyncConfig(...)`, `public_url=...`); `upstream` replaces the transport of the
-    gateway's upstream calls, to force a network fault.
+    `sandbox` options start a sandbox of their own (else the test's default one serves), `channels` (default 1)
+    sandbox accounts become channels, the rest are gateway settings (e.g. `sync=SyncConfig(...)`,
+    `public_url=...`). `callbacks=True` has the upstream call back to the gateway, which then listens on a
+    loopback port, as `listen=True` has it do for other callers; `upstream` wraps the transport of the gateway's
+    upstream calls, to force a network fault.
     """
-    servers: list[BackgroundServer] = []
+    gateways = Apps(network)
 
     def start(
         *,
@@ -206,27 +245,31 @@ def gateway_factory(database_url: str, sandbox_factory: SandboxFactory) -> Itera
         channels: int = 1,
         worker: bool = True,
         callbacks: bool = False,
-        upstream: httpx.AsyncBaseTransport | None = None,
+        listen: bool = False,
+        upstream: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
         **settings: Any,
     ) -> RunningGateway:
-        running = sandbox_factory(**(sandbox or {}))
+        running = default_sandbox if sandbox is None else sandbox_factory(**sandbox)
         admin = Admin(database_url)
         for number, account in enumerate(running.config.accounts[:channels], start=1):
             admin.channel(f"sandbox-{number}", running.url, account)
         keys = {name: admin.user(name) for name in ("alice", "bob")}
-        port = free_port()
+        port = free_port() if callbacks or listen else 0
         if callbacks:  # the upstream calls back to this gateway, on the port it is about to take
             settings["public_url"] = f"http://127.0.0.1:{port}"
         config = Settings(database_url=database_url, **({"sync": QUICK_SYNC} | settings))
-        http = None if upstream is None else httpx.AsyncClient(transport=upstream)
+        transport = network.transport()
+        http = httpx.AsyncClient(transport=transport if upstream is None else upstream(transport))
+        gateways.after(http.aclose)  # once the gateway has stopped
         app = create_app(config, run_worker=worker, http=http)
-        server = BackgroundServer(app, port=port).start()
-        servers.append(server)
-        return RunningGateway(url=server.url, admin=admin, sandbox=running, keys=keys, runtime=app.state.runtime)
+        url = gateways.start(app, "gateway", listen=callbacks or listen, port=port)
+        return RunningGateway(
+            url=url, admin=admin, sandbox=running, network=network, keys=keys, runtime=app.state.runtime
+        )
 
+    default_sandbox = sandbox
     yield start
-    for server in servers:
-        server.stop()
+    gateways.stop()
 
 
 @pytest.fixture

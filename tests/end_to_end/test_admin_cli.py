@@ -20,6 +20,8 @@ from kling_gateway.keys import service as keys_service
 from kling_gateway.store.database import Database
 from kling_gateway.users import service as users_service
 
+pytestmark = pytest.mark.both_backends  # the admin commands write users, keys, channels and the ledger
+
 T = TypeVar("T")
 runner = CliRunner()
 CHANNEL = ["--base-url", "https://api-beijing.klingai.com/", "--access-key", "AK-main", "--secret-key", "SK-hidden"]

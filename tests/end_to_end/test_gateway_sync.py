@@ -19,6 +19,8 @@ from kling_gateway.upstream.callbacks import callback_url
 from tests.gateway import QUICK_SYNC, GatewayFactory, RunningGateway
 from tests.helpers import create, error_of, wait_until
 
+pytestmark = pytest.mark.both_backends  # the worker, transitions and billing: the store matters
+
 STARTING_BALANCE = yuan_to_micros("1000")  # what gateway_factory gives alice
 RATES = {Family.VIDEOS: yuan_to_micros("1"), Family.IMAGES: yuan_to_micros("0.025")}  # the default credit prices
 T2V = "/kling/v1/videos/text2video"

@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from kling_gateway.store.database import Database
@@ -13,6 +14,8 @@ from kling_gateway.store.models import TASKS, USERS
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import VIEW_COLUMNS, Executor
 from tests.databases import run
+
+pytestmark = pytest.mark.both_backends  # the list repository: the store matters
 
 NOW = 1_800_000_000_000
 ACTIONS = (("videos", "text2video"), ("videos", "image2video"), ("images", "generations"))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
+
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import USERS
 from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import TaskRow
 from tests.databases import run
+
+pytestmark = pytest.mark.both_backends  # claims with leases: the store matters
 
 NOW = 1_800_000_000_000
 LEASE_MS = 60_000

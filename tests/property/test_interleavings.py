@@ -30,6 +30,8 @@ from tests.property.billing_state import (
 )
 from tests.property.events import KNOWN, Crash, Event, Play, Race, Replay, Report, Step, Timeout
 
+pytestmark = pytest.mark.both_backends  # transitions and the ledger on a real store: the store matters
+
 # `succeed` twice: it is the move with the most billing to get wrong. The last two are not upstream statuses.
 REPORTED = ("submitted", "processing", "succeed", "succeed", "failed", "queued", "SUCCEED")
 SQLITE_EXAMPLES = 50
@@ -120,6 +122,7 @@ async def play(url: str, world: World) -> None:
         await db.dispose()
 
 
+@pytest.mark.slow  # a long property run: dozens of drawn worlds, each played out on a real database
 def test_any_interleaving_bills_each_task_exactly_once(database_url: str) -> None:
     examples = SQLITE_EXAMPLES if database_url.startswith("sqlite") else POSTGRES_EXAMPLES
 
