@@ -27,12 +27,11 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, LEDGER, TASKS, USERS
 from kling_gateway.users.service import create_user
 from tests.conftest import ROOMY, RunningSandbox, SandboxFactory
-from tests.databases import run
 from tests.helpers import SteppedClock, wait_until
-from tests.inprocess import Apps, Network
+from tests.inprocess import Apps, EventLoopThread, Network
 
 T = TypeVar("T")
-QUICK_SYNC = SyncConfig(poll_interval_s=0.05, idle_sleep_s=0.02)
+QUICK_SYNC = SyncConfig(poll_interval_s=0.02, idle_sleep_s=0.02)
 
 
 def free_port() -> int:
@@ -55,17 +54,29 @@ class IssuedKey:
 
 @dataclass
 class Admin:
-    """Set up and inspect a gateway's database directly, as the admin commands do."""
+    """Set up and inspect a gateway's database directly, as the admin commands do (on the apps' loop, over a pool
+    of its own that `close` ends)."""
 
     database_url: str
+    loop: EventLoopThread
+    _db: Database | None = None
 
-    async def _unit(self, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-        db = Database(self.database_url)
-        try:
-            async with db.session() as session, session.begin():
+    def _run(self, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        """Do one piece of work in a transaction of its own."""
+
+        async def unit() -> T:
+            if self._db is None:
+                self._db = Database(self.database_url)
+            async with self._db.session() as session, session.begin():
                 return await work(session)
-        finally:
-            await db.dispose()
+
+        return self.loop.run(unit())
+
+    async def close(self) -> None:
+        """Close the pool, before the database goes."""
+        if self._db is not None:
+            await self._db.dispose()
+            self._db = None
 
     def user(self, name: str, balance_yuan: str = "1000", **rates: int) -> str:
         """Create a user with a balance and one key; return the key."""
@@ -74,7 +85,7 @@ class Admin:
             user = await create_user(session, name=name, balance_micros=yuan_to_micros(balance_yuan), **rates)
             return (await create_key(session, user_id=user.id, name="tests"))[1]
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def key(
         self, user: str, dialect: Dialect | None = None, *, rps: float | None = None, max_in_flight: int | None = None
@@ -102,29 +113,27 @@ class Admin:
                 webhook_secret=key.webhook_secret,
             )
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def limit_key(self, key_id: int, *, rps: float | None) -> None:
         """Set a key's own requests per second; None: the gateway's default from now on."""
-        run(self._unit(lambda session: update_key(session, key_id=key_id, changes={"rate_limit_rps": rps})))
+        self._run(lambda session: update_key(session, key_id=key_id, changes={"rate_limit_rps": rps}))
 
     def revoke_key(self, key_id: int) -> None:
         """Revoke one key, its `sk-` secret and its access-key/secret-key pair."""
-        run(self._unit(lambda session: revoke_key(session, key_id=key_id)))
+        self._run(lambda session: revoke_key(session, key_id=key_id))
 
     def channel(self, name: str, url: str, account: Account, **options: Any) -> None:
         """Add a channel for a sandbox account; roomy limits unless given."""
         limits = {"video_concurrency": ROOMY, "image_concurrency": ROOMY, "try_on_concurrency": ROOMY}
-        run(
-            self._unit(
-                lambda session: add_channel(
-                    session,
-                    name=name,
-                    base_url=url,
-                    access_key=account.access_key,
-                    secret_key=account.secret_key,
-                    **(limits | options),
-                )
+        self._run(
+            lambda session: add_channel(
+                session,
+                name=name,
+                base_url=url,
+                access_key=account.access_key,
+                secret_key=account.secret_key,
+                **(limits | options),
             )
         )
 
@@ -137,7 +146,7 @@ class Admin:
             ).one()
             return int(row[0]), int(row[1])
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def ledger(self, platform_id: str) -> dict[str, int]:
         """Return a task's ledger entries as kind → amount."""
@@ -146,7 +155,7 @@ class Admin:
             query = select(LEDGER.c.kind, LEDGER.c.amount_micros).where(LEDGER.c.task_platform_id == platform_id)
             return {kind: int(amount) for kind, amount in (await session.execute(query)).all()}
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def entry_kinds(self, name: str) -> list[str]:
         """List the kinds of a user's ledger entries, oldest first."""
@@ -156,7 +165,7 @@ class Admin:
             query = select(LEDGER.c.kind).where(LEDGER.c.user_id == user_id).order_by(LEDGER.c.id)
             return list((await session.scalars(query)).all())
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def revoke_keys(self, name: str) -> None:
         """Revoke every key of a user."""
@@ -165,7 +174,7 @@ class Admin:
             user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == name))).scalar_one()
             await session.execute(update(API_KEYS).where(API_KEYS.c.user_id == user_id).values(revoked_at=1))
 
-        run(self._unit(work))
+        self._run(work)
 
     def task_count(self) -> int:
         """Count the stored tasks."""
@@ -173,7 +182,7 @@ class Admin:
         async def work(session: Any) -> int:
             return len((await session.execute(select(TASKS.c.id))).all())
 
-        return run(self._unit(work))
+        return self._run(work)
 
 
 @dataclass
@@ -250,7 +259,8 @@ def gateway_factory(
         **settings: Any,
     ) -> RunningGateway:
         running = default_sandbox if sandbox is None else sandbox_factory(**sandbox)
-        admin = Admin(database_url)
+        admin = Admin(database_url, network.loop)
+        gateways.after(admin.close)  # once the gateway has stopped
         for number, account in enumerate(running.config.accounts[:channels], start=1):
             admin.channel(f"sandbox-{number}", running.url, account)
         keys = {name: admin.user(name) for name in ("alice", "bob")}
