@@ -20,8 +20,6 @@ from kling_gateway.keys import service as keys_service
 from kling_gateway.store.database import Database
 from kling_gateway.users import service as users_service
 
-pytestmark = pytest.mark.both_backends  # the admin commands write users, keys, channels and the ledger
-
 T = TypeVar("T")
 runner = CliRunner()
 CHANNEL = ["--base-url", "https://api-beijing.klingai.com/", "--access-key", "AK-main", "--secret-key", "SK-hidden"]
@@ -53,6 +51,7 @@ def in_database(url: str, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
     return asyncio.run(look())
 
 
+@pytest.mark.both_backends  # the ledger: the store matters
 def test_users_and_credits_keep_the_ledger_balanced(database_url: str) -> None:
     url = database_url
     created = admin_json(url, "users", "create", "alice", "--balance", "10", "--video-credit-yuan", "0.8")["user"]

@@ -6,13 +6,10 @@ import base64
 import json
 import re
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.keys import service as keys_service
 from tests.end_to_end.test_admin_cli import admin, admin_json, in_database
-
-pytestmark = pytest.mark.both_backends  # the admin commands write keys and their limits
 
 WHSEC = r"whsec_[A-Za-z0-9+/]{43}="  # the Base64 of 32 bytes
 
