@@ -21,7 +21,7 @@ from kling_gateway.sandbox.service import Sandbox
 from tests.helpers import sign_jwt
 from tests.inprocess import Apps, EventLoopThread, Lifespan, LoopbackServer, Network
 
-FAST = 1000.0  # sandbox speed-up that makes a 2-minute video take about a tenth of a second
+FAST = 10_000.0  # sandbox speed-up that makes a 2-minute video take about a hundredth of a second
 ROOMY = 10_000  # concurrency that tests which are not about limits never reach
 DEFAULTS = SandboxConfig(
     accounts=(Account.generate(), Account.generate()),

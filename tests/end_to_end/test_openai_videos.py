@@ -63,7 +63,7 @@ def test_the_sdk_creates_polls_lists_and_downloads_a_video(sdk: openai.OpenAI, g
     assert video.model == "kling-v2-6"
     assert (video.seconds, video.size) == ("5", "1920x1080")
     paced = sdk.videos.with_raw_response.retrieve(video.id)
-    assert paced.headers["openai-poll-after-ms"] == "50"  # the test gateway's poll interval, 0.05 s
+    assert paced.headers["openai-poll-after-ms"] == "20"  # the test gateway's poll interval, 0.02 s
     done = sdk.videos.poll(video.id)
     assert done.status == "completed"
     assert done.progress == 100
