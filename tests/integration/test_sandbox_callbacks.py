@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from tests.conftest import FAST, CallbackReceiver, SandboxFactory
-from tests.helpers import TEXT2VIDEO, create, finished, sign_jwt, wait_for, wait_until
+from tests.helpers import TEXT2VIDEO, SteppedClock, create, finished, sign_jwt, wait_for, wait_until
 
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 
@@ -107,3 +107,37 @@ async def test_callbacks_arrive_when_the_app_is_mounted_without_lifespan(callbac
         pass  # only its exit matters here: it closes the dispatcher and its HTTP client
     statuses = [event["task_status"] for event in _in_time_order(callback_receiver)]
     assert statuses == ["submitted", "processing", "succeed"]
+
+
+async def test_a_reset_drops_the_callbacks_owed_and_stops_those_under_way() -> None:
+    started, stopped = asyncio.Event(), asyncio.Event()
+    posted: list[str] = []
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        posted.append(orjson.loads(request.content)["task_status"])
+        started.set()
+        try:
+            await asyncio.Event().wait()  # a receiver that never answers
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return httpx.Response(200)
+
+    account = Account.generate()
+    clock = SteppedClock()
+    receiver = httpx.AsyncClient(transport=httpx.MockTransport(hang))
+    app = create_app(SandboxConfig(accounts=(account,), speed=FAST), http_client=receiver, clock=clock)
+    headers = {"Authorization": f"Bearer {sign_jwt(account)}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox", headers=headers) as client,
+    ):
+        answer = await client.post(TEXT2VIDEO, json={"prompt": "a fox", "callback_url": "http://receiver.test/hook"})
+        assert answer.status_code == 200, answer.text
+        await asyncio.wait_for(started.wait(), 5)  # the `submitted` callback is under way
+        app.state.api.reset()
+        await asyncio.wait_for(stopped.wait(), 5)
+        clock.advance(60)  # the task's later changes are past: owed no longer, none is sent
+        assert (await client.get(TEXT2VIDEO)).json()["data"] == []
+    assert posted == ["submitted"]
+    await receiver.aclose()
