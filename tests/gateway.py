@@ -28,7 +28,7 @@ from kling_gateway.store.models import API_KEYS, LEDGER, TASKS, USERS
 from kling_gateway.users.service import create_user
 from tests.conftest import ROOMY, RunningSandbox, SandboxFactory
 from tests.helpers import SteppedClock, wait_until
-from tests.inprocess import Apps, EventLoopThread, Network
+from tests.inprocess import Apps, EventLoopThread, Network, loopback_socket, url_of
 
 T = TypeVar("T")
 QUICK_SYNC = SyncConfig(poll_interval_s=0.02, idle_sleep_s=0.02)
@@ -264,15 +264,15 @@ def gateway_factory(
         for number, account in enumerate(running.config.accounts[:channels], start=1):
             admin.channel(f"sandbox-{number}", running.url, account)
         keys = {name: admin.user(name) for name in ("alice", "bob")}
-        port = free_port() if callbacks or listen else 0
-        if callbacks:  # the upstream calls back to this gateway, on the port it is about to take
-            settings["public_url"] = f"http://127.0.0.1:{port}"
+        bound = loopback_socket() if callbacks or listen else None
+        if callbacks and bound is not None:  # the upstream calls back to this gateway, on the port it will take
+            settings["public_url"] = url_of(bound)
         config = Settings(database_url=database_url, **({"sync": QUICK_SYNC} | settings))
         transport = network.transport()
         http = httpx.AsyncClient(transport=transport if upstream is None else upstream(transport))
         gateways.after(http.aclose)  # once the gateway has stopped
         app = create_app(config, run_worker=worker, http=http)
-        url = gateways.start(app, "gateway", listen=callbacks or listen, port=port)
+        url = gateways.start(app, "gateway", bound=bound)
         return RunningGateway(
             url=url, admin=admin, sandbox=running, network=network, keys=keys, runtime=app.state.runtime
         )

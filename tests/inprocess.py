@@ -187,14 +187,25 @@ class _PromptServer(uvicorn.Server):
         await self.exit_now.wait()
 
 
+def loopback_socket(port: int = 0) -> socket.socket:
+    """Bind a loopback port (any free one by default) for a server to take: its URL is known before the server."""
+    bound = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    bound.bind((LOOPBACK, port))
+    return bound
+
+
+def url_of(bound: socket.socket) -> str:
+    """The base URL of a server on a bound socket."""
+    return f"http://{LOOPBACK}:{bound.getsockname()[1]}"
+
+
 class LoopbackServer:
     """Serve an app with uvicorn on a loopback port, on the loop; the app's lifespan is run by its owner."""
 
-    def __init__(self, app: ASGIApp, *, port: int = 0) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((LOOPBACK, port))
-        self.url = f"http://{LOOPBACK}:{self._socket.getsockname()[1]}"
+    def __init__(self, app: ASGIApp, *, port: int = 0, bound: socket.socket | None = None) -> None:
+        self._socket = bound or loopback_socket(port)
+        self.url = url_of(self._socket)
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
         self._server = _PromptServer(config)
         self._task: asyncio.Task[None] | None = None
@@ -224,20 +235,21 @@ class Apps:
         self._network = network
         self._stops: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
-    def start(self, app: ASGIApp, name: str, *, listen: bool = False, port: int = 0) -> str:
-        """Run an app's startup, then put it on the network (or on a loopback port); return its base URL."""
+    def start(self, app: ASGIApp, name: str, *, listen: bool = False, bound: socket.socket | None = None) -> str:
+        """Run an app's startup, then put it on the network (or on a loopback port, or the bound socket given);
+        return its base URL."""
         lifespan = Lifespan(app)
         self._network.loop.run(lifespan.startup())
         self._stops.append(lifespan.shutdown)
-        if listen:
-            return self.listen(app, port=port)
+        if listen or bound is not None:
+            return self.listen(app, bound=bound)
         url = self._network.add(app, name)
         self.after(lambda: self._unlisted(url))
         return url
 
-    def listen(self, app: ASGIApp, *, port: int = 0) -> str:
+    def listen(self, app: ASGIApp, *, port: int = 0, bound: socket.socket | None = None) -> str:
         """Serve an app whose lifespan runs elsewhere (or that has none) on a loopback port; return its URL."""
-        server = LoopbackServer(app, port=port)
+        server = LoopbackServer(app, port=port, bound=bound)
         self._network.loop.run(server.start())
         self._stops.append(server.stop)
         return server.url
