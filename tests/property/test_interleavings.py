@@ -59,7 +59,9 @@ deductions = st.one_of(
             *("", "abc", "5 credits", "NaN", "sNaN", "Infinity", "-Infinity"),
         ]
     ),
-    st.text(st.characters(exclude_characters="\x00"), max_size=8),
+    # Any text an upstream's JSON can carry: no lone surrogate, which the client's JSON decoder refuses (and which
+    # PostgreSQL could not store); NUL is tried on its own, below.
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=8),
 )
 
 
