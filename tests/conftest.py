@@ -1,7 +1,8 @@
-"""Fixtures shared by every test: a real sandbox on a loopback port, clients, and a callback receiver."""
+"""Fixtures shared by every test: the in-process network, sandboxes, clients, and a callback receiver."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,21 +15,37 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
+from kling_gateway.sandbox.app import SandboxApi
+from kling_gateway.sandbox.config import Now
 from kling_gateway.sandbox.service import Sandbox
-from kling_gateway.serving import BackgroundServer
 from tests.helpers import sign_jwt
+from tests.inprocess import Apps, EventLoopThread, Lifespan, LoopbackServer, Network
 
-FAST = 1000.0  # sandbox speed-up that makes a 2-minute video take about a tenth of a second
+FAST = 10_000.0  # sandbox speed-up that makes a 2-minute video take about a hundredth of a second
 ROOMY = 10_000  # concurrency that tests which are not about limits never reach
+DEFAULTS = SandboxConfig(
+    accounts=(Account.generate(), Account.generate()),
+    speed=FAST,
+    seed=7,
+    video_concurrency=ROOMY,
+    image_concurrency=ROOMY,
+    try_on_concurrency=ROOMY,
+)
 
 
 @dataclass
 class RunningSandbox:
-    """A sandbox serving on loopback, with its accounts and a way to reach its state."""
+    """A running sandbox: where it answers (in-process, or on a loopback port), its accounts, and its state."""
 
     url: str
     config: SandboxConfig
-    state: Sandbox
+    app: Starlette
+    network: Network
+
+    @property
+    def state(self) -> Sandbox:
+        sandbox: Sandbox = self.app.state.sandbox
+        return sandbox
 
     @property
     def account(self) -> Account:
@@ -37,41 +54,97 @@ class RunningSandbox:
     def client(self, account: Account | None = None, *, token: str | None = None) -> httpx.Client:
         """Open a client that signs a fresh JWT for `account` (the first by default), or sends `token`."""
         bearer = token if token is not None else sign_jwt(account or self.account)
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {bearer}"}, timeout=10)
+        return self.network.client(base_url=self.url, headers={"Authorization": f"Bearer {bearer}"}, timeout=10)
+
+    def reset(self) -> None:
+        """Forget every task, session and count, and every callback not yet sent."""
+        api: SandboxApi = self.app.state.api
+
+        async def reset() -> None:
+            api.reset()
+
+        self.network.loop.run(reset())
+
+
+@pytest.fixture(scope="session")
+def network() -> Iterator[Network]:
+    """The event loop every app of the session runs on, and the in-process network that names them."""
+    loop = EventLoopThread()
+    opened = Network(loop)
+    yield opened
+    opened.close()
+    loop.close()
+
+
+@pytest.fixture
+def apps(network: Network) -> Iterator[Apps]:
+    """Apps started for this test; stopped when it ends."""
+    started = Apps(network)
+    yield started
+    started.stop()
+
+
+@dataclass
+class SharedSandbox:
+    """The session's sandbox of default settings: in-process, and on a loopback port for who needs a socket."""
+
+    app: Starlette
+    url: str
+    loopback_url: str
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox(network: Network) -> Iterator[SharedSandbox]:
+    """Start the default sandbox once for the whole session."""
+    app = create_app(DEFAULTS)
+    lifespan, server = Lifespan(app), LoopbackServer(app)
+    network.loop.run(lifespan.startup())
+    network.loop.run(server.start())
+    url = network.add(app, "sandbox")
+    yield SharedSandbox(app=app, url=url, loopback_url=server.url)
+    network.remove(url)
+    network.loop.run(server.stop())
+    network.loop.run(lifespan.shutdown())
+
+
+@pytest.fixture
+def sandbox(shared_sandbox: SharedSandbox, network: Network) -> RunningSandbox:
+    """A fast sandbox with two accounts, default limits and no faults, fresh for this test (in-process)."""
+    running = RunningSandbox(url=shared_sandbox.url, config=DEFAULTS, app=shared_sandbox.app, network=network)
+    running.reset()
+    return running
+
+
+@pytest.fixture
+def loopback_sandbox(shared_sandbox: SharedSandbox, network: Network) -> RunningSandbox:
+    """The same fresh sandbox, reached over a real loopback port: for clients and processes of their own."""
+    running = RunningSandbox(url=shared_sandbox.loopback_url, config=DEFAULTS, app=shared_sandbox.app, network=network)
+    running.reset()
+    return running
 
 
 SandboxFactory = Callable[..., RunningSandbox]
 
 
 @pytest.fixture
-def sandbox_factory() -> Iterator[SandboxFactory]:
-    """Start sandboxes with chosen settings (two accounts, fast by default); stop them after the test."""
-    servers: list[BackgroundServer] = []
+def sandbox_factory(apps: Apps, network: Network) -> SandboxFactory:
+    """Start sandboxes with chosen settings (two accounts, fast and roomy unless told); stop them after the test.
 
-    def start(**overrides: Any) -> RunningSandbox:
-        base = SandboxConfig(
-            accounts=(Account.generate(), Account.generate()),
-            speed=FAST,
-            seed=7,
-            video_concurrency=ROOMY,
-            image_concurrency=ROOMY,
-            try_on_concurrency=ROOMY,
-        )
-        config = SandboxConfig.model_validate(base.model_dump() | overrides)
-        app = create_app(config)
-        server = BackgroundServer(app).start()
-        servers.append(server)
-        return RunningSandbox(url=server.url, config=config, state=app.state.sandbox)
+    `listen=True` serves one on a loopback port instead of in-process; `clock` gives it a clock of its own (a
+    callable reading milliseconds since the epoch), so a test can move its time instead of waiting.
+    """
 
-    yield start
-    for server in servers:
-        server.stop()
+    def start(*, listen: bool = False, clock: Now | None = None, **overrides: Any) -> RunningSandbox:
+        config = SandboxConfig.model_validate(DEFAULTS.model_dump() | {"accounts": _fresh_accounts()} | overrides)
+        app = create_app(config) if clock is None else create_app(config, clock=clock)
+        url = apps.start(app, "sandbox", listen=listen)
+        return RunningSandbox(url=url, config=config, app=app, network=network)
+
+    return start
 
 
-@pytest.fixture
-def sandbox(sandbox_factory: SandboxFactory) -> RunningSandbox:
-    """A fast sandbox with default limits and no faults."""
-    return sandbox_factory()
+def _fresh_accounts() -> tuple[Account, Account]:
+    return Account.generate(), Account.generate()
 
 
 @pytest.fixture
@@ -89,19 +162,40 @@ class CallbackReceiver:
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
 
-@pytest.fixture
-def callback_receiver() -> Iterator[CallbackReceiver]:
-    """Listen on loopback for callbacks; answer 200 to each and keep its headers and raw body."""
-    receiver = CallbackReceiver(url="")
+@dataclass
+class CallbackPost:
+    """The session's receiver of callbacks: a loopback server with a path per test."""
+
+    url: str
+    receivers: dict[str, CallbackReceiver] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def callback_post(network: Network) -> Iterator[CallbackPost]:
+    """Listen on loopback for callbacks to every test's receiver; answer 200 to each."""
+    post = CallbackPost(url="")
 
     async def record(request: Request) -> Response:
-        receiver.received.append((dict(request.headers), await request.body()))
+        receiver = post.receivers.get(request.path_params["name"])
+        if receiver is not None:
+            receiver.received.append((dict(request.headers), await request.body()))
         return Response(b"ok")
 
-    app = Starlette(routes=[Route("/hook", record, methods=["POST"])])
-    with BackgroundServer(app) as server:
-        receiver.url = f"{server.url}/hook"
-        yield receiver
+    server = LoopbackServer(Starlette(routes=[Route("/hooks/{name}", record, methods=["POST"])]))
+    network.loop.run(server.start())
+    post.url = server.url
+    yield post
+    network.loop.run(server.stop())
+
+
+@pytest.fixture
+def callback_receiver(callback_post: CallbackPost) -> Iterator[CallbackReceiver]:
+    """A callback URL on loopback of this test's own: it answers 200 and keeps each call's headers and raw body."""
+    name = uuid.uuid4().hex
+    receiver = CallbackReceiver(url=f"{callback_post.url}/hooks/{name}")
+    callback_post.receivers[name] = receiver
+    yield receiver
+    del callback_post.receivers[name]
 
 
 pytest_plugins = ["tests.databases", "tests.gateway"]

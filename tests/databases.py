@@ -1,4 +1,9 @@
-"""Fresh, migrated databases for tests: a SQLite file or a PostgreSQL database, cloned from a migrated template."""
+"""Fresh, migrated databases for tests: a SQLite file or a PostgreSQL database, cloned from a migrated template.
+
+A test runs on SQLite. A test whose outcome depends on the store (repositories, transitions, the worker, billing,
+migrations, the outbox, chaos and property runs) is marked `both_backends` and runs once on each: SQLite and the
+machine's PostgreSQL. Each database is removed as soon as its test ends.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from kling_gateway.store.migrate import upgrade
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 BACKENDS = ("sqlite", "postgresql")
-
+BOTH_BACKENDS = "both_backends"  # the marker of tests that run on each backend
 
 T = TypeVar("T")
 
@@ -58,13 +63,12 @@ def ensure_postgres_running() -> None:
 
 
 class DatabaseFactory:
-    """Hand out empty, migrated databases of one backend; drop them at the end."""
+    """Hand out empty, migrated databases of one backend, each cloned from a template migrated on first use."""
 
     def __init__(self, backend: str, tmp_dir: Path) -> None:
         self.backend = backend
         self._tmp_dir = tmp_dir
         self._template: str | None = None
-        self._created: list[str] = []
 
     def _template_ready(self) -> str:
         if self._template is None:
@@ -76,40 +80,68 @@ class DatabaseFactory:
                 ensure_postgres_running()
                 name = f"kg_template_{uuid.uuid4().hex[:12]}"
                 run(_admin(f'CREATE DATABASE "{name}"'))
-                self._created.append(name)
-                run(_migrate(POSTGRES_URL.format(name=name)))
                 self._template = name
+                run(_migrate(POSTGRES_URL.format(name=name)))
         return self._template
 
     def new_url(self) -> str:
         """Make a fresh migrated database and return its SQLAlchemy URL."""
         template = self._template_ready()
+        name = f"kg_test_{uuid.uuid4().hex[:12]}"
         if self.backend == "sqlite":
-            path = self._tmp_dir / f"{uuid.uuid4().hex[:12]}.db"
+            path = self._tmp_dir / f"{name}.db"
             shutil.copyfile(template, path)
             return f"sqlite+aiosqlite:///{path}"
-        name = f"kg_test_{uuid.uuid4().hex[:12]}"
         run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        self._created.append(name)
         return POSTGRES_URL.format(name=name)
 
-    def drop_all(self) -> None:
-        """Drop every PostgreSQL database this factory made."""
-        if self._created:
-            run(_admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in reversed(self._created))))
+    def drop(self, url: str) -> None:
+        """Remove a database this factory made, whoever is still connected to it."""
+        name = url.rsplit("/", 1)[1]
+        if self.backend == "sqlite":
+            for path in self._tmp_dir.glob(f"{name}*"):  # the file, and its -wal and -shm
+                path.unlink()
+        else:
+            run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def drop_template(self) -> None:
+        """Drop the PostgreSQL template, once no test needs it any more."""
+        if self.backend == "postgresql" and self._template is not None:
+            run(_admin(f'DROP DATABASE IF EXISTS "{self._template}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_factory(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DatabaseFactory]:
-    """A factory of fresh databases, once for SQLite and once for PostgreSQL."""
-    factory = DatabaseFactory(request.param, tmp_path_factory.mktemp(f"db-{request.param}"))
-    yield factory
-    factory.drop_all()
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a test marked `both_backends` (itself, or by its module) once per backend.
+
+    A test that uses no database runs once, whatever its module's mark; marking such a test itself is a mistake.
+    """
+    if metafunc.definition.get_closest_marker(BOTH_BACKENDS) is None:
+        return
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS)
+    elif any(mark.name == BOTH_BACKENDS for mark in metafunc.definition.own_markers):
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} is marked {BOTH_BACKENDS} but uses no database")
 
 
 @pytest.fixture
-def database_url(database_factory: DatabaseFactory) -> str:
-    """The URL of an empty, migrated database just for this test."""
-    return database_factory.new_url()
+def backend() -> str:
+    """The backend of this test's database: SQLite, unless the test is marked `both_backends`."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def database_factories(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DatabaseFactory]]:
+    """One factory of fresh databases per backend; each migrates its template only when first asked."""
+    factories = {name: DatabaseFactory(name, tmp_path_factory.mktemp(f"db-{name}")) for name in BACKENDS}
+    yield factories
+    for factory in factories.values():
+        factory.drop_template()
+
+
+@pytest.fixture
+def database_url(backend: str, database_factories: dict[str, DatabaseFactory]) -> Iterator[str]:
+    """The URL of an empty, migrated database just for this test, removed when the test ends."""
+    factory = database_factories[backend]
+    url = factory.new_url()
+    yield url
+    factory.drop(url)

@@ -1,9 +1,13 @@
-"""A real gateway for tests: its own database (SQLite or PostgreSQL), sandbox channels, users and keys."""
+"""A real gateway for tests: its own database (SQLite or PostgreSQL), sandbox channels, users and keys.
+
+It runs in-process, its upstream calls reaching the sandbox in-process too; it listens on a loopback port only
+for a test that needs a socket (upstream callbacks, a subprocess calling it).
+"""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,16 +22,16 @@ from kling_gateway.channels.admin import add_channel
 from kling_gateway.dialects import Dialect
 from kling_gateway.keys.service import create_key, revoke_key, update_key
 from kling_gateway.sandbox import Account
-from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import Settings, SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, LEDGER, TASKS, USERS
 from kling_gateway.users.service import create_user
 from tests.conftest import ROOMY, RunningSandbox, SandboxFactory
-from tests.databases import run
+from tests.helpers import SteppedClock, wait_until
+from tests.inprocess import Apps, EventLoopThread, Network, loopback_socket, url_of
 
 T = TypeVar("T")
-QUICK_SYNC = SyncConfig(poll_interval_s=0.05, idle_sleep_s=0.02)
+QUICK_SYNC = SyncConfig(poll_interval_s=0.02, idle_sleep_s=0.02)
 
 
 def free_port() -> int:
@@ -50,17 +54,29 @@ class IssuedKey:
 
 @dataclass
 class Admin:
-    """Set up and inspect a gateway's database directly, as the admin commands do."""
+    """Set up and inspect a gateway's database directly, as the admin commands do (on the apps' loop, over a pool
+    of its own that `close` ends)."""
 
     database_url: str
+    loop: EventLoopThread
+    _db: Database | None = None
 
-    async def _unit(self, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-        db = Database(self.database_url)
-        try:
-            async with db.session() as session, session.begin():
+    def _run(self, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        """Do one piece of work in a transaction of its own."""
+
+        async def unit() -> T:
+            if self._db is None:
+                self._db = Database(self.database_url)
+            async with self._db.session() as session, session.begin():
                 return await work(session)
-        finally:
-            await db.dispose()
+
+        return self.loop.run(unit())
+
+    async def close(self) -> None:
+        """Close the pool, before the database goes."""
+        if self._db is not None:
+            await self._db.dispose()
+            self._db = None
 
     def user(self, name: str, balance_yuan: str = "1000", **rates: int) -> str:
         """Create a user with a balance and one key; return the key."""
@@ -69,7 +85,7 @@ class Admin:
             user = await create_user(session, name=name, balance_micros=yuan_to_micros(balance_yuan), **rates)
             return (await create_key(session, user_id=user.id, name="tests"))[1]
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def key(
         self, user: str, dialect: Dialect | None = None, *, rps: float | None = None, max_in_flight: int | None = None
@@ -97,29 +113,27 @@ class Admin:
                 webhook_secret=key.webhook_secret,
             )
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def limit_key(self, key_id: int, *, rps: float | None) -> None:
         """Set a key's own requests per second; None: the gateway's default from now on."""
-        run(self._unit(lambda session: update_key(session, key_id=key_id, changes={"rate_limit_rps": rps})))
+        self._run(lambda session: update_key(session, key_id=key_id, changes={"rate_limit_rps": rps}))
 
     def revoke_key(self, key_id: int) -> None:
         """Revoke one key, its `sk-` secret and its access-key/secret-key pair."""
-        run(self._unit(lambda session: revoke_key(session, key_id=key_id)))
+        self._run(lambda session: revoke_key(session, key_id=key_id))
 
     def channel(self, name: str, url: str, account: Account, **options: Any) -> None:
         """Add a channel for a sandbox account; roomy limits unless given."""
         limits = {"video_concurrency": ROOMY, "image_concurrency": ROOMY, "try_on_concurrency": ROOMY}
-        run(
-            self._unit(
-                lambda session: add_channel(
-                    session,
-                    name=name,
-                    base_url=url,
-                    access_key=account.access_key,
-                    secret_key=account.secret_key,
-                    **(limits | options),
-                )
+        self._run(
+            lambda session: add_channel(
+                session,
+                name=name,
+                base_url=url,
+                access_key=account.access_key,
+                secret_key=account.secret_key,
+                **(limits | options),
             )
         )
 
@@ -132,7 +146,7 @@ class Admin:
             ).one()
             return int(row[0]), int(row[1])
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def ledger(self, platform_id: str) -> dict[str, int]:
         """Return a task's ledger entries as kind → amount."""
@@ -141,7 +155,7 @@ class Admin:
             query = select(LEDGER.c.kind, LEDGER.c.amount_micros).where(LEDGER.c.task_platform_id == platform_id)
             return {kind: int(amount) for kind, amount in (await session.execute(query)).all()}
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def entry_kinds(self, name: str) -> list[str]:
         """List the kinds of a user's ledger entries, oldest first."""
@@ -151,7 +165,7 @@ class Admin:
             query = select(LEDGER.c.kind).where(LEDGER.c.user_id == user_id).order_by(LEDGER.c.id)
             return list((await session.scalars(query)).all())
 
-        return run(self._unit(work))
+        return self._run(work)
 
     def revoke_keys(self, name: str) -> None:
         """Revoke every key of a user."""
@@ -160,7 +174,7 @@ class Admin:
             user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == name))).scalar_one()
             await session.execute(update(API_KEYS).where(API_KEYS.c.user_id == user_id).values(revoked_at=1))
 
-        run(self._unit(work))
+        self._run(work)
 
     def task_count(self) -> int:
         """Count the stored tasks."""
@@ -168,37 +182,71 @@ class Admin:
         async def work(session: Any) -> int:
             return len((await session.execute(select(TASKS.c.id))).all())
 
-        return run(self._unit(work))
+        return self._run(work)
 
 
 @dataclass
 class RunningGateway:
-    """A gateway serving on loopback in front of a sandbox, with users alice and bob."""
+    """A running gateway in front of a sandbox, with users alice and bob."""
 
     url: str
     admin: Admin
     sandbox: RunningSandbox
+    network: Network
     keys: dict[str, str] = field(default_factory=dict)
     runtime: Runtime | None = None  # the gateway's own parts, for tests that inspect e.g. its upstream client
 
     def client(self, user: str = "alice", **headers: str) -> httpx.Client:
-        """Open a client that sends a user's key."""
+        """Open a client that sends a user's key (none for user "")."""
         auth = {"Authorization": f"Bearer {self.keys[user]}"} if user else {}
-        return httpx.Client(base_url=self.url, headers=auth | headers, timeout=15)
+        return self.http(auth | headers)
+
+    def http(self, headers: Mapping[str, str] | None = None) -> httpx.Client:
+        """Open a client that sends exactly these headers."""
+        return self.network.client(base_url=self.url, headers=dict(headers or {}), timeout=15)
 
 
 GatewayFactory = Callable[..., RunningGateway]
+KLING_T2V = "/kling/v1/videos/text2video"
+
+
+def live_through(gw: RunningGateway, clock: SteppedClock, client: httpx.Client, platform_ids: list[str]) -> None:
+    """Move the upstream's clock through the lives of these text2video tasks, a status at a time, each seen by the
+    gateway before the clock moves on: its polls see every status, however slowly a round runs."""
+    upstream = [task for task in gw.sandbox.state.tasks.all_tasks() if task.body.external_task_id in platform_ids]
+    assert len(upstream) == len(platform_ids), "every task must be upstream already"
+    for task in sorted(upstream, key=lambda task: task.timeline.processing_ms):
+        clock.move_to(task.timeline.processing_ms)
+        wait_until(client, f"{KLING_T2V}/{task.body.external_task_id}", ("processing", "succeed", "failed"))
+    clock.move_to(max(task.timeline.finished_ms for task in upstream))
+    for platform_id in platform_ids:
+        wait_until(client, f"{KLING_T2V}/{platform_id}")
+
+
+class UpstreamFault(httpx.AsyncBaseTransport):
+    """A transport between the gateway and its network that forces a fault; `gateway_factory(upstream=f.around)`."""
+
+    network: httpx.AsyncBaseTransport
+
+    def around(self, network: httpx.AsyncBaseTransport) -> UpstreamFault:
+        """Sit in front of the gateway's network."""
+        self.network = network
+        return self
 
 
 @pytest.fixture
-def gateway_factory(database_url: str, sandbox_factory: SandboxFactory) -> Iterator[GatewayFactory]:
+def gateway_factory(
+    database_url: str, sandbox: RunningSandbox, sandbox_factory: SandboxFactory, network: Network
+) -> Iterator[GatewayFactory]:
     """Start gateways over a fresh database and a sandbox; stop them after the test.
 
-    `sandbox` options go to the sandbox, `channels` (default 1) sandbox accounts become channels, the rest are
-    gateway settings (e.g. `sync=SyncConfig(...)`, `public_url=...`); `upstream` replaces the transport of the
-    gateway's upstream calls, to force a network fault.
+    `sandbox` options start a sandbox of their own (else the test's default one serves), `channels` (default 1)
+    sandbox accounts become channels, the rest are gateway settings (e.g. `sync=SyncConfig(...)`,
+    `public_url=...`). `callbacks=True` has the upstream call back to the gateway, which then listens on a
+    loopback port, as `listen=True` has it do for other callers; `upstream` wraps the transport of the gateway's
+    upstream calls, to force a network fault.
     """
-    servers: list[BackgroundServer] = []
+    gateways = Apps(network)
 
     def start(
         *,
@@ -206,27 +254,32 @@ def gateway_factory(database_url: str, sandbox_factory: SandboxFactory) -> Itera
         channels: int = 1,
         worker: bool = True,
         callbacks: bool = False,
-        upstream: httpx.AsyncBaseTransport | None = None,
+        listen: bool = False,
+        upstream: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
         **settings: Any,
     ) -> RunningGateway:
-        running = sandbox_factory(**(sandbox or {}))
-        admin = Admin(database_url)
+        running = default_sandbox if sandbox is None else sandbox_factory(**sandbox)
+        admin = Admin(database_url, network.loop)
+        gateways.after(admin.close)  # once the gateway has stopped
         for number, account in enumerate(running.config.accounts[:channels], start=1):
             admin.channel(f"sandbox-{number}", running.url, account)
         keys = {name: admin.user(name) for name in ("alice", "bob")}
-        port = free_port()
-        if callbacks:  # the upstream calls back to this gateway, on the port it is about to take
-            settings["public_url"] = f"http://127.0.0.1:{port}"
+        bound = loopback_socket() if callbacks or listen else None
+        if callbacks and bound is not None:  # the upstream calls back to this gateway, on the port it will take
+            settings["public_url"] = url_of(bound)
         config = Settings(database_url=database_url, **({"sync": QUICK_SYNC} | settings))
-        http = None if upstream is None else httpx.AsyncClient(transport=upstream)
+        transport = network.transport()
+        http = httpx.AsyncClient(transport=transport if upstream is None else upstream(transport))
+        gateways.after(http.aclose)  # once the gateway has stopped
         app = create_app(config, run_worker=worker, http=http)
-        server = BackgroundServer(app, port=port).start()
-        servers.append(server)
-        return RunningGateway(url=server.url, admin=admin, sandbox=running, keys=keys, runtime=app.state.runtime)
+        url = gateways.start(app, "gateway", bound=bound)
+        return RunningGateway(
+            url=url, admin=admin, sandbox=running, network=network, keys=keys, runtime=app.state.runtime
+        )
 
+    default_sandbox = sandbox
     yield start
-    for server in servers:
-        server.stop()
+    gateways.stop()
 
 
 @pytest.fixture

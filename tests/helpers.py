@@ -1,15 +1,54 @@
-"""Small helpers the tests share: creating tasks and waiting for them over HTTP."""
+"""Small helpers the tests share: waiting for a condition, a clock that tests move, creating and awaiting tasks."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx
 import jwt
 
+from kling_gateway.clock import now_ms
+
 TEXT2VIDEO = "/v1/videos/text2video"
 FINAL = ("succeed", "failed")
+CHECK_EVERY_S = 0.01  # how often a wait looks at its condition again
+POLL_EVERY_S = 0.02  # how often a wait asks a server again
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    what: str | Callable[[], str],
+    timeout_s: float = 20.0,
+    every_s: float = CHECK_EVERY_S,
+) -> None:
+    """Wait until `condition()` holds, looking again every `every_s`; at the deadline, fail saying what was awaited."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"timed out after {timeout_s} s waiting for {what if isinstance(what, str) else what()}"
+            )
+        time.sleep(every_s)
+
+
+class SteppedClock:
+    """A clock in milliseconds since the epoch that stands still until a test moves it (a sandbox's `clock`)."""
+
+    def __init__(self, start_ms: int | None = None) -> None:
+        self.ms = now_ms() if start_ms is None else start_ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.ms += round(seconds * 1000)
+
+    def move_to(self, moment_ms: int) -> None:
+        """Move the clock forward to a moment (never back)."""
+        self.ms = max(self.ms, moment_ms)
 
 
 def create(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -24,15 +63,19 @@ def wait_until(
     client: httpx.Client, path: str, statuses: tuple[str, ...] = FINAL, timeout_s: float = 10.0
 ) -> dict[str, Any]:
     """Poll a single-task path until the task reaches one of `statuses`; return its `data`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    last: list[dict[str, Any]] = []
+
+    def reached() -> bool:
         answer = client.get(path)
         assert answer.status_code == 200, answer.text
-        data: dict[str, Any] = answer.json()["data"]
-        if data["task_status"] in statuses:
-            return data
-        assert time.monotonic() < deadline, f"{path} stayed {data['task_status']}"
-        time.sleep(0.02)
+        last[:] = [answer.json()["data"]]
+        return last[0]["task_status"] in statuses
+
+    def stayed() -> str:
+        return f"{path} to be {' or '.join(statuses)}; it stayed {last[0]['task_status']}"
+
+    wait_for(reached, stayed, timeout_s, every_s=POLL_EVERY_S)
+    return last[0]
 
 
 def finished(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ def in_database(url: str, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
     return asyncio.run(look())
 
 
+@pytest.mark.both_backends  # the ledger: the store matters
 def test_users_and_credits_keep_the_ledger_balanced(database_url: str) -> None:
     url = database_url
     created = admin_json(url, "users", "create", "alice", "--balance", "10", "--video-credit-yuan", "0.8")["user"]

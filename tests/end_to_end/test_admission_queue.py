@@ -6,21 +6,42 @@ import itertools
 from typing import Any
 
 import httpx
+import pytest
 
 from kling_gateway.sandbox.store import SandboxTask
 from kling_gateway.settings import AdmissionConfig
 from tests.gateway import GatewayFactory, RunningGateway
-from tests.helpers import create, error_of, wait_until
+from tests.helpers import FINAL, SteppedClock, create, error_of, wait_for, wait_until
 
 T2V = "/kling/v1/videos/text2video"
+pytestmark = pytest.mark.both_backends  # the worker dispatches the queue and settles holds: the store matters
+
 SPEED = 400.0  # a 5-second standard video then takes about a third of a second upstream
 
 
-def one_slot_gateway(gateway_factory: GatewayFactory, *, speed: float = SPEED, **settings: Any) -> RunningGateway:
-    """A gateway whose only channel runs one video at a time."""
-    gw = gateway_factory(channels=0, sandbox={"speed": speed}, **settings)
+def one_slot_gateway(
+    gateway_factory: GatewayFactory, *, speed: float = SPEED, clock: SteppedClock | None = None, **settings: Any
+) -> RunningGateway:
+    """A gateway whose only channel runs one video at a time (on an upstream whose time is `clock`, if given)."""
+    upstream: dict[str, Any] = {"speed": speed} | ({} if clock is None else {"clock": clock})
+    gw = gateway_factory(channels=0, sandbox=upstream, **settings)
     gw.admin.channel("narrow", gw.sandbox.url, gw.sandbox.account, video_concurrency=1)
     return gw
+
+
+def run_out(gw: RunningGateway, clock: SteppedClock, client: httpx.Client, platform_ids: list[str]) -> list[Any]:
+    """Have the upstream finish whatever it runs, again and again, until each of these tasks has ended here;
+    return them as they end."""
+
+    def ended() -> bool:
+        running = gw.sandbox.state.tasks.all_tasks()
+        clock.move_to(max((task.timeline.finished_ms for task in running), default=clock.ms))
+        return all(
+            client.get(f"{T2V}/{platform_id}").json()["data"]["task_status"] in FINAL for platform_id in platform_ids
+        )
+
+    wait_for(ended, "every task to run upstream in turn and end", every_s=0.02)
+    return [client.get(f"{T2V}/{platform_id}").json()["data"] for platform_id in platform_ids]
 
 
 def upstream_by_platform_id(gw: RunningGateway) -> dict[str, SandboxTask]:
@@ -33,7 +54,8 @@ def upstream_by_platform_id(gw: RunningGateway) -> dict[str, SandboxTask]:
 
 
 def test_submits_past_the_channel_limit_are_queued_then_run_one_at_a_time(gateway_factory: GatewayFactory) -> None:
-    gw = one_slot_gateway(gateway_factory)
+    clock = SteppedClock()  # the first task runs until the test moves the upstream's time
+    gw = one_slot_gateway(gateway_factory, clock=clock)
     with gw.client() as client:
         first = create(client, T2V, {"prompt": "fox 0"})
         assert first["task_id"] is not None
@@ -43,7 +65,7 @@ def test_submits_past_the_channel_limit_are_queued_then_run_one_at_a_time(gatewa
         video = client.get(f"{T2V}/mine-3", headers={"X-Response-Format": "video"}).json()
         assert video["status"] == "queued"
         assert gw.admin.money("alice")[1] > 0  # every queued task has its hold
-        done = [wait_until(client, f"{T2V}/{task['platform_id']}") for task in [first, *queued]]
+        done = run_out(gw, clock, client, [task["platform_id"] for task in [first, *queued]])
     assert [task["task_status"] for task in done] == ["succeed"] * 4
     upstream = upstream_by_platform_id(gw)
     runs = sorted((upstream[task["platform_id"]].timeline for task in done), key=lambda timeline: timeline.created_ms)
@@ -53,14 +75,14 @@ def test_submits_past_the_channel_limit_are_queued_then_run_one_at_a_time(gatewa
 
 
 def test_users_take_turns_in_the_queue_each_oldest_first(gateway_factory: GatewayFactory) -> None:
-    gw = one_slot_gateway(gateway_factory, speed=100.0)  # the first task runs while the others are submitted
+    clock = SteppedClock()  # the first task runs while the others are submitted: until the test moves time
+    gw = one_slot_gateway(gateway_factory, speed=100.0, clock=clock)
     with gw.client("alice") as alice, gw.client("bob") as bob:
         create(alice, T2V, {"prompt": "alice runs"})
         alice_waits = [create(alice, T2V, {"prompt": f"alice waits {n}"})["platform_id"] for n in (1, 2, 3)]
         bob_waits = create(bob, T2V, {"prompt": "bob waits"})["platform_id"]
-        for platform_id in alice_waits:
-            wait_until(alice, f"{T2V}/{platform_id}")
-        wait_until(bob, f"{T2V}/{bob_waits}")
+        run_out(gw, clock, alice, alice_waits)
+        run_out(gw, clock, bob, [bob_waits])
     upstream = upstream_by_platform_id(gw)
     order = sorted([*alice_waits, bob_waits], key=lambda platform_id: upstream[platform_id].timeline.created_ms)
     # Bob's only task goes right after alice's oldest waiting one, not behind all of hers.
@@ -128,5 +150,5 @@ def test_a_queued_task_can_be_asked_for_in_every_shape_and_by_every_id_it_has(ga
             assert (task["task_id"], task["status"]) == (waiting["platform_id"], "SUBMITTED")
         listed = client.get(T2V, params={"pageSize": 5}).json()["data"]
         assert waiting["platform_id"] in [item["platform_id"] for item in listed]
-    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {gw.keys['bob']}"}) as bob:
+    with gw.client("bob") as bob:
         assert bob.get(f"{T2V}/{waiting['platform_id']}").status_code == 404

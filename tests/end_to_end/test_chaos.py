@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from benchmarks.audit import audit
 from benchmarks.chaos import ChaosConfig, run_chaos
 from sqlalchemy import select
@@ -19,10 +20,13 @@ from kling_gateway.tasks.ids import new_platform_id
 from tests.gateway import GatewayFactory
 from tests.helpers import create, finished, wait_until
 
+pytestmark = pytest.mark.both_backends  # chaos runs: one worker on SQLite, two on PostgreSQL
+
 TASKS = 80
 T2V = "/kling/v1/videos/text2video"
 
 
+@pytest.mark.slow
 def test_no_task_is_lost_or_done_twice_while_workers_are_killed(database_url: str, tmp_path: Path) -> None:
     sqlite = database_url.startswith("sqlite")
     config = ChaosConfig(
@@ -54,7 +58,8 @@ def test_no_task_is_lost_or_done_twice_while_workers_are_killed(database_url: st
 
 
 def test_the_audit_reports_a_duplicate_an_orphan_and_an_open_hold(gateway_factory: GatewayFactory) -> None:
-    gateway = gateway_factory(channels=1)  # the sandbox's second account is no channel: it plays a stray sender
+    # The sandbox's second account is no channel: it plays a stray sender. The audit reads the upstream over a port.
+    gateway = gateway_factory(channels=1, sandbox={"listen": True})
     stray = gateway.sandbox.config.accounts[1]
     with gateway.client() as client:
         done = finished(client, T2V, {"prompt": "a fox"})

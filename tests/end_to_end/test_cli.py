@@ -16,6 +16,10 @@ import httpx
 import jwt
 import pytest
 
+from tests.helpers import wait_for, wait_until
+
+pytestmark = pytest.mark.slow  # each test runs the command line in processes of its own
+
 COMMAND = [sys.executable, "-m", "kling_gateway"]
 
 
@@ -82,12 +86,15 @@ def sandbox_process() -> Iterator[tuple[str, dict[str, str]]]:
         if "Kling sandbox on" in lines[-1]:
             break
     keys = dict(re.findall(r"(access key|secret key|API key)\s+(\S+)", "".join(lines)))
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
             httpx.get(f"{url}/v1/videos/text2video")
-            break
         except httpx.TransportError:
-            time.sleep(0.05)
+            return False
+        return True
+
+    wait_for(answers, f"the sandbox to answer on {url}", timeout_s=max(0.0, deadline - time.monotonic()))
     try:
         yield url, keys
     finally:
@@ -113,14 +120,8 @@ def test_a_user_signs_a_jwt_creates_a_task_and_downloads_the_video(
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert '"code":0' in curl.stdout, curl.stdout
-    headers = {"Authorization": f"Bearer {keys['API key']}"}
-    deadline = time.monotonic() + 30
-    while True:
-        data = httpx.get(f"{url}/v1/videos/text2video/boat-1", headers=headers).json()["data"]
-        if data["task_status"] == "succeed":
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['API key']}"}) as client:
+        data = wait_until(client, "/v1/videos/text2video/boat-1", ("succeed",), timeout_s=30)
     video = httpx.get(data["task_result"]["videos"][0]["url"])
     assert video.headers["content-type"] == "video/mp4"
     assert len(video.content) > 1000

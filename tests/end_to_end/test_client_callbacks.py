@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from sqlalchemy import select
@@ -20,23 +17,17 @@ from typer.testing import CliRunner
 
 from kling_gateway.cli import app
 from kling_gateway.dialects import Dialect
-from kling_gateway.serving import BackgroundServer
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, USERS
 from tests.conftest import CallbackReceiver
 from tests.databases import run
-from tests.gateway import QUICK_SYNC, GatewayFactory, RunningGateway, free_port
-from tests.helpers import create
+from tests.gateway import QUICK_SYNC, GatewayFactory, RunningGateway, free_port, live_through
+from tests.helpers import SteppedClock, create, wait_for
+from tests.inprocess import Apps
+
+pytestmark = pytest.mark.both_backends  # the outbox delivers from the store: the store matters
 
 T2V = "/kling/v1/videos/text2video"
-PROCESSING_LONG_ENOUGH = {"speed": 40.0}  # processing lasts seconds: polls see it even when a round is slow
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def webhook_secrets(gw: RunningGateway, user: str) -> dict[int, str | None]:
@@ -70,18 +61,20 @@ def received_for(receiver: CallbackReceiver, platform_id: str) -> list[Call]:
 def test_every_change_reaches_the_callback_url_signed_in_the_keys_dialect(
     gateway_factory: GatewayFactory, callback_receiver: CallbackReceiver
 ) -> None:
-    gw = gateway_factory(allow_private_callbacks=True, sandbox=PROCESSING_LONG_ENOUGH)
+    clock = SteppedClock()  # the upstream's time: moved a status at a time, so polls see every one
+    gw = gateway_factory(allow_private_callbacks=True, sandbox={"clock": clock})
     video_key = gw.admin.key("alice", Dialect.VIDEO)
     hook = callback_receiver.url
     with (
         gw.client() as client,
-        httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {video_key.secret}"}, timeout=15) as video,
+        gw.http({"Authorization": f"Bearer {video_key.secret}"}) as video,
     ):
         kling_task = create(client, T2V, {"prompt": "a fox", "callback_url": hook, "external_task_id": "order-1"})
         answer = video.post(T2V, json={"prompt": "a hen", "callback_url": hook, "external_task_id": "order-2"})
         assert answer.status_code == 200, answer.text
         video_id = answer.json()["task_id"]
         kling_id = kling_task["platform_id"]
+        live_through(gw, clock, client, [kling_id, video_id])
         wait_for(lambda: len(received_for(callback_receiver, kling_id)) == 3, "the kling task's three callbacks")
         wait_for(lambda: len(received_for(callback_receiver, video_id)) == 3, "the video task's three callbacks")
         kling_final = client.get(f"{T2V}/{kling_id}").json()["data"]
@@ -129,20 +122,22 @@ def callbacks_cli(gw: RunningGateway, *arguments: str) -> Any:
 
 
 def test_callbacks_given_up_on_a_dead_receiver_are_listed_and_retried_once_it_is_back(
-    gateway_factory: GatewayFactory,
+    gateway_factory: GatewayFactory, apps: Apps
 ) -> None:
     quick_give_up = QUICK_SYNC.model_copy(update={"callback_give_up_s": 0.2})
-    gw = gateway_factory(allow_private_callbacks=True, sync=quick_give_up, sandbox=PROCESSING_LONG_ENOUGH)
+    clock = SteppedClock()
+    gw = gateway_factory(allow_private_callbacks=True, sync=quick_give_up, sandbox={"clock": clock})
     port = free_port()  # nobody listens here yet
     with gw.client() as client:
         platform_id = create(client, T2V, {"prompt": "a fox", "callback_url": f"http://127.0.0.1:{port}/hook"})[
             "platform_id"
         ]
+        live_through(gw, clock, client, [platform_id])
 
     def given_up() -> list[Any]:
         return [row for row in callbacks_cli(gw, "list", "--task", platform_id)["callbacks"] if row["given_up_at"]]
 
-    wait_for(lambda: len(given_up()) == 3, "all three callbacks given up")
+    wait_for(lambda: len(given_up()) == 3, "all three callbacks given up", every_s=0.05)
     for row in given_up():
         assert row["state"] == "given-up"
         assert row["last_error"].startswith("ConnectError")
@@ -157,23 +152,27 @@ def test_callbacks_given_up_on_a_dead_receiver_are_listed_and_retried_once_it_is
         receiver.received.append((dict(request.headers), await request.body()))
         return Response(b"ok")
 
-    with BackgroundServer(Starlette(routes=[Route("/hook", record, methods=["POST"])]), port=port):
-        for row in sorted(given_up(), key=lambda row: row["id"]):
-            retried = callbacks_cli(gw, "retry", str(row["id"]))["callback"]
-            assert retried["state"] == "pending"
-            assert retried["given_up_at"] is None
-            assert retried["created_at"] == row["created_at"]  # when the change happened stays true
-            assert retried["give_up_at"] > row["give_up_at"]  # a new retry period
-        wait_for(lambda: len(receiver.received) == 3, "the retried callbacks")
+    apps.listen(Starlette(routes=[Route("/hook", record, methods=["POST"])]), port=port)
+    for row in sorted(given_up(), key=lambda row: row["id"]):
+        retried = callbacks_cli(gw, "retry", str(row["id"]))["callback"]
+        assert retried["state"] == "pending"
+        assert retried["given_up_at"] is None
+        assert retried["created_at"] == row["created_at"]  # when the change happened stays true
+        assert retried["give_up_at"] > row["give_up_at"]  # a new retry period
+    wait_for(lambda: len(receiver.received) == 3, "the retried callbacks")
     assert [orjson.loads(body)["task_status"] for _, body in receiver.received] == [
         "submitted",
         "processing",
         "succeed",
     ]
-    delivered = callbacks_cli(gw, "list", "--state", "delivered", "--task", platform_id)["callbacks"]
-    assert len(delivered) == 3
+
+    def delivered() -> list[Any]:
+        return list(callbacks_cli(gw, "list", "--state", "delivered", "--task", platform_id)["callbacks"])
+
+    # A delivery is recorded once its answer is in, a moment after the receiver has the callback.
+    wait_for(lambda: len(delivered()) == 3, "all three callbacks recorded as delivered", every_s=0.05)
     refused = CliRunner().invoke(
-        app, ["callbacks", "retry", str(delivered[0]["id"]), "--database-url", gw.admin.database_url]
+        app, ["callbacks", "retry", str(delivered()[0]["id"]), "--database-url", gw.admin.database_url]
     )
     assert refused.exit_code == 1
     assert "already delivered" in refused.output

@@ -10,8 +10,10 @@ import httpx
 import pytest
 
 from kling_gateway.settings import SyncConfig
-from tests.gateway import GatewayFactory
+from tests.gateway import GatewayFactory, UpstreamFault
 from tests.helpers import wait_until
+
+pytestmark = pytest.mark.both_backends  # claims, adoption and billing across a crash: the store matters
 
 T2V = "/kling/v1/videos/text2video"
 # A short upstream timeout makes the claim on a task being sent short too (twice the timeout, plus a poll).
@@ -22,12 +24,11 @@ class SenderDies(RuntimeError):
     """Stands for the process that was sending a create being killed: nothing after the call runs."""
 
 
-class DiesDuringTheFirstCreate(httpx.AsyncBaseTransport):
+class DiesDuringTheFirstCreate(UpstreamFault):
     """Let every request through, but end the sender during its first create, after or before it reached the
     upstream."""
 
     def __init__(self, *, reached_upstream: bool) -> None:
-        self._network = httpx.AsyncHTTPTransport()
         self._reached_upstream = reached_upstream
         self.creates = 0
 
@@ -36,9 +37,9 @@ class DiesDuringTheFirstCreate(httpx.AsyncBaseTransport):
             self.creates += 1
             if self.creates == 1:
                 if self._reached_upstream:
-                    await self._network.handle_async_request(request)
+                    await self.network.handle_async_request(request)
                 raise SenderDies("killed mid-call")
-        return await self._network.handle_async_request(request)
+        return await self.network.handle_async_request(request)
 
 
 @pytest.mark.parametrize("reached_upstream", [True, False], ids=["created-upstream", "never-arrived"])
@@ -46,7 +47,7 @@ def test_a_task_whose_sender_died_mid_create_ends_with_exactly_one_upstream_task
     gateway_factory: GatewayFactory, reached_upstream: bool
 ) -> None:
     upstream = DiesDuringTheFirstCreate(reached_upstream=reached_upstream)
-    gw = gateway_factory(upstream=upstream, sync=SHORT_CLAIMS)
+    gw = gateway_factory(upstream=upstream.around, sync=SHORT_CLAIMS)
     body = {"prompt": "a fox", "external_task_id": "fox-1"}
     # The client gets no answer: a 500, or the connection just drops.
     with gw.client() as client, contextlib.suppress(httpx.TransportError):
@@ -65,12 +66,11 @@ def test_a_task_whose_sender_died_mid_create_ends_with_exactly_one_upstream_task
     assert gw.admin.money("alice")[1] == 0
 
 
-class CreateLandsLate(httpx.AsyncBaseTransport):
+class CreateLandsLate(UpstreamFault):
     """Time out the first create at once, while the request reaches the upstream only a moment later: a lookup
     made right after the timeout does not find the task yet."""
 
     def __init__(self, delay_s: float) -> None:
-        self._network = httpx.AsyncHTTPTransport()
         self._delay_s = delay_s
         self.creates = 0
         self._late: set[asyncio.Task[httpx.Response]] = set()
@@ -83,18 +83,18 @@ class CreateLandsLate(httpx.AsyncBaseTransport):
                 late = asyncio.create_task(self._deliver_later(request))
                 self._late.add(late)
                 raise httpx.ReadTimeout("no answer in time", request=request)
-        return await self._network.handle_async_request(request)
+        return await self.network.handle_async_request(request)
 
     async def _deliver_later(self, request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(self._delay_s)
-        return await self._network.handle_async_request(request)
+        return await self.network.handle_async_request(request)
 
 
 def test_a_create_that_lands_after_its_timeout_is_adopted_not_sent_to_another_channel(
     gateway_factory: GatewayFactory,
 ) -> None:
     upstream = CreateLandsLate(delay_s=0.3)
-    gw = gateway_factory(channels=2, upstream=upstream, sync=SHORT_CLAIMS)
+    gw = gateway_factory(channels=2, upstream=upstream.around, sync=SHORT_CLAIMS)
     with gw.client() as client:
         answer = client.post(T2V, json={"prompt": "a fox", "external_task_id": "late-1"})
         assert answer.status_code == 200, answer.text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ from jsonschema import Draft202012Validator
 from kling_gateway.dialects import Dialect
 from tests import contracts
 from tests.gateway import GatewayFactory, RunningGateway
-from tests.helpers import wait_until
+from tests.helpers import SteppedClock, wait_for, wait_until
 
 T2V = "/kling/v1/videos/text2video"
 I2V = "/kling/v1/videos/image2video"
@@ -178,18 +177,25 @@ def test_task_bodies_follow_the_documented_table_and_example(gateway: RunningGat
 
 
 def test_task_progress_climbs_below_100_until_the_task_finishes(gateway_factory: GatewayFactory) -> None:
-    gw = gateway_factory(sandbox={"speed": 20.0})  # a 2-minute clip takes about 6 s, 5 of them processing
+    clock = SteppedClock()  # the upstream's time moves only when told, one status at a time
+    gw = gateway_factory(sandbox={"clock": clock})
     seen: list[tuple[str, int]] = []
+
+    def read_until(status: str) -> bool:
+        item = _in(client, path, Dialect.TASK)["data"]
+        assert PROGRESS.match(item["progress"])
+        seen.append((item["status"], int(item["progress"].rstrip("%"))))
+        return bool(item["status"] == status)
+
     with gw.client() as client:
         platform_id = _create(client, T2V, {"prompt": "a fox"}, Dialect.TASK)["data"]["task_id"]
         path = f"{T2V}/{platform_id}"
-        deadline = time.monotonic() + 60
-        while not seen or seen[-1][0] not in ("SUCCESS", "FAILURE"):
-            assert time.monotonic() < deadline, seen[-5:]
-            item = _in(client, path, Dialect.TASK)["data"]
-            assert PROGRESS.match(item["progress"])
-            seen.append((item["status"], int(item["progress"].rstrip("%"))))
-            time.sleep(0.01)
+        [upstream] = gw.sandbox.state.tasks.all_tasks()
+        wait_for(lambda: read_until("SUBMITTED"), "the task submitted")
+        clock.move_to(upstream.timeline.processing_ms)
+        wait_for(lambda: read_until("IN_PROGRESS"), "the gateway to see the task processing")
+        clock.move_to(upstream.timeline.finished_ms)
+        wait_for(lambda: read_until("SUCCESS"), "the gateway to see the task finished")
     percents = [percent for _, percent in seen]
     assert percents == sorted(percents)
     assert all(percent < 100 for status, percent in seen if status not in ("SUCCESS", "FAILURE"))
@@ -222,7 +228,7 @@ def test_the_header_picks_the_dialect_else_the_key_default_else_kling(gateway: R
         platform_id = _finish(client, T2V, {"prompt": "a fox"})["platform_id"]
         path = f"{T2V}/{platform_id}"
         assert client.get(path).json()["code"] == 0
-    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {task_key.secret}"}) as keyed:
+    with gateway.http({"Authorization": f"Bearer {task_key.secret}"}) as keyed:
         assert keyed.get(path).json()["code"] == "success"
         assert keyed.get(T2V).json()["data"][0]["task_id"] == platform_id
         assert set(keyed.get(path, headers={"X-Response-Format": "video"}).json()) >= {"task_id", "status"}
@@ -256,9 +262,7 @@ def test_every_error_has_a_body_in_every_dialect(gateway_factory: GatewayFactory
             404: client.get(f"{T2V}/nope"),
             409: client.post(T2V, json={"prompt": "another", "external_task_id": "once"}),
         }
-    with httpx.Client(
-        base_url=gw.url, headers=header | {"Authorization": f"Bearer {gw.admin.key('poor').secret}"}
-    ) as poor:
+    with gw.http(header | {"Authorization": f"Bearer {gw.admin.key('poor').secret}"}) as poor:
         answers[429] = poor.post(T2V, json={"prompt": "a fox"})
     for status, answer in answers.items():
         assert answer.status_code == status, answer.text
@@ -305,7 +309,7 @@ def _unreachable(request: httpx.Request) -> httpx.Response:
 
 @pytest.mark.parametrize("dialect", list(Dialect))
 def test_an_unreachable_upstream_is_a_5xx_in_every_dialect(gateway_factory: GatewayFactory, dialect: Dialect) -> None:
-    gw = gateway_factory(upstream=httpx.MockTransport(_unreachable))
+    gw = gateway_factory(upstream=lambda _network: httpx.MockTransport(_unreachable))
     with gw.client(**{"X-Response-Format": dialect.value}) as client:
         answer = client.post(T2V, json={"prompt": "a fox"})
     assert answer.status_code == 503, answer.text

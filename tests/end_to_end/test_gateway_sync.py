@@ -17,7 +17,9 @@ from kling_gateway.kling.schemas import ACTIONS, Family
 from kling_gateway.settings import AdmissionConfig, SyncConfig
 from kling_gateway.upstream.callbacks import callback_url
 from tests.gateway import QUICK_SYNC, GatewayFactory, RunningGateway
-from tests.helpers import create, error_of, wait_until
+from tests.helpers import SteppedClock, create, error_of, wait_for, wait_until
+
+pytestmark = pytest.mark.both_backends  # the worker, transitions and billing: the store matters
 
 STARTING_BALANCE = yuan_to_micros("1000")  # what gateway_factory gives alice
 RATES = {Family.VIDEOS: yuan_to_micros("1"), Family.IMAGES: yuan_to_micros("0.025")}  # the default credit prices
@@ -169,8 +171,13 @@ def test_when_every_channel_answers_1303_and_no_queue_is_allowed_the_submit_is_r
 ) -> None:
     """When every upstream account is full and a user may queue nothing, the submit is a 429 with code 1303;
     nothing is held or stored."""
+    # No worker: one could claim the task between the submit's offer and its queue check, and the submit then
+    # leaves the task to it (TaskService._check_queue_bound); what is checked here is the submit's own refusal.
     gw = gateway_factory(
-        channels=2, sandbox={"speed": 1.0, "video_concurrency": 1}, admission=AdmissionConfig(queue_per_user=0)
+        channels=2,
+        worker=False,
+        sandbox={"speed": 1.0, "video_concurrency": 1},
+        admission=AdmissionConfig(queue_per_user=0),
     )
     fill(gw, 0, 1)
     fill(gw, 1, 1)
@@ -347,14 +354,18 @@ def test_many_tasks_of_one_channel_are_polled_with_list_calls(gateway_factory: G
 
 def test_tasks_submitted_one_after_another_are_still_polled_together(gateway_factory: GatewayFactory) -> None:
     """Tasks submitted at different moments come due in the same rounds, so list calls read them together."""
+    clock = SteppedClock()  # the upstream's time: the tasks stay in flight until the test ends them
     gw = gateway_factory(
-        sandbox={"speed": 50.0}, sync=SyncConfig(poll_interval_s=0.25, idle_sleep_s=0.02, batch_min_tasks=2)
+        sandbox={"speed": 50.0, "clock": clock},
+        sync=SyncConfig(poll_interval_s=0.25, idle_sleep_s=0.02, batch_min_tasks=2),
     )
     count = count_polls(gw)
     platform_ids = []
     for number in range(10):  # spread over a whole poll interval
         platform_ids.append(submit_as_alice(gw, number))
-        time.sleep(0.025)
+        time.sleep(0.025)  # the gateway's clock
+    wait_for(lambda: count.looks >= 3 * len(platform_ids), "three rounds' worth of looks at the tasks in flight")
+    clock.advance(60)
     with gw.client() as client:
         done = [wait_until(client, f"{T2V}/{platform_id}") for platform_id in platform_ids]
     assert [data["task_status"] for data in done] == ["succeed"] * 10

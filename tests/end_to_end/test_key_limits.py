@@ -6,11 +6,10 @@ Limits here are one request per minute, so that the second request is refused ho
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import socket
 import subprocess
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,10 +18,10 @@ from limits.aio.storage import RedisStorage
 
 from kling_gateway.api import create_app
 from kling_gateway.dialects import Dialect
-from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import AdmissionConfig, Settings
 from tests.gateway import GatewayFactory, RunningGateway, free_port
-from tests.helpers import TEXT2VIDEO, sign_jwt
+from tests.helpers import TEXT2VIDEO, sign_jwt, wait_for
+from tests.inprocess import Apps
 
 ONE_PER_MINUTE = 1 / 60
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -30,10 +29,9 @@ REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/15"  # a database of its own, em
 OPENAI_VIDEOS = "/v1/videos"
 
 
-def key_client(gateway: RunningGateway | str, secret: str, **headers: str) -> httpx.Client:
-    """Open a client of a gateway (or its URL) that sends this bearer secret."""
-    url = gateway if isinstance(gateway, str) else gateway.url
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"} | headers, timeout=15)
+def key_client(gateway: RunningGateway, secret: str, **headers: str) -> httpx.Client:
+    """Open a client of a gateway that sends this bearer secret."""
+    return gateway.http({"Authorization": f"Bearer {secret}"} | headers)
 
 
 def refused(answer: httpx.Response) -> Any:
@@ -114,30 +112,30 @@ def redis_url() -> str:
             ["redis-server", "--bind", REDIS_HOST, "--port", str(REDIS_PORT), "--daemonize", "yes", "--save", ""],
             check=True,
         )
-        deadline = time.monotonic() + 10
-        while not _redis_answers():
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
+        wait_for(_redis_answers, "redis-server to start", timeout_s=10)
     asyncio.run(RedisStorage(f"async+{REDIS_URL}").reset())  # counters left by a run over another database
     return REDIS_URL
 
 
 @pytest.fixture
-def second_gateway(gateway_factory: GatewayFactory, redis_url: str) -> Iterator[tuple[RunningGateway, str]]:
-    """A gateway counting in Redis, and the URL of another API process over the same database and Redis."""
+def second_gateway(
+    gateway_factory: GatewayFactory, redis_url: str, apps: Apps
+) -> tuple[RunningGateway, RunningGateway]:
+    """A gateway counting in Redis, and another API over the same database and Redis (as another process would be)."""
     first = gateway_factory(redis_url=redis_url)
     app = create_app(Settings(database_url=first.admin.database_url, redis_url=redis_url), run_worker=False)
-    server = BackgroundServer(app, port=free_port()).start()
-    yield first, server.url
-    server.stop()
+    second = dataclasses.replace(first, url=apps.start(app, "gateway"), runtime=app.state.runtime)
+    return first, second
 
 
-def test_gateways_sharing_a_redis_share_each_key_allowance(second_gateway: tuple[RunningGateway, str]) -> None:
-    first, second_url = second_gateway
+def test_gateways_sharing_a_redis_share_each_key_allowance(
+    second_gateway: tuple[RunningGateway, RunningGateway],
+) -> None:
+    first, second = second_gateway
     limited = first.admin.key("alice", rps=ONE_PER_MINUTE)
-    with key_client(first, limited.secret) as one, key_client(second_url, limited.secret) as other:
+    with key_client(first, limited.secret) as one, key_client(second, limited.secret) as other:
         assert one.get(TEXT2VIDEO).status_code == 200
         assert refused(other.get(TEXT2VIDEO))["code"] == 1302
         assert refused(one.get(TEXT2VIDEO))["code"] == 1302
-    with key_client(second_url, first.keys["alice"]) as unlimited:
+    with key_client(second, first.keys["alice"]) as unlimited:
         assert [unlimited.get(TEXT2VIDEO).status_code for _ in range(3)] == [200] * 3

@@ -23,11 +23,22 @@ MP4_BOX = b"ftyp"
 
 
 @pytest.fixture
+def gateway(gateway_factory: GatewayFactory) -> RunningGateway:
+    """A gateway on a loopback port: the SDK speaks HTTP with a client library of its own."""
+    return gateway_factory(listen=True)
+
+
+def sdk_for(gateway: RunningGateway, api_key: str) -> openai.OpenAI:
+    """The official SDK, pointed at the gateway with a key; no retries, so every error shows."""
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=api_key, max_retries=0)
+
+
+@pytest.fixture
 def sdk(gateway: RunningGateway) -> Iterator[openai.OpenAI]:
-    """The official SDK, pointed at the gateway with alice's key; no retries, so every error shows."""
+    """The official SDK with alice's key."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the SDK marks its videos client for OpenAI's own model
-        client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=gateway.keys["alice"], max_retries=0)
+        client = sdk_for(gateway, gateway.keys["alice"])
         yield client
         client.close()
 
@@ -52,7 +63,7 @@ def test_the_sdk_creates_polls_lists_and_downloads_a_video(sdk: openai.OpenAI, g
     assert video.model == "kling-v2-6"
     assert (video.seconds, video.size) == ("5", "1920x1080")
     paced = sdk.videos.with_raw_response.retrieve(video.id)
-    assert paced.headers["openai-poll-after-ms"] == "50"  # the test gateway's poll interval, 0.05 s
+    assert paced.headers["openai-poll-after-ms"] == "20"  # the test gateway's poll interval, 0.02 s
     done = sdk.videos.poll(video.id)
     assert done.status == "completed"
     assert done.progress == 100
@@ -67,7 +78,8 @@ def test_the_sdk_creates_polls_lists_and_downloads_a_video(sdk: openai.OpenAI, g
         kling = client.get(f"{T2V}/{video.id}").json()["data"]
     assert kling["platform_id"] == video.id
     assert kling["task_status"] == "succeed"
-    assert httpx.get(kling["task_result"]["videos"][0]["url"]).content == content.content
+    with gateway.http() as anyone:
+        assert anyone.get(kling["task_result"]["videos"][0]["url"]).content == content.content
     mode_and_ratio = _sent(gateway)
     assert (mode_and_ratio["mode"], mode_and_ratio["aspect_ratio"], mode_and_ratio["duration"]) == ("pro", "16:9", "5")
 
@@ -119,7 +131,7 @@ def test_the_sdk_sees_clear_errors(sdk: openai.OpenAI, gateway: RunningGateway) 
         sdk.videos.create(model="kling-v2-6", prompt="a fox", seconds="8")
     assert "duration" in bad_seconds.value.message
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="sk-wrong", max_retries=0).videos.list()
+        sdk_for(gateway, "sk-wrong").videos.list()
     assert gateway.admin.task_count() == 0
     assert gateway.admin.money("alice") == (1_000_000_000, 0)
 

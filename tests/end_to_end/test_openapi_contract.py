@@ -46,9 +46,6 @@ OPENAI_OPERATIONS = (
 NEW_API_OPERATIONS = (("POST", "/v1/video/generations"), ("GET", "/v1/video/generations/{task_id}"))
 POINT = {"x": 0.5, "y": 0.4}
 
-# SQLite only: the contract lives at the HTTP edge, the same on both backends, and SQLite keeps the run short.
-SQLITE = pytest.mark.parametrize("database_factory", ["sqlite"], indirect=True)
-
 
 def test_every_create_example_is_a_valid_body() -> None:
     assert CREATE_EXAMPLES.keys() == ACTIONS.keys()
@@ -56,7 +53,6 @@ def test_every_create_example_is_a_valid_body() -> None:
         parse_create_body(family, action, body)
 
 
-@SQLITE
 def test_the_document_lists_every_route_and_the_docs_page_answers(gateway_factory: GatewayFactory) -> None:
     gateway = gateway_factory(worker=False)
     with gateway.client(user="") as client:
@@ -77,7 +73,6 @@ def test_the_document_lists_every_route_and_the_docs_page_answers(gateway_factor
     assert "/openapi.json" in docs.text
 
 
-@SQLITE
 def test_the_document_states_the_bounds_the_gateway_enforces(gateway_factory: GatewayFactory) -> None:
     gateway = gateway_factory(worker=False)
     with gateway.client(user="") as client:
@@ -113,12 +108,11 @@ def _parameters(document: dict[str, Any], path: str) -> dict[str, dict[str, Any]
 
 @pytest.mark.slow
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
-@SQLITE
 def test_the_gateway_answers_as_its_openapi_document_says(gateway_factory: GatewayFactory, tmp_path: Path) -> None:
     # Some tasks fail upstream, so failed tasks are rendered too; the packs never run out.
-    gateway = gateway_factory(sandbox={"failure_rate": 0.25, "resource_pack_units": 10**9})
+    gateway = gateway_factory(sandbox={"failure_rate": 0.25, "resource_pack_units": 10**9}, listen=True)
     key = gateway.admin.user("fuzzer", balance_yuan="100000000")
-    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {key}"}, timeout=15) as client:
+    with gateway.http({"Authorization": f"Bearer {key}"}) as client:
         seeded = seed_tasks(gateway, client)
     config = tmp_path / "schemathesis.toml"
     config.write_text(known_ids_config(seeded))

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -101,10 +100,10 @@ def test_no_secret_reaches_a_log_a_listing_an_error_or_a_repr(
     bearer = {"Authorization": f"Bearer {issued['secret']}"}
     signed = {"Authorization": f"Bearer {sign_jwt(Pair(issued['access_key'], issued['secret_key']))}"}
     wrongly_signed = Pair(issued["access_key"], "not-the-secret-key-of-this-access-key")
-    with httpx.Client(base_url=gw.url, timeout=15) as client:
+    with gw.http() as client:
         for headers in (bearer, signed):
             task = client.post(T2V, json={"prompt": "a fox"}, headers=headers).json()["data"]
-            with httpx.Client(base_url=gw.url, headers=headers, timeout=15) as carol:
+            with gw.http(headers) as carol:
                 assert wait_until(carol, f"{T2V}/{task['platform_id']}")["task_status"] == "succeed"
         forged = client.get(T2V, headers={"Authorization": f"Bearer {sign_jwt(wrongly_signed)}"})
         assert forged.status_code == 401, forged.text

@@ -18,6 +18,8 @@ from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.users import service as users_service
 
+pytestmark = pytest.mark.both_backends  # users, keys, channels and the ledger in the store
+
 YUAN = 1_000_000
 
 

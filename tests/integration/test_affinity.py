@@ -19,6 +19,8 @@ from kling_gateway.store.models import UPSTREAM_OBJECTS
 from kling_gateway.upstream.client import UpstreamTask
 from kling_gateway.users.service import create_user
 
+pytestmark = pytest.mark.both_backends  # the affinity repository: the store matters
+
 NOW_MS = 1_790_000_000_000
 VIDEO_ID = "860531209405841471"
 SESSION_ID = "860531209405841472"

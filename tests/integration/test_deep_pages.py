@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from kling_gateway.store.database import Database, Executor
@@ -13,6 +14,8 @@ from kling_gateway.store.models import TASKS, USERS
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import VIEW_COLUMNS
 from tests.databases import run
+
+pytestmark = pytest.mark.both_backends  # the list repository: the store matters
 
 NOW = 1_800_000_000_000
 ACTIONS = (("videos", "text2video"), ("videos", "image2video"), ("images", "generations"))
@@ -102,6 +105,14 @@ async def _compare_every_page(url: str) -> None:
                         listed = await _page_through(
                             connection, user_id=user_id, family=family, action=action, page_size=page_size
                         )
+                        # The statement shown for a page (to explain it) is the one that reads it.
+                        where: dict[str, Any] = {"user_id": user_id, "family": family, "action": action}
+                        shown_query = repository.page_query(**where, page_num=2, page_size=page_size)
+                        shown = (await connection.execute(shown_query)).all()
+                        rows, _more = await repository.page_for_user(
+                            connection, **where, page_num=2, page_size=page_size
+                        )
+                        assert list(rows) == shown[:page_size]
                         # Together the pages hold each of the list's tasks once, newest first, and no other.
                         ids = [row.platform_id for row in listed]
                         assert len(set(ids)) == len(ids)

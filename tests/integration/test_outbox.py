@@ -6,7 +6,7 @@ import asyncio
 import base64
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,6 @@ from kling_gateway.dialects import Dialect
 from kling_gateway.keys import service as keys_service
 from kling_gateway.kling.schemas import Family
 from kling_gateway.outbox.delivery import FIRST_RETRY_S, RETRY_JITTER, Deliverer
-from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, CLIENT_CALLBACKS, TASKS
@@ -39,6 +38,9 @@ from kling_gateway.users import service as users_service
 from tests.conftest import CallbackReceiver
 from tests.factories import task_draft
 from tests.gateway import free_port
+from tests.inprocess import Apps
+
+pytestmark = pytest.mark.both_backends  # the outbox queues, claims and records deliveries in the store
 
 CONFIG = SyncConfig(callback_timeout_s=2.0)
 DAY_MS = 86_400_000
@@ -58,7 +60,7 @@ class ScriptedReceiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[ScriptedReceiver]:
+def receiver(apps: Apps) -> ScriptedReceiver:
     scripted = ScriptedReceiver()
 
     async def answer(request: Request) -> Response:
@@ -66,9 +68,8 @@ def receiver() -> Iterator[ScriptedReceiver]:
         await asyncio.sleep(scripted.delay_s)
         return Response(b"", status_code=scripted.answers.pop(0) if scripted.answers else 200)
 
-    with BackgroundServer(Starlette(routes=[Route("/hook", answer, methods=["POST"])])) as server:
-        scripted.url = f"{server.url}/hook"
-        yield scripted
+    scripted.url = apps.listen(Starlette(routes=[Route("/hook", answer, methods=["POST"])])) + "/hook"
+    return scripted
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import RunningSandbox
-from tests.helpers import TEXT2VIDEO, error_of, sign_jwt
+from tests.conftest import RunningSandbox, SandboxFactory
+from tests.helpers import TEXT2VIDEO, SteppedClock, error_of, sign_jwt
 
 
 def _now() -> int:
@@ -115,10 +115,27 @@ def test_auth_is_checked_on_creates_and_costs_too(sandbox: RunningSandbox) -> No
         assert error_of(client.get("/account/costs?start_time=0&end_time=1"))[:2] == (401, 1002)
 
 
-def test_a_token_that_worked_is_refused_once_it_expires(sandbox: RunningSandbox) -> None:
-    now = time.time()
-    token = _token(sandbox, exp=int(now) + 2, nbf=int(now) - 5)
+def test_a_token_that_worked_is_refused_once_it_expires(sandbox_factory: SandboxFactory) -> None:
+    clock = SteppedClock()
+    sandbox = sandbox_factory(clock=clock)
+    now = clock() // 1000
+    token = _token(sandbox, exp=now + 2, nbf=now - 5)
     with sandbox.client(token=token) as client:
         assert client.get(TEXT2VIDEO).status_code == 200
-        time.sleep(max(0.0, int(now) + 2 - time.time()) + 0.05)
+        clock.advance(1)
+        assert client.get(TEXT2VIDEO).status_code == 200  # remembered as verified, and not yet expired
+        clock.move_to((now + 2) * 1000)
+        assert error_of(client.get(TEXT2VIDEO))[:2] == (401, 1004)
+
+
+def test_a_token_is_judged_by_the_sandboxs_clock(sandbox_factory: SandboxFactory) -> None:
+    clock = SteppedClock()
+    sandbox = sandbox_factory(clock=clock)
+    now = clock() // 1000
+    early = _token(sandbox, exp=now + 600, nbf=now + 60)
+    with sandbox.client(token=early) as client:
+        assert error_of(client.get(TEXT2VIDEO))[:2] == (401, 1003)
+        clock.advance(60)
+        assert client.get(TEXT2VIDEO).status_code == 200
+    with sandbox.client(token=_token(sandbox, exp=now + 60, nbf=now - 5)) as client:  # never seen: checked in full
         assert error_of(client.get(TEXT2VIDEO))[:2] == (401, 1004)

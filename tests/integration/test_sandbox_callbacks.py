@@ -14,16 +14,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from tests.conftest import FAST, CallbackReceiver, SandboxFactory
-from tests.helpers import TEXT2VIDEO, create, finished, sign_jwt, wait_until
+from tests.helpers import TEXT2VIDEO, SteppedClock, create, finished, sign_jwt, wait_for, wait_until
 
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 
 
 def _wait_for_callbacks(receiver: CallbackReceiver, count: int) -> None:
-    deadline = time.monotonic() + 10
-    while len(receiver.received) < count:
-        assert time.monotonic() < deadline, f"got {len(receiver.received)} callbacks of {count}"
-        time.sleep(0.02)
+    wait_for(lambda: len(receiver.received) >= count, lambda: f"{count} callbacks; got {len(receiver.received)}")
 
 
 def _in_time_order(receiver: CallbackReceiver) -> list[dict[str, Any]]:
@@ -80,12 +77,13 @@ def test_callbacks_are_signed_with_the_webhook_secret(
 
 
 def test_a_task_without_callback_url_sends_nothing(client: httpx.Client, callback_receiver: CallbackReceiver) -> None:
-    announced = create(client, TEXT2VIDEO, {"prompt": "a fox", "callback_url": callback_receiver.url})["task_id"]
+    # The silent task lives first: callbacks go out in the order of their moments, so any of its own, were one
+    # owed, would be sent before the announced task's first.
     silent = create(client, TEXT2VIDEO, {"prompt": "a cat"})["task_id"]
-    for task_id in (announced, silent):
-        wait_until(client, f"{TEXT2VIDEO}/{task_id}")
+    wait_until(client, f"{TEXT2VIDEO}/{silent}")
+    announced = create(client, TEXT2VIDEO, {"prompt": "a fox", "callback_url": callback_receiver.url})["task_id"]
+    wait_until(client, f"{TEXT2VIDEO}/{announced}")
     _wait_for_callbacks(callback_receiver, 3)
-    time.sleep(0.2)  # room for a callback of the silent task to arrive, were one sent
     assert [event["task_id"] for event in _in_time_order(callback_receiver)] == [announced] * 3
 
 
@@ -109,3 +107,37 @@ async def test_callbacks_arrive_when_the_app_is_mounted_without_lifespan(callbac
         pass  # only its exit matters here: it closes the dispatcher and its HTTP client
     statuses = [event["task_status"] for event in _in_time_order(callback_receiver)]
     assert statuses == ["submitted", "processing", "succeed"]
+
+
+async def test_a_reset_drops_the_callbacks_owed_and_stops_those_under_way() -> None:
+    started, stopped = asyncio.Event(), asyncio.Event()
+    posted: list[str] = []
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        posted.append(orjson.loads(request.content)["task_status"])
+        started.set()
+        try:
+            await asyncio.Event().wait()  # a receiver that never answers
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return httpx.Response(200)
+
+    account = Account.generate()
+    clock = SteppedClock()
+    receiver = httpx.AsyncClient(transport=httpx.MockTransport(hang))
+    app = create_app(SandboxConfig(accounts=(account,), speed=FAST), http_client=receiver, clock=clock)
+    headers = {"Authorization": f"Bearer {sign_jwt(account)}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox", headers=headers) as client,
+    ):
+        answer = await client.post(TEXT2VIDEO, json={"prompt": "a fox", "callback_url": "http://receiver.test/hook"})
+        assert answer.status_code == 200, answer.text
+        await asyncio.wait_for(started.wait(), 5)  # the `submitted` callback is under way
+        app.state.api.reset()
+        await asyncio.wait_for(stopped.wait(), 5)
+        clock.advance(60)  # the task's later changes are past: owed no longer, none is sent
+        assert (await client.get(TEXT2VIDEO)).json()["data"] == []
+    assert posted == ["submitted"]
+    await receiver.aclose()

@@ -12,7 +12,7 @@ import httpx
 from kling_gateway.kling.pricing import unit_cost
 from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
 from tests.conftest import SandboxFactory
-from tests.helpers import TEXT2VIDEO, create, finished, finished_video, wait_until
+from tests.helpers import TEXT2VIDEO, SteppedClock, create, finished, finished_video, wait_until
 
 TASK_ID = re.compile(r"^[1-9]\d{17}$")
 
@@ -36,18 +36,18 @@ def test_task_info_is_empty_without_an_external_id(client: httpx.Client) -> None
 
 
 def test_a_task_moves_forward_to_succeed(sandbox_factory: SandboxFactory) -> None:
-    sandbox = sandbox_factory(speed=20.0)  # a std 5 s clip takes about 6 s
+    clock = SteppedClock()
+    sandbox = sandbox_factory(speed=20.0, clock=clock)  # a std 5 s clip takes about 6 s
     with sandbox.client() as client:
         task_id = create(client, TEXT2VIDEO, {"prompt": "a fox", "model_name": "kling-v1-6"})["task_id"]
         seen: list[str] = []
         data = {}
-        deadline = time.monotonic() + 60
         while not seen or seen[-1] not in ("succeed", "failed"):
             data = client.get(f"{TEXT2VIDEO}/{task_id}").json()["data"]
             if not seen or seen[-1] != data["task_status"]:
                 seen.append(data["task_status"])
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+            assert clock.ms - data["created_at"] < 60_000, seen
+            clock.advance(0.05)
     assert seen == ["submitted", "processing", "succeed"]
     assert data["updated_at"] > data["created_at"]
     assert data["task_status_msg"] == ""
@@ -59,9 +59,12 @@ def test_a_task_moves_forward_to_succeed(sandbox_factory: SandboxFactory) -> Non
 
 
 def test_the_speed_factor_divides_the_typical_duration(sandbox_factory: SandboxFactory) -> None:
-    sandbox = sandbox_factory(speed=100.0)
+    clock = SteppedClock()
+    sandbox = sandbox_factory(speed=100.0, clock=clock)
     with sandbox.client() as client:
-        done = finished(client, TEXT2VIDEO, {"prompt": "a fox"})
+        path = f"{TEXT2VIDEO}/{create(client, TEXT2VIDEO, {'prompt': 'a fox'})['task_id']}"
+        clock.advance(60)  # long enough for the task, not for the client's token
+        done = wait_until(client, path)
     took_s = (done["updated_at"] - done["created_at"]) / 1000
     assert 0.3 < took_s < 4.0  # a std 5 s clip typically takes 120 s; /100 → about 1.2 s
 
@@ -87,9 +90,11 @@ def test_failure_rate_makes_tasks_fail_with_a_reason_and_no_deduction(
 
 
 def test_a_failure_rate_fails_about_that_share(sandbox_factory: SandboxFactory) -> None:
-    sandbox = sandbox_factory(failure_rate=0.3, video_concurrency=500)
+    clock = SteppedClock()
+    sandbox = sandbox_factory(failure_rate=0.3, video_concurrency=500, clock=clock)
     with sandbox.client() as client:
         ids = [create(client, TEXT2VIDEO, {"prompt": f"clip {n}"})["task_id"] for n in range(200)]
+        clock.advance(60)  # every task has ended; the client's token has not
         statuses = [wait_until(client, f"{TEXT2VIDEO}/{task_id}")["task_status"] for task_id in ids]
     assert 30 <= statuses.count("failed") <= 90
 

@@ -74,4 +74,4 @@ def test_files_do_not_exist_before_the_task_succeeds(sandbox_factory: SandboxFac
         assert task is not None
         image_url = task.result["images"][0]["url"]
         assert client.get(image_url).status_code == 404
-    assert httpx.get(f"{sandbox.url}/files/videos/000.mp4").status_code == 404
+        assert client.get(f"{sandbox.url}/files/videos/000.mp4").status_code == 404

@@ -16,8 +16,8 @@ import pytest
 
 from kling_gateway.kling.schemas import ACTIONS, Family
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
-from kling_gateway.serving import BackgroundServer
 from tests.helpers import error_of, sign_jwt
+from tests.inprocess import Apps, Network
 from tests.unit.schemas import INVALID, SYNC_BAD, VALID
 
 # These actions refer to objects the sandbox must hold first (a video, a session), so a body that is valid by
@@ -26,16 +26,20 @@ NEEDS_EARLIER_OBJECTS = {"video-extend", "lip-sync", "multi-elements", "advanced
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
+def client(network: Network) -> Iterator[httpx.Client]:
     """One roomy sandbox for the whole table, and a client of its only account."""
     account = Account.generate()
     config = SandboxConfig(accounts=(account,), video_concurrency=10_000, image_concurrency=100_000)
-    with BackgroundServer(create_app(config)) as server:
+    sandboxes = Apps(network)
+    url = sandboxes.start(create_app(config), "sandbox")
+    try:
         headers = {"Authorization": f"Bearer {sign_jwt(account)}"}
-        with httpx.Client(base_url=server.url, headers=headers, timeout=10) as opened:
+        with network.client(base_url=url, headers=headers, timeout=10) as opened:
             yield opened
             for family, action in ACTIONS:
                 assert opened.get(f"/v1/{family}/{action}", params={"pageSize": 500}).status_code == 200
+    finally:
+        sandboxes.stop()
 
 
 @pytest.mark.parametrize(("family", "action", "body", "fragments"), INVALID)

@@ -19,6 +19,8 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.models import ApiKey
 from kling_gateway.users import service as users_service
 
+pytestmark = pytest.mark.both_backends  # the key repository: the store matters
+
 ACCESS_KEY = re.compile(r"^ak-[A-Za-z0-9_-]{22}$")
 SECRET_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 43 URL-safe characters: 256 bits
 

@@ -52,6 +52,12 @@ class Recorder:
 
 
 @pytest.fixture
+def sandbox(loopback_sandbox: RunningSandbox) -> RunningSandbox:
+    """The default sandbox over a real port: these tests are of the client's own HTTP."""
+    return loopback_sandbox
+
+
+@pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
 
@@ -178,7 +184,7 @@ async def test_wrong_keys_make_the_channel_unavailable(sandbox: RunningSandbox, 
 
 
 async def test_a_channel_at_its_concurrency_limit_is_busy(sandbox_factory: SandboxFactory, kling: KlingClient) -> None:
-    channel = channel_of(sandbox_factory(speed=SLOW, video_concurrency=1))
+    channel = channel_of(sandbox_factory(speed=SLOW, video_concurrency=1, listen=True))
     await kling.create(channel, VIDEOS, T2V, {"prompt": "one"})
     with pytest.raises(ChannelBusy) as raised:
         await kling.create(channel, VIDEOS, T2V, {"prompt": "two"})
@@ -197,7 +203,7 @@ async def test_a_body_the_upstream_refuses_is_refused(
 
 
 async def test_server_errors_leave_the_outcome_unknown(sandbox_factory: SandboxFactory, kling: KlingClient) -> None:
-    channel = channel_of(sandbox_factory(error_rate=1.0))
+    channel = channel_of(sandbox_factory(error_rate=1.0, listen=True))
     calls = (
         kling.create(channel, VIDEOS, T2V, {"prompt": "a fox"}),
         kling.get(channel, VIDEOS, T2V, "123"),

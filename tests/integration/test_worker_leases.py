@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
+
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import USERS
 from kling_gateway.store.records import PolledTask, TaskStatus
@@ -12,6 +14,8 @@ from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import TaskChanges
 from tests.databases import run
 from tests.factories import task_draft
+
+pytestmark = pytest.mark.both_backends  # claims with leases: the store matters
 
 NOW = 1_800_000_000_000
 LEASE_MS = 60_000

@@ -95,6 +95,30 @@ def test_a_token_that_does_not_verify_gets_its_code(signed: str, code: KlingCode
     assert named in detail
 
 
+@pytest.mark.parametrize(
+    "signed",
+    [
+        pytest.param(token(secret="x" * 43), id="wrong-secret"),
+        pytest.param(token(nbf=FAR_FUTURE), id="not-yet-valid"),
+        pytest.param(token(exp=LONG_AGO), id="expired"),
+        pytest.param(token(exp="soon"), id="exp-not-a-number"),
+        pytest.param(token(nbf=[1]), id="nbf-not-a-number"),
+    ],
+)
+def test_a_verifier_with_a_clock_of_its_own_refuses_alike(signed: str) -> None:
+    at_its_time = refusal(lambda: signing.verify(signed, SECRET_KEY, now_s=time.time()))
+    assert at_its_time == refusal(signing.verify, signed, SECRET_KEY)
+
+
+def test_a_verifier_with_a_clock_of_its_own_judges_nbf_and_exp_by_it() -> None:
+    start = LONG_AGO
+    signed = token(nbf=start + 60, exp=start + 120)
+    assert refusal(lambda: signing.verify(signed, SECRET_KEY, now_s=start + 59))[0] is KlingCode.AUTH_NOT_YET_VALID
+    assert signing.verify(signed, SECRET_KEY, now_s=start + 60)["iss"] == ACCESS_KEY
+    assert signing.verify(signed, SECRET_KEY, now_s=start + 119.9)["exp"] == start + 120
+    assert refusal(lambda: signing.verify(signed, SECRET_KEY, now_s=start + 120))[0] is KlingCode.AUTH_EXPIRED
+
+
 def test_an_expired_token_with_a_wrong_signature_is_a_signature_failure() -> None:
     signed = token(secret="x" * 43, exp=LONG_AGO)
     assert refusal(signing.verify, signed, SECRET_KEY)[0] is KlingCode.AUTH_FAILED

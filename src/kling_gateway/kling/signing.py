@@ -69,15 +69,26 @@ def read_issuer(token: str) -> str:
     return issuer
 
 
-def verify(token: str, secret_key: str) -> dict[str, Any]:
-    """Check a token's signature against the secret key, then its nbf and exp; return its claims."""
+def verify(token: str, secret_key: str, *, now_s: float | None = None) -> dict[str, Any]:
+    """Check a token's signature against the secret key, then its nbf and exp at `now_s` (default: the wall clock's
+    time); return its claims."""
+    wall_clock = now_s is None
     try:
-        return jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             secret_key,
             algorithms=[ALGORITHM],
-            options={"require": list(REQUIRED_CLAIMS), "verify_aud": False, "verify_iat": False},  # Kling has no iat
+            options={
+                "require": list(REQUIRED_CLAIMS),
+                "verify_aud": False,
+                "verify_iat": False,  # Kling has no iat
+                "verify_nbf": wall_clock,
+                "verify_exp": wall_clock,
+            },
         )
+        if now_s is not None:
+            _check_times(claims, now_s)
+        return claims
     except jwt.InvalidSignatureError as error:
         raise TokenRefused(
             KlingCode.AUTH_FAILED, "the token's signature does not match the secret key of its access key"
@@ -93,6 +104,21 @@ def verify(token: str, secret_key: str) -> dict[str, Any]:
         ) from error
     except jwt.InvalidTokenError as error:
         raise TokenRefused(KlingCode.AUTH_INVALID, f"the token is not acceptable ({error})") from error
+
+
+def _check_times(claims: dict[str, Any], now_s: float) -> None:
+    """Apply PyJWT's nbf and exp rules at a given moment, for a verifier with a clock of its own."""
+    if _whole_seconds(claims, "nbf", "Not Before") > now_s:
+        raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+    if _whole_seconds(claims, "exp", "Expiration Time") <= now_s:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+
+
+def _whole_seconds(claims: dict[str, Any], claim: str, name: str) -> int:
+    try:
+        return int(claims[claim])
+    except (ValueError, TypeError, OverflowError):
+        raise jwt.DecodeError(f"{name} claim ({claim}) must be an integer.") from None
 
 
 def _claimed_time(token: str, claim: str) -> str:

@@ -21,7 +21,7 @@ from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family,
 from kling_gateway.sandbox import media, wire
 from kling_gateway.sandbox.auth import Authenticator
 from kling_gateway.sandbox.callbacks import CallbackDispatcher
-from kling_gateway.sandbox.config import Account, SandboxConfig
+from kling_gateway.sandbox.config import Account, Now, SandboxConfig
 from kling_gateway.sandbox.errors import SandboxError
 from kling_gateway.sandbox.service import Sandbox
 
@@ -29,27 +29,38 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Account], Awaitable[Response]]
 
 
-def create_app(config: SandboxConfig | None = None, *, http_client: httpx.AsyncClient | None = None) -> Starlette:
-    """Build a sandbox app; `http_client` (for callbacks) lets tests choose the transport."""
-    api = SandboxApi(config or SandboxConfig(), http_client=http_client)
+def create_app(
+    config: SandboxConfig | None = None, *, http_client: httpx.AsyncClient | None = None, clock: Now = now_ms
+) -> Starlette:
+    """Build a sandbox app; `http_client` (for callbacks) lets tests choose the transport, `clock` the time that
+    tasks, tokens, sessions and rate windows go by."""
+    api = SandboxApi(config or SandboxConfig(), http_client=http_client, clock=clock)
     app = Starlette(routes=api.routes(), lifespan=api.lifespan, exception_handlers={HTTPException: _http_exception})
     app.state.sandbox = api.sandbox
+    app.state.api = api
     return app
 
 
 class SandboxApi:
     """Serve the official API on top of one Sandbox."""
 
-    def __init__(self, config: SandboxConfig, *, http_client: httpx.AsyncClient | None) -> None:
+    def __init__(self, config: SandboxConfig, *, http_client: httpx.AsyncClient | None, clock: Now = now_ms) -> None:
         self.config = config
-        self.sandbox = Sandbox(config, started_ms=now_ms())
-        self._authenticator = Authenticator(config.accounts)
+        self._clock = clock
+        self.sandbox = Sandbox(config, started_ms=clock())
+        self._authenticator = Authenticator(config.accounts, clock=clock)
         self._dispatcher = CallbackDispatcher(
             wire.task_object,
             webhook_secret=config.webhook_secret.get_secret_value() if config.webhook_secret else None,
             timeout_s=config.callback_timeout_s,
             client=http_client,
+            clock=clock,
         )
+
+    def reset(self) -> None:
+        """Start afresh with the same accounts and settings: no tasks, sessions or counts, no callbacks owed."""
+        self._dispatcher.clear()
+        self.sandbox.reset(started_ms=self._clock())
 
     def routes(self) -> list[Route]:
         """List the official endpoints and the result-file routes."""
@@ -97,14 +108,16 @@ class SandboxApi:
         if sync_schema is not None:
             parsed = parse_body(sync_schema, await _json_body(request))
             base_url = self._base_url(request)
-            return wire.ok(self.sandbox.run_sync_call(account.access_key, parsed, base_url=base_url, now_ms=now_ms()))
+            return wire.ok(
+                self.sandbox.run_sync_call(account.access_key, parsed, base_url=base_url, now_ms=self._clock())
+            )
         spec = ACTIONS.get((family, rest))
         if spec is None:
             _resolve(family, rest)  # a task path exists but takes GET: that is a wrong method, not a wrong path
             raise SandboxError(KlingCode.INVALID_METHOD, f"POST is not allowed on /v1/{family}/{rest}; use GET")
         parsed_body = parse_body(spec.schema, await _json_body(request))
         task = self.sandbox.create_task(
-            account.access_key, spec, parsed_body, base_url=self._base_url(request), now_ms=now_ms()
+            account.access_key, spec, parsed_body, base_url=self._base_url(request), now_ms=self._clock()
         )
         if task.body.callback_url is not None:
             self._dispatcher.schedule(task)
@@ -121,7 +134,7 @@ class SandboxApi:
         spec, reference = _resolve(family, rest)
         if reference is None:
             page_num, page_size = _page_params(request)
-            moment = now_ms()
+            moment = self._clock()
             tasks = self.sandbox.tasks.page(account.access_key, spec, page_num, page_size)
             return wire.ok([wire.task_json(task, moment) for task in tasks])
         task = self.sandbox.tasks.find(account.access_key, spec, reference)
@@ -131,7 +144,7 @@ class SandboxApi:
                 f"task {reference!r} does not exist among this account's {spec.action} tasks "
                 "(look up by task_id or external_task_id)",
             )
-        return wire.ok(wire.task_json(task, now_ms()))
+        return wire.ok(wire.task_json(task, self._clock()))
 
     async def account_costs(self, request: Request, account: Account) -> Response:
         """Describe the account's resource packs."""
@@ -140,7 +153,9 @@ class SandboxApi:
         if end < start:
             raise SandboxError(KlingCode.ILLEGAL_VALUE, "end_time: must not be before start_time")
         pack_name = request.query_params.get("resource_pack_name")
-        data = self.sandbox.costs(account.access_key, start_ms=start, end_ms=end, pack_name=pack_name, now_ms=now_ms())
+        data = self.sandbox.costs(
+            account.access_key, start_ms=start, end_ms=end, pack_name=pack_name, now_ms=self._clock()
+        )
         return wire.ok(data)
 
     async def video_file(self, request: Request) -> Response:
@@ -150,7 +165,7 @@ class SandboxApi:
         record = self.sandbox.tasks.video_by_id(video_id)
         if (
             record is None
-            or not record.ready_at(now_ms())
+            or not record.ready_at(self._clock())
             or (name != video_id and not record.task.body.wants_watermark())
         ):
             return _file_not_found()
@@ -161,7 +176,7 @@ class SandboxApi:
         name = request.path_params["name"].removesuffix(".png")
         task_id, _, index = name.removesuffix("-watermarked").partition("-")
         task = self.sandbox.tasks.task_by_id(task_id)
-        if task is None or not task.succeeded_by(now_ms()):
+        if task is None or not task.succeeded_by(self._clock()):
             return _file_not_found()
         if name.endswith("-watermarked") and not task.body.wants_watermark():
             return _file_not_found()

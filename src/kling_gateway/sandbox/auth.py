@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from kling_gateway.clock import now_ms
 from kling_gateway.kling import signing
 from kling_gateway.kling.codes import KlingCode
-from kling_gateway.sandbox.config import Account
+from kling_gateway.sandbox.config import Account, Now
 from kling_gateway.sandbox.errors import SandboxError
 
 
@@ -21,13 +22,14 @@ class AuthError(SandboxError):
 class Authenticator:
     """Map the bearer value of a request to the account it belongs to."""
 
-    def __init__(self, accounts: Iterable[Account]) -> None:
+    def __init__(self, accounts: Iterable[Account], *, clock: Now = now_ms) -> None:
+        self._clock = clock
         self._by_access_key = {account.access_key: account for account in accounts}
         # Keyed by digest: a dict lookup costs the same for every key and reveals nothing of the stored ones.
         self._by_api_key_digest = {
             _digest(account.api_key): account for account in self._by_access_key.values() if account.api_key
         }
-        self._verified = signing.VerifiedTokens()
+        self._verified = signing.VerifiedTokens(clock=self._now_s)
 
     def authenticate(self, authorization: str | None) -> Account:
         """Return the calling account, or raise AuthError with the official code."""
@@ -44,8 +46,11 @@ class Authenticator:
         account = self._by_access_key.get(signing.read_issuer(token))
         if account is None:
             raise signing.TokenRefused(KlingCode.AUTH_FAILED, "the token's iss is not a known access key")
-        self._verified.remember(token, signing.verify(token, account.secret_key))
+        self._verified.remember(token, signing.verify(token, account.secret_key, now_s=self._now_s()))
         return account
+
+    def _now_s(self) -> float:
+        return self._clock() / 1000
 
 
 def _digest(key: str) -> bytes:

@@ -21,6 +21,7 @@ import orjson
 from standardwebhooks.webhooks import Webhook
 
 from kling_gateway.clock import now_ms
+from kling_gateway.sandbox.config import Now
 from kling_gateway.sandbox.store import SandboxTask
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,10 @@ class CallbackDispatcher:
         webhook_secret: str | None = None,
         timeout_s: float = 10.0,
         client: httpx.AsyncClient | None = None,
+        clock: Now = now_ms,
     ) -> None:
         self._render = render
+        self._clock = clock
         self._webhook = Webhook(webhook_secret) if webhook_secret else None
         self._timeout_s = timeout_s
         self._client = client
@@ -71,6 +74,14 @@ class CallbackDispatcher:
         assert self._wake is not None
         self._wake.set()
 
+    def clear(self) -> None:
+        """Drop every callback not yet sent, and stop those being sent."""
+        self._due.clear()
+        for sending in self._sending:
+            sending.cancel()
+        if self._wake is not None:
+            self._wake.set()
+
     async def aclose(self) -> None:
         """Stop sending, give deliveries under way a moment to finish, and close the client if it is ours."""
         if self._runner is not None:
@@ -90,7 +101,7 @@ class CallbackDispatcher:
         assert self._wake is not None
         slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
         while True:
-            while self._due and self._due[0][0] <= now_ms():
+            while self._due and self._due[0][0] <= self._clock():
                 at_ms, _, task = heapq.heappop(self._due)
                 await slots.acquire()
                 sending = asyncio.create_task(self._send(task, at_ms))
@@ -98,7 +109,7 @@ class CallbackDispatcher:
                 sending.add_done_callback(self._sending.discard)
                 sending.add_done_callback(lambda _done: slots.release())
             self._wake.clear()
-            timeout = max(0, self._due[0][0] - now_ms()) / 1000 if self._due else None
+            timeout = max(0, self._due[0][0] - self._clock()) / 1000 if self._due else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
@@ -112,7 +123,7 @@ class CallbackDispatcher:
         headers = {"Content-Type": "application/json; charset=utf-8"}
         if self._webhook is not None:
             message_id = str(uuid.uuid4())
-            sent_at = datetime.now(tz=UTC)
+            sent_at = datetime.fromtimestamp(self._clock() / 1000, tz=UTC)
             headers["webhook-id"] = message_id
             headers["webhook-timestamp"] = str(int(sent_at.timestamp()))
             headers["webhook-signature"] = self._webhook.sign(message_id, sent_at, body.decode())

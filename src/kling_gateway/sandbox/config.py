@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+from collections.abc import Callable
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+Now = Callable[[], int]  # reads a clock, in milliseconds since the epoch like every Kling timestamp
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Slots = Annotated[int, Field(ge=1)]
 

@@ -57,16 +57,20 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig, *, started_ms: int) -> None:
         self.config = config
-        self.tasks = TaskStore()
-        self.sessions = SessionStore()
         self.capacity = {
             PackType.VIDEO: config.video_concurrency,
             PackType.IMAGE: config.image_concurrency,
             PackType.TRY_ON: config.try_on_concurrency,
         }
+        self.reset(started_ms=started_ms)
+
+    def reset(self, *, started_ms: int) -> None:
+        """Forget every task, session and count, as a sandbox just started would; its settings stay."""
+        self.tasks = TaskStore()
+        self.sessions = SessionStore()
         self.slots = TimedAmounts()  # slots held until each running task ends
         self.units = TimedAmounts()  # units promised by tasks that will succeed, deducted as they do
-        self.rng = random.Random(config.seed)
+        self.rng = random.Random(self.config.seed)
         self.started_ms = started_ms
         self._last_costs_ms: dict[str, int] = {}
 
