@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
+import uvloop
 
 T = TypeVar("T")
 ASGIApp = Any  # any ASGI 3 application: Starlette, FastAPI, or a middleware around one
@@ -30,7 +31,7 @@ class EventLoopThread:
     """Run one asyncio event loop on a daemon thread and hand it coroutines from any other thread."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = uvloop.new_event_loop()  # the loop uvicorn serves the gateway on in production
         self._thread = threading.Thread(target=self.loop.run_forever, name="test-apps", daemon=True)
         self._thread.start()
 
