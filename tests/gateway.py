@@ -19,6 +19,7 @@ from kling_gateway.api import create_app
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.channels.admin import add_channel
+from kling_gateway.clock import Clock
 from kling_gateway.dialects import Dialect
 from kling_gateway.keys.service import create_key, revoke_key, update_key
 from kling_gateway.sandbox import Account
@@ -256,6 +257,7 @@ def gateway_factory(
         callbacks: bool = False,
         listen: bool = False,
         upstream: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+        clock: Clock | None = None,
         **settings: Any,
     ) -> RunningGateway:
         running = default_sandbox if sandbox is None else sandbox_factory(**sandbox)
@@ -271,7 +273,7 @@ def gateway_factory(
         transport = network.transport()
         http = httpx.AsyncClient(transport=transport if upstream is None else upstream(transport))
         gateways.after(http.aclose)  # once the gateway has stopped
-        app = create_app(config, run_worker=worker, http=http)
+        app = create_app(config, run_worker=worker, http=http, clock=clock)
         url = gateways.start(app, "gateway", bound=bound)
         return RunningGateway(
             url=url, admin=admin, sandbox=running, network=network, keys=keys, runtime=app.state.runtime

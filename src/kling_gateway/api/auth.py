@@ -10,6 +10,7 @@ from cachetools import TTLCache
 from starlette.requests import Request
 
 from kling_gateway.api.rate_limits import RequestLimits
+from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.errors import Unauthenticated
 from kling_gateway.keys.service import KEY_MARKER, Principal, SigningKey, hash_key, principal_for, signing_key_for
 from kling_gateway.kling import signing
@@ -35,17 +36,22 @@ class KeyCache:
         max_keys: int = 100_000,
         max_tokens: int = 100_000,
         limits: RequestLimits | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
+        self.clock = clock or SystemClock()  # what a token's nbf and exp are judged by
         self.limits = limits or RequestLimits()  # by default, only keys' own limits, counted in this process
         self._by_hash: TTLCache[str, Principal] = TTLCache(maxsize=max_keys, ttl=ttl_s)
         self._by_access_key: TTLCache[str, SigningKey] = TTLCache(maxsize=max_keys, ttl=ttl_s)
-        self._verified = signing.VerifiedTokens(max_tokens=max_tokens)
+        self._verified = signing.VerifiedTokens(max_tokens=max_tokens, clock=self._now_s)
 
     @classmethod
-    def for_settings(cls, db: Database, settings: Settings) -> KeyCache:
+    def for_settings(cls, db: Database, settings: Settings, *, clock: Clock | None = None) -> KeyCache:
         """Cache keys for `key_cache_ttl_s`; count requests in Redis when `redis_url` is set, else in memory."""
-        return cls(db, ttl_s=settings.key_cache_ttl_s, limits=RequestLimits.for_settings(settings))
+        return cls(db, ttl_s=settings.key_cache_ttl_s, limits=RequestLimits.for_settings(settings), clock=clock)
+
+    def _now_s(self) -> float:
+        return self.clock.now_ms() / 1000
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """Return the owner of the key or token in an Authorization header and count the request against its key.
@@ -81,7 +87,7 @@ class KeyCache:
             return (await self._active_signing_key(issuer)).principal
         issuer = signing.read_issuer(token)
         key = await self._active_signing_key(issuer)
-        self._verified.remember(token, signing.verify(token, key.secret_key))
+        self._verified.remember(token, signing.verify(token, key.secret_key, now_s=self._now_s()))
         return key.principal
 
     async def _active_signing_key(self, access_key: str) -> SigningKey:

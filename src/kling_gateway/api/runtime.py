@@ -38,7 +38,7 @@ class Runtime:
         self.client = KlingClient(self.http)
         self.tasks = TaskService(self.db, self.client, settings, clock=self.clock)
         self.sessions = SessionCalls(self.db, self.client)
-        self.keys = KeyCache.for_settings(self.db, settings)
+        self.keys = KeyCache.for_settings(self.db, settings, clock=self.clock)
         self.worker = Worker(self.db, self.client, settings, clock=self.clock) if run_worker else None
         self._stop = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
