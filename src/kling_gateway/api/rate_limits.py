@@ -55,6 +55,8 @@ class RequestLimits:
 
     async def admit(self, caller: Principal) -> None:
         """Count one request of the caller's key; raise RateLimited if the key has used up its window."""
+        if caller.rate_limit_rps is None and self.defaults.requests_per_second is None:
+            return  # neither the key nor the gateway sets a rate: the common case, and nothing to count
         limits = caller.limits(self.defaults)
         rps = limits.requests_per_second
         if rps is None:

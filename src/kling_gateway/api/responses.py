@@ -49,10 +49,9 @@ def parse_dialect(raw: str | None) -> Dialect | None:
 
 
 def choose_dialect(request: Request, key_default: Dialect | None, asked: str | None) -> Dialect:
-    """Settle the dialect of a request once its key is known, from its header's value `asked`; errors after this
-    point answer in it too."""
-    request.state.key_dialect = key_default
-    dialect = parse_dialect(asked) or key_default or Dialect.KLING
+    """Settle the dialect of a request once its key is known (authenticating noted the key's default on the
+    request), from its header's value `asked`; errors after this point answer in it too."""
+    dialect = (None if asked is None else parse_dialect(asked)) or key_default or Dialect.KLING
     request.state.dialect = dialect
     return dialect
 

@@ -14,6 +14,7 @@ import hashlib
 import math
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypedDict
 
 from sqlalchemy import Row, bindparam, select, update
@@ -52,8 +53,8 @@ class Principal:
     max_in_flight: int | None = None  # the key's own limit of unfinished tasks; None: the default applies
 
     def limits(self, defaults: AdmissionConfig) -> KeyLimits:
-        """The limits the key is held to."""
-        return KeyLimits.of(rate_limit_rps=self.rate_limit_rps, max_in_flight=self.max_in_flight, defaults=defaults)
+        """The limits the key is held to (settled on every authenticated request, so remembered)."""
+        return _settled_limits(self.rate_limit_rps, self.max_in_flight, defaults)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,11 @@ class KeyLimits:
             own_rate=own_rate,
             own_in_flight=own_in_flight,
         )
+
+
+@lru_cache(maxsize=4096)
+def _settled_limits(rate_limit_rps: float | None, max_in_flight: int | None, defaults: AdmissionConfig) -> KeyLimits:
+    return KeyLimits.of(rate_limit_rps=rate_limit_rps, max_in_flight=max_in_flight, defaults=defaults)
 
 
 class KeyChanges(TypedDict, total=False):
