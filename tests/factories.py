@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kling_gateway.store.models import USERS
 from kling_gateway.store.records import TaskDraft
+
+
+async def user_id_of_new_user(session: AsyncSession, *, name: str, created_at: int) -> int:
+    """Store a user with no money (the ledger's business is not these tests'); return their id."""
+    insert = USERS.insert().values(name=name, balance_micros=0, held_micros=0, created_at=created_at)
+    return int((await session.execute(insert.returning(USERS.c.id))).scalar_one())
 
 
 def task_draft(*, platform_id: str, user_id: int, created_at: int, **fields: Any) -> TaskDraft:

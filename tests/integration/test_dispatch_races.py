@@ -17,13 +17,12 @@ from kling_gateway.clock import now_ms
 from kling_gateway.kling.schemas import Family
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
-from kling_gateway.store.models import USERS
 from kling_gateway.store.records import Task
 from kling_gateway.tasks import repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher, Sent
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.upstream import KlingClient, UpstreamTask
-from tests.factories import task_draft
+from tests.factories import task_draft, user_id_of_new_user
 
 pytestmark = pytest.mark.both_backends  # claims and conditional writes: the store matters
 
@@ -53,13 +52,7 @@ async def queued_task(db: Database) -> Task:
     """Store a task waiting for a channel, as a submit leaves it before offering it."""
     moment = now_ms()
     async with db.session() as session, session.begin():
-        user_id = (
-            await session.execute(
-                USERS.insert()
-                .values(name="racer", balance_micros=0, held_micros=0, created_at=moment)
-                .returning(USERS.c.id)
-            )
-        ).scalar_one()
+        user_id = await user_id_of_new_user(session, name="racer", created_at=moment)
         return await repository.insert(
             session,
             task_draft(

@@ -8,12 +8,11 @@ from collections.abc import Sequence
 import pytest
 
 from kling_gateway.store.database import Database
-from kling_gateway.store.models import USERS
 from kling_gateway.store.records import PolledTask, TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import TaskChanges
 from tests.databases import run
-from tests.factories import task_draft
+from tests.factories import task_draft, user_id_of_new_user
 
 pytestmark = pytest.mark.both_backends  # claims with leases: the store matters
 
@@ -23,13 +22,7 @@ LEASE_MS = 60_000
 
 async def _store_due_tasks(db: Database, count: int) -> None:
     async with db.session() as session, session.begin():
-        user_id = (
-            await session.execute(
-                USERS.insert()
-                .values(name="leases", balance_micros=0, held_micros=0, created_at=NOW)
-                .returning(USERS.c.id)
-            )
-        ).scalar_one()
+        user_id = await user_id_of_new_user(session, name="leases", created_at=NOW)
         for number in range(count):
             task = await repository.insert(
                 session, task_draft(platform_id=f"video_{number:026d}", user_id=user_id, created_at=NOW - 1000)
