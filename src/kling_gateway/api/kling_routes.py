@@ -15,12 +15,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from kling_gateway.api import documentation, responses
-from kling_gateway.api.deps import DatabaseDep, JsonBody, PageQuery, RuntimeDep, Speaker, SpeakerDep, speaker
+from kling_gateway.api.auth import caller
+from kling_gateway.api.deps import DatabaseDep, JsonBody, PageQuery, RuntimeDep, Speaker, SpeakerDep
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling
 from kling_gateway.dialects.shapes import SHAPES
 from kling_gateway.errors import MethodNotAllowed, NoSuchEndpoint
+from kling_gateway.keys.service import Principal
 from kling_gateway.kling import paths
 from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family
 from kling_gateway.sync.receiver import take_callback
@@ -79,13 +81,20 @@ class KlingRoutes:
         return responses.json(SHAPES[asker.dialect].page(rows, now_ms(), has_more))
 
     async def one(self, request: Request, spec: ActionSpec, reference: str) -> Response:
-        """Authenticate a single-task query and answer it: the query lane's handler, which runs before FastAPI."""
-        asker = await speaker(self.runtime.keys, request, request.headers.get(DIALECT_HEADER))
-        return await self.answer_one(asker, spec, reference)
+        """Authenticate a single-task query and answer it: the query lane's handler, which runs before FastAPI.
+
+        It authenticates as `deps.speaker` does, step by step: on the busiest request every call layer counts.
+        """
+        owner = await caller(self.runtime.keys, request)
+        dialect = responses.choose_dialect(request, owner.dialect, request.headers.get(DIALECT_HEADER))
+        return await self._one(owner, dialect, spec, reference)
 
     async def answer_one(self, asker: Speaker, spec: ActionSpec, reference: str) -> Response:
+        """Answer one task by any of its ids, for the documented route."""
+        return await self._one(asker.owner, asker.dialect, spec, reference)
+
+    async def _one(self, owner: Principal, dialect: Dialect, spec: ActionSpec, reference: str) -> Response:
         """Answer one task by any of its ids; from the store, never upstream."""
-        owner, dialect = asker
         shape = SHAPES[dialect]
         key = (owner.user_id, spec.family.value, spec.action, reference, dialect)
         kept = self._finished.get(key)
