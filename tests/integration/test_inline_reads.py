@@ -61,11 +61,12 @@ async def test_rows_and_their_types_match_sqlalchemys(db: Database, statement: S
         assert [row.name for row in through_driver] == [row.name for row in expected]
 
 
-async def test_fetch_all_takes_either_reader(db: Database) -> None:
+async def test_fetch_all_takes_either_reader_and_builds_each_row_with_make(db: Database) -> None:
     async with db.read() as inline, db.reader.connect() as connection:
-        rows = {tuple(row) for row in await fetch_all(inline, BY_OWNER, {"owner": "alice"})}
-        assert rows == {tuple(row) for row in await fetch_all(connection, BY_OWNER, {"owner": "alice"})}
+        rows = set(await fetch_all(inline, BY_OWNER, {"owner": "alice"}, tuple))
+        assert rows == set(await fetch_all(connection, BY_OWNER, {"owner": "alice"}, tuple))
         assert rows == {(1, "one", True), (2, None, False), (3, "three", True)}
+        assert [type(flag) for _, _, flag in rows] == [bool] * 3  # converted before `make` sees the values
 
 
 async def test_a_missing_value_is_an_error_not_a_null(db: Database) -> None:

@@ -76,10 +76,9 @@ async def find_for_user(
     values = {"user_id": user_id, "family": family, "reference": reference}
     if action is not None:
         values["action"] = action
-    rows = await fetch_all(connection, query, values)
+    views = await fetch_all(connection, query, values, TaskView.of)
     # An external id may happen to equal another task's upstream id; the upstream id wins, as upstream it would.
-    row = min(rows, key=lambda row: row.upstream_task_id != reference, default=None)
-    return None if row is None else TaskView.of(row)
+    return min(views, key=lambda view: view.upstream_task_id != reference, default=None)
 
 
 def _page_statement() -> Select[Any]:
@@ -123,8 +122,8 @@ async def page_for_user(
 ) -> tuple[list[TaskView], bool]:
     """List a page of a user's tasks of an action, newest first; say whether another page follows."""
     values = _page_values(user_id=user_id, family=family, action=action, page_num=page_num, page_size=page_size)
-    rows = await fetch_all(connection, _PAGE, values)
-    return [TaskView.of(row) for row in rows[:page_size]], len(rows) > page_size
+    views = await fetch_all(connection, _PAGE, values, TaskView.of)
+    return views[:page_size], len(views) > page_size
 
 
 async def cursor_page_for_user(
