@@ -293,3 +293,32 @@ def test_the_fast_single_task_route_answers_as_the_routed_one(gateway_factory: G
         fast, routed = anonymous.get(f"{T2V}/no-such-task"), anonymous.get(f"{T2V}//no-such-task")
         assert fast.status_code == 401
         assert _without_request_id(fast) == _without_request_id(routed)
+
+
+@pytest.mark.parametrize("dialect", ["kling", "task", "video"])
+def test_the_fast_list_route_answers_as_the_routed_one(gateway_factory: GatewayFactory, dialect: str) -> None:
+    # `…/text2video/` is read by the fallback route, through FastAPI; `…/text2video` is answered before it.
+    gateway = gateway_factory(worker=False)
+    with gateway.client() as client:
+        for number in range(3):
+            submit(client, {"prompt": f"fox {number}"})
+    queries = [{}, {"pageNum": "2", "pageSize": "2"}, {"pageSize": "0"}, {"pageNum": "ten"}, {"pageSize": " 5"}]
+    with gateway.client(**{"X-Response-Format": dialect}) as client:
+        for query in queries:
+            fast, routed = client.get(T2V, params=query), client.get(f"{T2V}/", params=query)
+            assert _listed(fast) == _listed(routed), query
+        assert client.get(T2V, params={"pageSize": "0"}).status_code == 400
+        assert len(_listed(client.get(T2V, params={"pageSize": "2"}))[1]["data"]) == 2
+    with gateway.client(user="", **{"X-Response-Format": dialect}) as anonymous:
+        fast, routed = anonymous.get(T2V), anonymous.get(f"{T2V}/")
+        assert fast.status_code == 401
+        assert _listed(fast) == _listed(routed)
+
+
+def _listed(answer: httpx.Response) -> tuple[int, Any]:
+    """A list answer without what differs per request: its id, and each task's progress estimated from the clock."""
+    status, body = _without_request_id(answer)
+    items = body.get("data") if isinstance(body, dict) else None
+    for item in items if isinstance(items, list) else []:
+        item.pop("progress", None)
+    return status, body

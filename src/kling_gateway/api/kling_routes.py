@@ -16,7 +16,18 @@ from starlette.types import Receive, Scope, Send
 
 from kling_gateway.api import documentation, responses
 from kling_gateway.api.auth import caller
-from kling_gateway.api.deps import DatabaseDep, JsonBody, PageQuery, RuntimeDep, Speaker, SpeakerDep
+from kling_gateway.api.deps import (
+    PAGE_NUM,
+    PAGE_SIZE,
+    DatabaseDep,
+    JsonBody,
+    PageNum,
+    PageSize,
+    RuntimeDep,
+    Speaker,
+    SpeakerDep,
+    whole_number_parameter,
+)
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling
@@ -24,6 +35,7 @@ from kling_gateway.dialects.shapes import SHAPES
 from kling_gateway.errors import MethodNotAllowed, NoSuchEndpoint
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling import paths
+from kling_gateway.kling.paths import DEFAULT_PAGE_SIZE
 from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family
 from kling_gateway.sync.receiver import take_callback
 from kling_gateway.upstream.callbacks import CALLBACK_PREFIX
@@ -80,6 +92,15 @@ class KlingRoutes:
         )
         return responses.json(SHAPES[asker.dialect].page(rows, now_ms(), has_more))
 
+    async def page(self, request: Request, spec: ActionSpec) -> Response:
+        """Authenticate a list query and answer it: the query lane's handler, which runs before FastAPI; its
+        parameters are read as the documented route's are."""
+        owner = await caller(self.runtime.keys, request)
+        dialect = responses.choose_dialect(request, owner.dialect, request.headers.get(DIALECT_HEADER))
+        page_num = whole_number_parameter(request, "pageNum", PAGE_NUM, 1)
+        page_size = whole_number_parameter(request, "pageSize", PAGE_SIZE, DEFAULT_PAGE_SIZE)
+        return await self.list_tasks(Speaker(owner, dialect), spec, page_num=page_num, page_size=page_size)
+
     async def one(self, request: Request, spec: ActionSpec, reference: str) -> Response:
         """Authenticate a single-task query and answer it: the query lane's handler, which runs before FastAPI.
 
@@ -113,8 +134,10 @@ class KlingRoutes:
         async def create(asker: SpeakerDep, body: JsonBody) -> Response:
             return await self.create(asker, spec, body)
 
-        async def list_tasks(asker: SpeakerDep, page: PageQuery) -> Response:
-            return await self.list_tasks(asker, spec, page_num=page.page_num, page_size=page.page_size)
+        async def list_tasks(
+            asker: SpeakerDep, page_num: PageNum = 1, page_size: PageSize = DEFAULT_PAGE_SIZE
+        ) -> Response:
+            return await self.list_tasks(asker, spec, page_num=page_num, page_size=page_size)
 
         async def one(asker: SpeakerDep, task_id: TaskReference) -> Response:
             return await self.answer_one(asker, spec, task_id)

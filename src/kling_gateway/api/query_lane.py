@@ -1,6 +1,7 @@
-"""The busiest request, `GET …/{family}/{action}/{id}`, answered before the framework's per-request layers.
+"""The busiest requests, `GET …/{family}/{action}/{id}` and the list `GET …/{family}/{action}`, answered before the
+framework's per-request layers.
 
-A client polling its tasks sends this request far more often than any other. Through FastAPI it passes four
+A client polling its tasks sends these requests far more often than any other. Through FastAPI it passes four
 middlewares, a linear match over every route and the endpoint machinery, which cost more than reading and rendering
 the task. This middleware recognises the path itself (with the same `ACTIONS` table the routes are built from) and
 calls the very handler the documented route calls, so the answer, errors included, is the same byte for byte.
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # `/kling/v1/videos/text2video/{id}` or `/v1/…`; an action may itself hold a slash, so the id is the last segment.
 TASK_PATH = re.compile(r"/(?:kling/)?v1/(videos|images)/([a-z0-9/-]+)/([^/]+)")
+LIST_PATH = re.compile(r"/(?:kling/)?v1/(videos|images)/([a-z0-9/-]+)")  # `…/text2video?pageNum=1&pageSize=30`
 
 
 class TaskQueryLane:
@@ -34,17 +36,27 @@ class TaskQueryLane:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or (found := TASK_PATH.fullmatch(scope["path"])) is None:
+        if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        family, action, reference = found.groups()
-        spec = ACTIONS.get((Family(family), action))
+        path = scope["path"]
+        spec, reference = None, None
+        if (found := TASK_PATH.fullmatch(path)) is not None:
+            family, action, reference = found.groups()
+            spec = ACTIONS.get((Family(family), action))
+        if reference is None or spec is None:  # not a task's path: perhaps a list's (an action may hold a slash)
+            reference = None
+            listed = LIST_PATH.fullmatch(path)
+            spec = None if listed is None else ACTIONS.get((Family(listed[1]), listed[2]))
         if spec is None:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
         try:
-            answer = await self.routes.one(request, spec, reference)
+            if reference is None:
+                answer = await self.routes.page(request, spec)
+            else:
+                answer = await self.routes.one(request, spec, reference)
         except GatewayError as failure:
             answer = responses.error(request, failure)
         except Exception:
