@@ -26,6 +26,7 @@ from kling_gateway.api.deps import (
     RuntimeDep,
     Speaker,
     SpeakerDep,
+    speaker,
     whole_number_parameter,
 )
 from kling_gateway.api.runtime import Runtime
@@ -95,11 +96,10 @@ class KlingRoutes:
     async def page(self, request: Request, spec: ActionSpec) -> Response:
         """Authenticate a list query and answer it: the query lane's handler, which runs before FastAPI; its
         parameters are read as the documented route's are."""
-        owner = await caller(self.runtime.keys, request)
-        dialect = responses.choose_dialect(request, owner.dialect, request.headers.get(DIALECT_HEADER))
+        asker = await speaker(self.runtime.keys, request, request.headers.get(DIALECT_HEADER))
         page_num = whole_number_parameter(request, "pageNum", PAGE_NUM, 1)
         page_size = whole_number_parameter(request, "pageSize", PAGE_SIZE, DEFAULT_PAGE_SIZE)
-        return await self.list_tasks(Speaker(owner, dialect), spec, page_num=page_num, page_size=page_size)
+        return await self.list_tasks(asker, spec, page_num=page_num, page_size=page_size)
 
     async def one(self, request: Request, spec: ActionSpec, reference: str) -> Response:
         """Authenticate a single-task query and answer it: the query lane's handler, which runs before FastAPI.
