@@ -22,7 +22,7 @@ def family_of(raw: str) -> Family:
     try:
         return Family(raw)
     except ValueError:
-        raise BadPath(f"no such endpoint family {raw!r}; use videos or images") from None
+        raise BadPath(f"no such endpoint family {raw!r}; use {', '.join(Family)}") from None
 
 
 def tidy_rest(raw: str) -> str:

@@ -1,4 +1,4 @@
-"""The gateway's own task ids: `video_<ULID>` and `image_<ULID>`."""
+"""The gateway's own task ids: `video_<ULID>`, `image_<ULID>`, `audio_<ULID>` and `general_<ULID>`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from ulid import ULID
 
 from kling_gateway.kling.schemas import Family
 
-_PREFIXES = {Family.VIDEOS: "video_", Family.IMAGES: "image_"}
-_PLATFORM_ID = re.compile(r"(video|image)_[0-9A-HJKMNP-TV-Z]{26}")
+_PREFIXES = {Family.VIDEOS: "video_", Family.IMAGES: "image_", Family.AUDIO: "audio_", Family.GENERAL: "general_"}
+_PLATFORM_ID = re.compile(r"(video|image|audio|general)_[0-9A-HJKMNP-TV-Z]{26}")
 
 
 def new_platform_id(family: Family) -> str:

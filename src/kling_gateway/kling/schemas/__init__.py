@@ -1,16 +1,17 @@
 """What a valid request body is for every Kling endpoint: the contract of the sandbox and the gateway."""
 
-from .base import CreateBody, Family, InvalidBody, PackType
+from .base import CreateBody, Family, Generation, InvalidBody, Package, PackType
 from .edits import Avatar, Effects, MultiElements, VideoExtend
 from .errors import parse_body
 from .images import ImageExpand, ImageGeneration, MultiImage2Image, OmniImage, VirtualTryOn
 from .lipsync import AdvancedLipSync, LipSync
 from .omni import OmniVideo
-from .registry import ACTIONS, SYNC_CALLS, ActionSpec, parse_create_body
+from .registry import ACTIONS, NEW_ACTIONS, SYNC_CALLS, ActionSpec, parse_create_body
 from .videos import Image2Video, MotionControl, MultiImage2Video, Text2Video
 
 __all__ = [
     "ACTIONS",
+    "NEW_ACTIONS",
     "SYNC_CALLS",
     "ActionSpec",
     "AdvancedLipSync",
@@ -18,6 +19,7 @@ __all__ = [
     "CreateBody",
     "Effects",
     "Family",
+    "Generation",
     "Image2Video",
     "ImageExpand",
     "ImageGeneration",
@@ -30,6 +32,7 @@ __all__ = [
     "OmniImage",
     "OmniVideo",
     "PackType",
+    "Package",
     "Text2Video",
     "VideoExtend",
     "VirtualTryOn",

@@ -16,10 +16,27 @@ Problem = tuple[str, str]
 
 
 class Family(StrEnum):
-    """The first path segment after /v1."""
+    """The first path segment after /v1; a task of the new generation is a video task."""
 
     VIDEOS = "videos"
     IMAGES = "images"
+    AUDIO = "audio"
+    GENERAL = "general"  # elements, voices and element angle completion
+
+
+class Generation(StrEnum):
+    """Which Kling API a task speaks: `/v1/{family}/{action}` or the model-in-path `/{product}/{model}`."""
+
+    LEGACY = "legacy"
+    NEW = "new"
+
+
+class Package(StrEnum):
+    """The resource pack a deduction is drawn from, as `billing[].package_type` names it: what a credit costs."""
+
+    VIDEO = "video"
+    IMAGE = "image"
+    AUDIO = "audio"
 
 
 class PackType(StrEnum):

@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 from pydantic import BaseModel
 
-from .base import CreateBody, Family
+from .base import CreateBody, Family, Generation
 from .edits import Avatar, Effects, MultiElements, VideoExtend
 from .errors import parse_body
 from .images import ImageExpand, ImageGeneration, MultiImage2Image, OmniImage, VirtualTryOn
@@ -28,8 +28,16 @@ class ActionSpec:
     """Name one asynchronous create endpoint and the schema of its body."""
 
     family: Family
-    action: str
+    action: str  # legacy: the path after /v1/<family>/; new: `<product>/<model>`, the whole path
     schema: type[CreateBody]
+    generation: Generation = Generation.LEGACY
+
+    @property
+    def path(self) -> str:
+        """The create path of the endpoint."""
+        if self.generation is Generation.NEW:
+            return f"/{self.action}"
+        return f"/v1/{self.family.value}/{self.action}"
 
 
 def _specs(family: Family, schemas: Mapping[str, type[CreateBody]]) -> dict[tuple[Family, str], ActionSpec]:
@@ -64,7 +72,10 @@ ACTIONS: Mapping[tuple[Family, str], ActionSpec] = MappingProxyType(
         },
     )
 )
-"""Every asynchronous create endpoint, by (family, action path after /v1/<family>/)."""
+"""Every asynchronous create endpoint of the legacy generation, by (family, action path after /v1/<family>/)."""
+
+NEW_ACTIONS: Mapping[str, ActionSpec] = MappingProxyType({})
+"""Every create endpoint of the new generation, by its path `<product>/<model>` (`text-to-video/kling-3.0-turbo`)."""
 
 SYNC_CALLS: Mapping[str, type[BaseModel]] = MappingProxyType(
     {
