@@ -36,6 +36,7 @@ class User(Base):
     held_micros: Mapped[int] = mapped_column(default=0)
     video_rate_micros: Mapped[int | None]  # per video credit; None = the gateway default
     image_rate_micros: Mapped[int | None]  # per image credit; None = the gateway default
+    audio_rate_micros: Mapped[int | None]  # per audio credit; None = the gateway default
     created_at: Mapped[int]
 
 
@@ -69,8 +70,10 @@ class Channel(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     base_url: Mapped[str] = mapped_column(String(255))
-    access_key: Mapped[str] = mapped_column(String(255))
-    secret_key: Mapped[str] = mapped_column(String(255))
+    # The account's AK/SK pair (legacy generation only) and/or its static API key (both generations).
+    access_key: Mapped[str | None] = mapped_column(String(255))
+    secret_key: Mapped[str | None] = mapped_column(String(255))
+    api_key: Mapped[str | None] = mapped_column(String(255))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     weight: Mapped[int] = mapped_column(Integer, default=1)
     video_concurrency: Mapped[int] = mapped_column(Integer)
@@ -80,6 +83,8 @@ class Channel(Base):
     created_at: Mapped[int]
     # whsec_…: the account's webhook secret; when set, upstream callbacks must carry a valid signature.
     webhook_secret: Mapped[str | None] = mapped_column(String(255))
+    # Why the upstream refused the channel's credentials (401), for the admin; None while they are accepted.
+    misconfigured: Mapped[str | None] = mapped_column(Text)
 
 
 class Task(Base):
@@ -93,6 +98,7 @@ class Task(Base):
         Index("ix_tasks_upstream", "upstream_task_id"),
         Index("ix_tasks_due", "status", "next_sync_at"),
         Index("ix_tasks_key_status", "key_id", "status"),
+        Index("ix_tasks_user_newest", "user_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -138,6 +144,33 @@ class Task(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     fps: Mapped[int | None] = mapped_column(Integer)
     expected_ms: Mapped[int | None]
+    # Which Kling API the task speaks (legacy | new); a synchronous call (TTS, recognition) is kept as a task
+    # that is final at once, so it is billed once and reconciled like any other.
+    generation: Mapped[str] = mapped_column(String(8), default="legacy", server_default="legacy")
+    sync_call: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The upstream's deductions as `billing[]` entries (the legacy final_unit_deduction is also kept above).
+    billing_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # µ¥ per credit of each package (video, image, audio), fixed at submit: what billing[] entries are charged at.
+    rates_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    # Set when a success could not be billed (e.g. a cash deduction in an unknown currency): for the operator.
+    unbilled_reason: Mapped[str | None] = mapped_column(Text)
+    # Batched queries (`GET /tasks`) in a row that did not list the task: past a bound it is failed as lost.
+    absent_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class CatalogModel(Base):
+    """An operator's word on a model: disabled (refused at the gateway), or a new name validated and priced like
+    a model the gateway knows, until a release knows it."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    like: Mapped[str | None] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int]
+    updated_at: Mapped[int]
 
 
 class LedgerEntry(Base):
@@ -202,3 +235,4 @@ TASKS = cast(Table, Task.__table__)
 LEDGER = cast(Table, LedgerEntry.__table__)
 CLIENT_CALLBACKS = cast(Table, ClientCallback.__table__)
 UPSTREAM_OBJECTS = cast(Table, UpstreamObject.__table__)
+MODELS = cast(Table, CatalogModel.__table__)

@@ -60,6 +60,8 @@ class TaskView(NamedTuple):
     height: int | None
     fps: int | None
     expected_ms: int | None
+    generation: str
+    billing_json: str
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Self:
@@ -85,6 +87,9 @@ class PolledTask(NamedTuple):
     expected_ms: int | None
     next_sync_at: int | None
     callback_url: str | None  # a move queues a client callback only for a task that has one
+    generation: str
+    rates_json: str
+    absent_count: int
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Self:
@@ -131,6 +136,12 @@ class Task(NamedTuple):
     height: int | None
     fps: int | None
     expected_ms: int | None
+    generation: str
+    sync_call: bool
+    billing_json: str
+    rates_json: str
+    unbilled_reason: str | None
+    absent_count: int
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Self:
@@ -175,6 +186,9 @@ class TaskDraft(NamedTuple):
     height: int | None
     fps: int | None
     expected_ms: int | None
+    generation: str = "legacy"
+    sync_call: bool = False
+    rates_json: str = "{}"
 
 
 class Waiting(NamedTuple):
