@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     public_url: AnyHttpUrl | None = None  # where the upstream can reach this gateway; enables upstream callbacks
     video_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one video credit (积分)
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
+    audio_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one audio-pack credit
     key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # a revoked key stops working within this
     allow_private_callbacks: bool = False  # let clients' callback_url point at loopback / private addresses
     telemetry: bool = False  # FastAPI's native OpenTelemetry traces, metrics and logs, to the global providers

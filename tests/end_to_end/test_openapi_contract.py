@@ -18,9 +18,10 @@ import httpx
 import pytest
 
 from kling_gateway.api.examples import CREATE_EXAMPLES
+from kling_gateway.api.new_routes import PREFIXES as NEW_PREFIXES
 from kling_gateway.api.openai_videos import DEFAULT_LIMIT, LIMIT_RANGE
 from kling_gateway.kling.paths import DEFAULT_PAGE_SIZE, PAGE_NUM_RANGE, PAGE_SIZE_RANGE
-from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family, parse_create_body
+from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, SYNC_CALLS, ActionSpec, Family, parse_create_body
 from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import wait_until
 
@@ -67,7 +68,9 @@ def test_the_document_lists_every_route_and_the_docs_page_answers(gateway_factor
     }
     assert len(kling) == 16 * 2 * 3
     sessions = {("POST", f"{prefix}/videos/{call}") for prefix in PREFIXES for call in SYNC_CALLS}
-    assert listed == kling | set(OPENAI_OPERATIONS) | set(NEW_API_OPERATIONS) | sessions
+    new = {("POST", f"{prefix}/{spec.action}") for prefix in NEW_PREFIXES for spec in NEW_ACTIONS.values()}
+    new |= {(method, f"{prefix}/tasks") for prefix in NEW_PREFIXES for method in ("GET", "POST")}
+    assert listed == kling | set(OPENAI_OPERATIONS) | set(NEW_API_OPERATIONS) | sessions | new
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in docs.text

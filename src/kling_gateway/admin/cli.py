@@ -161,7 +161,7 @@ def add_credits(
 
 
 def _user_data(user: User) -> dict[str, Any]:
-    video, image = users_service.rates_of(user, get_settings())
+    video, image, _audio = users_service.rates_of(user, get_settings())
     return {
         "id": user.id,
         "name": user.name,

@@ -23,7 +23,8 @@ from kling_gateway.api.runtime import Runtime
 from kling_gateway.api.video_requests import OpenAiVideoCreate, read_request, uploaded_picture
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import openai
-from kling_gateway.dialects.video import STATUS, first_output
+from kling_gateway.dialects.outputs import first_output
+from kling_gateway.dialects.video import STATUS
 from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound, UpstreamFailed
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.schemas import Family

@@ -256,6 +256,8 @@ class TaskService:
                 height=output.height,
                 fps=output.fps,
                 expected_ms=output.typical_ms,
+                generation=draft.spec.generation.value,
+                rates_json=rates.as_json(),
             )
             task = await repository.insert(session, draft_task)
             ahead = await repository.waiting_ahead(session, task_id=task.id, pack_type=pack_type.value, now_ms=moment)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,28 +99,38 @@ async def add_credits(session: AsyncSession, *, name: str, amount_micros: int, n
 
 
 class CreditRates(NamedTuple):
-    """What one credit costs a user, in micro-yuan."""
+    """What one credit of each package costs a user, in micro-yuan."""
 
     video_micros: int
     image_micros: int
+    audio_micros: int
+
+    def as_json(self) -> str:
+        """The rates as a task keeps them (`tasks.rates_json`): µ¥ per credit by `billing[].package_type`."""
+        return orjson.dumps(
+            {"video": self.video_micros, "image": self.image_micros, "audio": self.audio_micros}
+        ).decode()
 
 
 def rates_of(user: User, settings: Settings) -> CreditRates:
-    """Price one video and one image credit for this user in micro-yuan: their own rate or the default."""
-    return _rates(user.video_rate_micros, user.image_rate_micros, settings)
+    """Price one credit of each package for this user in micro-yuan: their own rate or the default."""
+    return _rates(user.video_rate_micros, user.image_rate_micros, user.audio_rate_micros, settings)
 
 
 async def credit_rates(session: Executor, *, user_id: int, settings: Settings) -> CreditRates:
-    """Price one video and one image credit for a user, by id: their own rate or the default."""
-    query = select(USERS.c.video_rate_micros, USERS.c.image_rate_micros).where(USERS.c.id == user_id)
-    video, image = (await session.execute(query)).one()
-    return _rates(video, image, settings)
+    """Price one credit of each package for a user, by id: their own rate or the default."""
+    query = select(USERS.c.video_rate_micros, USERS.c.image_rate_micros, USERS.c.audio_rate_micros).where(
+        USERS.c.id == user_id
+    )
+    video, image, audio = (await session.execute(query)).one()
+    return _rates(video, image, audio, settings)
 
 
-def _rates(video: int | None, image: int | None, settings: Settings) -> CreditRates:
+def _rates(video: int | None, image: int | None, audio: int | None, settings: Settings) -> CreditRates:
     return CreditRates(
         video if video is not None else yuan_to_micros(settings.video_credit_yuan),
         image if image is not None else yuan_to_micros(settings.image_credit_yuan),
+        audio if audio is not None else yuan_to_micros(settings.audio_credit_yuan),
     )
 
 
