@@ -24,8 +24,9 @@ from kling_gateway.kling.schemas import ACTIONS, Family
 log = logging.getLogger(__name__)
 
 # `/kling/v1/videos/text2video/{id}` or `/v1/…`; an action may itself hold a slash, so the id is the last segment.
-TASK_PATH = re.compile(r"/(?:kling/)?v1/(videos|images)/([a-z0-9/-]+)/([^/]+)")
-LIST_PATH = re.compile(r"/(?:kling/)?v1/(videos|images)/([a-z0-9/-]+)")  # `…/text2video?pageNum=1&pageSize=30`
+TASK_PATH = re.compile(r"/(?:kling/)?v1/(videos|images|audio|general)/([a-z0-9/-]+)/([^/]+)")
+# `…/text2video?pageNum=1&pageSize=30`
+LIST_PATH = re.compile(r"/(?:kling/)?v1/(videos|images|audio|general)/([a-z0-9/-]+)")
 
 
 class TaskQueryLane:

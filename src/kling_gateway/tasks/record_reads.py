@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Integer, Select, bindparam, or_, select
+from sqlalchemy import BigInteger, BindParameter, Integer, Select, bindparam, or_, select
 
 from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import TASKS
@@ -37,9 +37,9 @@ _BY_EXTERNAL_ID = _mine().where(_c.external_task_id.in_(_REFERENCES))
 _PAGE = (
     _mine(_c.id)
     .where(
-        _c.id < bindparam("before", type_=Integer),
-        _c.created_at >= bindparam("start", type_=Integer),
-        _c.created_at <= bindparam("end", type_=Integer),
+        _c.id < bindparam("before", type_=BigInteger),
+        _c.created_at >= bindparam("start", type_=BigInteger),
+        _c.created_at <= bindparam("end", type_=BigInteger),
         _c.status.in_(_STATUSES),
         _c.pack_type.in_(_PACKS),
     )
