@@ -31,7 +31,9 @@ from kling_gateway.api.examples import (
 )
 from kling_gateway.api.video_requests import GenerationCreate, OpenAiVideoCreate
 from kling_gateway.dialects import DIALECT_HEADER, Dialect
-from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, SYNC_CALLS, ActionSpec
+from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, SYNC_CALLS, ActionSpec, Family
+from kling_gateway.tasks.billed_calls import BILLED_CALLS
+from kling_gateway.tasks.session_calls import call_schema
 
 COMPONENTS = "#/components/schemas/"
 AUTH_SCHEME = "BearerAuth"
@@ -39,6 +41,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     *(spec.schema for spec in ACTIONS.values()),
     *(spec.schema for spec in NEW_ACTIONS.values()),
     *SYNC_CALLS.values(),
+    *(call.schema for call in BILLED_CALLS.values()),
     OpenAiVideoCreate,
     GenerationCreate,
 )
@@ -172,24 +175,33 @@ def task_list(spec: ActionSpec, prefix: str) -> dict[str, Any]:
     )
 
 
-def session_call(call: str, prefix: str) -> dict[str, Any]:
-    """Document one of Kling's synchronous session calls."""
+def session_call(family: Family, call: str, prefix: str) -> dict[str, Any]:
+    """Document one of Kling's synchronous calls."""
     opens = call in ("identify-face", "multi-elements/init-selection")
+    billed = BILLED_CALLS.get((family, call))
+    charge = (
+        f"Answers at once. Billed like a task: {billed.price_units} credits of the {billed.package} pack are held "
+        "(the balance must cover them), and the call's own `final_unit_deduction` is charged once it answers; the "
+        "call is kept as a finished task (never listed by `/tasks`). "
+        if billed is not None
+        else "Answers at once, with no task and no charge. "
+    )
+    where = (
+        "A `video_id` must be a video of one of your tasks and the call goes to the upstream account that made "
+        "it; a `video_url` goes to any account. The `session_id` answered is yours, on that account."
+        if opens
+        else "The `session_id` must be one you opened here; the call goes to the upstream account that holds it."
+        if family is Family.VIDEOS and call.startswith("multi-elements/")
+        else "It goes to any upstream account."
+    )
     return _operation(
         f"Call {call} (synchronous)",
-        "call_" + f"{_where(prefix)}_videos_{call}".replace("/", "_").replace("-", "_"),
+        "call_" + f"{_where(prefix)}_{family}_{call}".replace("/", "_").replace("-", "_"),
         answers.KlingSessionAnswer,
         "The upstream's answer",
         _errors(answers.KlingError, 400, 401, 429, 500, 503),
-        description="Answers at once, with no task and no charge. "
-        + (
-            "A `video_id` must be a video of one of your tasks and the call goes to the upstream account that made "
-            "it; a `video_url` goes to any account. The `session_id` answered is yours, on that account."
-            if opens
-            else "The `session_id` must be one you opened here; the call goes to the upstream account that holds it."
-        )
-        + " Always in the Kling envelope.",
-        openapi_extra=_request_body(SYNC_CALLS[call], SESSION_CALL_EXAMPLES[call]),
+        description=charge + where + " Always in the Kling envelope.",
+        openapi_extra=_request_body(call_schema(family, call), SESSION_CALL_EXAMPLES[call]),
     )
 
 

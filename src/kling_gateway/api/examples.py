@@ -67,6 +67,8 @@ CREATE_EXAMPLES: Mapping[tuple[Family, str], dict[str, Any]] = MappingProxyType(
 SESSION_CALL_EXAMPLES: Mapping[str, dict[str, Any]] = MappingProxyType(
     {
         "identify-face": {"video_url": "https://cdn.example.com/in/speech.mp4"},
+        "image-recognize": {"image": PICTURE},
+        "tts": {"text": "hello there", "voice_id": "oversea_male1", "voice_language": "en"},
         "multi-elements/init-selection": {"video_url": "https://cdn.example.com/in/street.mp4"},
         "multi-elements/add-selection": {
             "session_id": SELECTION_SESSION_ID,

@@ -38,7 +38,7 @@ class Runtime:
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)
         self.tasks = TaskService(self.db, self.client, settings, clock=self.clock)
-        self.sessions = SessionCalls(self.db, self.client)
+        self.sessions = SessionCalls(self.db, self.client, settings, clock=self.clock)
         self.records = TaskRecords(self.db)
         self.keys = KeyCache.for_settings(self.db, settings, clock=self.clock)
         self.worker = Worker(self.db, self.client, settings, clock=self.clock) if run_worker else None

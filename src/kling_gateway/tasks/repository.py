@@ -47,6 +47,8 @@ class TaskChanges(TypedDict, total=False):
     upstream_task_id: str
     final_unit_deduction: str | None
     charge_micros: int
+    billing_json: str
+    channel_id: int
 
 
 def _find_statement(*, by_platform_id: bool, of_action: bool) -> Select[Any]:
