@@ -128,13 +128,13 @@ PRICE_ROWS = [
     row("effects", {"effect_scene": "hug_pro", "input": {"images": TWO, "duration": "5"}}, "3.5", "effect-dual"),
     row(
         "effects",
-        {"effect_scene": "hug", "input": {"images": TWO, "duration": "5", "model_name": "kling-v1"}},
+        {"effect_scene": "heart_gesture", "input": {"images": TWO, "duration": "5", "model_name": "kling-v1"}},
         "1",
         "effect-legacy-v1-std",
     ),
     # images, per image × n: Kolors v1 1; v1.5/v2/v2.1 4, with an image 8; multi-image 16; expand 8; O1 8
-    row("generations", {"prompt": "p"}, "1", "v1-t2i"),
-    row("generations", {"prompt": "p", "n": 9}, "9", "v1-t2i-n9"),
+    row("generations", {"prompt": "p", "model_name": "kling-v1"}, "1", "v1-t2i"),
+    row("generations", {"prompt": "p", "model_name": "kling-v1", "n": 9}, "9", "v1-t2i-n9"),
     row("generations", {"prompt": "p", "model_name": "kling-v1-5", "n": 2}, "8", "v1-5-t2i-n2"),
     row("generations", {"prompt": "p", "model_name": "kling-v2", "image": URL, "n": 3}, "24", "v2-i2i-n3"),
     row("generations", {"prompt": "p", "model_name": "kling-v2-1"}, "4", "v2-1-t2i"),
