@@ -40,7 +40,8 @@ def _check_audio(client: httpx.Client, item: dict[str, Any], seconds: float) -> 
     with wave.open(io.BytesIO(wav)) as track:
         assert abs(track.getnframes() / track.getframerate() - seconds) < 0.01
     mp3 = _download(client, item["url_mp3"], "audio/mpeg")
-    assert mp3[0] == 0xFF and mp3[1] & 0xE0 == 0xE0  # MPEG audio frame sync
+    assert mp3[0] == 0xFF  # MPEG audio frame sync: 11 set bits
+    assert mp3[1] & 0xE0 == 0xE0
     assert (item["duration_mp3"], item["duration_wav"]) == (f"{seconds:.1f}", f"{seconds:.1f}")
 
 

@@ -174,7 +174,8 @@ def test_a_cash_account_is_listed_on_the_balance_export(sandbox_factory: Sandbox
         task = sandbox.state.tasks.task_by_id(video["task_id"])
         assert task is not None
         deduction = task_deduction(task)
-        assert deduction is not None and deduction.package is Package.VIDEO
+        assert deduction is not None
+        assert deduction.package is Package.VIDEO
         assert billing_entries(deduction) == [
             {"charge_type": "cash", "amount": "0.105", "cash_type": "balance", "currency": "USD", "list_price": "0.21"}
         ]

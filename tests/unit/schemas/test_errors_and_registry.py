@@ -4,7 +4,15 @@ from typing import Any
 
 import pytest
 
-from kling_gateway.kling.schemas import ACTIONS, CreateBody, Family, InvalidBody, PackType, parse_create_body
+from kling_gateway.kling.schemas import (
+    ACTIONS,
+    ALL_V1_ACTIONS,
+    CreateBody,
+    Family,
+    InvalidBody,
+    PackType,
+    parse_create_body,
+)
 
 from . import INVALID, VALID
 from .cases import FACE, IMAGES, URL, VIDEO_URL, VIDEOS
@@ -13,7 +21,7 @@ from .cases import FACE, IMAGES, URL, VIDEO_URL, VIDEOS
 def test_every_action_has_a_minimal_and_a_full_example() -> None:
     ids = {param.id for param in VALID}
 
-    for family, action in ACTIONS:
+    for family, action in ALL_V1_ACTIONS:
         assert f"{action}:minimal" in ids, (family, action)
         assert any(i is not None and i.startswith(f"{action}:full") for i in ids), (family, action)
 
@@ -21,7 +29,7 @@ def test_every_action_has_a_minimal_and_a_full_example() -> None:
 def test_every_action_has_refusals() -> None:
     refused = {param.values[1] for param in INVALID}
 
-    assert refused == {action for _family, action in ACTIONS}
+    assert refused == {action for _family, action in ALL_V1_ACTIONS}
 
 
 @pytest.mark.parametrize("body", [None, [], "text2video", 5], ids=["null", "array", "string", "number"])
