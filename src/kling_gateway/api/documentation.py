@@ -31,7 +31,7 @@ from kling_gateway.api.examples import (
 )
 from kling_gateway.api.video_requests import GenerationCreate, OpenAiVideoCreate
 from kling_gateway.dialects import DIALECT_HEADER, Dialect
-from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, SYNC_CALLS, ActionSpec, Family
+from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, SYNC_CALLS, V1_ADDITIONS, ActionSpec, Family
 from kling_gateway.tasks.billed_calls import BILLED_CALLS
 from kling_gateway.tasks.session_calls import call_schema
 
@@ -39,6 +39,7 @@ COMPONENTS = "#/components/schemas/"
 AUTH_SCHEME = "BearerAuth"
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     *(spec.schema for spec in ACTIONS.values()),
+    *(spec.schema for spec in V1_ADDITIONS.values() if spec.family is Family.AUDIO),
     *(spec.schema for spec in NEW_ACTIONS.values()),
     *SYNC_CALLS.values(),
     *(call.schema for call in BILLED_CALLS.values()),

@@ -62,6 +62,8 @@ CREATE_EXAMPLES: Mapping[tuple[Family, str], dict[str, Any]] = MappingProxyType(
             "cloth_image": "https://cdn.example.com/in/shirt.png",
         },
         (Family.IMAGES, "editing/expand"): {"image": PICTURE, "up_expansion_ratio": 0.5},
+        (Family.AUDIO, "text-to-audio"): {"prompt": "rain on a tin roof", "duration": 5.0},
+        (Family.AUDIO, "video-to-audio"): {"video_url": "https://cdn.example.com/in/street.mp4"},
     }
 )
 SESSION_CALL_EXAMPLES: Mapping[str, dict[str, Any]] = MappingProxyType(

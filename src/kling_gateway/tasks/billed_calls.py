@@ -15,47 +15,24 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros, format_yuan
 from kling_gateway.dialects.outputs import billing_of_deduction
 from kling_gateway.errors import InsufficientBalance
 from kling_gateway.keys.service import Principal
-from kling_gateway.kling.schemas import Family, Package, PackType
-from kling_gateway.kling.schemas.base import KlingModel
-from kling_gateway.kling.schemas.fields import Identifier, ImageInput
-from kling_gateway.kling.schemas.selection import IdentifyFace
+from kling_gateway.kling.pricing import sync_call_cost
+from kling_gateway.kling.schemas import SYNC_SPECS, Family, Package, PackType
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.records import Task, TaskDraft, TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.ids import new_platform_id
-from kling_gateway.users.service import CreditRates, credit_rates
-
-TTS_TEXT_MAX_CHARS = 1000
-
-
-class TextToSpeech(KlingModel):
-    """Speak a text with a TTS voice (POST /v1/audio/tts); answered at once with the audio."""
-
-    model_config = ConfigDict(title="tts")
-
-    text: Annotated[str, Field(min_length=1, max_length=TTS_TEXT_MAX_CHARS)]
-    voice_id: Identifier
-    voice_language: Literal["zh", "en"] = "zh"
-    voice_speed: float | None = None  # Kling rounds a speed outside [0.8, 2.0] into it rather than refusing it
-
-
-class ImageRecognize(KlingModel):
-    """Find the subject, head, face and clothing of a picture (POST /v1/videos/image-recognize)."""
-
-    model_config = ConfigDict(title="image-recognize")
-
-    image: ImageInput
+from kling_gateway.users.service import credit_rates
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,21 +52,11 @@ class BilledCall:
 
 
 BILLED_CALLS: Mapping[tuple[Family, str], BilledCall] = {
-    (call.family, call.call): call
-    for call in (
-        # §4.0 and §8.4 [obs]: each bills the video pack, TTS included.
-        BilledCall(Family.AUDIO, "tts", TextToSpeech, Package.VIDEO, Decimal("0.05")),
-        BilledCall(Family.VIDEOS, "image-recognize", ImageRecognize, Package.VIDEO, Decimal("0.1")),
-        BilledCall(Family.VIDEOS, "identify-face", IdentifyFace, Package.VIDEO, Decimal("0.05")),
-    )
+    key: BilledCall(spec.family, spec.call, spec.schema, spec.package, sync_call_cost(spec.family, spec.call))
+    for key, spec in SYNC_SPECS.items()
+    if spec.package is not None
 }
-
-
-def rate_of(rates: CreditRates, package: Package) -> int:
-    """What one credit of a package costs, in µ¥."""
-    return {Package.VIDEO: rates.video_micros, Package.IMAGE: rates.image_micros, Package.AUDIO: rates.audio_micros}[
-        package
-    ]
+"""TTS, identify-face and image-recognize (reference 2026 §4.0), by (family, path after /v1/<family>/)."""
 
 
 async def hold_call(
@@ -101,7 +68,7 @@ async def hold_call(
     canonical = orjson.dumps(dict(raw), option=orjson.OPT_SORT_KEYS)
     async with db.session() as session, session.begin():
         rates = await credit_rates(session, user_id=owner.user_id, settings=settings)
-        rate = rate_of(rates, call.package)
+        rate = rates.of(call.package)
         price = cost_micros(call.price_units, rate)
         if await ledger.hold(session, user_id=owner.user_id, task_platform_id=platform_id, amount_micros=price) is None:
             balance, held = await ledger.balance_of(session, user_id=owner.user_id)
