@@ -9,14 +9,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
 
 from kling_gateway.clock import now_ms
-from kling_gateway.kling.schemas import Family
-from kling_gateway.store.models import TASKS, USERS
-from kling_gateway.tasks import repository
-from kling_gateway.tasks.ids import new_platform_id
-from tests.factories import task_draft
+from tests.factories import Stored, store
 from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import sign_jwt
 
@@ -27,34 +22,6 @@ DAY_MS = 24 * 3600 * 1000
 TOO_MANY = "task_ids and external_task_ids cannot exceed 20 in total"
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A stored task and the ids it answers to."""
-
-    platform_id: str
-    upstream_id: str | None
-    external_id: str | None
-
-
-def store(gw: RunningGateway, user: str, *, age_ms: int, **columns: Any) -> Stored:
-    """Store a task of a user as the worker leaves it (status, result, deductions), `age_ms` old."""
-    family = columns.pop("family", "videos")
-    platform_id = new_platform_id(Family(family))
-    changes = {name: columns.pop(name) for name in list(columns) if name not in _DRAFT_FIELDS}
-    created_at = now_ms() - age_ms
-
-    async def work(session: Any) -> None:
-        user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == user))).scalar_one()
-        draft = task_draft(platform_id=platform_id, user_id=user_id, created_at=created_at, family=family, **columns)
-        task = await repository.insert(session, draft)
-        if changes:
-            await session.execute(TASKS.update().where(TASKS.c.id == task.id).values(**changes))
-
-    gw.admin._run(work)
-    return Stored(platform_id, changes.get("upstream_task_id"), columns.get("external_task_id"))
-
-
-_DRAFT_FIELDS = {"action", "external_task_id", "pack_type", "generation", "sync_call", "model", "seconds"}
 LEGACY_RESULT = {"videos": [{"id": "v-1", "url": "https://cdn.example.com/out/legacy.mp4", "duration": "5.1"}]}
 NEW_OUTPUTS = {
     "outputs": [{"type": "video", "id": "v-2", "url": "https://cdn.example.com/out/new.mp4", "duration": "3.041"}]
