@@ -47,8 +47,10 @@ def test_identify_face_is_kept_as_a_finished_call_named_by_its_request_id(gatewa
         assert (row.family, row.action, row.status, row.generation) == ("videos", "identify-face", "succeed", "legacy")
         assert row.upstream_task_id  # the answer has no task_id: the envelope's request_id names the call
         assert row.final_unit_deduction == data["final_unit_deduction"]
-        assert (row.hold_micros, row.charge_micros) == (50_000, 0)  # 0.05 credits held at ¥1, "0" charged
-        assert gateway.admin.ledger(row.platform_id) == {"hold": 50_000, "release": -50_000}
+        assert data["final_unit_deduction"] == "0.05"
+        assert (row.hold_micros, row.charge_micros) == (50_000, 50_000)  # 0.05 credits at ¥1, held then charged
+        assert gateway.admin.ledger(row.platform_id) == {"hold": 50_000, "release": -50_000, "charge": -50_000}
+        assert gateway.admin.money("alice") == (1000_000_000 - 50_000, 0)
         # never a task of /tasks
         assert alice.get("/tasks", params={"task_ids": row.platform_id}).json()["data"] == []
         assert alice.post("/tasks", json={}).json()["data"]["result"] == []
