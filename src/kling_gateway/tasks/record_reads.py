@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, BindParameter, Integer, Select, bindparam, or_, select
+from sqlalchemy import BigInteger, BindParameter, Integer, Select, bindparam, select, union_all
 
 from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import TASKS
@@ -28,10 +28,22 @@ def _mine(*more: Any) -> Select[Any]:
     return select(*VIEW_COLUMNS, *more).where(_c.user_id == bindparam("user_id"), _c.sync_call.is_(False))
 
 
-# platform_id (unique), upstream_task_id (ix_tasks_upstream) and (user_id, external_task_id) are each indexed.
-_BY_ANY_ID = _mine().where(
-    or_(_c.platform_id.in_(_REFERENCES), _c.upstream_task_id.in_(_REFERENCES), _c.external_task_id.in_(_REFERENCES))
-)
+def _by_any_id() -> Select[Any]:
+    """One statement of three indexed lookups, one per id form: platform_id (unique), upstream_task_id
+    (ix_tasks_upstream) and the client's id ((user_id, external_task_id), unique). In the first two the owner is
+    matched as `user_id + 0`, which no index serves, so that neither planner walks all of the user's tasks by
+    ix_tasks_user_newest instead (SQLite, which keeps no statistics here, otherwise does)."""
+    owner: BindParameter[int] = bindparam("user_id")
+    not_sync = _c.sync_call.is_(False)
+    lookups = union_all(
+        select(*VIEW_COLUMNS).where(_c.platform_id.in_(_REFERENCES), (_c.user_id + 0) == owner, not_sync),
+        select(*VIEW_COLUMNS).where(_c.upstream_task_id.in_(_REFERENCES), (_c.user_id + 0) == owner, not_sync),
+        select(*VIEW_COLUMNS).where(_c.user_id == owner, _c.external_task_id.in_(_REFERENCES), not_sync),
+    ).subquery("lookups")
+    return select(*lookups.c)
+
+
+_BY_ANY_ID = _by_any_id()
 _BY_EXTERNAL_ID = _mine().where(_c.external_task_id.in_(_REFERENCES))
 # A walk down ix_tasks_user_newest (user_id, id) from the cursor: never an OFFSET.
 _PAGE = (
