@@ -28,7 +28,6 @@ from kling_gateway.keys import service as keys_service
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import refusal_code
 from kling_gateway.kling.output import expected_output
-from kling_gateway.kling.pricing import unit_cost
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidBody, parse_body
 from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.settings import Settings
@@ -36,6 +35,7 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.records import Task, TaskDraft, TaskStatus, TaskView
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.dispatch import Dispatcher, Sent
+from kling_gateway.tasks.estimates import hold_units
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.upstream.client import KlingClient
 from kling_gateway.users import service as users_service
@@ -216,10 +216,10 @@ class TaskService:
         the key has too many tasks unfinished, or the task refers to a video or session that is not the owner's.
         Return the stored task, and whether tasks of its pack type were already waiting for a channel."""
         pack_type, slots = draft.body.slots()
-        units = unit_cost(draft.spec, draft.body)
         output = expected_output(draft.spec, draft.body)
         moment = self.clock.now_ms()
         async with self.db.session() as session, session.begin():
+            units = await hold_units(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             await self._check_in_flight(session, owner)
             rates = await users_service.credit_rates(session, user_id=owner.user_id, settings=self.settings)
