@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"tasks"}),  # submit, query, the state machine, dispatch, a move's effects
     frozenset({"channels", "keys"}),
     frozenset({"users", "outbox", "dialects"}),
-    frozenset({"billing", "upstream"}),
+    frozenset({"billing", "upstream", "catalog"}),  # catalog: the operator's word on models
     frozenset({"settings", "errors", "serving"}),
     frozenset({"store", "sandbox"}),  # the sandbox shares only the request schemas (kling) with the gateway
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing

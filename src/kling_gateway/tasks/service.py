@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros, format_yuan
+from kling_gateway.catalog.service import Catalog
 from kling_gateway.channels.affinity import required_channel
 from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.errors import (
@@ -69,6 +70,7 @@ class TaskService:
         self.rng = rng or random.Random()
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, client, settings, self.rng, clock=self.clock)
+        self.catalog = Catalog(db, settings, clock=self.clock)
 
     # -- queries -------------------------------------------------------------------------------------------------
 
@@ -124,7 +126,8 @@ class TaskService:
 
     async def submit(self, owner: Principal, spec: ActionSpec, raw: object) -> TaskView:
         """Validate, hold the estimate, then send upstream now or queue the task until a channel has room."""
-        draft = _draft(spec, raw)
+        admitted = await self.catalog.admit(spec, raw)  # a retired or disabled model: refused before anything
+        draft = _draft(admitted.spec, raw, validated=admitted.validated)
         if draft.body.callback_url is not None:
             await check_callback_target(draft.body.callback_url, allow_private=self.settings.allow_private_callbacks)
         external_id = draft.body.external_task_id
@@ -294,9 +297,11 @@ class TaskService:
         return True
 
 
-def _draft(spec: ActionSpec, raw: object) -> _Draft:
+def _draft(spec: ActionSpec, raw: object, *, validated: object | None = None) -> _Draft:
+    """Validate a body (as `validated` when the catalog has it name the model an added one is like); keep `raw`
+    as sent, which is what is stored and sent upstream."""
     try:
-        body = parse_body(spec.schema, raw)
+        body = parse_body(spec.schema, raw if validated is None else validated)
     except InvalidBody as invalid:
         raise InvalidRequest(invalid.message, param=invalid.field) from None
     assert isinstance(raw, dict)  # parse_body takes nothing but a JSON object
