@@ -80,6 +80,8 @@ def test_every_action_is_held_at_least_what_it_is_charged(gateway: RunningGatewa
     assert short == {}, "held less than charged (µ¥)"
     # The extension of a pro kling-v1-6 video is held its row, 3.5 credits, not the cheapest extension's 1.
     assert outcomes[Family.VIDEOS, "video-extend"] == (int(3.5 * YUAN), int(3.5 * YUAN))
+    # Motion control bills its output, as long as its reference video: held at the longest (10 s, orientation image).
+    assert outcomes[Family.VIDEOS, "motion-control"][0] == 5 * YUAN  # kling-v2-6 std motion: 0.5 a second
     # A lip-sync of a 10 s video costs two 5 s blocks, and is held them.
     assert outcomes[Family.VIDEOS, "lip-sync"] == (1 * YUAN, 1 * YUAN)
 

@@ -17,17 +17,42 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.channels.affinity import ObjectFacts, ObjectKind, object_facts
 from kling_gateway.kling.pricing import PRICED_BY_SOURCE, RATES, SourceVideo, unit_cost
-from kling_gateway.kling.schemas import ActionSpec, AdvancedLipSync, CreateBody, LipSync, VideoExtend
+from kling_gateway.kling.schemas import (
+    ActionSpec,
+    AdvancedLipSync,
+    Avatar,
+    CreateBody,
+    LipSync,
+    MotionControl,
+    VideoExtend,
+)
 
 # The longest source video each call accepts (reference §2.8): lip-sync 2-10 s by URL (5-10 s by id), and the
 # face session of an advanced lip-sync is opened on a video of 2-60 s.
 LIP_SYNC_LONGEST_SOURCE_S = 10.0
 FACE_SESSION_LONGEST_SOURCE_S = 60.0
+# Tasks billed on an output length no body states: motion control follows its reference video, at most 10 s when
+# the character keeps the image's orientation and 30 s when it follows the video's (log 2025-12-22); an avatar
+# speaks its audio, 2-300 s (reference §2.11).
+MOTION_LONGEST_REFERENCE_S = {"image": 10.0, "video": 30.0}
+AVATAR_LONGEST_AUDIO_S = 300.0
 
 
 async def hold_units(session: AsyncSession, *, user_id: int, spec: ActionSpec, body: CreateBody) -> Decimal:
     """Return the most units this task can be charged when it succeeds, knowing the user's source videos."""
-    return max(unit_cost(spec, body, source=source) for source in await _sources(session, user_id, body))
+    sources = await _sources(session, user_id, body)
+    output_s = _longest_output_s(body)
+    return max(unit_cost(spec, body, source=source, output_s=output_s) for source in sources)
+
+
+def _longest_output_s(body: CreateBody) -> float | None:
+    """The longest output a task billed on its output's length can make; None where the body says how long."""
+    match body:
+        case MotionControl(character_orientation=orientation):
+            return MOTION_LONGEST_REFERENCE_S[orientation]
+        case Avatar():
+            return AVATAR_LONGEST_AUDIO_S
+    return None
 
 
 async def _sources(session: AsyncSession, user_id: int, body: CreateBody) -> list[SourceVideo | None]:
