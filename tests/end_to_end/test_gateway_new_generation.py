@@ -4,6 +4,7 @@ a path model and render its tasks."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 from kling_gateway.api.examples import NEW_CREATE_EXAMPLES
 from kling_gateway.kling.schemas import NEW_ACTIONS, ActionSpec
+from kling_gateway.upstream import client as upstream_client
 from tests.factories import store
 from tests.gateway import RunningGateway
 from tests.helpers import wait_for
@@ -19,6 +21,18 @@ from tests.helpers import wait_for
 FINAL = ("succeeded", "failed")
 TURBO_T2V = "text-to-video/kling-3.0-turbo"
 NEW_OUTPUT = {"type": "video", "id": "v-9", "url": "https://cdn.example.com/out/new.mp4", "duration": "3.041"}
+
+
+def runs_new_generation(gateway: RunningGateway) -> bool:
+    """Tell whether a new-style task can run end to end here: the sandbox serves Kling's `/tasks`, and the upstream
+    client asks it (so it creates on the model-in-path endpoints and polls them in batches)."""
+    serves = any(getattr(route, "path", None) == "/tasks" for route in gateway.sandbox.app.routes)
+    return serves and '"/tasks"' in inspect.getsource(upstream_client)
+
+
+def needs_new_generation_upstream(gateway: RunningGateway) -> None:
+    if not runs_new_generation(gateway):
+        pytest.skip("neither the sandbox nor the upstream client speaks the new generation yet")
 
 
 def example(spec: ActionSpec) -> dict[str, Any]:
@@ -39,6 +53,7 @@ def record_when_final(client: httpx.Client, platform_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("spec", list(NEW_ACTIONS.values()), ids=lambda spec: spec.action)
 def test_every_new_generation_model_submits_and_finishes(gateway: RunningGateway, spec: ActionSpec) -> None:
+    needs_new_generation_upstream(gateway)
     with gateway.client() as alice:
         answer = alice.post(f"/kling/{spec.action}", json=example(spec) | {"options": {"external_task_id": "mine-1"}})
         assert answer.status_code == 200, answer.text
@@ -55,7 +70,10 @@ def test_every_new_generation_model_submits_and_finishes(gateway: RunningGateway
         assert legacy["status"] in ("completed", "failed")
 
 
-@pytest.mark.parametrize("spec", list(NEW_ACTIONS.values())[:1], ids=lambda spec: spec.action)
+ONE_PER_PRODUCT = list({spec.action.partition("/")[0]: spec for spec in NEW_ACTIONS.values()}.values())
+
+
+@pytest.mark.parametrize("spec", ONE_PER_PRODUCT, ids=lambda spec: spec.action)
 def test_a_bad_new_body_is_refused_before_anything_is_held_or_sent(gateway: RunningGateway, spec: ActionSpec) -> None:
     assert gateway.runtime is not None
     sent = gateway.runtime.client.requests_sent
@@ -71,6 +89,7 @@ def test_a_bad_new_body_is_refused_before_anything_is_held_or_sent(gateway: Runn
 
 @pytest.mark.skipif(TURBO_T2V not in NEW_ACTIONS, reason="the new generation's schemas are not registered yet")
 def test_openai_videos_with_a_path_model_go_to_the_new_generation(gateway: RunningGateway) -> None:
+    needs_new_generation_upstream(gateway)
     with gateway.client() as alice:
         body = {"model": "kling-3.0-turbo", "prompt": "a fox", "seconds": "5", "size": "1280x720"}
         answer = alice.post("/v1/videos", json=body)

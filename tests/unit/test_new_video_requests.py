@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kling_gateway.api.video_requests import GenerationCreate, OpenAiVideoCreate, read_request
-from kling_gateway.kling.schemas import NEW_ACTIONS
+from kling_gateway.kling.schemas import NEW_ACTIONS, parse_body
 
 PICTURE = "https://cdn.example.com/in/cat.png"
 
@@ -68,3 +68,17 @@ def test_a_path_model_goes_to_its_new_endpoint_and_a_legacy_name_does_not(produc
     spec, body = read_request(OpenAiVideoCreate, {"model": "kling-v2-6", "prompt": "a fox", **picture}).kling()
     assert spec.generation.value == "legacy"
     assert body["model_name"] == "kling-v2-6"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"prompt": "a fox", "seconds": "5", "size": "1280x720"},
+        {"prompt": "a fox", "seconds": 10, "size": "1080x1920"},
+        {"prompt": "the cat yawns", "seconds": "5", "size": "1920x1080", "input_reference": PICTURE},
+    ],
+)
+def test_the_new_body_of_an_openai_request_is_valid_for_its_endpoint(fields: dict[str, Any]) -> None:
+    spec, body = read_request(OpenAiVideoCreate, {"model": "kling-3.0-turbo", **fields}).kling()
+    assert spec.generation.value == "new"
+    parse_body(spec.schema, body)
