@@ -51,9 +51,12 @@ def test_identify_face_is_kept_as_a_finished_call_named_by_its_request_id(gatewa
         assert (row.hold_micros, row.charge_micros) == (50_000, 50_000)  # 0.05 credits at ¥1, held then charged
         assert gateway.admin.ledger(row.platform_id) == {"hold": 50_000, "release": -50_000, "charge": -50_000}
         assert gateway.admin.money("alice") == (1000_000_000 - 50_000, 0)
-        # never a task of /tasks
+        # never one of the tasks /tasks or the OpenAI videos API show
         assert alice.get("/tasks", params={"task_ids": row.platform_id}).json()["data"] == []
         assert alice.post("/tasks", json={}).json()["data"]["result"] == []
+        assert alice.get("/v1/videos").json()["data"] == []
+        assert alice.get(f"/v1/videos/{row.platform_id}").status_code == 404
+        assert alice.get(f"/v1/video/generations/{row.upstream_task_id}").status_code == 404
 
 
 @pytest.mark.parametrize(
