@@ -32,6 +32,7 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.records import Task, TaskDraft, TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.ids import new_platform_id
+from kling_gateway.tasks.repository import TaskChanges
 from kling_gateway.users.service import credit_rates
 
 
@@ -121,7 +122,7 @@ async def charge_call(
     data: Mapping[str, Any],
     *,
     request_id: str | None,
-    channel_id: int,
+    channel_id: int | None,
     package: Package,
     now_ms: int,
 ) -> None:
@@ -131,21 +132,23 @@ async def charge_call(
     charge = 0 if deduction is None else cost_micros(Decimal(deduction), task.rate_micros)
     result = data.get("task_result")
     upstream_id = data.get("task_id")
+    changes: TaskChanges = {
+        "status": TaskStatus.SUCCEED.value,
+        "updated_at": now_ms,
+        "result_json": orjson.dumps(result if isinstance(result, dict) else {}).decode(),
+        "final_unit_deduction": deduction,
+        "billing_json": orjson.dumps(billing_of_deduction(deduction, package)).decode(),
+        "upstream_task_id": str(upstream_id) if upstream_id else (request_id or ""),
+        "charge_micros": charge,
+    }
+    if channel_id is not None:
+        changes["channel_id"] = channel_id
     async with db.session() as session, session.begin():
         won = await repository.transition(
             session,
             task_id=task.id,
             expected=TaskStatus.PROCESSING,
-            changes={
-                "status": TaskStatus.SUCCEED.value,
-                "updated_at": now_ms,
-                "result_json": orjson.dumps(result if isinstance(result, dict) else {}).decode(),
-                "final_unit_deduction": deduction,
-                "billing_json": orjson.dumps(billing_of_deduction(deduction, package)).decode(),
-                "upstream_task_id": str(upstream_id) if upstream_id else (request_id or ""),
-                "channel_id": channel_id,
-                "charge_micros": charge,
-            },
+            changes=changes,
         )
         if won:
             note = f"{task.action}: {deduction} credits" if deduction is not None else f"{task.action}: no deduction"

@@ -53,10 +53,8 @@ class TaskChanges(TypedDict, total=False):
 
 def _find_statement(*, by_platform_id: bool, of_action: bool) -> Select[Any]:
     query = select(*VIEW_COLUMNS).where(_c.user_id == bindparam("user_id"), _c.family == bindparam("family"))
-    if of_action:
-        query = query.where(_c.action == bindparam("action"))
-    else:  # a family's tasks are its asynchronous ones: a synchronous call kept as a task is not one of them
-        query = query.where(_c.sync_call.is_(False))
+    # A family's tasks are its asynchronous ones: a synchronous call kept as a task is not one of them.
+    query = query.where(_c.action == bindparam("action") if of_action else _c.sync_call.is_(False))
     if by_platform_id:
         return query.where(_c.platform_id == bindparam("reference"))
     reference: BindParameter[str] = bindparam("reference")
