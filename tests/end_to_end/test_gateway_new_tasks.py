@@ -281,6 +281,8 @@ def test_post_tasks_filters_by_status_and_product_type(
         ({"filters": [{"key": "model", "values": ["kling-3.0"]}]}, "filters[0]"),
         ({"filters": [{"key": "status", "values": ["succeed"]}]}, "filters[0]"),
         ({"filters": [{"key": "product_type", "values": ["audio"]}]}, "filters[0]"),
+        ({"filters": [{"key": ["status"], "values": [{}]}]}, "filters[0]"),
+        ({"filters": {"key": "status"}}, "filters"),
         ({"page": 2}, "page"),
     ],
 )

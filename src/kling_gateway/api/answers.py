@@ -285,6 +285,27 @@ class DialectError(RootModel[KlingError | TaskError | OpenAiError]):
     model_config = ConfigDict(defer_build=True)
 
 
+class TaskFilter(_Body):
+    key: Literal["status", "product_type"]
+    values: list[str] = Field(
+        min_length=1, description="status: submitted, processing, succeeded, failed; product_type: video, image, try_on"
+    )
+
+
+class TaskListing(_Body):
+    """`POST /tasks`: which of your tasks to list (every field may be left out, or null)."""
+
+    start_time: int | str | None = Field(
+        default=None, description="Unix ms, a number or digits; default end_time - 30 days"
+    )
+    end_time: int | str | None = Field(default=None, description="Unix ms, a number or digits; default now")
+    cursor: str | None = Field(default=None, description="An earlier answer's next_cursor; it keeps that window")
+    limit: int | None = Field(default=100, ge=1, le=500)
+    filters: list[TaskFilter] | None = Field(
+        default=None, description="Values of one key are alternatives; keys must all hold"
+    )
+
+
 class NewCreated(RootModel[NewTaskCreateAnswer | TaskAnswer | VideoTask]):
     """The new task: Kling's new-style create answer in the `kling` dialect, else the dialect's task body."""
 

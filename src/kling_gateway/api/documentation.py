@@ -45,6 +45,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     *(call.schema for call in BILLED_CALLS.values()),
     OpenAiVideoCreate,
     GenerationCreate,
+    answers.TaskListing,  # read by `tasks.listing` as Kling reads it; the model only documents it
 )
 _ERROR_STATUSES = {
     400: "The request is not valid: the message says which field and what is allowed",
@@ -262,7 +263,12 @@ def tasks_list(prefix: str) -> dict[str, Any]:
         openapi_extra={
             "requestBody": {
                 "required": False,
-                "content": {"application/json": {"schema": {"type": "object"}, "example": {"limit": 20}}},
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": COMPONENTS + answers.TaskListing.__name__},
+                        "example": {"limit": 20, "filters": [{"key": "status", "values": ["succeeded"]}]},
+                    }
+                },
             }
         },
     )

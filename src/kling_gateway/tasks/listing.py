@@ -136,7 +136,7 @@ def _filters(raw: Any) -> tuple[tuple[TaskStatus, ...], tuple[str, ...]]:
         if not isinstance(entry, dict) or set(entry) - {"key", "values"}:
             raise InvalidRequest(f"{where}: must be an object {{key, values}}", param=where)
         key, values = entry.get("key"), entry.get("values")
-        if key not in FILTER_KEYS:
+        if not isinstance(key, str) or key not in FILTER_KEYS:
             raise InvalidRequest(f"{where}.key: {key!r} is not allowed; use status or product_type", param=where)
         allowed = FILTER_KEYS[key]
         if not isinstance(values, list) or not values or any(value not in allowed for value in values):
