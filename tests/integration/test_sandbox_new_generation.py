@@ -19,8 +19,9 @@ URL = "https://cdn.example.com/in/cat.png"
 VIDEO_URL = "https://cdn.example.com/in/dance.mp4"
 FIRST = {"type": "first_frame", "url": URL}
 PROMPT = {"type": "prompt", "text": "a fox runs"}
-MOTION = {
-    "contents": [{"type": "image", "url": URL}, {"type": "video", "url": VIDEO_URL}],
+CHARACTER = {"type": "image", "url": URL}
+MOTION: dict[str, Any] = {
+    "contents": [CHARACTER, {"type": "video", "url": VIDEO_URL}],
     "settings": {"character_orientation": "video"},
 }
 HOUR_S = 3600.0
@@ -132,7 +133,7 @@ def test_motion_control_follows_the_length_of_the_sandboxs_own_reference_video(
         source = create(client, "text-to-video/kling-3.0", {"prompt": "a dance", "settings": {"duration": 12}})
         clock.advance(HOUR_S)
         [reference] = records(client, f"task_ids={source['id']}")[0]["outputs"]
-        body = MOTION | {"contents": [MOTION["contents"][0], {"type": "video", "url": reference["url"]}]}
+        body = MOTION | {"contents": [CHARACTER, {"type": "video", "url": reference["url"]}]}
         made = create(client, "motion-control/kling-3.0", body)
         clock.advance(HOUR_S)
         [done] = records(client, f"task_ids={made['id']}")
