@@ -187,6 +187,8 @@ def task_result_of(outputs: Iterable[Item]) -> dict[str, Any]:
     for index, image in enumerate(result.get("series_images", [])):
         image.pop("group_id", None)
         result["series_images"][index] = {"index": index} | image
+    if "series_images" in result:
+        result = {"result_type": "series", "images": result.get("images", [])} | result
     return result
 
 
@@ -216,12 +218,18 @@ def _legacy_element(fields: Item) -> Item:
             if voice
             else {}
         ),
-        "tag_list": [
-            {"tag_id": str(tag.get("id", "")), "tag_name": tag.get("name", "")} for tag in fields.get("tags", [])
-        ],
+        "tag_list": [_legacy_tag(tag) for tag in fields.get("tags", [])],
         "owned_by": fields.get("owned_by", ""),
         "status": legacy_status(str(fields.get("status", "succeeded"))),
     }
+
+
+def _legacy_tag(tag: Item) -> Item:
+    back: Item = {"tag_id": str(tag.get("id", ""))}
+    for name in ("name", "description"):
+        if tag.get(name):
+            back[f"tag_{name}"] = tag[name]
+    return back
 
 
 def unit_billing(amount: str | Decimal, package_type: str) -> list[Item]:
