@@ -130,7 +130,7 @@ def test_a_listing_defaults_to_the_last_thirty_days_and_a_hundred_tasks() -> Non
         {"filters": [{"key": "status", "values": ["failed"]}, {"key": "status", "values": ["succeeded"]}]},
         now_ms=10**13,
     )
-    assert both.statuses == {"failed", "succeeded"}
+    assert both.statuses == frozenset({"failed", "succeeded"})
     assert both.product_types is None
     assert read_listing({"end_time": "5000", "start_time": 10}, now_ms=0).end_ms == 5000
     with pytest.raises(InvalidBody, match="request body must be a JSON object"):

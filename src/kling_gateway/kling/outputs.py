@@ -188,7 +188,7 @@ def task_result_of(outputs: Iterable[Item]) -> dict[str, Any]:
         image.pop("group_id", None)
         result["series_images"][index] = {"index": index} | image
     if "series_images" in result:
-        result = {"result_type": "series", "images": result.get("images", [])} | result
+        return {"result_type": "series", "images": result.get("images", [])} | result
     return result
 
 
