@@ -388,3 +388,16 @@ NEW_RECORD_FIELDS = ("id", "status", "message", "create_time", "update_time", "e
 
 def test_every_registered_endpoint_has_a_minimal_body_here() -> None:
     assert set(MINIMAL) == set(NEW_ACTIONS)
+
+
+def test_a_new_style_task_reconciles_with_the_unit_ledger(sandbox: RunningSandbox, clock: SteppedClock) -> None:
+    with keyed(sandbox) as client:
+        settings = {"resolution": "1080p", "audio": "native", "duration": 5}
+        made = create(client, "text-to-video/kling-3.0", {"prompt": "a fox", "settings": settings})
+        clock.advance(HOUR_S)
+        [record] = records(client, f"task_ids={made['id']}")
+        window = {"start_time": made["create_time"], "end_time": clock.ms + 1}
+        [row] = client.post("/account/billing/package", json=window).json()["data"]["result"]["detail"]
+    assert record["billing"] == [{"charge_type": "unit", "amount": "6", "package_type": "video"}]
+    assert (row["task_id"], row["deduction_amount"]) == (made["id"], 6.0)
+    assert (row["product_function"], row["resolution"], row["video_sound"]) == ("Text to Video", "1080p", "native")
