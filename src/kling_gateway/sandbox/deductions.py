@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from kling_gateway.kling.schemas import CreateBody, Package, PackType
+from kling_gateway.kling.schemas.new_video import NewVideoBody
 from kling_gateway.sandbox.store import Payer, SandboxTask
 
 ChargeType = Literal["unit", "cash"]
@@ -42,6 +43,9 @@ _PRODUCT_FUNCTIONS = {
     "tts": "Text to Speech",
     "identify-face": "Face Recognition",
     "image-recognize": "Image Recognition",
+    # The new generation's products (`<product>/<model>`), named as their legacy counterparts are.
+    "text-to-video": "Text to Video",
+    "image-to-video": "Image to Video",
 }
 
 
@@ -88,7 +92,8 @@ def product_function(action: str) -> str:
     name = action.rpartition("/")[2] if action.startswith(("audio/", "general/")) else action
     if name in _PRODUCT_FUNCTIONS:
         return _PRODUCT_FUNCTIONS[name]
-    return name.split("/")[0].replace("-", " ").capitalize()  # a new-generation `<product>/<model>` path
+    product = name.split("/")[0]  # a new-generation `<product>/<model>` path
+    return _PRODUCT_FUNCTIONS.get(product) or product.replace("-", " ").capitalize()
 
 
 def charge(
@@ -200,10 +205,13 @@ def _resolution(body: CreateBody) -> str | None:
     if isinstance(resolution, str):
         return resolution
     mode = body.mode()
-    return _RESOLUTION_OF_MODE.get(mode) if mode is not None else None
+    # A new-generation body's mode is already its resolution ("720p", "1080p", "4k").
+    return _RESOLUTION_OF_MODE.get(mode, mode) if mode is not None else None
 
 
 def _video_sound(body: CreateBody) -> str:
+    if isinstance(body, NewVideoBody):
+        return body.audio()  # native, original or off, as its settings say
     if body.with_sound():
         return "native"
     keeps = getattr(body, "keep_original_sound", None) == "yes" or any(
