@@ -13,10 +13,11 @@ from kling_gateway.dialects.outputs import (
     billing_of_deduction,
     deduction_of_billing,
     first_output,
-    outputs_of_result,
-    result_of_outputs,
+    legacy_result_json,
+    stored_outputs,
 )
 from kling_gateway.dialects.shapes import SHAPES, callback_body
+from kling_gateway.kling.outputs import outputs_of, task_result_of
 from kling_gateway.kling.schemas import Package
 from kling_gateway.store.records import TaskStatus, TaskView
 
@@ -75,62 +76,14 @@ def new_style(**fields: Any) -> TaskView:
     )
 
 
-def test_a_legacy_result_becomes_typed_outputs_of_every_kind() -> None:
-    result = {
-        "videos": [VIDEO],
-        "images": [{"index": 0, "url": "https://cdn.example.com/i.png"}],
-        "audios": [T2A, {"id": "tts-1", "url": "https://cdn.example.com/t.mp3", "duration": "2.2"}],
-        "voices": [
-            {"voice_id": "vo-1", "voice_name": "Ann", "trial_url": "https://cdn.example.com/v.mp3", "owned_by": "kling"}
-        ],
-        "elements": [
-            {
-                "element_id": 42,
-                "element_name": "cat",
-                "element_description": "a cat",
-                "reference_type": "multi_image_elements",
-                "owned_by": "12",
-                "status": "succeed",
-                "tag_list": [],
-            }
-        ],
-    }
-    assert outputs_of_result(result) == [
-        {"type": "video", **VIDEO},
-        {"type": "image", "url": "https://cdn.example.com/i.png"},
-        {
-            "type": "audio",
-            "id": "a-1",
-            "mp3_url": T2A["url_mp3"],
-            "wav_url": T2A["url_wav"],
-            "mp3_duration": "3.0",
-            "wav_duration": "3.0",
-        },
-        {"type": "audio", "id": "tts-1", "mp3_url": "https://cdn.example.com/t.mp3", "mp3_duration": "2.2"},
-        {
-            "type": "voice",
-            "id": "vo-1",
-            "name": "Ann",
-            "url": "https://cdn.example.com/v.mp3",
-            "owned_by": "kling",
-            "status": "succeeded",
-        },
-        {
-            "type": "element",
-            "id": "42",
-            "name": "cat",
-            "description": "a cat",
-            "element_type": "multi_image_elements",
-            "owned_by": "12",
-            "status": "succeeded",
-            "tags": [],
-        },
-    ]
-
-
-@pytest.mark.parametrize("result", [{"videos": [VIDEO]}, {"audios": [T2A]}, {"videos": [VIDEO], "audios": [T2A]}])
-def test_outputs_turn_back_into_the_legacy_result(result: dict[str, Any]) -> None:
-    assert result_of_outputs(outputs_of_result(result)) == result
+def test_a_stored_result_reads_as_outputs_and_as_task_result_in_either_generation() -> None:
+    legacy = view(result_json=orjson.dumps({"videos": [VIDEO], "audios": [T2A]}).decode())
+    assert stored_outputs(legacy) == outputs_of({"videos": [VIDEO], "audios": [T2A]})
+    assert [output["type"] for output in stored_outputs(legacy)] == ["video", "audio"]
+    assert legacy_result_json(legacy) == legacy.result_json  # the stored text as it is: nothing re-encoded
+    assert stored_outputs(new_style()) == [NEW_VIDEO]
+    assert legacy_result_json(new_style()) == task_result_of([NEW_VIDEO])
+    assert stored_outputs(view(generation="new")) == []  # not finished yet
 
 
 def test_deductions_convert_both_ways() -> None:

@@ -293,14 +293,14 @@ class TaskFilter(_Body):
 
 
 class TaskListing(_Body):
-    """`POST /tasks`: which of your tasks to list (every field may be left out, or null)."""
+    """`POST /tasks`: which of your tasks to list (every field may be left out)."""
 
     start_time: int | str | None = Field(
         default=None, description="Unix ms, a number or digits; default end_time - 30 days"
     )
     end_time: int | str | None = Field(default=None, description="Unix ms, a number or digits; default now")
     cursor: str | None = Field(default=None, description="An earlier answer's next_cursor; it keeps that window")
-    limit: int | None = Field(default=100, ge=1, le=500)
+    limit: int = Field(default=100, ge=1, le=500)
     filters: list[TaskFilter] | None = Field(
         default=None, description="Values of one key are alternatives; keys must all hold"
     )

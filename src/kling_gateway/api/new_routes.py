@@ -92,7 +92,8 @@ async def query_tasks(
     external_task_ids: IdList = None,
 ) -> Response:
     """Answer your tasks among the ids asked for, in Kling's new codec; ids not yours are left out."""
-    rows = await runtime.records.by_ids(owner, parse_ids(task_ids, external_task_ids))
+    given = (("task_ids", task_ids), ("external_task_ids", external_task_ids))
+    rows = await runtime.records.by_ids(owner, parse_ids({name: value for name, value in given if value is not None}))
     return responses.json(record.records(rows))
 
 

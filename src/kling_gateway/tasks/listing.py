@@ -1,5 +1,6 @@
 """Kling's `/tasks` over the gateway's store: read its query (`GET`, ids) and body (`POST`, a cursor listing) as
-Kling does (reference 2026 §3.8, §3.9), and answer them with the caller's own tasks of both generations.
+Kling does (reference 2026 §3.8, §3.9; `kling.task_queries`, which the sandbox reads them with too), and answer
+them with the caller's own tasks of both generations.
 
 A cursor is opaque to the client: it carries the last row id of the page and the time window of the first page
 (later pages ignore the window they are sent, as Kling's do), so paging is a keyset walk that never skips or
@@ -12,29 +13,25 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from kling_gateway.errors import InvalidRequest
 from kling_gateway.keys.service import Principal
+from kling_gateway.kling import task_queries
+from kling_gateway.kling.schemas import InvalidBody
 from kling_gateway.store.database import Database
 from kling_gateway.store.records import TaskStatus, TaskView
 from kling_gateway.tasks import record_reads
-from kling_gateway.tasks.record_reads import ALL_PACK_TYPES, BATCH_MAX_IDS, NEWEST_ID
+from kling_gateway.tasks.record_reads import ALL_PACK_TYPES, NEWEST_ID
 
-TOO_MANY_IDS = f"task_ids and external_task_ids cannot exceed {BATCH_MAX_IDS} in total"  # Kling's own words
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 500
-DEFAULT_WINDOW_MS = 30 * 24 * 3600 * 1000  # 30 days back from end_time
 STATUS_FILTER = {
     "submitted": (TaskStatus.QUEUED, TaskStatus.SUBMITTED),
     "processing": (TaskStatus.PROCESSING,),
     "succeeded": (TaskStatus.SUCCEED,),
     "failed": (TaskStatus.FAILED,),
 }
-LIST_FIELDS = ("start_time", "end_time", "cursor", "limit", "filters")
-FILTER_KEYS = {"status": tuple(STATUS_FILTER), "product_type": ALL_PACK_TYPES}
+"""The stored statuses each status of the new generation's filter names (a task waiting here is `submitted`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,96 +54,28 @@ class ListQuery:
     limit: int
 
 
-def parse_ids(task_ids: str | None, external_task_ids: str | None) -> IdQuery:
-    """Read `task_ids` or `external_task_ids` (comma lists, one of the two, at most 20 ids in all)."""
-    ids, external = _split(task_ids), _split(external_task_ids)
-    if len(ids) + len(external) > BATCH_MAX_IDS:
-        raise InvalidRequest(TOO_MANY_IDS, param="task_ids" if ids else "external_task_ids")
-    if ids and external:
-        raise InvalidRequest("give either task_ids or external_task_ids, not both", param="task_ids")
-    if not ids and not external:
-        raise InvalidRequest(
-            "task_ids: give task_ids (platform_id or task_id values) or external_task_ids, as a comma list",
-            param="task_ids",
-        )
-    return IdQuery(references=tuple(ids or external), external_only=not ids)
-
-
-def _split(raw: str | None) -> list[str]:
-    return [] if raw is None else [part.strip() for part in raw.split(",") if part.strip()]
+def parse_ids(params: Mapping[str, str]) -> IdQuery:
+    """Read `task_ids` or `external_task_ids` (comma lists, one of the two, at most 20 ids in all) as Kling does."""
+    try:
+        asked = task_queries.read_id_query(params)
+    except InvalidBody as invalid:
+        raise InvalidRequest(invalid.message, param=invalid.field or "task_ids") from None
+    return IdQuery(references=asked.ids, external_only=asked.kind == "external_task_ids")
 
 
 def parse_listing(raw: object, *, now_ms: int) -> ListQuery:
-    """Read a `POST /tasks` body; refuse any field Kling does not define, or a value it does not take."""
-    if not isinstance(raw, dict):
-        raise InvalidRequest("request body must be a JSON object with start_time, end_time, cursor, limit, filters")
-    unknown = sorted(set(raw) - set(LIST_FIELDS))
-    if unknown:
-        raise InvalidRequest(
-            f"{unknown[0]}: not a field of POST /tasks; use {', '.join(LIST_FIELDS)}", param=unknown[0]
-        )
-    limit = _limit(raw.get("limit"))
-    statuses, pack_types = _filters(raw.get("filters"))
-    cursor = raw.get("cursor")
-    if cursor is not None and not isinstance(cursor, str):
-        raise InvalidRequest("cursor: must be the next_cursor text of an earlier answer", param="cursor")
-    if cursor:
-        before_id, start_ms, end_ms = _read_cursor(cursor)
+    """Read a `POST /tasks` body as Kling does; a cursor brings back the window of the page it follows."""
+    try:
+        listing = task_queries.read_listing(raw, now_ms=now_ms)
+    except InvalidBody as invalid:
+        raise InvalidRequest(invalid.message, param=invalid.field) from None
+    statuses = [status for name in sorted(listing.statuses or STATUS_FILTER) for status in STATUS_FILTER[name]]
+    pack_types = sorted(listing.product_types or ALL_PACK_TYPES)
+    if listing.cursor:
+        before_id, start_ms, end_ms = _read_cursor(listing.cursor)
     else:
-        end_ms = _moment(raw, "end_time", now_ms)
-        start_ms = _moment(raw, "start_time", end_ms - DEFAULT_WINDOW_MS)
-        if start_ms >= end_ms:
-            raise InvalidRequest(
-                f"start_time: {start_ms} must be before end_time ({end_ms}), both Unix milliseconds",
-                param="start_time",
-            )
-        before_id = NEWEST_ID
-    return ListQuery(before_id, start_ms, end_ms, statuses, pack_types, limit)
-
-
-def _limit(raw: Any) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_LIMIT:
-        raise InvalidRequest(f"limit: must be a whole number from 1 to {MAX_LIMIT} (got {raw!r})", param="limit")
-    return raw
-
-
-def _moment(body: Mapping[str, Any], name: str, default: int) -> int:
-    """Read a time in Unix ms, given as a number or as a string of digits (Kling's pages say both)."""
-    raw = body.get(name)
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
-        return int(raw)
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
-        return raw
-    raise InvalidRequest(f"{name}: must be a time in Unix milliseconds, a number or digits (got {raw!r})", param=name)
-
-
-def _filters(raw: Any) -> tuple[tuple[TaskStatus, ...], tuple[str, ...]]:
-    """Read `filters[]`: values of one key are alternatives, different keys must all hold."""
-    if raw is None:
-        raw = []
-    if not isinstance(raw, list):
-        raise InvalidRequest("filters: must be a list of {key, values}", param="filters")
-    chosen: dict[str, list[str]] = {}
-    for number, entry in enumerate(raw):
-        where = f"filters[{number}]"
-        if not isinstance(entry, dict) or set(entry) - {"key", "values"}:
-            raise InvalidRequest(f"{where}: must be an object {{key, values}}", param=where)
-        key, values = entry.get("key"), entry.get("values")
-        if not isinstance(key, str) or key not in FILTER_KEYS:
-            raise InvalidRequest(f"{where}.key: {key!r} is not allowed; use status or product_type", param=where)
-        allowed = FILTER_KEYS[key]
-        if not isinstance(values, list) or not values or any(value not in allowed for value in values):
-            raise InvalidRequest(
-                f"{where}.values: must be a non-empty list of {', '.join(allowed)} (got {values!r})", param=where
-            )
-        chosen.setdefault(key, []).extend(values)
-    statuses = [status for name in chosen.get("status", STATUS_FILTER) for status in STATUS_FILTER[name]]
-    pack_types = chosen.get("product_type", list(ALL_PACK_TYPES))
-    return tuple(dict.fromkeys(statuses)), tuple(dict.fromkeys(pack_types))
+        before_id, start_ms, end_ms = NEWEST_ID, listing.start_ms, listing.end_ms
+    return ListQuery(before_id, start_ms, end_ms, tuple(statuses), tuple(pack_types), listing.limit)
 
 
 def cursor_after(last_id: int, query: ListQuery) -> str:

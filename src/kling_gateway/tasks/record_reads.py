@@ -10,17 +10,18 @@ from typing import Any
 
 from sqlalchemy import BigInteger, BindParameter, Integer, Select, bindparam, select, union_all
 
+from kling_gateway.kling.task_queries import MAX_IDS, PRODUCT_TYPES
 from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import TASKS
 from kling_gateway.store.records import TaskStatus, TaskView
 from kling_gateway.tasks.repository import VIEW_COLUMNS
 
-BATCH_MAX_IDS = 20  # Kling's cap on ids per `GET /tasks` (reference 2026 §3.8 [obs])
+BATCH_MAX_IDS = MAX_IDS  # Kling's cap on ids per `GET /tasks` (reference 2026 §3.8 [obs])
 NEWEST_ID = 2**62  # above every row id: the keyset bound of a first page
 _c = TASKS.c
 _REFERENCES: list[BindParameter[str]] = [bindparam(f"r{slot}") for slot in range(BATCH_MAX_IDS)]
 _STATUSES: list[BindParameter[str]] = [bindparam(f"s{slot}") for slot in range(len(TaskStatus))]
-ALL_PACK_TYPES = ("video", "image", "try_on")  # Kling's product_type values, as the pack_type column holds them
+ALL_PACK_TYPES = PRODUCT_TYPES  # Kling's product_type values, as the pack_type column holds them
 _PACKS: list[BindParameter[str]] = [bindparam(f"p{slot}") for slot in range(len(ALL_PACK_TYPES))]
 
 
