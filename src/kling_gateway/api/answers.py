@@ -84,7 +84,7 @@ class NewTaskCreated(_Body):
     status: Literal["submitted", "processing", "succeeded", "failed"]
     create_time: int
     update_time: int
-    external_id: str | None = Field(description="Your external_task_id, as you sent it")
+    external_id: str = Field(description="Your external_task_id, as you sent it; empty if you sent none")
 
 
 class NewTaskCreateAnswer(_Body):
@@ -105,7 +105,7 @@ class NewTaskRecord(_Body):
     message: str = Field(description="Why the task failed; empty otherwise")
     create_time: int
     update_time: int
-    external_id: str | None = Field(description="Your external_task_id (never the id the gateway sends upstream)")
+    external_id: str = Field(description="Your external_task_id (never the id the gateway sends upstream), or empty")
     outputs: list[dict[str, Any]] = Field(description="Typed results: video, image, audio, voice or element")
     billing: list[dict[str, Any]] = Field(description="The upstream's deductions: charge_type, amount, package_type")
 

@@ -2,7 +2,8 @@
 answers, and what a new-style task's client callbacks carry — for a task of either generation.
 
 Next to Kling's fields each record has the gateway's `platform_id`; `id` is the upstream's id once it is known (null
-before), and `external_id` is the client's own id (never the platform id the gateway sends upstream in its place).
+before), and `external_id` is the client's own id, "" when it gave none, as Kling's records say it (never the platform
+id the gateway sends upstream in its place).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def created(row: TaskView) -> dict[str, object]:
         "status": STATUS[row.status],
         "create_time": row.created_at,
         "update_time": row.updated_at,
-        "external_id": row.external_task_id,
+        "external_id": row.external_task_id or "",
     }
 
 
@@ -44,7 +45,7 @@ def record(row: TaskView) -> dict[str, object]:
         "message": row.status_msg,
         "create_time": row.created_at,
         "update_time": row.updated_at,
-        "external_id": row.external_task_id,
+        "external_id": row.external_task_id or "",
         "outputs": stored_outputs(row),
         "billing": stored_billing(row),
     }
