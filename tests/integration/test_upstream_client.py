@@ -17,6 +17,7 @@ from kling_gateway.sandbox import Account
 from kling_gateway.upstream import (
     ChannelBusy,
     ChannelCredentials,
+    ChannelMisconfigured,
     ChannelUnavailable,
     KlingClient,
     OutcomeUnknown,
@@ -168,16 +169,17 @@ async def test_a_trailing_slash_in_the_base_url_is_dropped(sandbox: RunningSandb
 
 
 @pytest.mark.parametrize("which", ["secret key", "access key"])
-async def test_wrong_keys_make_the_channel_unavailable(sandbox: RunningSandbox, kling: KlingClient, which: str) -> None:
+async def test_wrong_keys_make_the_channel_misconfigured(
+    sandbox: RunningSandbox, kling: KlingClient, which: str
+) -> None:
     account = sandbox.account
     wrong = "xx_" + "w" * 32
     if which == "secret key":
         channel = ChannelCredentials(sandbox.url, account.access_key, wrong)
     else:
         channel = ChannelCredentials(sandbox.url, wrong, account.secret_key)
-    with pytest.raises(ChannelUnavailable) as raised:
+    with pytest.raises(ChannelMisconfigured) as raised:
         await kling.create(channel, VIDEOS, T2V, {"prompt": "a fox"})
-    assert type(raised.value) is ChannelUnavailable
     assert (raised.value.code, raised.value.http_status) == (1000, 401)
     assert raised.value.message.startswith("upstream answered 1000: Authentication failed")
     assert raised.value.request_id
