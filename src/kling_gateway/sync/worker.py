@@ -6,6 +6,10 @@ dies, even by SIGKILL, come due again for the others when its lease runs out. A 
 next look on the poll grid, so a task found unchanged needs no second write. Whatever a worker does twice after
 such a death is harmless: a status change is one conditional write, and billing and client callbacks happen only
 in the write that won it.
+
+Legacy tasks are read from each channel's list pages (and single GETs for a few); new-generation tasks twenty at a
+time with `GET /tasks`, where a task left out of the answer is not visible (never failed) until it has been left
+out too many times in a row.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import httpx
 
 from kling_gateway.channels.selection import ChannelChoice, all_channels
 from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.kling.schemas import Generation
 from kling_gateway.outbox.delivery import Deliverer
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
@@ -32,8 +38,8 @@ from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher
 from kling_gateway.tasks.schedule import next_look, poll_interval
 from kling_gateway.tasks.states import upstream_status
-from kling_gateway.upstream.client import KlingClient, UpstreamTask
-from kling_gateway.upstream.errors import UpstreamError
+from kling_gateway.upstream.client import TASKS_PER_QUERY, KlingClient, UpstreamTask
+from kling_gateway.upstream.errors import ChannelMisconfigured, UpstreamError
 from kling_gateway.upstream.pool import upstream_http
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,7 @@ class Worker:
         self.db = db
         self.client = client
         self.config = settings.sync
+        self.currency_micros = settings.billing.currency_micros
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, client, settings, rng or random.Random(), clock=self.clock)
         self._own_callbacks_http = callbacks_http is None
@@ -118,12 +125,16 @@ class Worker:
         """
         budget: Counter[int] = Counter()  # upstream calls made per channel this round
         sweeps: dict[tuple[int, str, str], _Sweep] = {}
+        batched: dict[int, dict[str, PolledTask]] = defaultdict(dict)  # new generation: by channel, upstream id
         running: list[asyncio.Task[None]] = []
         claimed = 0
         try:
             async for chunk in self._claim_due():
                 claimed += len(chunk)
-                for (channel_id, family, action), tasks in _grouped(chunk).items():
+                for polled in _grouped(chunk, Generation.NEW).values():
+                    for upstream_task_id, task in polled:
+                        batched[task.channel_id or 0][upstream_task_id] = task
+                for (channel_id, family, action), tasks in _grouped(chunk, Generation.LEGACY).items():
                     sweep = sweeps.get((channel_id, family, action))
                     if sweep is None:
                         channel = channels.get(channel_id)
@@ -137,6 +148,12 @@ class Worker:
                         sweep = sweeps[(channel_id, family, action)] = _Sweep(channel, family, action)
                         running.append(asyncio.create_task(self._sync_group(sweep, budget)))
                     sweep.add(tasks)
+            for channel_id, by_upstream_id in batched.items():
+                channel = channels.get(channel_id)
+                if channel is None:  # cannot happen by design, as above
+                    log.error("%d tasks in flight name no known channel", len(by_upstream_id))
+                    continue
+                running.append(asyncio.create_task(self._sync_batched(channel, by_upstream_id, budget)))
         finally:
             for sweep in sweeps.values():
                 sweep.close()
@@ -184,6 +201,8 @@ class Worker:
         except UpstreamError as error:
             log.warning("sync of %s tasks on channel %s failed: %s", action, channel.name, error)
             sweep.waiting.clear()
+            if isinstance(error, ChannelMisconfigured):
+                await self.dispatcher.note_misconfigured(channel, error)
             return
         if sweep.waiting:
             unread = [task.id for task in sweep.waiting.values()]
@@ -227,6 +246,69 @@ class Worker:
                 return
             page_num += ahead
 
+    async def _sync_batched(
+        self, channel: ChannelChoice, tasks: Mapping[str, PolledTask], budget: Counter[int]
+    ) -> None:
+        """Read a channel's claimed new-generation tasks with `GET /tasks`, twenty ids a call and a few calls at
+        once, within the channel's budget of calls for the round; apply each answer as it comes.
+
+        Tasks left unread for lack of budget come due next round; after an upstream error the rest keep the next
+        look their claim gave them.
+        """
+        ids = sorted(tasks)
+        batches = [ids[start : start + TASKS_PER_QUERY] for start in range(0, len(ids), TASKS_PER_QUERY)]
+        done = 0
+        try:
+            while done < len(batches):
+                ahead = min(self.config.list_read_ahead, self.config.requests_per_round - budget[channel.id])
+                group = batches[done : done + ahead]
+                if not group:
+                    break
+                budget[channel.id] += len(group)
+                answers = await asyncio.gather(
+                    *(self.client.tasks_by_ids(channel.credentials, batch) for batch in group)
+                )
+                done += len(group)
+                for batch, reports in zip(group, answers, strict=True):
+                    await self._apply_batch(channel, [tasks[task_id] for task_id in batch], reports)
+        except UpstreamError as error:
+            log.warning("sync of new-generation tasks on channel %s failed: %s", channel.name, error)
+            if isinstance(error, ChannelMisconfigured):
+                await self.dispatcher.note_misconfigured(channel, error)
+            return
+        unread = [tasks[task_id].id for batch in batches[done:] for task_id in batch]
+        if unread:
+            async with self.db.session() as session, session.begin():
+                await repository.reschedule(session, task_ids=unread, next_sync_at=self.clock.now_ms())
+
+    async def _apply_batch(
+        self, channel: ChannelChoice, tasks: Sequence[PolledTask], reports: Sequence[UpstreamTask]
+    ) -> None:
+        """Apply one `GET /tasks` answer: move the tasks it lists; count one more absence for each it leaves out,
+        and fail those left out `absent_limit_answers` times in a row (a task seen again starts from zero)."""
+        by_id = {report.task_id: report for report in reports}
+        seen = [(task, by_id[task.upstream_task_id]) for task in tasks if task.upstream_task_id in by_id]
+        absent = [task for task in tasks if task.upstream_task_id not in by_id]
+        await self._apply(seen)
+        back = [task.id for task, _ in seen if task.absent_count]
+        async with self.db.session() as session, session.begin():
+            if back:
+                await repository.reset_absence(session, task_ids=back)
+            counts = await repository.count_absence(session, task_ids=[task.id for task in absent]) if absent else {}
+        limit = self.config.absent_limit_answers
+        for task in absent:
+            if counts.get(task.id, 0) < limit:
+                continue
+            moment = self.clock.now_ms()
+            message = (
+                f"the upstream no longer knows this task: absent from {counts[task.id]} answers in a row of "
+                f"GET /tasks on channel {channel.name}, the last at {_iso(moment)}; the gateway failed it and "
+                "released its hold"
+            )
+            async with self.db.session() as session, session.begin():
+                move = await transitions.fail(session, task, message, now_ms=moment)
+                await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
+
     async def _apply(self, looked_at: Sequence[tuple[PolledTask, UpstreamTask | None]]) -> None:
         """Write each move in its own short transaction, then reschedule the tasks running long in a few statements.
 
@@ -246,7 +328,14 @@ class Worker:
             next_sync_at = next_look(moment, interval)
             if report is not None and report.task_status != task.status:
                 async with self.db.session() as session, session.begin():
-                    move = await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)
+                    move = await transitions.advance(
+                        session,
+                        task,
+                        report,
+                        now_ms=moment,
+                        next_sync_at=next_sync_at,
+                        currency_micros=self.currency_micros,
+                    )
                     await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
             elif interval > self.config.poll_interval_s:
                 later[next_sync_at].append(task.id)
@@ -277,7 +366,9 @@ class Worker:
             async with self.db.session() as session, session.begin():
                 status = None if report is None else upstream_status(report.task_status)
                 if report is not None and status is not None and status.is_final:
-                    move = await transitions.advance(session, task, report, now_ms=moment, next_sync_at=None)
+                    move = await transitions.advance(
+                        session, task, report, now_ms=moment, next_sync_at=None, currency_micros=self.currency_micros
+                    )
                 else:
                     move = await transitions.fail(session, task, message, now_ms=moment)
                 await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
@@ -288,6 +379,9 @@ class Worker:
         if channel is None or task.upstream_task_id is None:
             return None
         try:
+            if task.generation == Generation.NEW.value:
+                found = await self.client.tasks_by_ids(channel.credentials, [task.upstream_task_id])
+                return next((report for report in found if report.task_id == task.upstream_task_id), None)
             return await self.client.get(channel.credentials, task.family, task.action, task.upstream_task_id)
         except UpstreamError as error:
             log.warning("could not ask about stuck task %s: %s", task.platform_id, error)
@@ -352,9 +446,12 @@ class _Sweep:
         return found
 
 
-def _grouped(tasks: Sequence[PolledTask]) -> dict[tuple[int, str, str], list[_Polled]]:
+def _grouped(tasks: Sequence[PolledTask], generation: Generation) -> dict[tuple[int, str, str], list[_Polled]]:
+    """Group the tasks of one generation by channel and action, each under its upstream id."""
     groups: dict[tuple[int, str, str], list[_Polled]] = defaultdict(list)
     for task in tasks:
+        if task.generation != generation.value:
+            continue
         if task.channel_id is None or task.upstream_task_id is None:
             # Cannot happen by design (a task in flight knows its channel and upstream id); one bad row must not
             # stop every round.
@@ -369,6 +466,10 @@ class _Polled(NamedTuple):
 
     upstream_task_id: str
     task: PolledTask
+
+
+def _iso(moment_ms: int) -> str:
+    return datetime.fromtimestamp(moment_ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _duration(seconds: float) -> str:
