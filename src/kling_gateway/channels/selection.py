@@ -14,6 +14,9 @@ from kling_gateway.store.models import CHANNELS
 from kling_gateway.upstream.client import ChannelCredentials
 
 
+NONE_CONFIGURED = "no upstream channel is configured"
+
+
 @dataclass(frozen=True)
 class ChannelChoice:
     """An enabled channel as selection sees it."""
@@ -60,7 +63,7 @@ def usable(channels: Sequence[ChannelChoice], generation: Generation | str) -> t
     """Keep the channels a task of `generation` may go to: credentials accepted, and an API key for the new
     generation (it takes nothing else). When none is left, also say why, for the task's error."""
     if not channels:
-        return [], "no upstream channel is configured"
+        return [], NONE_CONFIGURED
     accepted = [c for c in channels if c.misconfigured is None]
     if Generation(generation) is Generation.NEW:
         keyed = [c for c in accepted if c.credentials.api_key is not None]

@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.channels.admin import mark_misconfigured
-from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank, usable
+from kling_gateway.channels.selection import NONE_CONFIGURED, ChannelChoice, enabled_channels, rank, usable
 from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.kling.schemas import Generation, PackType
 from kling_gateway.settings import Settings
@@ -113,7 +113,7 @@ class Dispatcher:
                 return replace(outcome, channel_id=channel.id)
             return outcome
         if enabled == 0:
-            return Outcome(Sent.NO_CHANNEL, why_none or "no upstream channel is configured")
+            return Outcome(Sent.NO_CHANNEL, why_none or NONE_CONFIGURED)
         if busy:
             return Outcome(Sent.WAITING, "; ".join(problems) or "every channel is at its concurrency limit")
         return Outcome(Sent.FAILED, "; ".join(problems))
