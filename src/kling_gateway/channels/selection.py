@@ -13,7 +13,6 @@ from kling_gateway.store.database import Executor
 from kling_gateway.store.models import CHANNELS
 from kling_gateway.upstream.client import ChannelCredentials
 
-
 NONE_CONFIGURED = "no upstream channel is configured"
 
 
