@@ -260,7 +260,8 @@ class Worker:
         done = 0
         try:
             while done < len(batches):
-                ahead = min(self.config.list_read_ahead, self.config.requests_per_round - budget[channel.id])
+                room = max(0, self.config.requests_per_round - budget[channel.id])
+                ahead = min(self.config.list_read_ahead, room)
                 group = batches[done : done + ahead]
                 if not group:
                     break

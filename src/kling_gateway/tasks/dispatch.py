@@ -87,6 +87,7 @@ class Dispatcher:
         # A create that never answered may still land upstream for a while; until then, absence proves nothing.
         self.landing_ms = round(2 * sync.upstream_timeout_s * 1000)
         self._served: dict[int, int] = {}  # user id → the turn their latest task was sent upstream
+        self._refused: set[int] = set()  # channels found misconfigured during this queue round
         self._turns = 0
 
     # -- one task ------------------------------------------------------------------------------------------------
@@ -196,6 +197,7 @@ class Dispatcher:
         log.warning("channel %s is misconfigured: %s", channel.name, reason)
         async with self.db.session() as session, session.begin():
             await mark_misconfigured(session, channel_id=channel.id, reason=reason)
+        self._refused.add(channel.id)
         return reason
 
     def _upstream_body(self, task: Task, channel: ChannelChoice) -> dict[str, object]:
@@ -263,6 +265,7 @@ class Dispatcher:
         its next offer; after `max_send_attempts` creates it fails and its hold is released.
         """
         moment = self.clock.now_ms()
+        self._refused.clear()
         async with self.db.session() as session:
             waiting = await repository.waiting_in_turn(session, now_ms=moment, limit=self.settings.sync.claim_limit)
             if not waiting:
@@ -275,6 +278,8 @@ class Dispatcher:
         in_turn = sorted(waiting, key=lambda w: (w.place, self._served.get(w.task.user_id, 0), w.task.id))
         offered = 0
         for task in (w.task for w in in_turn):
+            if self._refused:  # refused once this round: the rest of the queue does not try it again
+                channels = [_refused_now(channel) if channel.id in self._refused else channel for channel in channels]
             allowed, why_none = _allowed(channels, task)
             pack_type = PackType(task.pack_type)
             ranked = rank(allowed, in_use[task.pack_type], pack_type, task.slots, self.rng)
@@ -352,6 +357,12 @@ class Dispatcher:
             await self._release(task, channel)
             await self._not_sent(task, Outcome(Sent.FAILED, f"{channel.name}: the create had no effect"))
         return len(pending)
+
+
+def _refused_now(channel: ChannelChoice) -> ChannelChoice:
+    if channel.misconfigured is not None:
+        return channel
+    return replace(channel, misconfigured="the upstream refused its credentials just now")
 
 
 def _allowed(channels: Sequence[ChannelChoice], task: Task) -> tuple[list[ChannelChoice], str]:
