@@ -533,7 +533,7 @@ def update_channel(
 ) -> None:
     """Set or clear a channel's credentials (which clears a refusal noted on it) or its webhook secret."""
     if webhook_secret is not None and unsigned_callbacks:
-        raise typer.BadParameter("give --webhook-secret whsec_… or --no-webhook-secret, not both")
+        raise typer.BadParameter("give exactly one of --webhook-secret whsec_… and --no-webhook-secret")
     if api_key is not None and no_api_key:
         raise typer.BadParameter("give --api-key KEY or --no-api-key, not both")
     if (access_key is not None or secret_key is not None) and no_key_pair:
@@ -548,8 +548,8 @@ def update_channel(
     callbacks = webhook_secret is not None or unsigned_callbacks
     if not credentials and not callbacks:
         raise typer.BadParameter(
-            "nothing to update: give --api-key/--no-api-key, --access-key with --secret-key/--no-key-pair, "
-            "or --webhook-secret/--no-webhook-secret"
+            "nothing to update: give exactly one of --webhook-secret whsec_… and --no-webhook-secret, and/or new "
+            "credentials (--api-key KEY or --no-api-key; --access-key AK --secret-key SK or --no-key-pair)"
         )
 
     async def work(session: AsyncSession) -> Report:
