@@ -49,7 +49,7 @@ def test_identify_face_by_url_answers_the_upstreams_data_in_the_kling_envelope(g
         [face] = data["face_data"]
         assert face["face_id"] == "0"
         assert face["end_time"] == 5000
-        assert data["final_unit_deduction"] == "0"
+        assert data["final_unit_deduction"] == "0.05"  # the upstream bills identify-face since 2026
         assert holder(gateway, SessionKind.FACE, data["session_id"]) == gateway.sandbox.account
     assert gateway.admin.entry_kinds("alice") == ["top_up"]  # no charge, no hold
 

@@ -110,7 +110,7 @@ def test_watermark_info_is_echoed_and_adds_watermark_urls(client: httpx.Client) 
 
 
 def test_an_image_task_returns_n_images(client: httpx.Client) -> None:
-    done = finished(client, "/v1/images/generations", {"prompt": "a fox", "n": 3})
+    done = finished(client, "/v1/images/generations", {"prompt": "a fox", "n": 3, "model_name": "kling-v1"})
     assert [image["index"] for image in done["task_result"]["images"]] == [0, 1, 2]
     assert done["final_unit_deduction"] == "3"  # kling-v1 text-to-image: 1 unit an image
 

@@ -75,7 +75,7 @@ def test_a_used_up_pack_refuses_creates_with_1102(sandbox_factory: SandboxFactor
             if pack["resource_pack_name"] == "video resource pack"
         )
         assert (video["remaining_quantity"], video["status"]) == (0.0, "runOut")
-        create(client, "/v1/images/generations", {"prompt": "packs are separate"})
+        create(client, "/v1/images/generations", {"prompt": "packs are separate", "model_name": "kling-v1"})
 
 
 def test_a_burst_of_creates_cannot_overdraw_a_pack(sandbox_factory: SandboxFactory) -> None:

@@ -61,6 +61,14 @@ def test_a_good_body_is_accepted(client: httpx.Client, family: Family, action: s
     if "external_task_id" in body:  # the examples share one, and it must be unique in the account
         body = body | {"external_task_id": str(uuid.uuid4())}
     answer = client.post(f"/v1/{family}/{action}", json=body)
+    if family is Family.VIDEOS and body.get("model_name") in SandboxConfig().retired_models:
+        # kling-v1 features (camera control, the motion brush) remain valid bodies, but the model is retired.
+        assert error_of(answer) == (
+            400,
+            1201,
+            f"The model '{body['model_name']}' has been discontinued and is no longer available.",
+        )
+        return
     assert answer.status_code == 200, answer.text
 
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from kling_gateway.kling.pricing import RATES, SourceVideo, unit_cost
-from kling_gateway.kling.schemas import ACTIONS, Family, parse_create_body
+from kling_gateway.kling.pricing import RATES, SourceVideo, sync_call_cost, unit_cost
+from kling_gateway.kling.schemas import ACTIONS, ALL_V1_ACTIONS, Family, parse_create_body
 
 from .schemas import VALID
 
@@ -128,13 +128,13 @@ PRICE_ROWS = [
     row("effects", {"effect_scene": "hug_pro", "input": {"images": TWO, "duration": "5"}}, "3.5", "effect-dual"),
     row(
         "effects",
-        {"effect_scene": "hug", "input": {"images": TWO, "duration": "5", "model_name": "kling-v1"}},
+        {"effect_scene": "heart_gesture", "input": {"images": TWO, "duration": "5", "model_name": "kling-v1"}},
         "1",
         "effect-legacy-v1-std",
     ),
     # images, per image × n: Kolors v1 1; v1.5/v2/v2.1 4, with an image 8; multi-image 16; expand 8; O1 8
-    row("generations", {"prompt": "p"}, "1", "v1-t2i"),
-    row("generations", {"prompt": "p", "n": 9}, "9", "v1-t2i-n9"),
+    row("generations", {"prompt": "p", "model_name": "kling-v1"}, "1", "v1-t2i"),
+    row("generations", {"prompt": "p", "model_name": "kling-v1", "n": 9}, "9", "v1-t2i-n9"),
     row("generations", {"prompt": "p", "model_name": "kling-v1-5", "n": 2}, "8", "v1-5-t2i-n2"),
     row("generations", {"prompt": "p", "model_name": "kling-v2", "image": URL, "n": 3}, "24", "v2-i2i-n3"),
     row("generations", {"prompt": "p", "model_name": "kling-v2-1"}, "4", "v2-1-t2i"),
@@ -207,11 +207,14 @@ def test_extending_a_video_of_a_model_without_an_extend_price_is_a_key_error() -
         unit_cost(spec, body, source=SourceVideo("kling-v2-6", "pro", 5))
 
 
+FREE_ACTIONS = {"advanced-custom-elements"}  # element creation is not priced, and [obs] took 0 units
+
+
 @pytest.mark.parametrize(("family", "action", "body"), VALID)
 def test_every_valid_body_has_a_price(family: Family, action: str, body: dict[str, Any]) -> None:
-    cost = unit_cost(ACTIONS[family, action], parse_create_body(family, action, body))
+    cost = unit_cost(ALL_V1_ACTIONS[family, action], parse_create_body(family, action, body))
 
-    assert cost > 0
+    assert cost > 0 or action in FREE_ACTIONS
     assert cost == cost.quantize(Decimal("0.01"))
 
 
@@ -229,3 +232,69 @@ def test_costs_read_like_final_unit_deduction() -> None:
 def test_the_table_holds_whole_cents() -> None:
     for rate in RATES.values():
         assert rate.units == rate.units.quantize(Decimal("0.01"))
+
+
+def added(family: Family, action: str, body: dict[str, Any], units: str, id: str) -> Any:
+    return pytest.param(family, action, body, Decimal(units), id=id)
+
+
+MOTION = {"image_url": URL, "video_url": VIDEO_URL, "character_orientation": "video"}
+OMNI_V3 = {"prompt": "p", "model_name": "kling-v3-omni"}
+PRICE_ROWS_2026 = [
+    # §8.2: per call
+    added(Family.AUDIO, "text-to-audio", {"prompt": "rain", "duration": 10}, "0.25", "text-to-audio"),
+    added(Family.AUDIO, "video-to-audio", {"video_url": VIDEO_URL}, "0.25", "video-to-audio"),
+    added(Family.GENERAL, "custom-voices", {"voice_name": "n", "voice_url": VIDEO_URL}, "0.05", "custom-voice"),
+    added(
+        Family.GENERAL,
+        "advanced-custom-elements",
+        {
+            "element_name": "n",
+            "element_description": "d",
+            "reference_type": "video_refer",
+            "element_video_list": {"refer_videos": [{"video_url": VIDEO_URL}]},
+        },
+        "0",
+        "element",
+    ),
+    added(Family.GENERAL, "ai-multi-shot", {"element_frontal_image": URL}, "20", "ai-multi-shot"),
+    # §8.1: motion control per second (5 s assumed until the output is known): 2.6 std 0.5 pro 0.8, 3.0 0.9 / 1.2
+    added(Family.VIDEOS, "motion-control", MOTION | {"mode": "std"}, "2.5", "motion-2-6-std"),
+    added(Family.VIDEOS, "motion-control", MOTION | {"mode": "pro"}, "4", "motion-2-6-pro"),
+    added(Family.VIDEOS, "motion-control", MOTION | {"mode": "std", "model_name": "kling-v3"}, "4.5", "motion-3-std"),
+    added(Family.VIDEOS, "motion-control", MOTION | {"mode": "pro", "model_name": "kling-v3"}, "6", "motion-3-pro"),
+    # §8.3: per image
+    added(Family.IMAGES, "generations", {"prompt": "p"}, "8", "image-3-default"),
+    added(Family.IMAGES, "generations", {"prompt": "p", "image": URL, "n": 2}, "16", "image-3-i2i-n2"),
+    added(Family.IMAGES, "omni-image", OMNI_V3 | {"n": 3}, "24", "image-3-omni-n3"),
+    added(Family.IMAGES, "omni-image", OMNI_V3 | {"resolution": "4k"}, "16", "image-3-omni-4k"),
+    added(Family.IMAGES, "omni-image", OMNI_V3 | {"result_type": "series", "series_amount": 5}, "40", "series-5"),
+    added(Family.IMAGES, "multi-image2image", {"subject_image_list": [{"subject_image": URL}]}, "16", "multi-2-1"),
+]
+
+
+@pytest.mark.parametrize(("family", "action", "body", "units"), PRICE_ROWS_2026)
+def test_a_2026_task_costs_its_row(family: Family, action: str, body: dict[str, Any], units: Decimal) -> None:
+    assert unit_cost(ALL_V1_ACTIONS[family, action], parse_create_body(family, action, body)) == units
+
+
+def test_an_auto_series_and_motion_control_are_priced_by_what_they_made() -> None:
+    series = OMNI_V3 | {"result_type": "series", "series_amount": "auto"}
+    omni = ALL_V1_ACTIONS[Family.IMAGES, "omni-image"]
+    assert unit_cost(omni, parse_create_body(Family.IMAGES, "omni-image", series), images_made=7) == Decimal(56)
+    motion = ALL_V1_ACTIONS[Family.VIDEOS, "motion-control"]
+    body = parse_create_body(Family.VIDEOS, "motion-control", MOTION | {"mode": "pro", "model_name": "kling-v3"})
+    assert unit_cost(motion, body, output_s=7.4) == Decimal("8.4")  # seconds rounded to the nearest whole one
+
+
+@pytest.mark.parametrize(
+    ("family", "call", "units"),
+    [
+        pytest.param("audio", "tts", "0.05", id="tts"),
+        pytest.param("videos", "identify-face", "0.05", id="identify-face"),
+        pytest.param("videos", "image-recognize", "0.1", id="image-recognize"),
+        pytest.param("general", "delete-voices", "0", id="delete-free"),
+    ],
+)
+def test_a_synchronous_call_costs_its_row(family: str, call: str, units: str) -> None:
+    assert sync_call_cost(family, call) == Decimal(units)

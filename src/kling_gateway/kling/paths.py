@@ -9,6 +9,7 @@ from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family
 
 PAGE_NUM_RANGE = (1, 1000)
 PAGE_SIZE_RANGE = (1, 500)
+VOICE_PAGE_SIZE_RANGE = (1, 1000)  # the voice lists take larger pages (2026 reference, Appendix A #28)
 DEFAULT_PAGE_SIZE = 30
 WHOLE_NUMBER = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() takes "²", which int() refuses
 
@@ -30,23 +31,25 @@ def tidy_rest(raw: str) -> str:
     return "/".join(part for part in raw.split("/") if part)
 
 
-def split_task_path(family: Family, rest: str) -> tuple[ActionSpec, str | None]:
+def split_task_path(
+    family: Family, rest: str, actions: Mapping[tuple[Family, str], ActionSpec] = ACTIONS
+) -> tuple[ActionSpec, str | None]:
     """Split `<action>` or `<action>/<id>` (actions may contain a slash) into the action and the id."""
-    spec = ACTIONS.get((family, rest))
+    spec = actions.get((family, rest))
     if spec is not None:
         return spec, None
     action, _, reference = rest.rpartition("/")
-    spec = ACTIONS.get((family, action))
+    spec = actions.get((family, action))
     if spec is None or not reference:
         raise BadPath(f"no such endpoint: GET /v1/{family}/{rest}")
     return spec, reference
 
 
-def page_params(query: Mapping[str, str]) -> tuple[int, int]:
+def page_params(query: Mapping[str, str], size_range: tuple[int, int] = PAGE_SIZE_RANGE) -> tuple[int, int]:
     """Read `pageNum` and `pageSize`, with their defaults; out of range is an error, never silently reset."""
     return (
         _page_param(query, "pageNum", PAGE_NUM_RANGE, 1),
-        _page_param(query, "pageSize", PAGE_SIZE_RANGE, DEFAULT_PAGE_SIZE),
+        _page_param(query, "pageSize", size_range, DEFAULT_PAGE_SIZE),
     )
 
 

@@ -87,8 +87,8 @@ _PER_IMAGE: Mapping[PriceKey, str] = {
     ("kling-v2-new", None, "image-to-image"): "8",
     ("kling-v2-1", None, "text-to-image"): "4",
     ("kling-v2-1", None, "image-to-image"): "8",
-    # kling-v3 image generation is not in §7; it is priced like the latest listed model, kling-v2-1.
-    ("kling-v3", None, "text-to-image"): "4",
+    # kling-v3 image generation: 8 per image, text or image to image (2026 reference §8.3).
+    ("kling-v3", None, "text-to-image"): "8",
     ("kling-v3", None, "image-to-image"): "8",
     ("kling-image-o1", None, "image"): "8",
     ("kling-v2", None, "image"): "16",  # multi-image2image
@@ -112,6 +112,34 @@ _PER_TASK: Mapping[PriceKey, str] = {
 }
 
 
+# The `/v1` additions of 2026 (reference 2026 §8.1-8.3), kept apart from the tables above.
+_PER_SECOND_2026: Mapping[PriceKey, str] = {
+    # Motion control, billed on the output length (which only the finished task knows).
+    ("kling-v2-6", "std", "motion"): "0.5",
+    ("kling-v2-6", "pro", "motion"): "0.8",
+    ("kling-v3", "std", "motion"): "0.9",
+    ("kling-v3", "pro", "motion"): "1.2",
+}
+_PER_IMAGE_2026: Mapping[PriceKey, str] = {
+    ("kling-v3-omni", None, "image"): "8",
+    ("kling-v3-omni", None, "image-4k"): "16",
+}
+_PER_TASK_2026: Mapping[PriceKey, str] = {
+    ("kling-text-to-audio", None, "audio"): "0.25",  # audio pack
+    ("kling-video-to-audio", None, "audio"): "0.25",
+    ("kling-custom-voice", None, "voice"): "0.05",  # video pack
+    ("kling-element", None, "element"): "0",  # not listed; [obs] 0 units
+    # The image price list's 20 image units a call; the changelog's 0.5 (video) units is the same $0.07.
+    ("kling-ai-multi-shot", None, "image"): "20",
+}
+# Synchronous calls, by (family, path after /v1/<family>/): billed at once, from the video pack (§8.2, §8.4).
+SYNC_CALL_UNITS: Mapping[tuple[str, str], Decimal] = {
+    ("audio", "tts"): Decimal("0.05"),
+    ("videos", "identify-face"): Decimal("0.05"),
+    ("videos", "image-recognize"): Decimal("0.1"),
+}
+
+
 @dataclass(frozen=True)
 class Rate:
     """A price: so many units per unit of output."""
@@ -125,6 +153,9 @@ _TABLES: tuple[tuple[Per, Mapping[PriceKey, str]], ...] = (
     ("second", _PER_SECOND),
     ("image", _PER_IMAGE),
     ("task", _PER_TASK),
+    ("second", _PER_SECOND_2026),
+    ("image", _PER_IMAGE_2026),
+    ("task", _PER_TASK_2026),
 )
 RATES: Mapping[PriceKey, Rate] = {
     key: Rate(Decimal(units), per) for per, table in _TABLES for key, units in table.items()
@@ -140,17 +171,27 @@ class SourceVideo:
     duration_s: float
 
 
-def unit_cost(spec: ActionSpec, body: CreateBody, *, source: SourceVideo | None = None) -> Decimal:
-    """Return the units Kling charges for this task when it succeeds, knowing its source video if given."""
+def unit_cost(
+    spec: ActionSpec,
+    body: CreateBody,
+    *,
+    source: SourceVideo | None = None,
+    images_made: int | None = None,
+    output_s: float | None = None,
+) -> Decimal:
+    """Return the units Kling charges for this task when it succeeds, knowing its source video, how many images
+    it made (a series of "auto" length) or how long its output is (motion control) when given."""
     key, duration = _priced_as(body, source)
     if key not in RATES:
         raise KeyError(f"no price for {spec.family}/{spec.action} with model, mode, variant {key}")
     rate = RATES[key]
+    if output_s is not None:
+        duration = round(output_s)  # log 2025-12-22: motion control bills whole seconds, rounded
     seconds = ASSUMED_SECONDS if duration is None else Decimal(str(duration))
     quantity = {
         "5 seconds": (seconds / 5).to_integral_value(rounding=ROUND_CEILING),
         "second": seconds,
-        "image": Decimal(body.slots()[1]),
+        "image": Decimal(body.slots()[1] if images_made is None else images_made),
         "task": Decimal(1),
     }[rate.per]
     return _tidy(rate.units * quantity)
@@ -165,6 +206,11 @@ def _priced_as(body: CreateBody, source: SourceVideo | None) -> tuple[PriceKey, 
     if source is not None and model in AS_LONG_AS_SOURCE:
         duration = source.duration_s
     return (model, body.mode(), body.variant()), duration
+
+
+def sync_call_cost(family: str, call: str) -> Decimal:
+    """Return the units a synchronous call deducts at once (0 for the calls with no price)."""
+    return SYNC_CALL_UNITS.get((family, call), Decimal(0))
 
 
 def _tidy(units: Decimal) -> Decimal:

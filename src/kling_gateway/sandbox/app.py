@@ -17,12 +17,13 @@ from starlette.routing import Route
 from kling_gateway.clock import now_ms
 from kling_gateway.kling import paths
 from kling_gateway.kling.codes import SERVER_FAULTS, KlingCode
-from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family, InvalidBody, parse_body
-from kling_gateway.sandbox import media, wire
+from kling_gateway.kling.schemas import ALL_V1_ACTIONS, SYNC_SPECS, ActionSpec, Family, InvalidBody, parse_body
+from kling_gateway.sandbox import media, products, wire
 from kling_gateway.sandbox.auth import Authenticator
 from kling_gateway.sandbox.callbacks import CallbackDispatcher
 from kling_gateway.sandbox.config import Account, Now, SandboxConfig
 from kling_gateway.sandbox.errors import SandboxError
+from kling_gateway.sandbox.library import Library
 from kling_gateway.sandbox.service import Sandbox
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -68,7 +69,9 @@ class SandboxApi:
             Route("/v1/{family}/{rest:path}", self._api(self.create), methods=["POST"]),
             Route("/v1/{family}/{rest:path}", self._api(self.query), methods=["GET"]),
             Route("/account/costs", self._api(self.account_costs), methods=["GET"]),
+            Route("/account/billing/{ledger}", self._api(self.billing_export), methods=["POST"]),
             Route("/files/videos/{name}", self.video_file),
+            Route("/files/audio/{name}", self.audio_file),
             Route("/files/images/{name}", self.image_file),
             Route("/files/faces/{name}", self.face_file),
         ]
@@ -104,14 +107,20 @@ class SandboxApi:
     async def create(self, request: Request, account: Account) -> Response:
         """Create a task, or answer a synchronous helper call."""
         family, rest = _family_and_rest(request)
-        sync_schema = SYNC_CALLS.get(rest) if family is Family.VIDEOS else None
-        if sync_schema is not None:
-            parsed = parse_body(sync_schema, await _json_body(request))
-            base_url = self._base_url(request)
-            return wire.ok(
-                self.sandbox.run_sync_call(account.access_key, parsed, base_url=base_url, now_ms=self._clock())
+        sync_spec = SYNC_SPECS.get((family, rest))
+        if sync_spec is not None:
+            parsed = parse_body(sync_spec.schema, await _json_body(request))
+            request_id = wire.new_request_id()
+            data = self.sandbox.run_sync_call(
+                account.access_key,
+                sync_spec,
+                parsed,
+                base_url=self._base_url(request),
+                now_ms=self._clock(),
+                request_id=request_id,
             )
-        spec = ACTIONS.get((family, rest))
+            return wire.ok(data, request_id=request_id)
+        spec = ALL_V1_ACTIONS.get((family, rest))
         if spec is None:
             _resolve(family, rest)  # a task path exists but takes GET: that is a wrong method, not a wrong path
             raise SandboxError(KlingCode.INVALID_METHOD, f"POST is not allowed on /v1/{family}/{rest}; use GET")
@@ -129,11 +138,19 @@ class SandboxApi:
     async def query(self, request: Request, account: Account) -> Response:
         """Answer one task by `task_id` or `external_task_id`, or a page of an action's tasks."""
         family, rest = _family_and_rest(request)
-        if family is Family.VIDEOS and rest in SYNC_CALLS:
+        if (family, rest) in SYNC_SPECS:
             raise SandboxError(KlingCode.INVALID_METHOD, f"GET is not allowed on /v1/{family}/{rest}; use POST")
+        voices = family is Family.GENERAL and rest in ("presets-voices", "custom-voices")
+        size_range = paths.VOICE_PAGE_SIZE_RANGE if voices else paths.PAGE_SIZE_RANGE
+        if family is Family.GENERAL and rest in _PRESETS:
+            page_num, page_size = _page_params(request, size_range)
+            presets = _PRESETS[rest](self._base_url(request))
+            return wire.ok(
+                _preset_records(presets, rest, self.sandbox.started_ms)[(page_num - 1) * page_size :][:page_size]
+            )
         spec, reference = _resolve(family, rest)
         if reference is None:
-            page_num, page_size = _page_params(request)
+            page_num, page_size = _page_params(request, size_range)
             moment = self._clock()
             tasks = self.sandbox.tasks.page(account.access_key, spec, page_num, page_size)
             return wire.ok([wire.task_json(task, moment) for task in tasks])
@@ -158,6 +175,24 @@ class SandboxApi:
         )
         return wire.ok(data)
 
+    async def billing_export(self, request: Request, account: Account) -> Response:
+        """List the account's unit (`package`) or cash (`balance`) deductions, one row per task or call."""
+        ledger = request.path_params["ledger"]
+        if ledger not in ("package", "balance"):
+            raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, f"no such endpoint: POST /account/billing/{ledger}")
+        body = await _json_body(request)
+        return wire.ok(self.sandbox.export(ledger, account.access_key, body, now_ms=self._clock()))
+
+    async def audio_file(self, request: Request) -> Response:
+        """Serve a result track as MP3 or WAV once it exists."""
+        audio_id, _, kind = request.path_params["name"].rpartition(".")
+        record = self.sandbox.tasks.audio_by_id(audio_id)
+        if record is None or kind not in ("mp3", "wav") or not record.ready_at(self._clock()):
+            return _file_not_found()
+        if kind == "wav":
+            return Response(media.wav_audio(record.duration_s), media_type="audio/wav")
+        return Response(media.mp3_audio(record.duration_s), media_type="audio/mpeg")
+
     async def video_file(self, request: Request) -> Response:
         """Serve a result video (or its watermarked copy) once its task has succeeded."""
         name = request.path_params["name"].removesuffix(".mp4")
@@ -180,7 +215,7 @@ class SandboxApi:
             return _file_not_found()
         if name.endswith("-watermarked") and not task.body.wants_watermark():
             return _file_not_found()
-        if not paths.WHOLE_NUMBER.fullmatch(index) or int(index) >= len(task.result.get("images", [])):
+        if not paths.WHOLE_NUMBER.fullmatch(index) or int(index) >= products.image_count(task.result):
             return _file_not_found()
         width, height = media.image_size(_aspect_ratio(task.body))
         return Response(media.png_image(width, height, int(index)), media_type="image/png")
@@ -211,7 +246,7 @@ def _family_and_rest(request: Request) -> tuple[Family, str]:
 
 def _resolve(family: Family, rest: str) -> tuple[ActionSpec, str | None]:
     try:
-        return paths.split_task_path(family, rest)
+        return paths.split_task_path(family, rest, ALL_V1_ACTIONS)
     except paths.BadPath as bad:
         raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, str(bad)) from None
 
@@ -223,9 +258,9 @@ async def _json_body(request: Request) -> Any:
         raise SandboxError(KlingCode.ILLEGAL_VALUE, f"request body is not valid JSON ({error})") from None
 
 
-def _page_params(request: Request) -> tuple[int, int]:
+def _page_params(request: Request, size_range: tuple[int, int] = paths.PAGE_SIZE_RANGE) -> tuple[int, int]:
     try:
-        return paths.page_params(request.query_params)
+        return paths.page_params(request.query_params, size_range)
     except paths.BadPath as bad:
         raise SandboxError(KlingCode.ILLEGAL_VALUE, str(bad)) from None
 
@@ -237,6 +272,30 @@ def _millis_param(request: Request, name: str) -> int:
             KlingCode.ILLEGAL_VALUE, f"{name}: is required, as a Unix time in milliseconds (got {raw!r})"
         )
     return int(raw)
+
+
+_PRESETS: dict[str, Callable[[str], list[dict[str, Any]]]] = {
+    "advanced-presets-elements": Library.preset_elements,
+    "presets-voices": Library.preset_voices,
+}
+
+
+def _preset_records(items: list[dict[str, Any]], rest: str, started_ms: int) -> list[dict[str, Any]]:
+    """Wrap each official element or voice as the lists show it: a finished record without deduction fields."""
+    key = "elements" if rest == "advanced-presets-elements" else "voices"
+    id_key = "element_id" if key == "elements" else "voice_id"
+    return [
+        {
+            "task_id": str(item[id_key]),
+            "task_status": "succeed",
+            "task_status_msg": "",
+            "task_info": {},
+            "task_result": {key: [item]},
+            "created_at": started_ms,
+            "updated_at": started_ms,
+        }
+        for item in items
+    ]
 
 
 def _aspect_ratio(body: Any) -> str | None:

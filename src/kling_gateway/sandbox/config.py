@@ -10,13 +10,21 @@ import base64
 import binascii
 import secrets
 from collections.abc import Callable
-from typing import Annotated, Self
+from decimal import Decimal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 Now = Callable[[], int]  # reads a clock, in milliseconds since the epoch like every Kling timestamp
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Slots = Annotated[int, Field(ge=1)]
+Currency = Literal["CNY", "USD"]
+# What one unit of each pack costs when paid in cash. §8: a video unit is $0.14 and an image unit $0.0035; the
+# CNY rate is not published, so 1 yuan a video unit (and image units in the same 40:1 ratio) stands in for it.
+DEFAULT_UNIT_PRICES: dict[Currency, dict[str, Decimal]] = {
+    "USD": {"video": Decimal("0.14"), "image": Decimal("0.0035"), "audio": Decimal("0.14")},
+    "CNY": {"video": Decimal("1"), "image": Decimal("0.025"), "audio": Decimal("1")},
+}
 
 
 class Account(BaseModel):
@@ -27,6 +35,8 @@ class Account(BaseModel):
     access_key: str = Field(min_length=1)
     secret_key: str = Field(min_length=1, repr=False)  # never in a log line or a traceback
     api_key: str | None = Field(default=None, repr=False)
+    api_key_name: str = "default"  # the console name of the API key, as the deduction exports show it
+    pays_cash: Currency | None = None  # None: deductions come from resource packs; else from a cash balance
 
     @classmethod
     def generate(cls) -> Self:
@@ -58,6 +68,11 @@ class SandboxConfig(BaseModel):
     public_url: str | None = None  # base of result URLs; the request's own host when unset
     callback_timeout_s: float = Field(default=10.0, gt=0)
     seed: int | None = None  # fixes the random draws, for reproducible runs
+    # Models the video endpoints answer "has been discontinued" for when a request names them (2026 §1 [obs]).
+    retired_models: tuple[str, ...] = ("kling-v1",)
+    unit_prices: dict[Currency, dict[str, Decimal]] = Field(default_factory=lambda: DEFAULT_UNIT_PRICES)
+    cash_discount: Decimal = Field(default=Decimal("1"), gt=0, le=1)  # what a cash account pays of the list price
+    cash_balance: Decimal = Field(default=Decimal("10000"), ge=0)  # each cash account's starting balance
 
     @field_validator("webhook_secret")
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import struct
+import wave
 import zlib
 from functools import cache
 from importlib import resources
@@ -10,6 +12,13 @@ from importlib import resources
 CLIP_SECONDS = range(3, 16)  # the shipped clips are 3 s to 15 s long, 24 fps, 320x180
 
 _IMAGE_LONG_SIDE_PX = 160
+_WAV_RATE_HZ = 8000  # mono 16-bit: small files that every player opens
+_MP3_RATE_HZ = 44_100
+_MP3_SAMPLES_PER_FRAME = 1152
+# MPEG-1 Layer III, no CRC, 32 kbps, 44.1 kHz, no padding, mono: 144 * 32000 / 44100 = 104 bytes a frame. A frame
+# whose side information is all zeros holds no audio data: it decodes as silence.
+_MP3_FRAME_HEADER = bytes((0xFF, 0xFB, 0x10, 0xC0))
+_MP3_FRAME_BYTES = 104
 _PALETTE = (
     (230, 120, 40),
     (40, 150, 230),
@@ -53,6 +62,25 @@ def png_image(width: int, height: int, index: int) -> bytes:
     raw = row * height
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+
+
+@cache
+def wav_audio(seconds: float) -> bytes:
+    """Encode that many seconds of silence as a WAV file."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as track:
+        track.setnchannels(1)
+        track.setsampwidth(2)
+        track.setframerate(_WAV_RATE_HZ)
+        track.writeframes(b"\0\0" * round(seconds * _WAV_RATE_HZ))
+    return buffer.getvalue()
+
+
+@cache
+def mp3_audio(seconds: float) -> bytes:
+    """Encode that many seconds of silence as an MP3 file: valid MPEG-1 Layer III frames, no dependency needed."""
+    frames = max(1, round(seconds * _MP3_RATE_HZ / _MP3_SAMPLES_PER_FRAME))
+    return (_MP3_FRAME_HEADER + bytes(_MP3_FRAME_BYTES - len(_MP3_FRAME_HEADER))) * frames
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

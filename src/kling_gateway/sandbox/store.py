@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, PackType
+from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family
 from kling_gateway.sandbox.lifecycle import TaskStatus, Timeline
 
 
@@ -25,6 +25,16 @@ class Origin:
     action: str
     model: str
     mode: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    """How the owning account pays: from resource packs, or in cash at a unit price (list) and a discount."""
+
+    api_key_name: str
+    currency: str | None = None  # None: units from resource packs
+    unit_price: Decimal = Decimal(0)  # list price of one unit of the task's pack, in `currency`
+    discount: Decimal = Decimal(1)  # the share of the list price actually charged
 
 
 @dataclass(slots=True)
@@ -40,6 +50,8 @@ class SandboxTask:
     result: dict[str, Any]  # `task_result` once the task has succeeded
     origin: Origin
     parent_video: dict[str, Any] | None = None
+    payer: Payer = field(default_factory=lambda: Payer("default"))
+    output_s: float | None = None  # the output length where the task bills on it (motion control)
     final_json: orjson.Fragment | None = None  # the encoded task once finished: it never changes again
 
     def status_at(self, now_ms: int) -> tuple[TaskStatus, int]:
@@ -65,6 +77,19 @@ class VideoRecord:
         return self.task.succeeded_by(now_ms)
 
 
+@dataclass(frozen=True, slots=True)
+class AudioRecord:
+    """A generated audio track behind a result URL: of a task (ready once it succeeds) or of a synchronous call."""
+
+    audio_id: str
+    duration_s: float
+    task: SandboxTask | None = None
+
+    def ready_at(self, now_ms: int) -> bool:
+        """Tell whether the audio exists yet."""
+        return self.task is None or self.task.succeeded_by(now_ms)
+
+
 @dataclass(slots=True)
 class TaskStore:
     """Hold every task with the indexes the API needs: by id, by external id, by action in creation order."""
@@ -75,6 +100,7 @@ class TaskStore:
         default_factory=lambda: defaultdict(list)
     )
     _videos: dict[str, VideoRecord] = field(default_factory=dict)
+    _audios: dict[str, AudioRecord] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -88,6 +114,16 @@ class TaskStore:
         self._by_action[(task.account, task.spec.family, task.spec.action)].append(task)
         for video in task.result.get("videos", ()):
             self._videos[video["id"]] = VideoRecord(video["id"], task, video["url"], float(video["duration"]))
+        for audio in task.result.get("audios", ()):
+            self.add_audio(AudioRecord(audio["id"], float(audio["duration_mp3"]), task))
+
+    def add_audio(self, record: AudioRecord) -> None:
+        """Index an audio track so that its files can be served."""
+        self._audios[record.audio_id] = record
+
+    def audio_by_id(self, audio_id: str) -> AudioRecord | None:
+        """Find an audio track by id, whoever owns it (for serving its file)."""
+        return self._audios.get(audio_id)
 
     def find(self, account: str, spec: ActionSpec, reference: str) -> SandboxTask | None:
         """Find a task of this account and action by its `task_id` or its `external_task_id`."""
@@ -128,7 +164,7 @@ class TaskStore:
         return self._by_id.get(task_id)
 
 
-PackKey = tuple[str, PackType]  # (account, resource pack type)
+PackKey = tuple[str, ...]  # (account, pack) for units; (account, pack type, model version) for slots
 
 
 @dataclass(slots=True)

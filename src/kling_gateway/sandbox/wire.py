@@ -9,6 +9,7 @@ import orjson
 from starlette.responses import Response
 
 from kling_gateway.kling.codes import KlingCode
+from kling_gateway.sandbox.deductions import deduction_fields, task_deduction
 from kling_gateway.sandbox.lifecycle import TaskStatus
 from kling_gateway.sandbox.store import SandboxTask
 
@@ -20,9 +21,9 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def ok(data: Any) -> Response:
+def ok(data: Any, *, request_id: str | None = None) -> Response:
     """Answer HTTP 200 with the success envelope around `data`."""
-    body = {"code": 0, "message": KlingCode.SUCCEED.message, "request_id": new_request_id(), "data": data}
+    body = {"code": 0, "message": KlingCode.SUCCEED.message, "request_id": request_id or new_request_id(), "data": data}
     return Response(orjson.dumps(body), media_type=JSON_TYPE)
 
 
@@ -77,5 +78,5 @@ def task_object(task: SandboxTask, now_ms: int) -> dict[str, Any]:
         "updated_at": updated_ms,
     }
     if status is TaskStatus.SUCCEED:
-        data["final_unit_deduction"] = format(task.units.normalize(), "f")
+        data |= deduction_fields(task_deduction(task))
     return data

@@ -6,6 +6,7 @@ all run over them.
 """
 
 from . import (
+    addition_cases,
     edit_cases,
     image2video_cases,
     image_cases,
@@ -15,7 +16,15 @@ from . import (
     text2video_cases,
 )
 
-_BODY_MODULES = (text2video_cases, image2video_cases, omni_cases, edit_cases, lipsync_cases, image_cases)
+_BODY_MODULES = (
+    text2video_cases,
+    image2video_cases,
+    omni_cases,
+    edit_cases,
+    lipsync_cases,
+    image_cases,
+    addition_cases,
+)
 
 VALID = [case for module in _BODY_MODULES for case in module.VALID]
 """(family, action, body) of every accepted body."""

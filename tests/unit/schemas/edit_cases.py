@@ -36,7 +36,7 @@ VALID = [
         VIDEOS,
         "effects",
         {
-            "effect_scene": "hug",
+            "effect_scene": "heart_gesture",
             "input": {"images": [URL, B64], "duration": "10", "model_name": "kling-v1-6", "mode": "pro"},
             **COMMON,
         },
@@ -141,9 +141,9 @@ INVALID = [
     bad(
         VIDEOS,
         "effects",
-        {"effect_scene": "fight", "input": {"images": [URL, URL], "duration": "5", "model_name": "kling-v1"}},
-        'input.model_name: "kling-v1" is not allowed; allowed values are "kling-v1-6"',
-        id="fight-model",
+        {"effect_scene": "fight", "input": {"images": [URL, URL], "duration": "5", "model_name": "kling-v1-6"}},
+        'effect_scene: "fight" has been retired and is no longer available',
+        id="retired-scene",
     ),
     bad(
         VIDEOS,

@@ -131,14 +131,14 @@ INVALID = [
     bad(
         IMAGES,
         "generations",
-        {"prompt": "p", "image": URL, "image_reference": "subject"},
+        {"model_name": "kling-v1", "prompt": "p", "image": URL, "image_reference": "subject"},
         "image_reference: is not supported by model kling-v1; it needs model kling-v1-5 or kling-v2-1",
         id="reference-model",
     ),
     bad(
         IMAGES,
         "generations",
-        {"prompt": "p", "aspect_ratio": "21:9"},
+        {"model_name": "kling-v1", "prompt": "p", "aspect_ratio": "21:9"},
         'aspect_ratio: "21:9" is not supported by model kling-v1',
         id="aspect-v1",
     ),
@@ -160,7 +160,7 @@ INVALID = [
     bad(
         IMAGES,
         "generations",
-        {"prompt": "p", "resolution": "2k"},
+        {"model_name": "kling-v1", "prompt": "p", "resolution": "2k"},
         'resolution: "2k" is not supported by model kling-v1; send "1k"',
         id="2k-model",
     ),

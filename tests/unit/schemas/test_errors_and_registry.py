@@ -4,7 +4,15 @@ from typing import Any
 
 import pytest
 
-from kling_gateway.kling.schemas import ACTIONS, CreateBody, Family, InvalidBody, PackType, parse_create_body
+from kling_gateway.kling.schemas import (
+    ACTIONS,
+    ALL_V1_ACTIONS,
+    CreateBody,
+    Family,
+    InvalidBody,
+    PackType,
+    parse_create_body,
+)
 
 from . import INVALID, VALID
 from .cases import FACE, IMAGES, URL, VIDEO_URL, VIDEOS
@@ -13,7 +21,7 @@ from .cases import FACE, IMAGES, URL, VIDEO_URL, VIDEOS
 def test_every_action_has_a_minimal_and_a_full_example() -> None:
     ids = {param.id for param in VALID}
 
-    for family, action in ACTIONS:
+    for family, action in ALL_V1_ACTIONS:
         assert f"{action}:minimal" in ids, (family, action)
         assert any(i is not None and i.startswith(f"{action}:full") for i in ids), (family, action)
 
@@ -21,7 +29,7 @@ def test_every_action_has_a_minimal_and_a_full_example() -> None:
 def test_every_action_has_refusals() -> None:
     refused = {param.values[1] for param in INVALID}
 
-    assert refused == {action for _family, action in ACTIONS}
+    assert refused == {action for _family, action in ALL_V1_ACTIONS}
 
 
 @pytest.mark.parametrize("body", [None, [], "text2video", 5], ids=["null", "array", "string", "number"])
@@ -172,7 +180,7 @@ ANSWERS = [
     answer(
         VIDEOS,
         "effects",
-        {"effect_scene": "pet_lion", "input": {"image": URL, "duration": "10"}},
+        {"effect_scene": "pet_lion_pro", "input": {"image": URL, "duration": "10"}},
         VIDEO_SLOT,
         "kling-effects",
         None,
@@ -182,7 +190,7 @@ ANSWERS = [
     answer(
         VIDEOS,
         "effects",
-        {"effect_scene": "kiss", "input": {"images": [URL, URL], "duration": "5", "model_name": "kling-v1-5"}},
+        {"effect_scene": "heart_gesture", "input": {"images": [URL, URL], "duration": "5", "model_name": "kling-v1-5"}},
         VIDEO_SLOT,
         "kling-v1-5",
         "std",
@@ -202,14 +210,14 @@ ANSWERS = [
         None,
         False,
     ),
-    answer(IMAGES, "generations", {"prompt": "p", "n": 4}, (PackType.IMAGE, 4), "kling-v1", None, None, False),
+    answer(IMAGES, "generations", {"prompt": "p", "n": 4}, (PackType.IMAGE, 4), "kling-v3", None, None, False),
     answer(IMAGES, "omni-image", {"prompt": "p", "n": 9}, (PackType.IMAGE, 9), "kling-image-o1", None, None, False),
     answer(
         IMAGES,
         "multi-image2image",
         {"subject_image_list": [{"subject_image": URL}]},
         IMAGE_SLOT,
-        "kling-v2",
+        "kling-v2-1",
         None,
         None,
         False,

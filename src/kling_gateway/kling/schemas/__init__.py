@@ -6,13 +6,26 @@ from .errors import parse_body
 from .images import ImageExpand, ImageGeneration, MultiImage2Image, OmniImage, VirtualTryOn
 from .lipsync import AdvancedLipSync, LipSync
 from .omni import OmniVideo
-from .registry import ACTIONS, NEW_ACTIONS, SYNC_CALLS, ActionSpec, parse_create_body
+from .registry import (
+    ACTIONS,
+    ALL_V1_ACTIONS,
+    NEW_ACTIONS,
+    SYNC_CALLS,
+    SYNC_SPECS,
+    V1_ADDITIONS,
+    ActionSpec,
+    SyncSpec,
+    parse_create_body,
+)
 from .videos import Image2Video, MotionControl, MultiImage2Video, Text2Video
 
 __all__ = [
     "ACTIONS",
+    "ALL_V1_ACTIONS",
     "NEW_ACTIONS",
     "SYNC_CALLS",
+    "SYNC_SPECS",
+    "V1_ADDITIONS",
     "ActionSpec",
     "AdvancedLipSync",
     "Avatar",
@@ -33,6 +46,7 @@ __all__ = [
     "OmniVideo",
     "PackType",
     "Package",
+    "SyncSpec",
     "Text2Video",
     "VideoExtend",
     "VirtualTryOn",

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from .fields import CallbackUrl, ExternalTaskId, ImageCount, Tier
+from .fields import CallbackUrl, ExternalTaskId, ImageCount, VideoTier
 
 Problem = tuple[str, str]
 """A broken rule: where (field names relative to the object, comma-separated) and what is wrong."""
@@ -129,6 +129,10 @@ class CreateBody(KlingModel):
         """Tell whether the task generates sound (or voices)."""
         return False
 
+    def package(self) -> Package:
+        """Return the resource pack a success is deducted from: the video pack unless the task makes images."""
+        return Package.VIDEO if self.slots()[0] is PackType.VIDEO else Package.IMAGE
+
     def wants_watermark(self) -> bool:
         """Tell whether the results should come with watermarked copies too."""
         return self.watermark_info is not None and self.watermark_info.enabled
@@ -156,7 +160,8 @@ class ModelledVideoBody(VideoBody):
     default_mode: ClassVar[str] = "std"
 
     model_name: str | None = None
-    tier: Tier | None = Field(default=None, alias="mode")
+    # "4k" only where a schema keeps it (kling-v3, kling-v3-omni); the others narrow this to std and pro.
+    tier: VideoTier | None = Field(default=None, alias="mode")
 
     def model(self) -> str:
         return self.model_name or self.default_model

@@ -29,7 +29,7 @@ MultiElementsModel = Literal["kling-v1-6"]
 MotionControlModel = Literal["kling-v2-6", "kling-v3"]
 LegacyEffectsModel = Literal["kling-v1", "kling-v1-5", "kling-v1-6"]
 ImageGenerationModel = Literal["kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3"]
-OmniImageModel = Literal["kling-image-o1"]
+OmniImageModel = Literal["kling-image-o1", "kling-v3-omni"]
 MultiImage2ImageModel = Literal["kling-v2", "kling-v2-1"]
 TryOnModel = Literal["kolors-virtual-try-on-v1", "kolors-virtual-try-on-v1-5"]
 
@@ -77,7 +77,7 @@ IMAGE_TAIL = {
     "kling-v2-1": Support(modes=("pro",)),
     "kling-v2-5-turbo": Support(modes=("pro",)),
     "kling-v2-6": Support(modes=("pro",)),
-    "kling-v3": Support(),
+    "kling-v3": Support(modes=("std", "pro", "4k")),
 }
 
 # §2.10: dual-person scenes take two images; the legacy ones also name a model.
@@ -92,6 +92,32 @@ IMAGE_REFERENCE_MODELS = ("kling-v1-5", "kling-v2-1")
 # generation (kling-v1, kling-v1-5) and on the restyle-only kling-v2-new.
 IMAGE_2K_UNSUPPORTED = frozenset({"kling-v1", "kling-v1-5", "kling-v2-new"})
 RESTYLE_ONLY_MODELS = frozenset({"kling-v2-new"})
+
+
+# log 2026-04-23: native 4K (`mode: "4k"`) on kling-v3 text2video/image2video and kling-v3-omni omni-video; since
+# 2026-06-17 also with a reference video (Appendix A #10, the newer entry wins).
+FOUR_K_MODELS = ("kling-v3", "kling-v3-omni")
+# Image capability map (§4.8): series output and 4K are Kling Image 3.0 Omni only; O1 stops at 2K.
+SERIES_IMAGE_MODELS = ("kling-v3-omni",)
+FOUR_K_IMAGE_MODELS = ("kling-v3-omni",)
+SERIES_AMOUNTS = range(2, 10)
+# §4.7: scenes retired and gone from the effects enum, and magic_match_tree, retired 2026-07-03 though still listed.
+RETIRED_EFFECTS = frozenset(
+    {
+        "celebration",
+        "c4d_cartoon",
+        "kiss",
+        "fight",
+        "hug",
+        "thumbs_up",
+        "tiger_hug",
+        "pet_lion",
+        "3d_cartoon_1",
+        "magic_match_tree",
+    }
+)
+# log 2026-03-04: element binding is Motion Control 3.0's.
+MOTION_ELEMENT_MODELS = ("kling-v3",)
 
 
 def values(literal: object) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """Parts that several video schemas share: camera control and multi-shot storyboards."""
 
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -66,6 +66,8 @@ class Shot(KlingModel):
 class MultiShotFields(KlingModel):
     """Carry the prompt and the optional storyboard of the models that cut between several shots."""
 
+    prompt_required: ClassVar[bool] = True  # image2video animates its frame without one
+
     prompt: Prompt | None = None
     multi_shot: bool | None = None
     shot_type: Literal["customize", "intelligence"] | None = None
@@ -95,6 +97,8 @@ class MultiShotFields(KlingModel):
             yield from self._storyboard_problems(duration)
         elif self.multi_prompt is not None:
             yield "multi_prompt", 'is only allowed when shot_type is "customize"'
+        if not (self.prompt_required or self.multi_shot):
+            return
         if self.prompt is None and not self.storyboarded():
             yield "prompt", "is required"
         elif self.prompt is not None and not self.prompt.strip() and not self.storyboarded():

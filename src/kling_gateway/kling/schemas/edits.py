@@ -12,6 +12,7 @@ from .catalog import (
     DUAL_EFFECTS,
     LEGACY_DUAL_EFFECTS,
     LEGACY_EFFECT_MODELS,
+    RETIRED_EFFECTS,
     LegacyEffectsModel,
     MultiElementsModel,
     values,
@@ -45,6 +46,7 @@ class MultiElements(ModelledVideoBody):
     default_model: ClassVar[str] = "kling-v1-6"
 
     model_name: MultiElementsModel | None = None
+    tier: Tier | None = Field(default=None, alias="mode")
     session_id: Identifier
     edit_mode: Literal["addition", "swap", "removal"]
     image_list: list[ImageRef] | None = None
@@ -134,6 +136,12 @@ class Effects(VideoBody):
     def problems(self) -> Iterator[Problem]:
         yield from super().problems()
         kind, given = self.scene_kind(), self.input
+        if self.effect_scene in RETIRED_EFFECTS:
+            yield (
+                "effect_scene",
+                f'"{self.effect_scene}" has been retired and is no longer available; pick a current scene',
+            )
+            return
         if kind != "legacy":
             named = {"input.model_name": given.model_name, "input.mode": given.mode}
             yield from refused(named, "for the legacy scenes hug, kiss, heart_gesture and fight")

@@ -164,11 +164,14 @@ DurationText = Annotated[str, BeforeValidator(_text_not_number)]
 ClipDuration = Annotated[Literal["5", "10"], BeforeValidator(_text_not_number)]
 
 Tier = Literal["std", "pro"]
+VideoTier = Literal["std", "pro", "4k"]
+"""The mode of the models that also render native 4K (since 2026-04-23): kling-v3 and kling-v3-omni."""
 OnOff = Literal["on", "off"]
 YesNo = Literal["yes", "no"]
 VideoAspectRatio = Literal["16:9", "9:16", "1:1"]
 ImageAspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"]
 ImageResolution = Literal["1k", "2k"]
+OmniImageResolution = Literal["1k", "2k", "4k"]
 
 UnitInterval = Annotated[float, Field(ge=0, le=1)]
 Volume = Annotated[float, Field(ge=0, le=2)]

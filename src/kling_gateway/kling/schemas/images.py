@@ -8,9 +8,12 @@ from pydantic import ConfigDict, Field
 
 from .base import CreateBody, ElementRef, ImageBody, KlingModel, ModelledImageBody, PackType, Problem
 from .catalog import (
+    FOUR_K_IMAGE_MODELS,
     IMAGE_2K_UNSUPPORTED,
     IMAGE_REFERENCE_MODELS,
     RESTYLE_ONLY_MODELS,
+    SERIES_AMOUNTS,
+    SERIES_IMAGE_MODELS,
     ImageGenerationModel,
     MultiImage2ImageModel,
     OmniImageModel,
@@ -21,9 +24,11 @@ from .fields import (
     ImageAspectRatio,
     ImageInput,
     ImageResolution,
+    OmniImageResolution,
     Prompt,
     RequiredPrompt,
     UnitInterval,
+    shown,
 )
 from .rules import counted, either
 from .videos import ImageRef
@@ -31,6 +36,7 @@ from .videos import ImageRef
 MAX_IMAGE_REFERENCES = 10
 MAX_SUBJECT_IMAGES = 4
 MAX_EXPANDED_AREA = Decimal(3)
+DEFAULT_SERIES_AMOUNT = 4
 
 OmniImageAspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9", "auto"]
 
@@ -48,7 +54,7 @@ class ImageGeneration(ModelledImageBody):
     """Generate images from text, optionally guided by an image (POST /v1/images/generations)."""
 
     model_config = ConfigDict(title="generations")
-    default_model: ClassVar[str] = "kling-v1"
+    default_model: ClassVar[str] = "kling-v3"  # §4.8: the 2026 default (kling-v1 is gone from the enum)
 
     model_name: ImageGenerationModel | None = None
     prompt: RequiredPrompt
@@ -99,12 +105,45 @@ class OmniImage(ModelledImageBody):
     prompt: RequiredPrompt
     image_list: list[ImageRef] | None = None
     element_list: list[ElementRef] | None = None
-    resolution: ImageResolution | None = None
+    resolution: OmniImageResolution | None = None
     aspect_ratio: OmniImageAspectRatio | None = None
+    result_type: Literal["single", "series"] | None = None
+    # An int 2-9 or the string "auto" (Appendix A #19); checked in problems() to name both forms in one message.
+    series_amount: int | str | None = None
+
+    def series_count(self) -> int | Literal["auto"] | None:
+        """Return how many images a series makes ("auto": the model decides), or None for single images."""
+        if self.result_type != "series":
+            return None
+        amount = DEFAULT_SERIES_AMOUNT if self.series_amount is None else self.series_amount
+        return "auto" if amount == "auto" else int(amount)
+
+    def slots(self) -> tuple[PackType, int]:
+        # A series ignores `n`; "auto" holds as many slots as images come out, known only to whoever runs it, so
+        # the request itself asks for the fewest a series can make.
+        count = self.series_count()
+        if count is None:
+            return super().slots()
+        return PackType.IMAGE, min(SERIES_AMOUNTS) if count == "auto" else count
+
+    def variant(self) -> str:
+        return "image-4k" if self.resolution == "4k" else "image"
 
     def problems(self) -> Iterator[Problem]:
         yield from super().problems()
+        model = self.model()
         yield from _too_many_references(len(self.image_list or []), len(self.element_list or []))
+        if self.resolution == "4k" and model not in FOUR_K_IMAGE_MODELS:
+            yield "resolution", f'"4k" is not supported by model {model}; it needs model {either(FOUR_K_IMAGE_MODELS)}'
+        if self.result_type == "series" and model not in SERIES_IMAGE_MODELS:
+            yield (
+                "result_type",
+                f'"series" is not supported by model {model}; it needs model {either(SERIES_IMAGE_MODELS)}',
+            )
+        amount = self.series_amount
+        if amount is not None and amount != "auto" and not (isinstance(amount, int) and amount in SERIES_AMOUNTS):
+            low, high = min(SERIES_AMOUNTS), max(SERIES_AMOUNTS)
+            yield "series_amount", f'must be a whole number from {low} to {high} or "auto" (got {shown(amount)})'
 
 
 class SubjectImage(KlingModel):
@@ -117,7 +156,7 @@ class MultiImage2Image(ModelledImageBody):
     """Compose images from subject, scene and style pictures (POST /v1/images/multi-image2image)."""
 
     model_config = ConfigDict(title="multi-image2image")
-    default_model: ClassVar[str] = "kling-v2"
+    default_model: ClassVar[str] = "kling-v2-1"  # §4.8: the 2026 default and only documented value
 
     model_name: MultiImage2ImageModel | None = None
     prompt: Prompt | None = None

@@ -6,10 +6,10 @@ from typing import ClassVar, Literal
 from pydantic import ConfigDict, Field
 
 from .base import ElementRef, KlingModel, ModelledVideoBody, Problem
-from .catalog import CLIP_DURATIONS, O1_DURATIONS, OMNI_SOUND_MODELS, V3_DURATIONS, OmniVideoModel
+from .catalog import CLIP_DURATIONS, FOUR_K_MODELS, O1_DURATIONS, OMNI_SOUND_MODELS, V3_DURATIONS, OmniVideoModel
 from .clips import MultiShotFields
 from .fields import DurationText, HttpUrl, ImageInput, OnOff, VideoAspectRatio, YesNo
-from .rules import check_duration, check_sound, counted
+from .rules import check_duration, check_four_k, check_sound, counted
 
 MAX_REFS_WITH_VIDEO = 4
 MAX_REFS_WITHOUT_VIDEO = 7
@@ -67,6 +67,7 @@ class OmniVideo(ModelledVideoBody, MultiShotFields):
         yield from self._frame_problems(frames)
         yield from self._reference_count_problems(model)
         yield from check_sound(model, self.mode(), self.sound, OMNI_SOUND_MODELS)
+        yield from check_four_k(model, self.mode(), FOUR_K_MODELS[1:])
         if self.video_list and self.sound == "on":
             yield "sound", 'must be "off" when video_list is given'
         if self.aspect_ratio is None and not (has_first or self.edits_base_video()):

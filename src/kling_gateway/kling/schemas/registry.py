@@ -6,12 +6,15 @@ from types import MappingProxyType
 
 from pydantic import BaseModel
 
-from .base import CreateBody, Family, Generation
+from .audio import TextToAudio, TextToSpeech, VideoToAudio
+from .base import CreateBody, Family, Generation, Package
 from .edits import Avatar, Effects, MultiElements, VideoExtend
 from .errors import parse_body
 from .images import ImageExpand, ImageGeneration, MultiImage2Image, OmniImage, VirtualTryOn
+from .library import AiMultiShot, CustomElement, CustomVoice, DeleteElement, DeleteVoice
 from .lipsync import AdvancedLipSync, LipSync
 from .omni import OmniVideo
+from .recognition import ImageRecognize
 from .selection import (
     AddSelection,
     ClearSelection,
@@ -87,7 +90,67 @@ SYNC_CALLS: Mapping[str, type[BaseModel]] = MappingProxyType(
         "identify-face": IdentifyFace,
     }
 )
-"""The synchronous helper calls under /v1/videos/, by path after /v1/videos/."""
+"""The synchronous session helpers under /v1/videos/ the gateway relays, by path after /v1/videos/ (all the
+synchronous calls, with their families and billing, are in SYNC_SPECS)."""
+
+
+V1_ADDITIONS: Mapping[tuple[Family, str], ActionSpec] = MappingProxyType(
+    _specs(Family.AUDIO, {"text-to-audio": TextToAudio, "video-to-audio": VideoToAudio})
+    | _specs(
+        Family.GENERAL,
+        {
+            "advanced-custom-elements": CustomElement,
+            "custom-voices": CustomVoice,
+            "ai-multi-shot": AiMultiShot,
+        },
+    )
+)
+"""The asynchronous `/v1` create endpoints added in 2026 (audio, elements, voices, angle completion).
+
+They are kept out of ACTIONS, which the gateway serves route by route (each with its documented example), until
+the gateway relays them; the sandbox serves ALL_V1_ACTIONS.
+"""
+
+ALL_V1_ACTIONS: Mapping[tuple[Family, str], ActionSpec] = MappingProxyType(dict(ACTIONS) | dict(V1_ADDITIONS))
+"""Every asynchronous create endpoint of the legacy generation, the 2026 additions included."""
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    """Name one synchronous `/v1` call: where it lives, the schema of its body and the pack it bills, if any."""
+
+    family: Family
+    call: str  # the path after /v1/<family>/
+    schema: type[BaseModel]
+    package: Package | None = None  # None: the call deducts nothing (its price, if any, is in kling.pricing)
+
+    @property
+    def path(self) -> str:
+        """The path of the call."""
+        return f"/v1/{self.family.value}/{self.call}"
+
+
+def _sync(family: Family, call: str, schema: type[BaseModel], package: Package | None = None) -> SyncSpec:
+    return SyncSpec(family, call, schema, package)
+
+
+SYNC_SPECS: Mapping[tuple[Family, str], SyncSpec] = MappingProxyType(
+    {
+        (spec.family, spec.call): spec
+        for spec in (
+            *(_sync(Family.VIDEOS, call, schema) for call, schema in SYNC_CALLS.items() if call != "identify-face"),
+            # §4.0: TTS, face and image recognition bill at once, from the video pack (§8.4 [obs] for TTS).
+            _sync(Family.VIDEOS, "identify-face", IdentifyFace, Package.VIDEO),
+            _sync(Family.VIDEOS, "image-recognize", ImageRecognize, Package.VIDEO),
+            _sync(Family.AUDIO, "tts", TextToSpeech, Package.VIDEO),
+            # Deleting from a library answers at once and is not priced; both element delete paths are documented.
+            _sync(Family.GENERAL, "delete-advanced-elements", DeleteElement),
+            _sync(Family.GENERAL, "delete-elements", DeleteElement),
+            _sync(Family.GENERAL, "delete-voices", DeleteVoice),
+        )
+    }
+)
+"""Every synchronous `/v1` call, by (family, path after /v1/<family>/): SYNC_CALLS and the 2026 additions."""
 
 
 def parse_create_body(family: str | Family, action: str, body: object) -> CreateBody:
@@ -96,4 +159,4 @@ def parse_create_body(family: str | Family, action: str, body: object) -> Create
         key = (Family(family), action)
     except ValueError:
         raise KeyError((family, action)) from None
-    return parse_body(ACTIONS[key].schema, body)
+    return parse_body(ALL_V1_ACTIONS[key].schema, body)

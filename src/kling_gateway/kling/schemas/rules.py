@@ -79,6 +79,12 @@ def check_single_tier(model: str, mode: str | None) -> Iterator[Problem]:
         )
 
 
+def check_four_k(model: str, mode: str | None, models: tuple[str, ...]) -> Iterator[Problem]:
+    """Refuse native 4K on a model that does not render it."""
+    if mode == "4k" and model not in models:
+        yield "mode", f'"4k" is not supported by model {model}; it needs model {either(models)}'
+
+
 def check_support(
     where: str, table: Mapping[str, Support], model: str, mode: str | None, duration: str | None
 ) -> Iterator[Problem]:

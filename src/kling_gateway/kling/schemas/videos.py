@@ -8,9 +8,11 @@ from pydantic import ConfigDict, Field
 from .base import ElementRef, KlingModel, ModelledVideoBody, Problem
 from .catalog import (
     CLIP_SOUND_MODELS,
+    FOUR_K_MODELS,
     I2V_CAMERA_CONTROL,
     IMAGE_TAIL,
     MOTION_BRUSH,
+    MOTION_ELEMENT_MODELS,
     T2V_CAMERA_CONTROL,
     Image2VideoModel,
     MotionControlModel,
@@ -35,6 +37,7 @@ from .fields import (
 from .rules import (
     check_cfg_scale,
     check_duration,
+    check_four_k,
     check_single_tier,
     check_sound,
     check_support,
@@ -78,6 +81,7 @@ class ClassicVideo(ModelledVideoBody):
             yield "model, model_name", "give only one of these (model is the legacy name of model_name)"
         model, mode = self.model(), self.mode()
         yield from check_single_tier(model, mode)
+        yield from check_four_k(model, mode, FOUR_K_MODELS[:1])
         yield from check_cfg_scale(model, self.cfg_scale)
         yield from check_sound(model, mode, self.sound, CLIP_SOUND_MODELS)
         yield from check_duration(self.duration, model_durations(model), model)
@@ -121,10 +125,12 @@ class DynamicMask(KlingModel):
     trajectories: list[TrajectoryPoint] = Field(min_length=MIN_TRAJECTORY_POINTS, max_length=MAX_TRAJECTORY_POINTS)
 
 
-class Image2Video(ClassicVideo):
+class Image2Video(ClassicVideo, MultiShotFields):
     """Animate a first frame, an end frame, or both (POST /v1/videos/image2video)."""
 
     model_config = ConfigDict(title="image2video")
+    # Since 2026-05-07 a kling-v3 storyboard may start from (and end on) the given frames.
+    prompt_required: ClassVar[bool] = False
 
     model_name: Image2VideoModel | None = None
     legacy_model: Image2VideoModel | None = Field(default=None, alias="model")
@@ -147,6 +153,7 @@ class Image2Video(ClassicVideo):
         brush = self.static_mask is not None or self.dynamic_masks is not None
         if self.image is None and self.image_tail is None:
             yield "image", "is required (unless image_tail is given)"
+        yield from self.shot_problems(model, duration or "5")
         # §2.4: first+end frames, the motion brush and camera control are three alternatives.
         yield from only_one_group(
             {
@@ -189,6 +196,7 @@ class MultiImage2Video(ModelledVideoBody):
     default_model: ClassVar[str] = "kling-v1-6"
 
     model_name: MultiImage2VideoModel | None = None
+    tier: Tier | None = Field(default=None, alias="mode")
     image_list: list[ImageRef] = Field(min_length=1, max_length=MAX_REFERENCE_IMAGES)
     prompt: RequiredPrompt
     negative_prompt: Prompt | None = None
@@ -213,3 +221,15 @@ class MotionControl(ModelledVideoBody):
     element_list: list[ElementRef] | None = Field(default=None, max_length=1)
     keep_original_sound: YesNo | None = None
     character_orientation: Literal["image", "video"]
+
+    def variant(self) -> str:
+        return "motion"
+
+    def problems(self) -> Iterator[Problem]:
+        yield from super().problems()
+        model = self.model()
+        if self.element_list and model not in MOTION_ELEMENT_MODELS:
+            yield (
+                "element_list",
+                f"is not supported by model {model}; element binding needs model {either(MOTION_ELEMENT_MODELS)}",
+            )
