@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import select, update
 
@@ -146,6 +147,16 @@ class Admin:
     ) -> None:
         """Set or clear a channel's credentials, as `channels update` does."""
         self._run(lambda session: update_credentials(session, name=name, key_pair=key_pair, api_key=api_key))
+
+    def task_billing(self, platform_id: str) -> tuple[list[dict[str, Any]], str | None]:
+        """Return a task's stored billing entries and the reason it was left unbilled, if it was."""
+
+        async def work(session: Any) -> tuple[list[dict[str, Any]], str | None]:
+            query = select(TASKS.c.billing_json, TASKS.c.unbilled_reason).where(TASKS.c.platform_id == platform_id)
+            row = (await session.execute(query)).one()
+            return orjson.loads(row.billing_json), row.unbilled_reason
+
+        return self._run(work)
 
     def task_channels(self) -> dict[str, str]:
         """Return the name of the channel each task went to, by platform id."""
