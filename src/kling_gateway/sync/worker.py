@@ -21,7 +21,6 @@ import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 import httpx
@@ -34,11 +33,12 @@ from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.store.records import PolledTask, TaskStatus
+from kling_gateway.sync.batched import BatchedPoll
 from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher
 from kling_gateway.tasks.schedule import next_look, poll_interval
 from kling_gateway.tasks.states import upstream_status
-from kling_gateway.upstream.client import TASKS_PER_QUERY, KlingClient, UpstreamTask
+from kling_gateway.upstream.client import KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import ChannelMisconfigured, UpstreamError
 from kling_gateway.upstream.pool import upstream_http
 
@@ -70,6 +70,14 @@ class Worker:
         self.currency_micros = settings.billing.currency_micros
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, client, settings, rng or random.Random(), clock=self.clock)
+        self.batched = BatchedPoll(
+            db,
+            client,
+            self.config,
+            self.clock,
+            apply=self._apply,
+            note_misconfigured=self.dispatcher.note_misconfigured,
+        )
         self._own_callbacks_http = callbacks_http is None
         self.callbacks_http = callbacks_http or httpx.AsyncClient(timeout=self.config.callback_timeout_s)
         self.deliverer = Deliverer(
@@ -153,7 +161,7 @@ class Worker:
                 if channel is None:  # cannot happen by design, as above
                     log.error("%d tasks in flight name no known channel", len(by_upstream_id))
                     continue
-                running.append(asyncio.create_task(self._sync_batched(channel, by_upstream_id, budget)))
+                running.append(asyncio.create_task(self.batched.sync(channel, by_upstream_id, budget)))
         finally:
             for sweep in sweeps.values():
                 sweep.close()
@@ -245,70 +253,6 @@ class Worker:
             if any(len(page) < size or (sweep.claimed_all and page[-1].created_at < oldest_ms) for page in pages):
                 return
             page_num += ahead
-
-    async def _sync_batched(
-        self, channel: ChannelChoice, tasks: Mapping[str, PolledTask], budget: Counter[int]
-    ) -> None:
-        """Read a channel's claimed new-generation tasks with `GET /tasks`, twenty ids a call and a few calls at
-        once, within the channel's budget of calls for the round; apply each answer as it comes.
-
-        Tasks left unread for lack of budget come due next round; after an upstream error the rest keep the next
-        look their claim gave them.
-        """
-        ids = sorted(tasks)
-        batches = [ids[start : start + TASKS_PER_QUERY] for start in range(0, len(ids), TASKS_PER_QUERY)]
-        done = 0
-        try:
-            while done < len(batches):
-                room = max(0, self.config.requests_per_round - budget[channel.id])
-                ahead = min(self.config.list_read_ahead, room)
-                group = batches[done : done + ahead]
-                if not group:
-                    break
-                budget[channel.id] += len(group)
-                answers = await asyncio.gather(
-                    *(self.client.tasks_by_ids(channel.credentials, batch) for batch in group)
-                )
-                done += len(group)
-                for batch, reports in zip(group, answers, strict=True):
-                    await self._apply_batch(channel, [tasks[task_id] for task_id in batch], reports)
-        except UpstreamError as error:
-            log.warning("sync of new-generation tasks on channel %s failed: %s", channel.name, error)
-            if isinstance(error, ChannelMisconfigured):
-                await self.dispatcher.note_misconfigured(channel, error)
-            return
-        unread = [tasks[task_id].id for batch in batches[done:] for task_id in batch]
-        if unread:
-            async with self.db.session() as session, session.begin():
-                await repository.reschedule(session, task_ids=unread, next_sync_at=self.clock.now_ms())
-
-    async def _apply_batch(
-        self, channel: ChannelChoice, tasks: Sequence[PolledTask], reports: Sequence[UpstreamTask]
-    ) -> None:
-        """Apply one `GET /tasks` answer: move the tasks it lists; count one more absence for each it leaves out,
-        and fail those left out `absent_limit_answers` times in a row (a task seen again starts from zero)."""
-        by_id = {report.task_id: report for report in reports}
-        seen = [(task, by_id[task.upstream_task_id]) for task in tasks if task.upstream_task_id in by_id]
-        absent = [task for task in tasks if task.upstream_task_id not in by_id]
-        await self._apply(seen)
-        back = [task.id for task, _ in seen if task.absent_count]
-        async with self.db.session() as session, session.begin():
-            if back:
-                await repository.reset_absence(session, task_ids=back)
-            counts = await repository.count_absence(session, task_ids=[task.id for task in absent]) if absent else {}
-        limit = self.config.absent_limit_answers
-        for task in absent:
-            if counts.get(task.id, 0) < limit:
-                continue
-            moment = self.clock.now_ms()
-            message = (
-                f"the upstream no longer knows this task: absent from {counts[task.id]} answers in a row of "
-                f"GET /tasks on channel {channel.name}, the last at {_iso(moment)}; the gateway failed it and "
-                "released its hold"
-            )
-            async with self.db.session() as session, session.begin():
-                move = await transitions.fail(session, task, message, now_ms=moment)
-                await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
 
     async def _apply(self, looked_at: Sequence[tuple[PolledTask, UpstreamTask | None]]) -> None:
         """Write each move in its own short transaction, then reschedule the tasks running long in a few statements.
@@ -467,10 +411,6 @@ class _Polled(NamedTuple):
 
     upstream_task_id: str
     task: PolledTask
-
-
-def _iso(moment_ms: int) -> str:
-    return datetime.fromtimestamp(moment_ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _duration(seconds: float) -> str:
