@@ -120,9 +120,15 @@ async def remember_session(
 
 
 def _video_ids(task_result: dict[str, Any]) -> Iterator[str]:
+    """The ids of a result's videos: legacy `videos[]`, or the new generation's `outputs[]` of type video."""
     videos = task_result.get("videos")
+    outputs = task_result.get("outputs")
     if not isinstance(videos, list):
-        return
+        videos = (
+            [o for o in outputs if isinstance(o, dict) and o.get("type") == "video"]
+            if isinstance(outputs, list)
+            else []
+        )
     for video in videos:
         video_id = video.get("id") if isinstance(video, dict) else None
         if isinstance(video_id, str) and video_id:
