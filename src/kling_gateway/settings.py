@@ -60,6 +60,10 @@ class AdmissionConfig(BaseModel):
     tasks_in_flight: Annotated[int | None, Field(ge=1)] = None
 
 
+def _retired_by_default() -> dict[str, tuple[str, ...]]:
+    return {"videos": ("kling-v1",)}  # 2026 reference §1: the upstream answers it "has been discontinued"
+
+
 class BillingConfig(BaseModel):
     """How what the upstream deducted turns into what a user is charged."""
 
@@ -94,6 +98,10 @@ class Settings(BaseSettings):
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
     audio_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one audio credit
     key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # a revoked key stops working within this
+    model_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # the operator's change to a model applies within this
+    # Models the upstream no longer serves, by family (the first path segment after /v1; new-generation endpoints
+    # are `videos`): a submit naming one is refused at the gateway with Kling's wording (2026 reference §1).
+    retired_models: dict[str, tuple[str, ...]] = Field(default_factory=_retired_by_default)
     allow_private_callbacks: bool = False  # let clients' callback_url point at loopback / private addresses
     telemetry: bool = False  # FastAPI's native OpenTelemetry traces, metrics and logs, to the global providers
     redis_url: str | None = None  # redis://host:port/db: share rate limits between API processes

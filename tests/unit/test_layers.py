@@ -17,10 +17,11 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"demo", "admin"}),
     frozenset({"api"}),  # the edge: HTTP, auth, dialect choice
     frozenset({"sync"}),  # the worker: polling, upstream callbacks, client-callback delivery
-    frozenset({"tasks"}),  # submit, query, the state machine, dispatch, a move's effects
+    # submit, query, the state machine, dispatch, a move's effects; reconcile: the exports against the ledger
+    frozenset({"tasks", "reconcile"}),
     frozenset({"channels", "keys"}),
     frozenset({"users", "outbox", "dialects"}),
-    frozenset({"billing", "upstream"}),
+    frozenset({"billing", "upstream", "catalog"}),  # catalog: the operator's word on models
     frozenset({"settings", "errors", "serving"}),
     frozenset({"store", "sandbox"}),  # the sandbox shares only the request schemas (kling) with the gateway
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.admin import AsJson, DatabaseUrl, Report, grid, iso_time, parse_yuan, run, table
 from kling_gateway.admin.callbacks_cli import callbacks_app
+from kling_gateway.admin.models_cli import models_app
+from kling_gateway.admin.reconcile_cli import reconcile_command
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan
 from kling_gateway.channels import admin as channels_service
@@ -69,6 +71,8 @@ def register_admin_commands(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(channels_app, name="channels")
     app.add_typer(callbacks_app, name="callbacks")
+    app.add_typer(models_app, name="models")
+    app.command("reconcile")(reconcile_command)
 
 
 # --- users and credits ---

@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kling_gateway.errors import InvalidRequest
 from kling_gateway.kling.schemas import ActionSpec, AdvancedLipSync, CreateBody, LipSync, MultiElements, VideoExtend
 from kling_gateway.kling.schemas.selection import IdentifyFace, InitSelection, SessionCall
-from kling_gateway.store.models import UPSTREAM_OBJECTS
+from kling_gateway.store.models import TASKS, UPSTREAM_OBJECTS
 from kling_gateway.upstream.client import UpstreamTask
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 OBJECT_ID_MAX_CHARS = 64  # the width of upstream_objects.object_id; Kling's ids are 18 digits or a UUID
 FACE_OPENER = "identify-face"
 SELECTION_OPENER = "multi-elements/init-selection"
+EXTEND_ACTION = "video-extend"  # its videos are made with the model and mode of the video it extends
 
 _uo = UPSTREAM_OBJECTS.c
 
@@ -103,24 +106,108 @@ def _not_yours(reference: Reference, call: str) -> str:
 
 
 async def remember_videos(
-    session: AsyncSession, *, user_id: int, channel_id: int, report: UpstreamTask, now_ms: int
+    session: AsyncSession,
+    *,
+    user_id: int,
+    channel_id: int,
+    report: UpstreamTask,
+    now_ms: int,
+    task_id: int | None = None,
 ) -> None:
-    """Record the videos of a succeeded task as the user's, made on `channel_id`; an id already known is kept."""
-    ids = list(_video_ids(report.task_result))
-    await _remember(session, user_id=user_id, channel_id=channel_id, kind=ObjectKind.VIDEO, ids=ids, now_ms=now_ms)
+    """Record the videos of a succeeded task as the user's, made on `channel_id`; an id already known is kept.
 
-
-async def remember_session(
-    session: AsyncSession, *, user_id: int, channel_id: int, session_id: str, now_ms: int
-) -> None:
-    """Record a session the user opened on `channel_id`; a session already known is kept."""
+    With the task's id, each video also keeps the model and mode that made it and its length, what a later
+    extension or lip-sync of it is held for (an extension's videos keep those of the video it extended)."""
+    videos = list(_videos(report.task_result))
+    if not videos:
+        return
+    model, mode = await _maker(session, task_id, user_id) if task_id is not None else (None, None)
     await _remember(
-        session, user_id=user_id, channel_id=channel_id, kind=ObjectKind.SESSION, ids=[session_id], now_ms=now_ms
+        session,
+        user_id=user_id,
+        channel_id=channel_id,
+        kind=ObjectKind.VIDEO,
+        objects=[ObjectFacts(video_id, model, mode, duration_ms) for video_id, duration_ms in videos],
+        now_ms=now_ms,
     )
 
 
-def _video_ids(task_result: dict[str, Any]) -> Iterator[str]:
-    """The ids of a result's videos: legacy `videos[]`, or the new generation's `outputs[]` of type video."""
+async def remember_session(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    channel_id: int,
+    session_id: str,
+    now_ms: int,
+    video_id: str | None = None,
+) -> None:
+    """Record a session the user opened on `channel_id`, with the length of its video when that is one of the
+    user's own (`video_id`); a session already known is kept."""
+    duration_ms = None
+    if video_id is not None:
+        facts = await object_facts(session, user_id=user_id, kind=ObjectKind.VIDEO, object_id=video_id)
+        duration_ms = None if facts is None else facts.duration_ms
+    await _remember(
+        session,
+        user_id=user_id,
+        channel_id=channel_id,
+        kind=ObjectKind.SESSION,
+        objects=[ObjectFacts(session_id, None, None, duration_ms)],
+        now_ms=now_ms,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFacts:
+    """A remembered video or session: its id, the model and mode that made it and its length, where known."""
+
+    object_id: str
+    model: str | None
+    mode: str | None
+    duration_ms: int | None
+
+
+async def object_facts(session: AsyncSession, *, user_id: int, kind: ObjectKind, object_id: str) -> ObjectFacts | None:
+    """Return what is known of one of the user's videos or sessions; None when it is not one of theirs."""
+    query = select(_uo.model, _uo.mode, _uo.duration_ms).where(
+        _uo.user_id == user_id, _uo.kind == kind.value, _uo.object_id == object_id
+    )
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        return None
+    return ObjectFacts(object_id, row.model, row.mode, None if row.duration_ms is None else int(row.duration_ms))
+
+
+async def _maker(session: AsyncSession, task_id: int, user_id: int) -> tuple[str | None, str | None]:
+    """Name the model and mode a task's videos were made with: its own, or for an extension its source's."""
+    row = (
+        await session.execute(select(TASKS.c.action, TASKS.c.model, TASKS.c.request_json).where(TASKS.c.id == task_id))
+    ).one_or_none()
+    if row is None:
+        return None, None
+    request = _request(row.request_json)
+    if row.action == EXTEND_ACTION:
+        source = request.get("video_id")
+        if not isinstance(source, str):
+            return None, None
+        facts = await object_facts(session, user_id=user_id, kind=ObjectKind.VIDEO, object_id=source)
+        return (None, None) if facts is None else (facts.model, facts.mode)
+    mode = request.get("mode")
+    model = request.get("model_name")
+    return (model if isinstance(model, str) else row.model), (mode if isinstance(mode, str) else None)
+
+
+def _request(text: str) -> dict[str, Any]:
+    try:
+        request = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return request if isinstance(request, dict) else {}
+
+
+def _videos(task_result: dict[str, Any]) -> Iterator[tuple[str, int | None]]:
+    """Yield each video of a result (legacy `videos[]`, or the new generation's `outputs[]` of type video): its id
+    and its length in ms (None when the upstream did not say)."""
     videos = task_result.get("videos")
     outputs = task_result.get("outputs")
     if not isinstance(videos, list):
@@ -132,14 +219,34 @@ def _video_ids(task_result: dict[str, Any]) -> Iterator[str]:
     for video in videos:
         video_id = video.get("id") if isinstance(video, dict) else None
         if isinstance(video_id, str) and video_id:
-            yield video_id
+            yield video_id, _milliseconds(video.get("duration"))
+
+
+def _milliseconds(seconds: object) -> int | None:
+    """Read a length in seconds ("5.04", as Kling writes it, or a number) as whole milliseconds."""
+    if isinstance(seconds, bool) or not isinstance(seconds, str | int | float):
+        return None
+    try:
+        value = Decimal(str(seconds))
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0:
+        return None
+    return int((value * 1000).to_integral_value(rounding=ROUND_CEILING))
 
 
 async def _remember(
-    session: AsyncSession, *, user_id: int, channel_id: int, kind: ObjectKind, ids: Iterable[str], now_ms: int
+    session: AsyncSession,
+    *,
+    user_id: int,
+    channel_id: int,
+    kind: ObjectKind,
+    objects: Iterable[ObjectFacts],
+    now_ms: int,
 ) -> None:
     rows = []
-    for object_id in dict.fromkeys(ids):
+    for facts in {facts.object_id: facts for facts in objects}.values():
+        object_id = facts.object_id
         if len(object_id) > OBJECT_ID_MAX_CHARS:
             # Kling's ids are far shorter; such an id cannot be stored, and later calls naming it will be refused.
             log.warning(
@@ -157,6 +264,9 @@ async def _remember(
                 "object_id": object_id,
                 "channel_id": channel_id,
                 "created_at": now_ms,
+                "model": facts.model,
+                "mode": facts.mode,
+                "duration_ms": facts.duration_ms,
             }
         )
     if not rows:

@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family
+from kling_gateway.kling.schemas.new_video import NewVideoBody
+from kling_gateway.kling.schemas.new_video import OmniVideo as NewOmniVideo
 from kling_gateway.kling.timing import typical_timing
 
 # The short side of the frame by model and mode; models not named here give 720p in std and 1080p in pro.
 _SINGLE_TIER_SHORT_SIDE = {"kling-v1": 720, "kling-v2-master": 720, "kling-v2-1-master": 1080}
 _SHORT_SIDE_BY_MODE = {"std": 720, "pro": 1080}
+_SHORT_SIDE_BY_RESOLUTION = {"720p": 720, "1080p": 1080, "4k": 2160}
 _THIRTY_FPS_MODELS = frozenset({"kling-v1", "kling-v1-5"})
 _DEFAULT_FPS = 24
 # Actions whose frame is drawn from the model and mode (others follow a source video or picture).
@@ -40,7 +43,12 @@ def expected_output(spec: ActionSpec, body: CreateBody) -> ExpectedOutput:
     model = body.model()
     duration = body.duration_s()
     width = height = fps = None
-    if spec.family is Family.VIDEOS and spec.action in _GENERATED:
+    if isinstance(body, NewVideoBody):
+        fps = _DEFAULT_FPS
+        aspect = _new_aspect(body)
+        if aspect is not None:
+            width, height = _frame(_SHORT_SIDE_BY_RESOLUTION[body.mode()], _ASPECTS[aspect])
+    elif spec.family is Family.VIDEOS and spec.action in _GENERATED:
         fps = _fps(model, spec.action)
         aspect = getattr(body, "aspect_ratio", None) or _DEFAULT_ASPECT.get(spec.action)
         if aspect in _ASPECTS:
@@ -53,6 +61,17 @@ def expected_output(spec: ActionSpec, body: CreateBody) -> ExpectedOutput:
         fps=fps,
         typical_ms=round(typical_timing(spec, body).total_s * 1000),
     )
+
+
+def _new_aspect(body: NewVideoBody) -> str | None:
+    """Return the aspect ratio of a new-generation output where the request decides it (text and omni)."""
+    if body.product == "text-to-video":
+        return body.chosen().aspect_ratio or "16:9"
+    if isinstance(body, NewOmniVideo):
+        # A first frame or a reference video sets the frame unless the request names one (Appendix A #12).
+        follows_input = body.items("first_frame") or body.reference_video()
+        return body.chosen().aspect_ratio or (None if follows_input else "16:9")
+    return None  # image-to-video and motion control follow their picture or video
 
 
 def _short_side(model: str, mode: str | None) -> int:

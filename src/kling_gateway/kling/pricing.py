@@ -7,10 +7,11 @@ an existing video may be priced by that video instead, when the caller knows it 
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from kling_gateway.kling.schemas import ActionSpec, CreateBody
+from kling_gateway.kling.schemas.new_video import MotionControl as NewMotionControl
 
 Per = Literal["5 seconds", "second", "image", "task"]
 PriceKey = tuple[str, str | None, str]
@@ -132,6 +133,42 @@ _PER_TASK_2026: Mapping[PriceKey, str] = {
     # The image price list's 20 image units a call; the changelog's 0.5 (video) units is the same $0.07.
     ("kling-ai-multi-shot", None, "image"): "20",
 }
+# Native 4K on the legacy kling-v3 and kling-v3-omni (`mode: "4k"`): a flat 3.0 a second, sound or not (§8.1).
+_PER_SECOND_4K: Mapping[PriceKey, str] = {
+    (model, "4k", variant): "3"
+    for model, variants in (
+        ("kling-v3", ("silent", "audio", "voice")),
+        ("kling-v3-omni", ("silent", "audio", "video-in")),
+    )
+    for variant in variants
+}
+
+
+def _by_resolution(
+    model: str, variant: str, units_720p: str | None, units_1080p: str, units_4k: str | None = None
+) -> dict[PriceKey, str]:
+    columns = (("720p", units_720p), ("1080p", units_1080p), ("4k", units_4k))
+    return {(model, resolution, variant): units for resolution, units in columns if units is not None}
+
+
+# The new generation (§8.1), by (path model, resolution, variant). 3.0 Turbo has only the with-audio row, and
+# always makes sound; 4K is a flat 3.0 a second; motion control is billed on its output length.
+_PER_SECOND_NEW: Mapping[PriceKey, str] = {
+    **_by_resolution("kling-3.0-turbo", "audio", "0.8", "1.0"),
+    **_by_resolution("kling-3.0", "silent", "0.6", "0.8", "3"),
+    **_by_resolution("kling-3.0", "audio", "0.9", "1.2", "3"),
+    **_by_resolution("kling-3.0", "motion", "0.9", "1.2"),
+    **_by_resolution("kling-3.0-omni", "silent", "0.6", "0.8", "3"),
+    **_by_resolution("kling-3.0-omni", "audio", "0.8", "1.0", "3"),
+    **_by_resolution("kling-3.0-omni", "video-in", "0.9", "1.2", "3"),
+    **_by_resolution("kling-o1", "silent", "0.6", "0.8"),
+    **_by_resolution("kling-o1", "video-in", "0.9", "1.2"),
+    **_by_resolution("kling-2.6", "silent", "0.3", "0.5"),
+    **_by_resolution("kling-2.6", "audio", None, "1.0"),
+    **_by_resolution("kling-2.6", "voice", None, "1.2"),
+    **_by_resolution("kling-2.6", "motion", "0.5", "0.8"),
+    **_by_resolution("kling-2.5-turbo", "silent", "0.3", "0.5"),
+}
 # Synchronous calls, by (family, path after /v1/<family>/): billed at once, from the video pack (§8.2, §8.4).
 SYNC_CALL_UNITS: Mapping[tuple[str, str], Decimal] = {
     ("audio", "tts"): Decimal("0.05"),
@@ -156,6 +193,8 @@ _TABLES: tuple[tuple[Per, Mapping[PriceKey, str]], ...] = (
     ("second", _PER_SECOND_2026),
     ("image", _PER_IMAGE_2026),
     ("task", _PER_TASK_2026),
+    ("second", _PER_SECOND_4K),
+    ("second", _PER_SECOND_NEW),
 )
 RATES: Mapping[PriceKey, Rate] = {
     key: Rate(Decimal(units), per) for per, table in _TABLES for key, units in table.items()
@@ -200,12 +239,22 @@ def unit_cost(
 def _priced_as(body: CreateBody, source: SourceVideo | None) -> tuple[PriceKey, float | None]:
     """Return the row of the table the task falls in and the output length it is charged for."""
     model, duration = body.model(), body.duration_s()
+    if isinstance(body, NewMotionControl):
+        # Billed on the output, as long as the motion taken from the reference video: its real length when it
+        # is known, else the longest the request allows, so that a hold made from this is never short.
+        known = None if source is None else whole_seconds(source.duration_s)
+        return (model, body.mode(), body.variant()), known or body.longest_output_s()
     if source is not None and model in PRICED_BY_SOURCE:
         # A source video without a mode was made in the default one, std.
         return (source.model, source.mode or "std", PRICED_BY_SOURCE[model]), duration
     if source is not None and model in AS_LONG_AS_SOURCE:
         duration = source.duration_s
     return (model, body.mode(), body.variant()), duration
+
+
+def whole_seconds(seconds: float) -> int:
+    """Round a length to the whole seconds Kling bills (log 2025-12-22: to the nearest, halves up)."""
+    return int(Decimal(str(seconds)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def sync_call_cost(family: str, call: str) -> Decimal:

@@ -225,6 +225,11 @@ class UpstreamObject(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
     created_at: Mapped[int]
+    # What made a video and how long it is (a session: its video's length), where known: what a task working on
+    # it is held for. None for objects remembered before these were kept, or whose facts the upstream did not say.
+    model: Mapped[str | None] = mapped_column(String(64))
+    mode: Mapped[str | None] = mapped_column(String(8))
+    duration_ms: Mapped[int | None]
 
 
 # The same tables for Core statements (the hot path and bulk updates), typed as tables rather than FromClause.

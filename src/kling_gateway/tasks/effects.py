@@ -29,7 +29,12 @@ async def record(session: AsyncSession, move: Move | None, *, callback_give_up_s
     if move.status is TaskStatus.SUCCEED and move.report is not None and task.channel_id is not None:
         # Later extend / lip-sync calls on these videos must go to the account that made them.
         await remember_videos(
-            session, user_id=task.user_id, channel_id=task.channel_id, report=move.report, now_ms=move.at_ms
+            session,
+            user_id=task.user_id,
+            channel_id=task.channel_id,
+            report=move.report,
+            now_ms=move.at_ms,
+            task_id=task.id,
         )
     if move.callback_owed:
         await queue_callback(session, task_id=task.id, now_ms=move.at_ms, give_up_s=callback_give_up_s)

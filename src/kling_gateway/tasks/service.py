@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros, format_yuan
+from kling_gateway.catalog.service import Catalog
 from kling_gateway.channels.affinity import required_channel
 from kling_gateway.channels.selection import NONE_CONFIGURED
 from kling_gateway.clock import Clock, SystemClock
@@ -29,7 +30,6 @@ from kling_gateway.keys import service as keys_service
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import refusal_code
 from kling_gateway.kling.output import expected_output
-from kling_gateway.kling.pricing import unit_cost
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidBody, parse_body
 from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.settings import Settings
@@ -37,6 +37,7 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.records import Task, TaskDraft, TaskStatus, TaskView
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.dispatch import Dispatcher, Sent
+from kling_gateway.tasks.estimates import hold_units
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.upstream.client import KlingClient
 from kling_gateway.users import service as users_service
@@ -70,6 +71,7 @@ class TaskService:
         self.rng = rng or random.Random()
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, client, settings, self.rng, clock=self.clock)
+        self.catalog = Catalog(db, settings, clock=self.clock)
 
     # -- queries -------------------------------------------------------------------------------------------------
 
@@ -125,7 +127,8 @@ class TaskService:
 
     async def submit(self, owner: Principal, spec: ActionSpec, raw: object) -> TaskView:
         """Validate, hold the estimate, then send upstream now or queue the task until a channel has room."""
-        draft = _draft(spec, raw)
+        admitted = await self.catalog.admit(spec, raw)  # a retired or disabled model: refused before anything
+        draft = _draft(admitted.spec, raw, validated=admitted.validated)
         if draft.body.callback_url is not None:
             await check_callback_target(draft.body.callback_url, allow_private=self.settings.allow_private_callbacks)
         external_id = draft.body.external_task_id
@@ -217,10 +220,10 @@ class TaskService:
         the key has too many tasks unfinished, or the task refers to a video or session that is not the owner's.
         Return the stored task, and whether tasks of its pack type were already waiting for a channel."""
         pack_type, slots = draft.body.slots()
-        units = unit_cost(draft.spec, draft.body)
         output = expected_output(draft.spec, draft.body)
         moment = self.clock.now_ms()
         async with self.db.session() as session, session.begin():
+            units = await hold_units(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             await self._check_in_flight(session, owner)
             rates = await users_service.credit_rates(session, user_id=owner.user_id, settings=self.settings)
@@ -295,9 +298,11 @@ class TaskService:
         return True
 
 
-def _draft(spec: ActionSpec, raw: object) -> _Draft:
+def _draft(spec: ActionSpec, raw: object, *, validated: object | None = None) -> _Draft:
+    """Validate a body (as `validated` when the catalog has it name the model an added one is like); keep `raw`
+    as sent, which is what is stored and sent upstream."""
     try:
-        body = parse_body(spec.schema, raw)
+        body = parse_body(spec.schema, raw if validated is None else validated)
     except InvalidBody as invalid:
         raise InvalidRequest(invalid.message, param=invalid.field) from None
     assert isinstance(raw, dict)  # parse_body takes nothing but a JSON object

@@ -67,7 +67,7 @@ class SessionCalls:
                     f"the upstream did not answer the call ({error.message}); it may or may not have taken effect"
                 ) from None
             else:
-                await self._remember(owner, channel, data)
+                await self._remember(owner, channel, data, getattr(body, "video_id", None))
                 return data
         if not channels:
             raise UpstreamFailed("no upstream channel is enabled; an admin adds one with `kling-gateway channels add`")
@@ -92,14 +92,22 @@ class SessionCalls:
             f"{reference.kind} exists only there; ask an admin to enable it again"
         )
 
-    async def _remember(self, owner: Principal, channel: ChannelChoice, data: Mapping[str, object]) -> None:
-        """Remember a session the call opened (a status other than 0 means it was rejected)."""
+    async def _remember(
+        self, owner: Principal, channel: ChannelChoice, data: Mapping[str, object], video_id: str | None
+    ) -> None:
+        """Remember a session the call opened, and the length of the video it opened on (a status other than 0
+        means it was rejected)."""
         session_id = data.get("session_id")
         if not isinstance(session_id, str) or not session_id or data.get("status", 0) != 0:
             return
         async with self.db.session() as session, session.begin():
             await remember_session(
-                session, user_id=owner.user_id, channel_id=channel.id, session_id=session_id, now_ms=now_ms()
+                session,
+                user_id=owner.user_id,
+                channel_id=channel.id,
+                session_id=session_id,
+                now_ms=now_ms(),
+                video_id=video_id,
             )
 
 

@@ -15,6 +15,7 @@ from .registry import (
     V1_ADDITIONS,
     ActionSpec,
     SyncSpec,
+    new_models,
     parse_create_body,
 )
 from .videos import Image2Video, MotionControl, MultiImage2Video, Text2Video
@@ -50,6 +51,7 @@ __all__ = [
     "Text2Video",
     "VideoExtend",
     "VirtualTryOn",
+    "new_models",
     "parse_body",
     "parse_create_body",
 ]

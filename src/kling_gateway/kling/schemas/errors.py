@@ -19,7 +19,7 @@ Loc = Sequence[int | str]
 
 # When naming the allowed fields, the model comes first and the fields every endpoint shares come last.
 FIELDS_FIRST = ("model_name", "model")
-FIELDS_LAST = ("callback_url", "external_task_id", "watermark_info")
+FIELDS_LAST = ("callback_url", "external_task_id", "watermark_info", "settings", "options")
 TYPE_NAMES = {
     "string_type": "a string",
     "float_type": "a number",
@@ -178,7 +178,9 @@ def _unknown_field(failure: _Failure) -> str:
     found = _resolve(schema, parent)
     if found is None or not _is_model(found[0]):
         return "is not a known field"
-    allowed = sorted(_fields(found[0]), key=lambda field: (field not in FIELDS_FIRST) + (field in FIELDS_LAST))
+    # Fields kept out of the wire form (a new-generation body's copies of its options) are not offered.
+    offered = [field for field, info in _fields(found[0]).items() if not info.exclude]
+    allowed = sorted(offered, key=lambda field: (field not in FIELDS_FIRST) + (field in FIELDS_LAST))
     owner = _path(parent) or schema.model_config.get("title") or schema.__name__
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.75)
     hint = f" (did you mean {close[0]}?)" if close else ""

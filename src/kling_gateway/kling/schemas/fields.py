@@ -20,6 +20,7 @@ LIP_SYNC_TEXT_MAX_CHARS = 120
 CALLBACK_URL_MAX_CHARS = 2048
 EXTERNAL_TASK_ID_MAX_CHARS = 128
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
+LARGE_IMAGE_MAX_BYTES = 50 * 1024 * 1024  # the new-generation endpoints take images up to 50 MB
 AUDIO_MAX_BYTES = 5 * 1024 * 1024
 SHOWN_MAX_CHARS = 60
 # ASCII digits only, and few enough that int() never refuses them.
@@ -133,6 +134,8 @@ def _text_not_number(value: object) -> object:
 
 ImageInput = Annotated[str, _media("image", IMAGE_MAX_BYTES, image_problem)]
 """An image or mask: an http(s) URL or raw Base64 of a JPEG or PNG (≤10 MB, sides ≥300 px, 1:2.5 to 2.5:1)."""
+LargeImageInput = Annotated[str, _media("image", LARGE_IMAGE_MAX_BYTES, image_problem)]
+"""An image of a new-generation body: as ImageInput, up to 50 MB."""
 AudioFile = Annotated[str, _media("audio", AUDIO_MAX_BYTES, audio_problem, urls=False)]
 """An audio file sent inline: raw Base64 of mp3, wav, m4a or aac (≤5 MB)."""
 AudioInput = Annotated[str, _media("audio", AUDIO_MAX_BYTES, audio_problem)]

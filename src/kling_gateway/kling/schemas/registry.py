@@ -13,6 +13,7 @@ from .errors import parse_body
 from .images import ImageExpand, ImageGeneration, MultiImage2Image, OmniImage, VirtualTryOn
 from .library import AiMultiShot, CustomElement, CustomVoice, DeleteElement, DeleteVoice
 from .lipsync import AdvancedLipSync, LipSync
+from .new_video import ENDPOINTS
 from .omni import OmniVideo
 from .recognition import ImageRecognize
 from .selection import (
@@ -77,7 +78,9 @@ ACTIONS: Mapping[tuple[Family, str], ActionSpec] = MappingProxyType(
 )
 """Every asynchronous create endpoint of the legacy generation, by (family, action path after /v1/<family>/)."""
 
-NEW_ACTIONS: Mapping[str, ActionSpec] = MappingProxyType({})
+NEW_ACTIONS: Mapping[str, ActionSpec] = MappingProxyType(
+    {schema.action(): ActionSpec(Family.VIDEOS, schema.action(), schema, Generation.NEW) for schema in ENDPOINTS}
+)
 """Every create endpoint of the new generation, by its path `<product>/<model>` (`text-to-video/kling-3.0-turbo`)."""
 
 SYNC_CALLS: Mapping[str, type[BaseModel]] = MappingProxyType(
@@ -151,6 +154,11 @@ SYNC_SPECS: Mapping[tuple[Family, str], SyncSpec] = MappingProxyType(
     }
 )
 """Every synchronous `/v1` call, by (family, path after /v1/<family>/): SYNC_CALLS and the 2026 additions."""
+
+
+def new_models(product: str) -> list[str]:
+    """Return the path models of one new-generation product (empty when there is no such product)."""
+    return [action.partition("/")[2] for action in NEW_ACTIONS if action.partition("/")[0] == product]
 
 
 def parse_create_body(family: str | Family, action: str, body: object) -> CreateBody:

@@ -1,0 +1,1 @@
+"""Reconciliation: the upstream's deduction exports against the gateway's ledger, difference by difference."""
