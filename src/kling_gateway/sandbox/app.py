@@ -24,6 +24,7 @@ from kling_gateway.sandbox.callbacks import CallbackDispatcher
 from kling_gateway.sandbox.config import Account, Now, SandboxConfig
 from kling_gateway.sandbox.errors import SandboxError
 from kling_gateway.sandbox.library import Library
+from kling_gateway.sandbox.new_api import NewGenerationApi, callback_body
 from kling_gateway.sandbox.service import Sandbox
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -51,12 +52,13 @@ class SandboxApi:
         self.sandbox = Sandbox(config, started_ms=clock())
         self._authenticator = Authenticator(config.accounts, clock=clock)
         self._dispatcher = CallbackDispatcher(
-            wire.task_object,
+            callback_body,
             webhook_secret=config.webhook_secret.get_secret_value() if config.webhook_secret else None,
             timeout_s=config.callback_timeout_s,
             client=http_client,
             clock=clock,
         )
+        self._new_generation = NewGenerationApi(self.sandbox, self._dispatcher, clock=clock, base_url=self._base_url)
 
     def reset(self) -> None:
         """Start afresh with the same accounts and settings: no tasks, sessions or counts, no callbacks owed."""
@@ -74,6 +76,8 @@ class SandboxApi:
             Route("/files/audio/{name}", self.audio_file),
             Route("/files/images/{name}", self.image_file),
             Route("/files/faces/{name}", self.face_file),
+            # The new generation takes API keys only (2026 §2.3).
+            *self._new_generation.routes(lambda handler: self._api(handler, key_only=True)),
         ]
 
     @contextlib.asynccontextmanager
@@ -84,15 +88,16 @@ class SandboxApi:
         finally:
             await self._dispatcher.aclose()
 
-    def _api(self, handler: Handler) -> Endpoint:
+    def _api(self, handler: Handler, *, key_only: bool = False) -> Endpoint:
         """Wrap a handler with what every API call gets: injected errors, authentication, error mapping."""
+        authenticate = self._authenticator.authenticate_key if key_only else self._authenticator.authenticate
 
         async def endpoint(request: Request) -> Response:
             rng = self.sandbox.rng
             if self.config.error_rate and rng.random() < self.config.error_rate:
                 return wire.error(rng.choice(SERVER_FAULTS))
             try:
-                account = self._authenticator.authenticate(request.headers.get("authorization"))
+                account = authenticate(request.headers.get("authorization"))
                 return await handler(request, account)
             except SandboxError as refused:
                 return wire.error(refused.code, refused.message)

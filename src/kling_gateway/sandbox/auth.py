@@ -19,6 +19,13 @@ class AuthError(SandboxError):
         super().__init__(code, f"{code.message}: {detail}")
 
 
+# 2026 §2.3 [obs]: what the new-generation endpoints answer a JWT, or any string that is not an API key.
+KEY_ONLY_MESSAGE = (
+    "Authentication error. The current API does not support AK/SK; please go to the console "
+    "(https://kling.ai/dev/api-key) to create API key."
+)
+
+
 class Authenticator:
     """Map the bearer value of a request to the account it belongs to."""
 
@@ -38,6 +45,17 @@ class Authenticator:
             return self._by_api_key_digest.get(_digest(token)) or self._signer(token)
         except signing.TokenRefused as refused:
             raise AuthError(refused.code, refused.detail) from None
+
+    def authenticate_key(self, authorization: str | None) -> Account:
+        """Return the account whose static API key the request carries; a JWT or anything else is refused."""
+        try:
+            token = signing.bearer_token(authorization)
+        except signing.TokenRefused as refused:
+            raise AuthError(refused.code, refused.detail) from None
+        account = self._by_api_key_digest.get(_digest(token))
+        if account is None:
+            raise SandboxError(KlingCode.AUTH_INVALID, KEY_ONLY_MESSAGE)
+        return account
 
     def _signer(self, token: str) -> Account:
         issuer = self._verified.issuer(token)

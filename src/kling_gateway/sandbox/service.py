@@ -25,6 +25,7 @@ from kling_gateway.kling.schemas import (
 )
 from kling_gateway.kling.schemas.audio import TextToAudio, TextToSpeech, VideoToAudio
 from kling_gateway.kling.schemas.library import AiMultiShot, CustomElement, CustomVoice, DeleteElement, DeleteVoice
+from kling_gateway.kling.schemas.new_video import MotionControl as NewMotionControl
 from kling_gateway.kling.schemas.recognition import ImageRecognize
 from kling_gateway.kling.schemas.selection import (
     AddSelection,
@@ -51,6 +52,7 @@ from kling_gateway.sandbox.errors import SandboxError
 from kling_gateway.sandbox.library import Library, preset_voice_ids
 from kling_gateway.sandbox.lifecycle import draw_timeline
 from kling_gateway.sandbox.media import CLIP_SECONDS, clip_seconds_for
+from kling_gateway.sandbox.references import motion_reference
 from kling_gateway.sandbox.sessions import Session, SessionKind, SessionStore, SourceClip
 from kling_gateway.sandbox.store import (
     AudioRecord,
@@ -202,6 +204,8 @@ class Sandbox:
         self, account: str, body: CreateBody, now_ms: int
     ) -> tuple[SourceClip | None, Origin | None]:
         """Check what a body refers to; return the video it works on and, for an extension, its origin."""
+        if isinstance(body, NewMotionControl):
+            return motion_reference(body, self.tasks, self.rng, self.new_id, now_ms), None
         if isinstance(body, VideoExtend):
             record = self._own_video(account, body.video_id, now_ms, field="video_id")
             self._check_extendable(record)

@@ -16,6 +16,7 @@ import orjson
 
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family
 from kling_gateway.sandbox.lifecycle import TaskStatus, Timeline
+from kling_gateway.sandbox.listing import TaskListing
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class TaskStore:
     )
     _videos: dict[str, VideoRecord] = field(default_factory=dict)
     _audios: dict[str, AudioRecord] = field(default_factory=dict)
+    listing: TaskListing = field(default_factory=TaskListing)  # each account's tasks, for `POST /tasks`
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -112,6 +114,7 @@ class TaskStore:
             self._by_external_id[(task.account, external_id)] = task
         self._by_id[task.task_id] = task
         self._by_action[(task.account, task.spec.family, task.spec.action)].append(task)
+        self.listing.add(task)
         for video in task.result.get("videos", ()):
             self._videos[video["id"]] = VideoRecord(video["id"], task, video["url"], float(video["duration"]))
         for audio in task.result.get("audios", ()):
