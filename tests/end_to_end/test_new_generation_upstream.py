@@ -40,7 +40,6 @@ def _sandbox_serves_tasks() -> bool:
 
 
 pytestmark = [
-    pytest.mark.both_backends,  # claims, absences and charges: the store matters
     pytest.mark.skipif(not _sandbox_serves_tasks(), reason="the sandbox does not serve the new generation yet"),
 ]
 
@@ -188,6 +187,7 @@ def test_a_hundred_tasks_are_polled_in_five_calls_and_charged_their_billing(harn
     assert harness.gw.admin.money("alice") == (1_000_000_000 - charged, 0)
 
 
+@pytest.mark.both_backends  # claims and counts of absences: the store matters
 def test_a_task_the_upstream_keeps_leaving_out_fails_after_the_limit_and_releases_its_hold(harness: Harness) -> None:
     [seen_platform], [seen_upstream] = create_upstream(harness, 1)
     lost = [new_platform_id(Family.VIDEOS) for _ in range(2)]
@@ -219,8 +219,10 @@ class Recorded(UpstreamFault):
         self.lose_first_answer = lose_first_answer
         self.creates: list[dict[str, Any]] = []
         self.lookups: list[str] = []
+        self.bearers: set[str] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.bearers.add(request.headers["authorization"].removeprefix("Bearer "))
         if request.method == "POST":
             self.creates.append(orjson.loads(request.content))
             response = await self.network.handle_async_request(request)
@@ -231,6 +233,24 @@ class Recorded(UpstreamFault):
         return await self.network.handle_async_request(request)
 
 
+async def send(gw: RunningGateway, recorded: Recorded, request: dict[str, Any]) -> tuple[Sent, Task]:
+    """Store a new-generation task of alice's with this body, ¥5 held, and offer it to the channels."""
+    db = Database(gw.admin.database_url)
+    async with httpx.AsyncClient(transport=recorded.around(gw.network.transport())) as http:
+        assert gw.runtime is not None
+        try:
+            async with db.session() as session, session.begin():
+                user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == "alice"))).scalar_one()
+                raw = orjson.dumps(request).decode()
+                task = await queued_row(session, user_id, new_platform_id(Family.VIDEOS), 1, request_json=raw)
+                await ledger.hold(session, user_id=user_id, task_platform_id=task.platform_id, amount_micros=HOLD)
+            outcome = await Dispatcher(db, KlingClient(http), gw.runtime.settings, random.Random(1)).send(task)
+            return outcome.sent, task
+        finally:
+            await db.dispose()
+
+
+@pytest.mark.both_backends  # a callback's move and its charge: the store matters
 @pytest.mark.parametrize("lose_first_answer", [False, True], ids=["answered", "answer-lost"])
 def test_a_new_task_goes_up_with_our_id_and_receiver_and_is_moved_by_new_style_callbacks(
     gateway_factory: GatewayFactory, lose_first_answer: bool
@@ -241,24 +261,7 @@ def test_a_new_task_goes_up_with_our_id_and_receiver_and_is_moved_by_new_style_c
     client_options = {"callback_url": CLIENT_HOOK, "external_task_id": "mine", "watermark_info": {"enabled": True}}
     request = {"prompt": "a fox", "settings": {"duration": 3}, "options": client_options}
 
-    async def send() -> tuple[Sent, Task]:
-        db = Database(gw.admin.database_url)
-        async with httpx.AsyncClient(transport=recorded.around(gw.network.transport())) as http:
-            assert gw.runtime is not None
-            settings = gw.runtime.settings
-            try:
-                async with db.session() as session, session.begin():
-                    user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == "alice"))).scalar_one()
-                    task = await queued_row(
-                        session, user_id, new_platform_id(Family.VIDEOS), 1, request_json=orjson.dumps(request).decode()
-                    )
-                    await ledger.hold(session, user_id=user_id, task_platform_id=task.platform_id, amount_micros=HOLD)
-                outcome = await Dispatcher(db, KlingClient(http), settings, random.Random(1)).send(task)
-                return outcome.sent, task
-            finally:
-                await db.dispose()
-
-    sent, task = gw.network.loop.run(send())
+    sent, task = gw.network.loop.run(send(gw, recorded, request))
     assert sent is Sent.ACCEPTED
     assert gw.runtime is not None
     [body] = recorded.creates  # created once, answer lost or not
@@ -292,6 +295,28 @@ async def _row(gw: RunningGateway, platform_id: str) -> Any:
         await db.dispose()
 
 
+def test_a_new_task_skips_channels_without_an_api_key_and_fails_over_from_a_refused_one(
+    gateway_factory: GatewayFactory,
+) -> None:
+    recorded = Recorded()
+    gw = gateway_factory(channels=0, worker=False)
+    account = gw.sandbox.account
+    refused = account.model_copy(update={"api_key": "kling_revoked"})
+    gw.admin.channel("paired", gw.sandbox.url, account, priority=2)  # legacy only: never offered a new task
+    gw.admin.channel("refused", gw.sandbox.url, refused, pair=False, api_key=True, priority=1)
+    gw.admin.channel("keyed", gw.sandbox.url, account, pair=False, api_key=True)
+    sent, task = gw.network.loop.run(send(gw, recorded, {"prompt": "a fox", "settings": {"duration": 3}}))
+    assert sent is Sent.ACCEPTED
+    assert gw.admin.task_channels() == {task.platform_id: "keyed"}
+    assert len(recorded.creates) == 2  # refused, then taken
+    assert recorded.bearers == {"kling_revoked", account.api_key}  # never the pair's JWT
+    reason = gw.admin.channel_state("refused").misconfigured
+    assert reason is not None
+    assert reason.startswith("the upstream refused the API key: upstream answered 1002: ")
+    assert gw.admin.channel_state("paired").misconfigured is None
+
+
+@pytest.mark.both_backends  # the charge left out and the hold released: the store matters
 def test_a_cash_deduction_in_a_currency_without_a_rate_is_left_unbilled(gateway_factory: GatewayFactory) -> None:
     dollars = Account.generate().model_copy(update={"pays_cash": "USD"})
     harness = make_harness(gateway_factory, accounts=(dollars,))
