@@ -102,24 +102,26 @@ class CreditRates(NamedTuple):
 
     video_micros: int
     image_micros: int
+    audio_micros: int
 
 
 def rates_of(user: User, settings: Settings) -> CreditRates:
-    """Price one video and one image credit for this user in micro-yuan: their own rate or the default."""
-    return _rates(user.video_rate_micros, user.image_rate_micros, settings)
+    """Price one video, image and audio credit for this user in micro-yuan: their own rate or the default."""
+    return _rates(user.video_rate_micros, user.image_rate_micros, user.audio_rate_micros, settings)
 
 
 async def credit_rates(session: Executor, *, user_id: int, settings: Settings) -> CreditRates:
-    """Price one video and one image credit for a user, by id: their own rate or the default."""
-    query = select(USERS.c.video_rate_micros, USERS.c.image_rate_micros).where(USERS.c.id == user_id)
-    video, image = (await session.execute(query)).one()
-    return _rates(video, image, settings)
+    """Price one video, image and audio credit for a user, by id: their own rate or the default."""
+    columns = (USERS.c.video_rate_micros, USERS.c.image_rate_micros, USERS.c.audio_rate_micros)
+    video, image, audio = (await session.execute(select(*columns).where(USERS.c.id == user_id))).one()
+    return _rates(video, image, audio, settings)
 
 
-def _rates(video: int | None, image: int | None, settings: Settings) -> CreditRates:
+def _rates(video: int | None, image: int | None, audio: int | None, settings: Settings) -> CreditRates:
     return CreditRates(
         video if video is not None else yuan_to_micros(settings.video_credit_yuan),
         image if image is not None else yuan_to_micros(settings.image_credit_yuan),
+        audio if audio is not None else yuan_to_micros(settings.audio_credit_yuan),
     )
 
 
