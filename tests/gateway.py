@@ -12,20 +12,21 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import select, update
 
 from kling_gateway.api import create_app
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.billing.money import yuan_to_micros
-from kling_gateway.channels.admin import add_channel
+from kling_gateway.channels.admin import KEEP, Keep, add_channel, update_credentials
 from kling_gateway.clock import Clock
 from kling_gateway.dialects import Dialect
 from kling_gateway.keys.service import create_key, revoke_key, update_key
 from kling_gateway.sandbox import Account
 from kling_gateway.settings import Settings, SyncConfig
 from kling_gateway.store.database import Database
-from kling_gateway.store.models import API_KEYS, LEDGER, TASKS, USERS
+from kling_gateway.store.models import API_KEYS, CHANNELS, LEDGER, TASKS, USERS, Channel
 from kling_gateway.users.service import create_user
 from tests.conftest import ROOMY, RunningSandbox, SandboxFactory
 from tests.helpers import SteppedClock, wait_until
@@ -124,19 +125,56 @@ class Admin:
         """Revoke one key, its `sk-` secret and its access-key/secret-key pair."""
         self._run(lambda session: revoke_key(session, key_id=key_id))
 
-    def channel(self, name: str, url: str, account: Account, **options: Any) -> None:
-        """Add a channel for a sandbox account; roomy limits unless given."""
+    def channel(
+        self, name: str, url: str, account: Account, *, pair: bool = True, api_key: bool = False, **options: Any
+    ) -> None:
+        """Add a channel for a sandbox account, with its key pair and/or its API key; roomy limits unless given."""
         limits = {"video_concurrency": ROOMY, "image_concurrency": ROOMY, "try_on_concurrency": ROOMY}
         self._run(
             lambda session: add_channel(
                 session,
                 name=name,
                 base_url=url,
-                access_key=account.access_key,
-                secret_key=account.secret_key,
+                access_key=account.access_key if pair else None,
+                secret_key=account.secret_key if pair else None,
+                api_key=account.api_key if api_key else None,
                 **(limits | options),
             )
         )
+
+    def update_channel_credentials(
+        self, name: str, *, key_pair: tuple[str, str] | Keep | None = KEEP, api_key: str | Keep | None = KEEP
+    ) -> None:
+        """Set or clear a channel's credentials, as `channels update` does."""
+        self._run(lambda session: update_credentials(session, name=name, key_pair=key_pair, api_key=api_key))
+
+    def task_billing(self, platform_id: str) -> tuple[list[dict[str, Any]], str | None]:
+        """Return a task's stored billing entries and the reason it was left unbilled, if it was."""
+
+        async def work(session: Any) -> tuple[list[dict[str, Any]], str | None]:
+            query = select(TASKS.c.billing_json, TASKS.c.unbilled_reason).where(TASKS.c.platform_id == platform_id)
+            row = (await session.execute(query)).one()
+            return orjson.loads(row.billing_json), row.unbilled_reason
+
+        return self._run(work)
+
+    def task_channels(self) -> dict[str, str]:
+        """Return the name of the channel each task went to, by platform id."""
+
+        async def work(session: Any) -> dict[str, str]:
+            query = select(TASKS.c.platform_id, CHANNELS.c.name).join(CHANNELS, CHANNELS.c.id == TASKS.c.channel_id)
+            return {platform_id: name for platform_id, name in (await session.execute(query)).all()}
+
+        return self._run(work)
+
+    def channel_state(self, name: str) -> Channel:
+        """Read a channel's row as it is now."""
+
+        async def work(session: Any) -> Channel:
+            found: Channel = (await session.scalars(select(Channel).where(Channel.name == name))).one()
+            return found
+
+        return self._run(work)
 
     def money(self, name: str) -> tuple[int, int]:
         """Return a user's balance and held amount in micro-yuan."""

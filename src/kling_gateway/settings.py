@@ -42,6 +42,9 @@ class SyncConfig(BaseModel):
     requests_per_round: Annotated[int, Field(ge=1)] = 400
     callback_timeout_s: PositiveSeconds = 10.0  # one delivery of a client callback
     callback_give_up_s: PositiveSeconds = 86_400.0  # retry a client callback this long, then give up
+    # Batched answers (`GET /tasks`) in a row that may leave out a new-generation task before it is failed as
+    # lost upstream; with polls on the 5 s grid, at least about 100 s.
+    absent_limit_answers: Annotated[int, Field(ge=1)] = 20
 
 
 class AdmissionConfig(BaseModel):
@@ -59,6 +62,18 @@ class AdmissionConfig(BaseModel):
 
 def _retired_by_default() -> dict[str, tuple[str, ...]]:
     return {"videos": ("kling-v1",)}  # 2026 reference §1: the upstream answers it "has been discontinued"
+
+
+class BillingConfig(BaseModel):
+    """How what the upstream deducted turns into what a user is charged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # µ¥ per one unit of each currency a `cash` deduction may be in (per yuan, per dollar); a deduction in a
+    # currency missing here is not guessed at: its task is left unbilled, saying why.
+    currency_micros: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {"CNY": 1_000_000, "USD": 7_100_000}
+    )
 
 
 class Settings(BaseSettings):
@@ -81,7 +96,7 @@ class Settings(BaseSettings):
     public_url: AnyHttpUrl | None = None  # where the upstream can reach this gateway; enables upstream callbacks
     video_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one video credit (积分)
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
-    audio_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one audio-pack credit
+    audio_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one audio credit
     key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # a revoked key stops working within this
     model_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # the operator's change to a model applies within this
     # Models the upstream no longer serves, by family (the first path segment after /v1; new-generation endpoints
@@ -92,6 +107,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None  # redis://host:port/db: share rate limits between API processes
     admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
+    billing: BillingConfig = Field(default_factory=BillingConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     def resolved_database_url(self) -> str:

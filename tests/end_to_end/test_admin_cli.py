@@ -185,6 +185,58 @@ def test_channels_are_listed_and_switched_without_ever_showing_the_secret_key(da
     assert [c.enabled for c in in_database(url, channels_service.list_channels)] == [True]
 
 
+def test_a_channel_holds_an_api_key_a_key_pair_or_both_and_never_shows_them(database_url: str) -> None:
+    url = database_url
+    base = ["--base-url", "https://api-singapore.klingai.com"]
+    admin(url, "channels", "add", "keyed", *base, "--api-key", "KEY-hidden")
+    admin(
+        url,
+        "channels",
+        "add",
+        "both",
+        *base,
+        "--access-key",
+        "AK-both",
+        "--secret-key",
+        "SK-hidden",
+        "--api-key",
+        "KEY2-hidden",
+    )
+    admin(url, "channels", "add", "paired", *CHANNEL)
+
+    async def refuse(session: AsyncSession) -> None:
+        [keyed] = [c for c in await channels_service.list_channels(session) if c.name == "keyed"]
+        await channels_service.mark_misconfigured(
+            session, channel_id=keyed.id, reason="the upstream refused the API key"
+        )
+        await session.commit()
+
+    in_database(url, refuse)
+    listed = {c["name"]: c for c in admin_json(url, "channels", "list")["channels"]}
+    assert {name: (c["credentials"], c["misconfigured"]) for name, c in listed.items()} == {
+        "keyed": ("API key", "the upstream refused the API key"),
+        "both": ("API key + key pair", None),
+        "paired": ("key pair", None),
+    }
+    shown = admin(url, "channels", "list").output + json.dumps(listed)
+    assert "-hidden" not in shown
+    assert "the upstream refused the API key" in shown
+
+    # New credentials clear the refusal: the next task tries them.
+    updated = admin_json(url, "channels", "update", "keyed", "--access-key", "AK-new", "--secret-key", "SK-new")
+    assert (updated["channel"]["credentials"], updated["channel"]["misconfigured"]) == ("API key + key pair", None)
+    updated = admin_json(url, "channels", "update", "keyed", "--no-api-key")
+    assert updated["channel"]["credentials"] == "key pair"
+    updated = admin_json(url, "channels", "update", "paired", "--api-key", "KEY3-hidden", "--no-key-pair")
+    assert updated["channel"]["credentials"] == "API key"
+    stored = {c.name: (c.access_key, c.secret_key, c.api_key) for c in in_database(url, channels_service.list_channels)}
+    assert stored == {
+        "keyed": ("AK-new", "SK-new", None),
+        "both": ("AK-both", "SK-hidden", "KEY2-hidden"),
+        "paired": (None, None, "KEY3-hidden"),
+    }
+
+
 async def _everything(session: AsyncSession) -> list[Any]:
     users = await users_service.list_users(session)
     entries = [await ledger.recent_entries(session, user_id=user.id) for user in users]
@@ -193,7 +245,7 @@ async def _everything(session: AsyncSession) -> list[Any]:
     return [
         [(user.name, user.balance_micros) for user in users],
         [len(found) for found in entries],
-        [(channel.name, channel.enabled) for channel in channels],
+        [(channel.name, channel.enabled, channel.api_key, channel.secret_key) for channel in channels],
         [(key.id, key.revoked_at) for key, _ in keys],
     ]
 
@@ -214,6 +266,13 @@ async def _everything(session: AsyncSession) -> list[Any]:
         (["channels", "add", "b", *CHANNEL, "--weight", "0"], 1, "the weight is 0; it must be 1 or more"),
         (["channels", "add", "b", *CHANNEL[2:], "--base-url", "ftp://k.example"], 1, "http:// or https://"),
         (["channels", "disable", "nope"], 1, "there is no channel named 'nope'"),
+        (["channels", "add", "b", *CHANNEL[:2]], 1, "a channel needs credentials: --api-key KEY"),
+        (["channels", "add", "b", *CHANNEL[:4]], 1, "the access key and the secret key come together"),
+        (["channels", "add", "b", *CHANNEL[:2], "--api-key", " K"], 1, "the API key starts or ends with a space"),
+        (["channels", "update", "main", "--no-key-pair"], 1, "a channel needs credentials"),
+        (["channels", "update", "main", "--secret-key", "S"], 2, "come together"),
+        (["channels", "update", "main"], 2, "nothing to update"),
+        (["channels", "update", "nope", "--api-key", "K"], 1, "there is no channel named 'nope'"),
         (["users", "create", "bob", "--balance", "ten"], 2, "--balance"),
         (["keys", "create"], 2, "--user"),
     ],

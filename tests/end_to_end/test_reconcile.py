@@ -62,7 +62,12 @@ def test_a_mix_of_tasks_reconciles_clean_and_each_planted_difference_is_reported
     )
     gateway.admin._run(
         lambda session: session.execute(
-            update(TASKS).where(TASKS.c.platform_id == images).values(final_unit_deduction="7")
+            update(TASKS)
+            .where(TASKS.c.platform_id == images)
+            .values(
+                final_unit_deduction="7",  # a success keeps its deductions as billing entries too
+                billing_json='[{"charge_type": "unit", "amount": "7", "package_type": "image"}]',
+            )
         )
     )
     dirty = reconciled(gateway, "--channel", "sandbox-1", "--since", "2020-01-01", exit_code=1)

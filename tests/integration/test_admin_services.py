@@ -48,8 +48,10 @@ async def test_an_opening_balance_is_a_ledger_top_up_and_rates_fall_back_to_the_
         [entry] = await ledger.recent_entries(session, user_id=found.id)
         assert (entry.kind, entry.amount_micros, entry.balance_after_micros) == ("top_up", 10 * YUAN, 10 * YUAN)
         assert entry.note == users_service.INITIAL_BALANCE_NOTE
-        settings = Settings(video_credit_yuan=Decimal(1), image_credit_yuan=Decimal("0.025"))
-        assert users_service.rates_of(found, settings)[:2] == (800_000, 25_000)
+        settings = Settings(
+            video_credit_yuan=Decimal(1), image_credit_yuan=Decimal("0.025"), audio_credit_yuan=Decimal("0.5")
+        )
+        assert users_service.rates_of(found, settings) == (800_000, 25_000, 500_000)
         assert await users_service.find_user(session, "bob") is None
 
 

@@ -17,6 +17,7 @@ from kling_gateway.sandbox import Account
 from kling_gateway.upstream import (
     ChannelBusy,
     ChannelCredentials,
+    ChannelMisconfigured,
     ChannelUnavailable,
     KlingClient,
     OutcomeUnknown,
@@ -168,16 +169,17 @@ async def test_a_trailing_slash_in_the_base_url_is_dropped(sandbox: RunningSandb
 
 
 @pytest.mark.parametrize("which", ["secret key", "access key"])
-async def test_wrong_keys_make_the_channel_unavailable(sandbox: RunningSandbox, kling: KlingClient, which: str) -> None:
+async def test_wrong_keys_make_the_channel_misconfigured(
+    sandbox: RunningSandbox, kling: KlingClient, which: str
+) -> None:
     account = sandbox.account
     wrong = "xx_" + "w" * 32
     if which == "secret key":
         channel = ChannelCredentials(sandbox.url, account.access_key, wrong)
     else:
         channel = ChannelCredentials(sandbox.url, wrong, account.secret_key)
-    with pytest.raises(ChannelUnavailable) as raised:
+    with pytest.raises(ChannelMisconfigured) as raised:
         await kling.create(channel, VIDEOS, T2V, {"prompt": "a fox"})
-    assert type(raised.value) is ChannelUnavailable
     assert (raised.value.code, raised.value.http_status) == (1000, 401)
     assert raised.value.message.startswith("upstream answered 1000: Authentication failed")
     assert raised.value.request_id
@@ -329,3 +331,79 @@ def test_a_task_reads_absent_optional_fields_as_empty() -> None:
     assert (task.task_status_msg, task.task_info, task.task_result) == ("", {}, {})
     assert (task.final_unit_deduction, task.external_task_id, task.updated_at) == (None, None, 5)
     assert UpstreamTask.from_json(TASK | {"final_unit_deduction": 3}).final_unit_deduction == "3"
+
+
+NEW_RECORD: dict[str, Any] = {
+    "id": "930831534075682845",
+    "status": "succeeded",
+    "message": "",
+    "create_time": 1781080778802,
+    "update_time": 1781080794151,
+    "external_id": "video_01JEXTERNAL",
+    "outputs": [{"type": "video", "id": "v1", "url": "https://cdn.example/v.mp4", "duration": "3.041"}],
+    "billing": [{"charge_type": "unit", "amount": "2.4", "package_type": "video"}],
+}
+
+
+def test_a_new_generation_record_reads_into_the_one_report_type() -> None:
+    task = UpstreamTask.from_new_json(NEW_RECORD)
+    assert (task.task_id, task.task_status, task.task_status_msg) == ("930831534075682845", "succeed", "")
+    assert (task.external_task_id, task.created_at, task.updated_at) == (
+        "video_01JEXTERNAL",
+        1781080778802,
+        1781080794151,
+    )
+    assert task.task_result == {"outputs": NEW_RECORD["outputs"]}  # kept apart from a legacy task_result
+    assert task.billing == tuple(NEW_RECORD["billing"])
+    assert task.final_unit_deduction is None
+    bare = UpstreamTask.from_new_json({"id": "1", "status": "submitted", "outputs": [], "message": ""})
+    assert (bare.task_result, bare.billing, bare.external_task_id) == ({"outputs": []}, (), None)
+    # A callback may carry either body.
+    assert UpstreamTask.from_either_json(NEW_RECORD) == task
+    assert UpstreamTask.from_either_json(TASK).task_id == TASK["task_id"]
+
+
+@pytest.mark.parametrize(
+    ("record", "complaint"),
+    [
+        ({"status": "succeeded"}, "without id or status"),
+        ({"id": "1"}, "without id or status"),
+        ({"id": 1, "status": "failed"}, "id is a int"),
+        ({"id": "1", "status": "succeeded", "billing": ["2.4"]}, "billing[] holds a non-object"),
+        ({"id": "1", "status": "succeeded", "outputs": {}}, "outputs is a dict"),
+    ],
+)
+def test_a_malformed_new_record_is_an_unknown_outcome(record: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(OutcomeUnknown, match=complaint.replace("[", r"\[").replace("]", r"\]")):
+        UpstreamTask.from_new_json(record)
+
+
+def test_a_legacy_cash_deduction_is_read_too() -> None:
+    deduction = {"quota": "0.3", "list_price": "0.4"}
+    assert UpstreamTask.from_json(TASK | {"final_balance_deduction": deduction}).final_balance_deduction == deduction
+    assert UpstreamTask.from_json(TASK).final_balance_deduction is None
+
+
+async def test_batched_queries_name_one_to_twenty_ids_and_the_new_generation_needs_an_api_key() -> None:
+    kling = answering(200, b'{"code": 0, "data": []}')
+    keyed = ChannelCredentials("http://kling.invalid", api_key="kling_key")
+    for ids in ([], [str(n) for n in range(21)]):
+        with pytest.raises(ValueError, match="1 to 20 ids"):
+            await kling.tasks_by_ids(keyed, ids)
+    with pytest.raises(ValueError, match="no comma"):
+        await kling.tasks_by_external_ids(keyed, ["a,b"])
+    with pytest.raises(ChannelMisconfigured, match="no API key"):
+        await kling.tasks_by_ids(FAKE, ["1"])
+    assert kling.requests_sent == 0
+    assert await kling.tasks_by_ids(keyed, [str(n) for n in range(20)]) == []
+
+
+def test_a_channel_needs_an_api_key_or_a_whole_key_pair() -> None:
+    with pytest.raises(ValueError, match="needs an API key"):
+        ChannelCredentials("http://kling.invalid")
+    with pytest.raises(ValueError, match="come together"):
+        ChannelCredentials("http://kling.invalid", "ak", None, "key")
+    keyed = ChannelCredentials("http://kling.invalid", api_key="kling_secret")
+    assert (keyed.pair, keyed.callback_secret) == (None, "kling_secret")
+    assert "kling_secret" not in repr(keyed)
+    assert FAKE.callback_secret == FAKE.secret_key

@@ -31,7 +31,7 @@ LIMIT_FIELDS = ("id", "user", "name", "requests_per_second", "tasks_in_flight")
 BY_DEFAULT = "default: the gateway's, KLING_GATEWAY_ADMISSION__* in the settings"
 Number = TypeVar("Number", int, float)
 DIALECTS = ", ".join(Dialect)  # the response shapes a key can ask for by default
-# Named one by one, so that a channel's secret key can never reach any output.
+# Named one by one, so that a channel's secret key and API key can never reach any output.
 CHANNEL_FIELDS = (
     "name",
     "base_url",
@@ -43,7 +43,8 @@ CHANNEL_FIELDS = (
     "try_on_concurrency",
     "enabled",
 )
-CHANNEL_COLUMNS = (*CHANNEL_FIELDS, "webhook_secret_set")  # whether callbacks must be signed, never the secret
+# Which credentials a channel has and whether callbacks must be signed, never the secrets; why it was refused.
+CHANNEL_COLUMNS = (*CHANNEL_FIELDS, "credentials", "webhook_secret_set", "misconfigured")
 WHSEC_FORM = "whsec_ followed by Base64, as the Kling console's Webhook tab shows it"
 
 users_app = typer.Typer(no_args_is_help=True, help="Create, show and list users.")
@@ -443,8 +444,19 @@ def _limit_change(text: str, number: Callable[[str], Number], option: str, form:
 def add_channel(
     name: NewName,
     base_url: Annotated[str, typer.Option(help="The account's API base, e.g. https://api-beijing.klingai.com.")],
-    access_key: Annotated[str, typer.Option(help="The account's access key.")],
-    secret_key: Annotated[str, typer.Option(help="The account's secret key; never printed.")],
+    access_key: Annotated[
+        str | None, typer.Option(help="The account's access key (legacy /v1 endpoints only).", show_default=False)
+    ] = None,
+    secret_key: Annotated[
+        str | None, typer.Option(help="The account's secret key, with --access-key; never printed.", show_default=False)
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            help="The account's API key (both generations; the new one takes only it); never printed.",
+            show_default=False,
+        ),
+    ] = None,
     priority: Annotated[int, typer.Option(help="Channels of higher priority are tried first.")] = 0,
     weight: Annotated[int, typer.Option(help="Share of traffic among equal priorities (1 or more).")] = 1,
     video_concurrency: Annotated[int, typer.Option(help="Video tasks running at once (1 or more).")] = 5,
@@ -460,7 +472,7 @@ def add_channel(
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Add an upstream Kling account that tasks can run on."""
+    """Add an upstream Kling account that tasks can run on: with an API key, a key pair, or both."""
 
     async def work(session: AsyncSession) -> Report:
         channel = await channels_service.add_channel(
@@ -469,6 +481,7 @@ def add_channel(
             base_url=base_url,
             access_key=access_key,
             secret_key=secret_key,
+            api_key=api_key,
             priority=priority,
             weight=weight,
             video_concurrency=video_concurrency,
@@ -484,7 +497,7 @@ def add_channel(
 
 @channels_app.command("list")
 def list_channels(as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
-    """List the channels, those tried first first; secret keys are never shown."""
+    """List the channels, those tried first first, with which credentials each has; secrets are never shown."""
 
     async def work(session: AsyncSession) -> Report:
         channels = [_channel_data(channel) for channel in await channels_service.list_channels(session)]
@@ -506,19 +519,62 @@ def update_channel(
     unsigned_callbacks: Annotated[
         bool, typer.Option("--no-webhook-secret", help="Accept callbacks without signatures again.")
     ] = False,
+    api_key: Annotated[
+        str | None, typer.Option(help="Set the account's API key; never printed.", show_default=False)
+    ] = None,
+    no_api_key: Annotated[bool, typer.Option("--no-api-key", help="Remove the channel's API key.")] = False,
+    access_key: Annotated[
+        str | None, typer.Option(help="Set the access key, with --secret-key.", show_default=False)
+    ] = None,
+    secret_key: Annotated[
+        str | None, typer.Option(help="Set the secret key, with --access-key; never printed.", show_default=False)
+    ] = None,
+    no_key_pair: Annotated[
+        bool, typer.Option("--no-key-pair", help="Remove the channel's access-key/secret-key pair.")
+    ] = False,
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Set or clear the webhook secret a channel's callbacks must be signed with."""
-    if (webhook_secret is None) != unsigned_callbacks:
+    """Set or clear a channel's credentials (which clears a refusal noted on it) or its webhook secret."""
+    if webhook_secret is not None and unsigned_callbacks:
         raise typer.BadParameter("give exactly one of --webhook-secret whsec_… and --no-webhook-secret")
+    if api_key is not None and no_api_key:
+        raise typer.BadParameter("give --api-key KEY or --no-api-key, not both")
+    if (access_key is not None or secret_key is not None) and no_key_pair:
+        raise typer.BadParameter("give --access-key AK --secret-key SK or --no-key-pair, not both")
+    if (access_key is None) != (secret_key is None):
+        raise typer.BadParameter("the access key and the secret key come together: give both, or --no-key-pair")
+    api_change: str | channels_service.Keep | None = None if no_api_key else (api_key or channels_service.KEEP)
+    pair_change: tuple[str, str] | channels_service.Keep | None = None if no_key_pair else channels_service.KEEP
+    if access_key is not None and secret_key is not None:
+        pair_change = (access_key, secret_key)
+    credentials = api_change is not channels_service.KEEP or pair_change is not channels_service.KEEP
+    callbacks = webhook_secret is not None or unsigned_callbacks
+    if not credentials and not callbacks:
+        raise typer.BadParameter(
+            "nothing to update: give exactly one of --webhook-secret whsec_… and --no-webhook-secret, and/or new "
+            "credentials (--api-key KEY or --no-api-key; --access-key AK --secret-key SK or --no-key-pair)"
+        )
 
     async def work(session: AsyncSession) -> Report:
-        channel = await channels_service.set_webhook_secret(session, name=name, webhook_secret=webhook_secret)
+        lines = []
+        channel: Channel | None = None
+        if credentials:
+            channel = await channels_service.update_credentials(
+                session, name=name, key_pair=pair_change, api_key=api_change
+            )
+            if channel is not None:
+                lines.append(f"Credentials of channel {channel.name} updated: {_credentials(channel)}.")
+        if callbacks:
+            channel = await channels_service.set_webhook_secret(session, name=name, webhook_secret=webhook_secret)
+            if channel is not None:
+                state = (
+                    "no longer need signatures" if webhook_secret is None else "must now be signed with the new secret"
+                )
+                lines.append(f"Callbacks of channel {channel.name} {state}.")
         if channel is None:
             raise NotFound(f"there is no channel named {name!r}; `channels list` shows them")
-        state = "no longer need signatures" if webhook_secret is None else "must now be signed with the new secret"
-        return Report({"channel": _channel_data(channel)}, [f"Callbacks of channel {channel.name} {state}."])
+        return Report({"channel": _channel_data(channel)}, lines)
 
     run(work, as_json=as_json, database_url=database_url)
 
@@ -550,6 +606,16 @@ def _channel_data(channel: Channel) -> dict[str, Any]:
     return {
         "id": channel.id,
         **{field: getattr(channel, field) for field in CHANNEL_FIELDS},
+        "credentials": _credentials(channel),
+        "api_key_set": channel.api_key is not None,
+        "key_pair_set": channel.secret_key is not None,
         "webhook_secret_set": channel.webhook_secret is not None,
+        "misconfigured": channel.misconfigured,
         "created_at": channel.created_at,
     }
+
+
+def _credentials(channel: Channel) -> str:
+    """Name the credentials a channel has, never their values."""
+    held = [name for name, value in (("API key", channel.api_key), ("key pair", channel.secret_key)) if value]
+    return " + ".join(held) or "none"

@@ -193,6 +193,7 @@ async def upstream_callback(
         request.headers,
         config=runtime.settings.sync,
         now_ms=runtime.clock.now_ms(),
+        billing=runtime.settings.billing,
     )
     return responses.json(kling.envelope({"applied": moved}))
 

@@ -206,10 +206,16 @@ def _request(text: str) -> dict[str, Any]:
 
 
 def _videos(task_result: dict[str, Any]) -> Iterator[tuple[str, int | None]]:
-    """Yield each video of a result: its id and its length in ms (None when the upstream did not say)."""
+    """Yield each video of a result (legacy `videos[]`, or the new generation's `outputs[]` of type video): its id
+    and its length in ms (None when the upstream did not say)."""
     videos = task_result.get("videos")
+    outputs = task_result.get("outputs")
     if not isinstance(videos, list):
-        return
+        videos = (
+            [o for o in outputs if isinstance(o, dict) and o.get("type") == "video"]
+            if isinstance(outputs, list)
+            else []
+        )
     for video in videos:
         video_id = video.get("id") if isinstance(video, dict) else None
         if isinstance(video_id, str) and video_id:

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from kling_gateway.kling.schemas import PackType
+from kling_gateway.kling.schemas import Generation, PackType
 from kling_gateway.store.database import Executor
 from kling_gateway.store.models import CHANNELS
 from kling_gateway.upstream.client import ChannelCredentials
+
+NONE_CONFIGURED = "no upstream channel is configured"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class ChannelChoice:
     weight: int
     limits: Mapping[PackType, int]
     webhook_secret: str | None = field(default=None, repr=False)  # whsec_…: its callbacks must be signed with it
+    misconfigured: str | None = None  # why the upstream refused its credentials; None while they are accepted
 
 
 async def enabled_channels(session: Executor) -> list[ChannelChoice]:
@@ -40,7 +43,7 @@ async def all_channels(session: Executor, *, enabled_only: bool = False) -> list
         ChannelChoice(
             id=row.id,
             name=row.name,
-            credentials=ChannelCredentials(row.base_url, row.access_key, row.secret_key),
+            credentials=ChannelCredentials(row.base_url, row.access_key, row.secret_key, row.api_key),
             priority=row.priority,
             weight=row.weight,
             limits={
@@ -49,9 +52,35 @@ async def all_channels(session: Executor, *, enabled_only: bool = False) -> list
                 PackType.TRY_ON: row.try_on_concurrency,
             },
             webhook_secret=row.webhook_secret,
+            misconfigured=row.misconfigured,
         )
         for row in rows
     ]
+
+
+def usable(channels: Sequence[ChannelChoice], generation: Generation | str) -> tuple[list[ChannelChoice], str]:
+    """Keep the channels a task of `generation` may go to: credentials accepted, and an API key for the new
+    generation (it takes nothing else). When none is left, also say why, for the task's error."""
+    if not channels:
+        return [], NONE_CONFIGURED
+    accepted = [c for c in channels if c.misconfigured is None]
+    if Generation(generation) is Generation.NEW:
+        keyed = [c for c in accepted if c.credentials.api_key is not None]
+        if not keyed:
+            if any(c.credentials.api_key is not None for c in channels):
+                return [], "every channel with an API key is misconfigured: " + _reasons(channels)
+            return [], (
+                "no channel with an API key, which the new generation's endpoints require; an admin adds one "
+                "with `kling-gateway channels update NAME --api-key KEY`"
+            )
+        return keyed, ""
+    if not accepted:
+        return [], "every channel is misconfigured: " + _reasons(channels)
+    return accepted, ""
+
+
+def _reasons(channels: Sequence[ChannelChoice]) -> str:
+    return "; ".join(f"{c.name}: {c.misconfigured}" for c in channels if c.misconfigured is not None)
 
 
 def rank(

@@ -10,3 +10,8 @@ class SandboxError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def refuse(message: str) -> SandboxError:
+    """Refuse a value of the request: 400 / 1201 with the message."""
+    return SandboxError(KlingCode.ILLEGAL_VALUE, message)

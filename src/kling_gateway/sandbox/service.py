@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from kling_gateway.kling.codes import KlingCode
-from kling_gateway.kling.pricing import SourceVideo, sync_call_cost, unit_cost
+from kling_gateway.kling.pricing import SourceVideo, unit_cost
 from kling_gateway.kling.schemas import (
     ActionSpec,
     AdvancedLipSync,
@@ -23,37 +23,22 @@ from kling_gateway.kling.schemas import (
     SyncSpec,
     VideoExtend,
 )
-from kling_gateway.kling.schemas.audio import TextToAudio, TextToSpeech, VideoToAudio
-from kling_gateway.kling.schemas.library import AiMultiShot, CustomElement, CustomVoice, DeleteElement, DeleteVoice
+from kling_gateway.kling.schemas.audio import TextToAudio, VideoToAudio
+from kling_gateway.kling.schemas.library import AiMultiShot, CustomElement, CustomVoice
 from kling_gateway.kling.schemas.new_video import MotionControl as NewMotionControl
-from kling_gateway.kling.schemas.recognition import ImageRecognize
-from kling_gateway.kling.schemas.selection import (
-    AddSelection,
-    ClearSelection,
-    DeleteSelection,
-    IdentifyFace,
-    InitSelection,
-    PreviewSelection,
-    SessionCall,
-)
 from kling_gateway.kling.versions import model_version
 from kling_gateway.sandbox import exports, products
-from kling_gateway.sandbox import sessions as session_views
 from kling_gateway.sandbox.config import Account, SandboxConfig
 from kling_gateway.sandbox.deductions import (
     Deduction,
-    Facts,
-    charge,
-    deduction_fields,
-    product_function,
     task_deduction,
 )
-from kling_gateway.sandbox.errors import SandboxError
+from kling_gateway.sandbox.errors import SandboxError, refuse
 from kling_gateway.sandbox.library import Library, preset_voice_ids
 from kling_gateway.sandbox.lifecycle import draw_timeline
 from kling_gateway.sandbox.media import CLIP_SECONDS, clip_seconds_for
 from kling_gateway.sandbox.references import motion_reference
-from kling_gateway.sandbox.sessions import Session, SessionKind, SessionStore, SourceClip
+from kling_gateway.sandbox.sessions import Session, SessionKind, SessionStore, SourceClip, check_length, clip_of
 from kling_gateway.sandbox.store import (
     AudioRecord,
     Origin,
@@ -63,24 +48,19 @@ from kling_gateway.sandbox.store import (
     TimedAmounts,
     VideoRecord,
 )
+from kling_gateway.sandbox.sync_calls import SyncCalls
 
 _EXTEND_MAX_TOTAL_S = 180.0  # an extended video may reach 3 minutes
 _EXTENDABLE_MODELS = ("kling-v1", "kling-v1-5", "kling-v1-6")
 _EXTENDABLE_ACTIONS = ("text2video", "image2video", "video-extend")
 _PACK_VALIDITY_MS = 90 * 24 * 3600 * 1000
 _COSTS_MIN_INTERVAL_MS = 1000  # `/account/costs` allows 1 query per second
-# Source lengths in seconds each call accepts (reference §2.7, §2.8): (shortest, longest) ranges.
-_SELECTION_SOURCE_S = ((2.0, 5.0), (7.0, 10.0))
+# Source lengths in seconds lip-sync accepts (reference §2.8): (shortest, longest) ranges.
 _LIP_SYNC_SOURCE_S = ((5.0, 10.0),)
-_FACE_SOURCE_S = ((2.0, 60.0),)
 _SERIES_AUTO_RANGE = (2, 9)  # how many images a series of "auto" length may turn out to hold
 # The status and code of the retired-model answer were not recorded (2026 §6); 400 / 1201 is how every other
 # refused value is answered, so a client handles it like any bad model_name.
 _RETIRED = "The model '{model}' has been discontinued and is no longer available."
-
-
-def _refuse(message: str) -> SandboxError:
-    return SandboxError(KlingCode.ILLEGAL_VALUE, message)
 
 
 class Sandbox:
@@ -109,6 +89,7 @@ class Sandbox:
         for voice_id in preset_voice_ids():
             self.tasks.add_audio(AudioRecord(voice_id, products.VOICE_TRIAL_S))
         self._last_costs_ms: dict[str, int] = {}
+        self.calls = SyncCalls(self)
 
     def new_id(self) -> str:
         """Make an unused 18-digit numeric id, as the current API's task and video ids are."""
@@ -125,7 +106,7 @@ class Sandbox:
         if body.external_task_id is not None:
             existing = self.tasks.find_external(account, body.external_task_id)
             if existing is not None:
-                raise _refuse(
+                raise refuse(
                     f"external_task_id: {body.external_task_id!r} is already used by task "
                     f"{existing.task_id} of this account; it must be unique per account"
                 )
@@ -170,7 +151,7 @@ class Sandbox:
         """Answer a video request naming a retired model as the official API does (the default stays usable)."""
         named = getattr(body, "model_name", None) or getattr(body, "legacy_model", None)
         if spec.family is Family.VIDEOS and named in self.config.retired_models:
-            raise _refuse(_RETIRED.format(model=named))
+            raise refuse(_RETIRED.format(model=named))
 
     def _series_length(self, body: CreateBody) -> int | None:
         """Draw how many images a series makes; None for other tasks."""
@@ -209,23 +190,23 @@ class Sandbox:
         if isinstance(body, VideoExtend):
             record = self._own_video(account, body.video_id, now_ms, field="video_id")
             self._check_extendable(record)
-            return _clip(record), record.task.origin
+            return clip_of(record), record.task.origin
         if isinstance(body, LipSync):
             if body.input.video_id is None:
                 return None, None
             record = self._own_video(account, body.input.video_id, now_ms, field="input.video_id")
-            _check_length("input.video_id", _clip(record), _LIP_SYNC_SOURCE_S, "lip-sync")
-            return _clip(record), None
+            check_length("input.video_id", clip_of(record), _LIP_SYNC_SOURCE_S, "lip-sync")
+            return clip_of(record), None
         if isinstance(body, VideoToAudio):
             if body.video_id is not None:
-                return _clip(self._own_video(account, body.video_id, now_ms, field="video_id")), None
+                return clip_of(self._own_video(account, body.video_id, now_ms, field="video_id")), None
             assert body.video_url is not None  # the schema requires one of the two
             return SourceClip.from_url(body.video_url, self.new_id()), None
         if isinstance(body, CustomVoice) and body.source_video_id() is not None:
             self._own_video(account, str(body.source_video_id()), now_ms, field="video_id")
         voice_id = body.element_voice_id if isinstance(body, CustomElement) else None
         if voice_id is not None and self.library.voice(account, voice_id, now_ms, "") is None:
-            raise _refuse(
+            raise refuse(
                 f"element_voice_id: no voice {voice_id!r} in this account's voice library "
                 "(make one with custom-voices, or pick an official one from presets-voices)"
             )
@@ -235,7 +216,7 @@ class Sandbox:
             session = self._live_session(account, SessionKind.FACE, body.session_id, now_ms)
             for index, choice in enumerate(body.face_choose):
                 if choice.face_id not in session.face_ids:
-                    raise _refuse(
+                    raise refuse(
                         f"face_choose[{index}].face_id: {choice.face_id!r} is not a face of session "
                         f"{session.session_id}; its faces are {', '.join(session.face_ids)}"
                     )
@@ -245,13 +226,13 @@ class Sandbox:
     def _check_extendable(self, record: VideoRecord) -> None:
         origin = record.task.origin
         if origin.action not in _EXTENDABLE_ACTIONS or origin.model not in _EXTENDABLE_MODELS:
-            raise _refuse(
+            raise refuse(
                 f"video_id: video-extend takes videos made by text2video, image2video or video-extend with "
                 f"{', '.join(_EXTENDABLE_MODELS)}; video {record.video_id} was made by {origin.action} "
                 f"with {origin.model}"
             )
         if record.duration_s + VideoExtend.added_seconds > _EXTEND_MAX_TOTAL_S:
-            raise _refuse(
+            raise refuse(
                 f"video_id: video {record.video_id} is {record.duration_s:.1f} s long; an extended video "
                 f"may be at most {_EXTEND_MAX_TOTAL_S:.0f} s"
             )
@@ -259,13 +240,13 @@ class Sandbox:
     def _check_selection_session(self, account: str, body: MultiElements, now_ms: int) -> None:
         session = self._live_session(account, SessionKind.SELECTION, body.session_id, now_ms)
         if body.edit_mode in ("swap", "removal") and not any(session.selections.values()):
-            raise _refuse(
+            raise refuse(
                 f"session_id: edit_mode {body.edit_mode!r} needs a selected object; "
                 "call multi-elements/add-selection first"
             )
         wanted = body.duration_s()
         if (wanted <= 5.0) != (session.source.duration_s <= 5.0):
-            raise _refuse(
+            raise refuse(
                 f'duration: "{wanted:.0f}" does not fit the session\'s {session.source.duration_s:.1f} s video; '
                 'use "5" for a 2-5 s video and "10" for a 7-10 s video'
             )
@@ -273,7 +254,7 @@ class Sandbox:
     def _own_video(self, account: str, video_id: str, now_ms: int, *, field: str) -> VideoRecord:
         record = self.tasks.video(account, video_id, now_ms)
         if record is None:
-            raise _refuse(
+            raise refuse(
                 f"{field}: no finished video {video_id!r} in this account "
                 "(it must come from a task of this account that has succeeded)"
             )
@@ -283,7 +264,7 @@ class Sandbox:
         session = self.sessions.get(account, kind, session_id, now_ms)
         if session is None:
             opener = "multi-elements/init-selection" if kind is SessionKind.SELECTION else "identify-face"
-            raise _refuse(
+            raise refuse(
                 f"session_id: no live session {session_id!r} in this account "
                 f"(open one with {opener}; sessions last 24 hours)"
             )
@@ -365,107 +346,7 @@ class Sandbox:
         self, account: str, spec: SyncSpec, body: BaseModel, *, base_url: str, now_ms: int, request_id: str
     ) -> dict[str, Any]:
         """Answer one synchronous call, deducting its price at once; `request_id` is the envelope's."""
-        units = sync_call_cost(spec.family, spec.call)
-        payer = self._payer(account, spec.package or Package.VIDEO)
-        if spec.package is not None:
-            self._reserve_units(account, spec.package, payer, units, now_ms)
-        data = self._sync_answer(account, body, base_url=base_url, now_ms=now_ms)
-        if spec.package is None:
-            return data
-        # A call whose answer has no task id (recognition) is recorded under its request_id.
-        task_id = str(data.get("task_id") or request_id)
-        facts = Facts(product_function(spec.call), spec.call, spec.package.value)
-        deduction = charge(
-            task_id=task_id, account=account, payer=payer, units=units, package=spec.package, facts=facts, at_ms=now_ms
-        )
-        if payer.currency is None:
-            self.units.add((account, spec.package), units, due_ms=now_ms)
-        self.call_deductions.append(deduction)
-        data.pop("final_unit_deduction", None)
-        return data | deduction_fields(deduction)
-
-    def _sync_answer(self, account: str, body: BaseModel, *, base_url: str, now_ms: int) -> dict[str, Any]:
-        if isinstance(body, TextToSpeech):
-            audio_id, seconds = self.new_id(), products.speech_seconds(body.text, body.voice_speed)
-            self.tasks.add_audio(AudioRecord(audio_id, seconds))
-            return {
-                "task_id": self.new_id(),
-                "task_status": "succeed",
-                "task_status_msg": "",
-                "task_result": {"audios": [products.tts_item(base_url, audio_id, seconds)]},
-                "created_at": now_ms,
-                "updated_at": now_ms,
-            }
-        if isinstance(body, ImageRecognize):
-            found = tuple(self.rng.random() < 0.8 for _ in products.SEGMENT_TYPES)
-            images = products.recognition_images(base_url, self.new_id(), found)
-            return {"task_result": {"images": images}}
-        if isinstance(body, DeleteElement | DeleteVoice):
-            if isinstance(body, DeleteElement):
-                self.library.delete_element(account, body.element_id, now_ms)
-            else:
-                self.library.delete_voice(account, body.voice_id, now_ms)
-            return {"task_id": self.new_id(), "task_status": "succeed"}
-        return self._session_call(account, body, base_url=base_url, now_ms=now_ms)
-
-    def _session_call(self, account: str, body: BaseModel, *, base_url: str, now_ms: int) -> dict[str, Any]:
-        """Answer one selection-editing or face-identification call."""
-        data: dict[str, Any] = {"status": 0, "final_unit_deduction": "0"}
-        if isinstance(body, InitSelection | IdentifyFace):
-            face = isinstance(body, IdentifyFace)
-            source = self._sync_source(account, body.video_id, body.video_url, now_ms)
-            allowed = _FACE_SOURCE_S if face else _SELECTION_SOURCE_S
-            _check_length("video_id", source, allowed, "identify-face" if face else "init-selection")
-            kind = SessionKind.FACE if face else SessionKind.SELECTION
-            session = self.sessions.open(account, kind, source, now_ms=now_ms)
-            data["session_id"] = session.session_id
-            if face:
-                data["face_data"] = session_views.face_data(session, base_url)
-            else:
-                data.update(session_views.video_facts(session))
-            return data
-        if not isinstance(body, SessionCall):
-            raise TypeError(f"not a synchronous call body: {type(body).__name__}")
-        session = self._live_session(account, SessionKind.SELECTION, body.session_id, now_ms)
-        data["session_id"] = session.session_id
-        if isinstance(body, AddSelection | DeleteSelection):
-            self._edit_selection(session, body)
-            data["res"] = session_views.selection_masks(session, body.frame_index)
-        elif isinstance(body, ClearSelection):
-            session.selections.clear()
-        elif isinstance(body, PreviewSelection):
-            data["res"] = {
-                "video": session.source.url,
-                "video_cover": f"{base_url}/files/faces/{session.session_id}-cover.png",
-                "tracking_output": session.source.url,
-            }
-        return data
-
-    def _sync_source(self, account: str, video_id: str | None, video_url: str | None, now_ms: int) -> SourceClip:
-        if video_id is not None:
-            return _clip(self._own_video(account, video_id, now_ms, field="video_id"))
-        assert video_url is not None  # the schema requires one of the two
-        return SourceClip.from_url(video_url, self.new_id())
-
-    def _edit_selection(self, session: Session, body: AddSelection | DeleteSelection) -> None:
-        total_frames = session_views.video_facts(session)["total_frame"]
-        if body.frame_index >= total_frames:
-            raise _refuse(
-                f"frame_index: the video has {total_frames} frames; frame_index must be below that "
-                f"(got {body.frame_index})"
-            )
-        points = list(dict.fromkeys((point.x, point.y) for point in body.points))
-        selected = session.selections.setdefault(body.frame_index, [])
-        if isinstance(body, AddSelection):
-            selected.extend(point for point in points if point not in selected)
-            return
-        if not all(point in selected for point in points):
-            raise _refuse(
-                f"points: do not match the points selected on frame {body.frame_index}; "
-                "delete-selection takes exactly the points add-selection was given"
-            )
-        for point in points:
-            selected.remove(point)
+        return self.calls.run(account, spec, body, base_url=base_url, now_ms=now_ms, request_id=request_id)
 
     def deductions(self, account: str) -> list[Deduction]:
         """List everything the account's finished tasks and billed calls take (whether or not it is due yet)."""
@@ -517,15 +398,3 @@ _SHOWS_PARENT = (
     "advanced-lip-sync",
     "video-to-audio",
 )  # the actions whose task_info carries parent_video
-
-
-def _clip(record: VideoRecord) -> SourceClip:
-    return SourceClip(video_id=record.video_id, url=record.url, duration_s=record.duration_s, known=True)
-
-
-def _check_length(field: str, source: SourceClip, allowed: tuple[tuple[float, float], ...], call: str) -> None:
-    """Refuse a source video whose known length the call does not take."""
-    if not source.known or any(low <= source.duration_s <= high for low, high in allowed):
-        return
-    spans = " or ".join(f"{low:g} to {high:g} s" for low, high in allowed)
-    raise _refuse(f"{field}: video {source.video_id} is {source.duration_s:.1f} s long; {call} takes videos of {spans}")

@@ -10,9 +10,13 @@ import heapq
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kling_gateway.sandbox.errors import refuse
 from kling_gateway.sandbox.media import png_image
+
+if TYPE_CHECKING:
+    from kling_gateway.sandbox.store import VideoRecord
 
 SESSION_TTL_MS = 24 * 3600 * 1000
 DEFAULT_SOURCE_DURATION_S = 5.0  # a video given by URL is not fetched; assume a 5 s clip
@@ -134,3 +138,16 @@ def face_data(session: Session, base_url: str) -> list[dict[str, Any]]:
         }
         for face_id in session.face_ids
     ]
+
+
+def clip_of(record: VideoRecord) -> SourceClip:
+    """Describe a video of this sandbox as the source of a call."""
+    return SourceClip(video_id=record.video_id, url=record.url, duration_s=record.duration_s, known=True)
+
+
+def check_length(field: str, source: SourceClip, allowed: tuple[tuple[float, float], ...], call: str) -> None:
+    """Refuse a source video whose known length the call does not take."""
+    if not source.known or any(low <= source.duration_s <= high for low, high in allowed):
+        return
+    spans = " or ".join(f"{low:g} to {high:g} s" for low, high in allowed)
+    raise refuse(f"{field}: video {source.video_id} is {source.duration_s:.1f} s long; {call} takes videos of {spans}")

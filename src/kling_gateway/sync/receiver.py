@@ -1,4 +1,5 @@
-"""Take an upstream callback about a task and move the task with the same code polling uses."""
+"""Take an upstream callback about a task, in either generation's body, and move the task with the same code
+polling uses."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import orjson
 
 from kling_gateway.channels.selection import all_channels
 from kling_gateway.errors import InvalidRequest, Unauthenticated
-from kling_gateway.settings import SyncConfig
+from kling_gateway.settings import BillingConfig, SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.schedule import next_look
@@ -26,6 +27,7 @@ async def take_callback(
     *,
     config: SyncConfig,
     now_ms: int,
+    billing: BillingConfig | None = None,
 ) -> bool:
     """Apply a callback's task object to the task it is about, once it proves its sender; tell if the task moved.
 
@@ -36,7 +38,7 @@ async def take_callback(
     async with db.session() as session, session.begin():
         task = await repository.find_by_platform_id(session, platform_id)
         channels = [] if task is None else [c for c in await all_channels(session) if task.channel_id in (None, c.id)]
-        sender = next((c for c in channels if token_matches(c.credentials.secret_key, platform_id, token)), None)
+        sender = next((c for c in channels if token_matches(c.credentials.callback_secret, platform_id, token)), None)
         if task is None or sender is None:
             # The same answer for a task that does not exist: the route tells nothing about which ids do.
             raise Unauthenticated("the callback URL's token does not match the task's channel")
@@ -51,14 +53,18 @@ async def take_callback(
             await repository.adopt_channel(session, task_id=task.id, channel_id=sender.id)
             polled = polled._replace(channel_id=sender.id)
         next_sync_at = next_look(moment, config.poll_interval_s)
-        move = await transitions.advance(session, polled, report, now_ms=moment, next_sync_at=next_sync_at)
+        currency_micros = (billing or BillingConfig()).currency_micros
+        move = await transitions.advance(
+            session, polled, report, now_ms=moment, next_sync_at=next_sync_at, currency_micros=currency_micros
+        )
         await effects.record(session, move, callback_give_up_s=config.callback_give_up_s)
         return move is not None
 
 
 def _task_object(body: bytes) -> UpstreamTask:
     try:
-        return UpstreamTask.from_json(orjson.loads(body))
+        # Either body may come: the docs leave open which one some models' tasks send.
+        return UpstreamTask.from_either_json(orjson.loads(body))
     except orjson.JSONDecodeError as error:
         raise InvalidRequest(f"the callback body is not valid JSON ({error})") from None
     except UpstreamError as error:

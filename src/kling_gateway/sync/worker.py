@@ -6,6 +6,10 @@ dies, even by SIGKILL, come due again for the others when its lease runs out. A 
 next look on the poll grid, so a task found unchanged needs no second write. Whatever a worker does twice after
 such a death is harmless: a status change is one conditional write, and billing and client callbacks happen only
 in the write that won it.
+
+Legacy tasks are read from each channel's list pages (and single GETs for a few); new-generation tasks twenty at a
+time with `GET /tasks`, where a task left out of the answer is not visible (never failed) until it has been left
+out too many times in a row.
 """
 
 from __future__ import annotations
@@ -23,17 +27,19 @@ import httpx
 
 from kling_gateway.channels.selection import ChannelChoice, all_channels
 from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.kling.schemas import Generation
 from kling_gateway.outbox.delivery import Deliverer
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.store.records import PolledTask, TaskStatus
+from kling_gateway.sync.batched import BatchedPoll
 from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher
 from kling_gateway.tasks.schedule import next_look, poll_interval
 from kling_gateway.tasks.states import upstream_status
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
-from kling_gateway.upstream.errors import UpstreamError
+from kling_gateway.upstream.errors import ChannelMisconfigured, UpstreamError
 from kling_gateway.upstream.pool import upstream_http
 
 log = logging.getLogger(__name__)
@@ -61,8 +67,17 @@ class Worker:
         self.db = db
         self.client = client
         self.config = settings.sync
+        self.currency_micros = settings.billing.currency_micros
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, client, settings, rng or random.Random(), clock=self.clock)
+        self.batched = BatchedPoll(
+            db,
+            client,
+            self.config,
+            self.clock,
+            apply=self._apply,
+            note_misconfigured=self.dispatcher.note_misconfigured,
+        )
         self._own_callbacks_http = callbacks_http is None
         self.callbacks_http = callbacks_http or httpx.AsyncClient(timeout=self.config.callback_timeout_s)
         self.deliverer = Deliverer(
@@ -118,12 +133,16 @@ class Worker:
         """
         budget: Counter[int] = Counter()  # upstream calls made per channel this round
         sweeps: dict[tuple[int, str, str], _Sweep] = {}
+        batched: dict[int, dict[str, PolledTask]] = defaultdict(dict)  # new generation: by channel, upstream id
         running: list[asyncio.Task[None]] = []
         claimed = 0
         try:
             async for chunk in self._claim_due():
                 claimed += len(chunk)
-                for (channel_id, family, action), tasks in _grouped(chunk).items():
+                for polled in _grouped(chunk, Generation.NEW).values():
+                    for upstream_task_id, task in polled:
+                        batched[task.channel_id or 0][upstream_task_id] = task
+                for (channel_id, family, action), tasks in _grouped(chunk, Generation.LEGACY).items():
                     sweep = sweeps.get((channel_id, family, action))
                     if sweep is None:
                         channel = channels.get(channel_id)
@@ -137,6 +156,12 @@ class Worker:
                         sweep = sweeps[(channel_id, family, action)] = _Sweep(channel, family, action)
                         running.append(asyncio.create_task(self._sync_group(sweep, budget)))
                     sweep.add(tasks)
+            for channel_id, by_upstream_id in batched.items():
+                channel = channels.get(channel_id)
+                if channel is None:  # cannot happen by design, as above
+                    log.error("%d tasks in flight name no known channel", len(by_upstream_id))
+                    continue
+                running.append(asyncio.create_task(self.batched.sync(channel, by_upstream_id, budget)))
         finally:
             for sweep in sweeps.values():
                 sweep.close()
@@ -184,6 +209,8 @@ class Worker:
         except UpstreamError as error:
             log.warning("sync of %s tasks on channel %s failed: %s", action, channel.name, error)
             sweep.waiting.clear()
+            if isinstance(error, ChannelMisconfigured):
+                await self.dispatcher.note_misconfigured(channel, error)
             return
         if sweep.waiting:
             unread = [task.id for task in sweep.waiting.values()]
@@ -246,7 +273,14 @@ class Worker:
             next_sync_at = next_look(moment, interval)
             if report is not None and report.task_status != task.status:
                 async with self.db.session() as session, session.begin():
-                    move = await transitions.advance(session, task, report, now_ms=moment, next_sync_at=next_sync_at)
+                    move = await transitions.advance(
+                        session,
+                        task,
+                        report,
+                        now_ms=moment,
+                        next_sync_at=next_sync_at,
+                        currency_micros=self.currency_micros,
+                    )
                     await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
             elif interval > self.config.poll_interval_s:
                 later[next_sync_at].append(task.id)
@@ -277,7 +311,9 @@ class Worker:
             async with self.db.session() as session, session.begin():
                 status = None if report is None else upstream_status(report.task_status)
                 if report is not None and status is not None and status.is_final:
-                    move = await transitions.advance(session, task, report, now_ms=moment, next_sync_at=None)
+                    move = await transitions.advance(
+                        session, task, report, now_ms=moment, next_sync_at=None, currency_micros=self.currency_micros
+                    )
                 else:
                     move = await transitions.fail(session, task, message, now_ms=moment)
                 await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
@@ -288,6 +324,9 @@ class Worker:
         if channel is None or task.upstream_task_id is None:
             return None
         try:
+            if task.generation == Generation.NEW.value:
+                found = await self.client.tasks_by_ids(channel.credentials, [task.upstream_task_id])
+                return next((report for report in found if report.task_id == task.upstream_task_id), None)
             return await self.client.get(channel.credentials, task.family, task.action, task.upstream_task_id)
         except UpstreamError as error:
             log.warning("could not ask about stuck task %s: %s", task.platform_id, error)
@@ -352,9 +391,12 @@ class _Sweep:
         return found
 
 
-def _grouped(tasks: Sequence[PolledTask]) -> dict[tuple[int, str, str], list[_Polled]]:
+def _grouped(tasks: Sequence[PolledTask], generation: Generation) -> dict[tuple[int, str, str], list[_Polled]]:
+    """Group the tasks of one generation by channel and action, each under its upstream id."""
     groups: dict[tuple[int, str, str], list[_Polled]] = defaultdict(list)
     for task in tasks:
+        if task.generation != generation.value:
+            continue
         if task.channel_id is None or task.upstream_task_id is None:
             # Cannot happen by design (a task in flight knows its channel and upstream id); one bad row must not
             # stop every round.

@@ -19,9 +19,10 @@ from enum import Enum, auto
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank
+from kling_gateway.channels.admin import mark_misconfigured
+from kling_gateway.channels.selection import NONE_CONFIGURED, ChannelChoice, enabled_channels, rank, usable
 from kling_gateway.clock import Clock, SystemClock
-from kling_gateway.kling.schemas import PackType
+from kling_gateway.kling.schemas import Generation, PackType
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.records import Task
@@ -31,6 +32,7 @@ from kling_gateway.upstream.callbacks import callback_url
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import (
     ChannelBusy,
+    ChannelMisconfigured,
     ChannelUnavailable,
     OutcomeUnknown,
     RequestRefused,
@@ -85,6 +87,7 @@ class Dispatcher:
         # A create that never answered may still land upstream for a while; until then, absence proves nothing.
         self.landing_ms = round(2 * sync.upstream_timeout_s * 1000)
         self._served: dict[int, int] = {}  # user id → the turn their latest task was sent upstream
+        self._refused: set[int] = set()  # channels found misconfigured during this queue round
         self._turns = 0
 
     # -- one task ------------------------------------------------------------------------------------------------
@@ -94,11 +97,11 @@ class Dispatcher:
         async with self.db.read() as connection:
             channels = await enabled_channels(connection)
             in_use = await repository.slots_in_use(connection, pack_type=task.pack_type)
-        allowed = _allowed(channels, task)
+        allowed, why_none = _allowed(channels, task)
         ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
-        return await self._offer(task, ranked, enabled=len(allowed))
+        return await self._offer(task, ranked, enabled=len(allowed), why_none=why_none)
 
-    async def _offer(self, task: Task, ranked: Sequence[ChannelChoice], *, enabled: int) -> Outcome:
+    async def _offer(self, task: Task, ranked: Sequence[ChannelChoice], *, enabled: int, why_none: str = "") -> Outcome:
         busy, problems = enabled - len(ranked), []
         for channel in ranked:
             outcome = await self._try(task, channel)
@@ -111,9 +114,7 @@ class Dispatcher:
                 return replace(outcome, channel_id=channel.id)
             return outcome
         if enabled == 0:
-            if task.required_channel_id is not None:
-                return Outcome(Sent.NO_CHANNEL, "the channel that owns the video or session it refers to is disabled")
-            return Outcome(Sent.NO_CHANNEL, "no upstream channel is configured")
+            return Outcome(Sent.NO_CHANNEL, why_none or NONE_CONFIGURED)
         if busy:
             return Outcome(Sent.WAITING, "; ".join(problems) or "every channel is at its concurrency limit")
         return Outcome(Sent.FAILED, "; ".join(problems))
@@ -133,7 +134,9 @@ class Dispatcher:
             return Outcome(Sent.TAKEN)
         body = self._upstream_body(task, channel)
         try:
-            report = await self.client.create(channel.credentials, task.family, task.action, body)
+            report = await self.client.create(
+                channel.credentials, task.family, task.action, body, generation=Generation(task.generation)
+            )
         except UpstreamError as error:
             return await self._after_error(task, channel, error)
         await self._adopt(task, channel, report)
@@ -142,8 +145,9 @@ class Dispatcher:
     async def _after_error(self, task: Task, channel: ChannelChoice, error: UpstreamError) -> Outcome:
         # A refusal naming the external id means the upstream already has a task under it: an earlier create
         # did take effect. That, like a lost answer, is settled by asking for the task.
+        # (The new generation spells it `External_task_id … already exists`.)
         if isinstance(error, OutcomeUnknown) or (
-            isinstance(error, RequestRefused) and "external_task_id" in error.message
+            isinstance(error, RequestRefused) and "external_task_id" in error.message.lower()
         ):
             # An upstream that answered (a 5xx) is done with the create, so its "no such task" is final. One that
             # never answered (a timeout, a dropped connection) may still be creating it: its "no" is believed
@@ -151,6 +155,8 @@ class Dispatcher:
             answered = error.http_status is not None
             return await self._look_up(task, channel, absence_is_final=answered)
         await self._release(task, channel)
+        if isinstance(error, ChannelMisconfigured):
+            return Outcome(Sent.FAILED, await self.note_misconfigured(channel, error))
         if isinstance(error, ChannelBusy):
             return Outcome(Sent.WAITING, error.message)
         if isinstance(error, ChannelUnavailable):
@@ -161,7 +167,7 @@ class Dispatcher:
         """Ask the channel for the task by its external id: adopt it if there; if not, offer it again once the
         absence is certain, else leave it claimed for a worker to ask again."""
         try:
-            found = await self.client.get(channel.credentials, task.family, task.action, task.platform_id)
+            found = await self._find(task, channel)
         except UpstreamError as error:
             # Keep the claim; a worker asks again soon (the create call is known to be over).
             await self._recheck_soon(task)
@@ -175,15 +181,46 @@ class Dispatcher:
         await self._release(task, channel)
         return Outcome(Sent.FAILED, "no answer, and the task is not there")
 
+    async def _find(self, task: Task, channel: ChannelChoice) -> UpstreamTask | None:
+        """Ask the channel for the task by its external id (our platform_id); None when it has no such task."""
+        if task.generation != Generation.NEW.value:
+            return await self.client.get(channel.credentials, task.family, task.action, task.platform_id)
+        # `/tasks` leaves out an id it does not know rather than refusing it: absent means not created.
+        found = await self.client.tasks_by_external_ids(channel.credentials, [task.platform_id])
+        return next((report for report in found if report.external_task_id == task.platform_id), None)
+
+    async def note_misconfigured(self, channel: ChannelChoice, error: ChannelMisconfigured) -> str:
+        """Note on the channel that the upstream refused its credentials, so no task is offered to it until an
+        admin updates them (it is not down: waiting would not help); return the reason."""
+        refused = "API key" if channel.credentials.api_key is not None else "key pair's JWT"
+        reason = f"the upstream refused the {refused}: {error.message}"
+        log.warning("channel %s is misconfigured: %s", channel.name, reason)
+        async with self.db.session() as session, session.begin():
+            await mark_misconfigured(session, channel_id=channel.id, reason=reason)
+        self._refused.add(channel.id)
+        return reason
+
     def _upstream_body(self, task: Task, channel: ChannelChoice) -> dict[str, object]:
-        """Send our platform_id as the upstream's external id, and never the client's callback URL."""
+        """Send our platform_id as the upstream's external id, and never the client's callback URL: the
+        gateway's receiver goes in its place, when the gateway has a public URL."""
         raw: dict[str, object] = orjson.loads(task.request_json)
+        receiver = None
+        if self.settings.public_url is not None:
+            receiver = callback_url(
+                str(self.settings.public_url), channel.credentials.callback_secret, task.platform_id
+            )
+        if task.generation == Generation.NEW.value:
+            # New-style bodies carry both in `options`; nothing else is added to what the client sent.
+            given = raw.get("options")
+            options = {k: v for k, v in given.items() if k != "callback_url"} if isinstance(given, dict) else {}
+            options["external_task_id"] = task.platform_id
+            if receiver is not None:
+                options["callback_url"] = receiver
+            return raw | {"options": options}
         body = {key: value for key, value in raw.items() if key != "callback_url"}
         body["external_task_id"] = task.platform_id
-        if self.settings.public_url is not None:
-            body["callback_url"] = callback_url(
-                str(self.settings.public_url), channel.credentials.secret_key, task.platform_id
-            )
+        if receiver is not None:
+            body["callback_url"] = receiver
         return body
 
     async def _adopt(self, task: Task, channel: ChannelChoice, report: UpstreamTask) -> None:
@@ -198,7 +235,14 @@ class Dispatcher:
             if fresh is None:  # no longer queued: whoever moved it set its channel
                 return
             next_sync_at = next_look(moment, self.settings.sync.poll_interval_s)
-            move = await transitions.advance(session, fresh, report, now_ms=moment, next_sync_at=next_sync_at)
+            move = await transitions.advance(
+                session,
+                fresh,
+                report,
+                now_ms=moment,
+                next_sync_at=next_sync_at,
+                currency_micros=self.settings.billing.currency_micros,
+            )
             await effects.record(session, move, callback_give_up_s=self.settings.sync.callback_give_up_s)
 
     async def _release(self, task: Task, channel: ChannelChoice) -> None:
@@ -221,6 +265,7 @@ class Dispatcher:
         its next offer; after `max_send_attempts` creates it fails and its hold is released.
         """
         moment = self.clock.now_ms()
+        self._refused.clear()
         async with self.db.session() as session:
             waiting = await repository.waiting_in_turn(session, now_ms=moment, limit=self.settings.sync.claim_limit)
             if not waiting:
@@ -233,13 +278,15 @@ class Dispatcher:
         in_turn = sorted(waiting, key=lambda w: (w.place, self._served.get(w.task.user_id, 0), w.task.id))
         offered = 0
         for task in (w.task for w in in_turn):
-            allowed = _allowed(channels, task)
+            if self._refused:  # refused once this round: the rest of the queue does not try it again
+                channels = [_refused_now(channel) if channel.id in self._refused else channel for channel in channels]
+            allowed, why_none = _allowed(channels, task)
             pack_type = PackType(task.pack_type)
             ranked = rank(allowed, in_use[task.pack_type], pack_type, task.slots, self.rng)
             if not ranked and allowed:
                 continue  # full for now; a task of another pack type or channel may still go
             offered += 1
-            outcome = await self._offer(task, ranked, enabled=len(allowed))
+            outcome = await self._offer(task, ranked, enabled=len(allowed), why_none=why_none)
             if outcome.sent in (Sent.ACCEPTED, Sent.UNKNOWN, Sent.TAKEN):
                 self._turns += 1
                 self._served[task.user_id] = self._turns
@@ -297,7 +344,7 @@ class Dispatcher:
             if channel is None:  # claimed ones have a channel; one since deleted cannot be asked
                 continue
             try:
-                found = await self.client.get(channel.credentials, task.family, task.action, task.platform_id)
+                found = await self._find(task, channel)
             except UpstreamError as error:
                 log.warning("could not ask %s about task %s yet: %s", channel.name, task.platform_id, error)
                 continue
@@ -312,8 +359,18 @@ class Dispatcher:
         return len(pending)
 
 
-def _allowed(channels: Sequence[ChannelChoice], task: Task) -> list[ChannelChoice]:
-    """The enabled channels a task may go to: only the owner of what it refers to, if it refers to something."""
-    if task.required_channel_id is None:
-        return list(channels)
-    return [channel for channel in channels if channel.id == task.required_channel_id]
+def _refused_now(channel: ChannelChoice) -> ChannelChoice:
+    if channel.misconfigured is not None:
+        return channel
+    return replace(channel, misconfigured="the upstream refused its credentials just now")
+
+
+def _allowed(channels: Sequence[ChannelChoice], task: Task) -> tuple[list[ChannelChoice], str]:
+    """The enabled channels a task may go to, and why there are none when so: those whose credentials work for
+    its generation, and of them only the owner of what it refers to, if it refers to something."""
+    if task.required_channel_id is not None:
+        owners = [channel for channel in channels if channel.id == task.required_channel_id]
+        if not owners:
+            return [], "the channel that owns the video or session it refers to is disabled"
+        channels = owners
+    return usable(channels, task.generation)

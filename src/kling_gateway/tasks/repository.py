@@ -49,6 +49,8 @@ class TaskChanges(TypedDict, total=False):
     charge_micros: int
     billing_json: str
     channel_id: int
+    unbilled_reason: str | None
+    absent_count: int
 
 
 def _find_statement(*, by_platform_id: bool, of_action: bool) -> Select[Any]:
@@ -364,6 +366,23 @@ async def reschedule(session: AsyncSession, *, task_ids: Iterable[int], next_syn
     for start in range(0, len(ids), RESCHEDULE_CHUNK):
         chunk = ids[start : start + RESCHEDULE_CHUNK]
         await session.execute(update(TASKS).where(_c.id.in_(chunk), in_flight).values(next_sync_at=next_sync_at))
+
+
+async def count_absence(session: AsyncSession, *, task_ids: Sequence[int]) -> dict[int, int]:
+    """Count one more batched answer that left out each of these tasks in flight; return each one's count now."""
+    in_flight = _c.status.in_([s.value for s in IN_FLIGHT])
+    query = (
+        update(TASKS)
+        .where(_c.id.in_(list(task_ids)), in_flight)
+        .values(absent_count=_c.absent_count + 1)
+        .returning(_c.id, _c.absent_count)
+    )
+    return {int(task_id): int(count) for task_id, count in (await session.execute(query)).all()}
+
+
+async def reset_absence(session: AsyncSession, *, task_ids: Sequence[int]) -> None:
+    """Forget the absences of tasks a batched answer listed again."""
+    await session.execute(update(TASKS).where(_c.id.in_(list(task_ids))).values(absent_count=0))
 
 
 async def stuck(session: Executor, *, created_before_ms: int, limit: int) -> list[PolledTask]:

@@ -15,6 +15,7 @@ from kling_gateway.billing import ledger
 from kling_gateway.billing.money import cost_micros, format_yuan
 from kling_gateway.catalog.service import Catalog
 from kling_gateway.channels.affinity import required_channel
+from kling_gateway.channels.selection import NONE_CONFIGURED
 from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.errors import (
     Conflict,
@@ -168,7 +169,7 @@ class TaskService:
             raise RefusedUpstream(f"the upstream refused the task: {outcome.reason}", refusal_code(outcome.code))
         if outcome.sent is Sent.NO_CHANNEL:
             await self._forget(task, outcome.reason)
-            if task.required_channel_id is not None:
+            if outcome.reason != NONE_CONFIGURED:  # e.g. no channel with an API key, or the owner's disabled
                 raise UpstreamFailed(f"the task cannot be sent: {outcome.reason}")
             raise UpstreamFailed(
                 "no upstream channel is configured; an admin adds one with `kling-gateway channels add`"

@@ -7,23 +7,27 @@ same transaction, so billing and callbacks happen only in the write that won.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kling_gateway.billing.money import cost_micros
+from kling_gateway.billing.charges import Charge, legacy_entries, price
+from kling_gateway.kling.schemas import Family, Generation, Package
+from kling_gateway.settings import BillingConfig
 from kling_gateway.store.records import PolledTask, TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import TaskChanges
 from kling_gateway.tasks.states import may_move, upstream_status
 from kling_gateway.upstream.client import UpstreamTask
 
-MAX_UNITS = Decimal(10**9)  # credits: far beyond any task, small enough to price without overflow
-MAX_CHARGE_MICROS = 2**63 - 1  # what the ledger's 64-bit columns hold
 DEDUCTION_CHARS = 32  # the width of tasks.final_unit_deduction
 MAX_RACES = 3  # a task has at most three moves left, so a report can lose the race to another at most that often
+DEFAULT_CURRENCY_MICROS: Mapping[str, int] = BillingConfig().currency_micros
+# The package a legacy task's final_unit_deduction is drawn from, by family (elements and voices bill video).
+_LEGACY_PACKAGE = {Family.VIDEOS: Package.VIDEO, Family.IMAGES: Package.IMAGE, Family.AUDIO: Package.AUDIO}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +53,26 @@ class Move:
 
 
 async def advance(
-    session: AsyncSession, task: PolledTask, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None
+    session: AsyncSession,
+    task: PolledTask,
+    report: UpstreamTask,
+    *,
+    now_ms: int,
+    next_sync_at: int | None,
+    currency_micros: Mapping[str, int] = DEFAULT_CURRENCY_MICROS,
 ) -> Move | None:
     """Apply an upstream report to a task; return the move, or None when late, repeated or backward reports change
     nothing.
 
     When another writer (a callback, another poll) moved the task between our read and our write, the write
     loses; the report is then weighed again against the task as it is now, so a `succeed` that raced a
-    `processing` still lands.
+    `processing` still lands. A success is charged what the upstream deducted, cash at `currency_micros` (µ¥ per
+    unit of each currency).
     """
     for _ in range(MAX_RACES + 1):
-        moved = await _advance_once(session, task, report, now_ms=now_ms, next_sync_at=next_sync_at)
+        moved = await _advance_once(
+            session, task, report, now_ms=now_ms, next_sync_at=next_sync_at, currency_micros=currency_micros
+        )
         if not isinstance(moved, _Lost):
             return moved
         fresh = await repository.find_polled(session, task_id=task.id)
@@ -77,7 +90,13 @@ _LOST = _Lost()
 
 
 async def _advance_once(
-    session: AsyncSession, task: PolledTask, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None
+    session: AsyncSession,
+    task: PolledTask,
+    report: UpstreamTask,
+    *,
+    now_ms: int,
+    next_sync_at: int | None,
+    currency_micros: Mapping[str, int],
 ) -> Move | _Lost | None:
     """Try one conditional write: the move if it won, None if the report moves nothing, _LOST if it lost."""
     current = task.status
@@ -91,22 +110,22 @@ async def _advance_once(
         "result_json": orjson.dumps(report.task_result).decode(),
         "updated_at": now_ms,
         "next_sync_at": None if new.is_final else next_sync_at,
+        "absent_count": 0,  # the upstream has just shown it knows the task
     }
     if task.upstream_task_id is None:  # adopted after an unknown outcome: the report names the upstream id
         values["upstream_task_id"] = report.task_id
-    charge, deduction = 0, None
+    charge = Charge(0, _failure_note(report) if new is TaskStatus.FAILED else "")
     if new is TaskStatus.SUCCEED:
-        deduction = _units(report.final_unit_deduction)
-        charge = 0 if deduction is None else cost_micros(deduction, task.rate_micros)
-        if charge > MAX_CHARGE_MICROS:  # no real task costs this: a garbled figure is not billed
-            deduction, charge = None, 0
+        entries = _billing_entries(task, report)
+        charge = price(entries, rates=_rates(task), currency_micros=currency_micros)
         values["final_unit_deduction"] = _storable_deduction(report.final_unit_deduction)
+        values["billing_json"] = orjson.dumps(entries).decode()
+        values["unbilled_reason"] = charge.unbilled_reason
     if new.is_final:
-        values["charge_micros"] = charge
+        values["charge_micros"] = charge.micros
     if not await repository.transition(session, task_id=task.id, expected=current, changes=values):
         return _LOST
-    note = _note(report, new, deduction) if new.is_final else ""
-    return Move(task, new, now_ms, charge_micros=charge, note=note, report=report)
+    return Move(task, new, now_ms, charge_micros=charge.micros, note=charge.note, report=report)
 
 
 async def fail(session: AsyncSession, task: PolledTask, message: str, *, now_ms: int) -> Move | None:
@@ -126,28 +145,36 @@ async def fail(session: AsyncSession, task: PolledTask, message: str, *, now_ms:
     return Move(task, TaskStatus.FAILED, now_ms, note=message)
 
 
-def _note(report: UpstreamTask, new: TaskStatus, deduction: Decimal | None) -> str:
-    """Say why a final move charges what it does."""
-    if new is TaskStatus.FAILED:
-        return f"failed upstream: {_text(report.task_status_msg) or 'no reason given'}"
-    if report.final_unit_deduction is None:
-        return "succeeded; the upstream reported no deduction, so nothing is charged"
-    if deduction is None:
-        shown = _storable_deduction(report.final_unit_deduction) or "(unreadable)"
-        return f"succeeded; the upstream's deduction {shown} is not a usable figure, so nothing is charged"
-    return f"succeeded; {report.final_unit_deduction} credits deducted upstream"
+def _failure_note(report: UpstreamTask) -> str:
+    """Say why a failure charges nothing."""
+    return f"failed upstream: {_text(report.task_status_msg) or 'no reason given'}"
 
 
-def _units(text: str | None) -> Decimal | None:
-    """Read `final_unit_deduction`; None when absent, unreadable, not positive, absurdly large or longer than the
-    column keeps (then nothing is billed)."""
-    if text is None or len(text) > DEDUCTION_CHARS:
-        return None
+def _billing_entries(task: PolledTask, report: UpstreamTask) -> list[dict[str, Any]]:
+    """The upstream's deductions as `billing[]` entries: as sent in a new-generation record, or made from a legacy
+    task's final_unit_deduction (drawn from the package of its family) and final_balance_deduction."""
+    if report.generation is Generation.NEW:
+        return list(report.billing)
+    package = _LEGACY_PACKAGE.get(Family(task.family), Package.VIDEO)
+    return legacy_entries(report.final_unit_deduction, report.final_balance_deduction, package=package.value)
+
+
+def _rates(task: PolledTask) -> dict[str, int]:
+    """µ¥ per credit of each package for this task, as fixed at submit.
+
+    A legacy task's units are charged at the task's own rate, as they always were; a new-generation task at the
+    rate of each entry's package; a row from before rates were kept per package (`{}`) at its one rate.
+    """
+    every = dict.fromkeys((package.value for package in Package), task.rate_micros)
+    if task.generation != Generation.NEW.value:
+        return every
     try:
-        units = Decimal(text)
-    except InvalidOperation:
-        return None
-    return units if units.is_finite() and 0 < units <= MAX_UNITS else None
+        stored = orjson.loads(task.rates_json)
+    except orjson.JSONDecodeError:
+        return every
+    if not isinstance(stored, dict) or not stored:
+        return every
+    return {str(name): rate for name, rate in stored.items() if isinstance(rate, int) and not isinstance(rate, bool)}
 
 
 def _storable_deduction(text: str | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kling_gateway.upstream.client import ChannelCredentials, KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import (
     ChannelBusy,
+    ChannelMisconfigured,
     ChannelUnavailable,
     OutcomeUnknown,
     RequestRefused,
@@ -15,6 +16,7 @@ from kling_gateway.upstream.tokens import TokenCache
 __all__ = [
     "ChannelBusy",
     "ChannelCredentials",
+    "ChannelMisconfigured",
     "ChannelUnavailable",
     "KlingClient",
     "OutcomeUnknown",

@@ -1,8 +1,9 @@
 """Where the upstream calls back about a task, and how the gateway knows the call is genuine.
 
-Two checks: the path's token, derived from the channel's secret key, says which channel the task was sent
-through; a channel with a webhook secret (`whsec_…`) also signs each callback with Standard Webhooks headers
-(`webhook-id`, `webhook-timestamp`, `webhook-signature`), which must match the raw body and be recent.
+Two checks: the path's token, derived from the channel's secret key (its API key when it has no key pair), says
+which channel the task was sent through; a channel with a webhook secret (`whsec_…`) also signs each callback with
+Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`), which must match the raw body
+and be recent.
 """
 
 from __future__ import annotations

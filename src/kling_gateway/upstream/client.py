@@ -1,9 +1,13 @@
-"""Call the Kling API for any number of channels: signed requests in, parsed tasks or sorted errors out."""
+"""Call the Kling API for any number of channels: authorized requests in, parsed tasks or sorted errors out.
+
+Both API generations go through one client and come back as one report type (`UpstreamTask`): the legacy
+`/v1/{family}/{action}` endpoints and the model-in-path `/{product}/{model}` ones with their batched `/tasks`.
+"""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -12,8 +16,10 @@ import httpx
 import orjson
 
 from kling_gateway.kling.codes import KlingCode
+from kling_gateway.kling.schemas import Generation
 from kling_gateway.upstream.errors import (
     CREDENTIAL_CODES,
+    ChannelMisconfigured,
     ChannelUnavailable,
     OutcomeUnknown,
     error_for_answer,
@@ -34,31 +40,58 @@ _NOT_SENT: tuple[type[Exception], ...] = (
 _EXCERPT_CHARS = 200  # of an unexpected body, quoted in the error message
 
 
+TASKS_PER_QUERY = 20  # ids one `GET /tasks` may name, in total: the upstream refuses 21 with 400/1201
+_NEW_STATUSES = {"succeeded": "succeed"}  # the new generation's spelling → the one internal status vocabulary
+
+
 @dataclass(frozen=True)
 class ChannelCredentials:
-    """Say where one channel's Kling API lives and which key pair signs its requests."""
+    """Say where one channel's Kling API lives and what authorizes its requests: a static API key, an
+    access-key/secret-key pair that signs JWTs, or both."""
 
     base_url: str
-    access_key: str
-    secret_key: str = field(repr=False)
+    access_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Paths are appended as "/v1/...": a trailing slash would double it.
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("a channel's access key and secret key come together: give both or neither")
+        if self.api_key is None and self.access_key is None:
+            raise ValueError("a channel needs an API key, an access-key/secret-key pair, or both")
+
+    @property
+    def pair(self) -> tuple[str, str] | None:
+        """The access-key/secret-key pair, when the channel has one."""
+        if self.access_key is None or self.secret_key is None:
+            return None
+        return self.access_key, self.secret_key
+
+    @property
+    def callback_secret(self) -> str:
+        """The channel's secret that upstream-callback URLs are signed with: the secret key, else the API key."""
+        secret = self.secret_key or self.api_key
+        assert secret is not None  # __post_init__ makes every channel have one of them
+        return secret
 
 
 @dataclass(frozen=True)
 class UpstreamTask:
-    """One task as the upstream reports it."""
+    """One task as the upstream reports it, in either generation's shape, read into one vocabulary."""
 
     task_id: str
-    task_status: str  # submitted | processing | succeed | failed, as sent
+    task_status: str  # submitted | processing | succeed | failed (the new `succeeded` is read as `succeed`)
     task_status_msg: str
     task_info: dict[str, Any]
-    task_result: dict[str, Any]
+    task_result: dict[str, Any]  # legacy: the task_result as sent; new: {"outputs": [...]}
     final_unit_deduction: str | None  # a decimal string, e.g. "5"
     created_at: int  # ms
     updated_at: int  # ms
+    billing: tuple[dict[str, Any], ...] = ()  # the new record's billing[] entries, as sent
+    final_balance_deduction: dict[str, Any] | None = None  # legacy cash deduction {quota, list_price}, as sent
+    generation: Generation = Generation.LEGACY  # which shape the report was read from
 
     @property
     def external_task_id(self) -> str | None:
@@ -67,7 +100,8 @@ class UpstreamTask:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> UpstreamTask:
-        """Read a task object as create, query, list and callback bodies carry it; raise OutcomeUnknown if malformed."""
+        """Read a legacy task object as create, query, list and callback bodies carry it; raise OutcomeUnknown if
+        malformed."""
         if not isinstance(data, Mapping):
             raise OutcomeUnknown(f"upstream sent a task that is not an object: {_excerpt(repr(data))}")
         task_id = _field(data, "task_id", str, "")
@@ -84,7 +118,45 @@ class UpstreamTask:
             final_unit_deduction=_units(data.get("final_unit_deduction")),
             created_at=created_at,
             updated_at=_field(data, "updated_at", int, created_at),
+            final_balance_deduction=_field(data, "final_balance_deduction", dict, {}) or None,
         )
+
+    @classmethod
+    def from_new_json(cls, data: Mapping[str, Any]) -> UpstreamTask:
+        """Read a new-generation record (`{id, status, message, create_time, update_time, external_id, outputs[],
+        billing[]}`, as create, `/tasks` and callbacks carry it); raise OutcomeUnknown if malformed."""
+        if not isinstance(data, Mapping):
+            raise OutcomeUnknown(f"upstream sent a task that is not an object: {_excerpt(repr(data))}")
+        task_id = _field(data, "id", str, "")
+        status = _field(data, "status", str, "")
+        if not task_id or not status:
+            raise OutcomeUnknown(f"upstream sent a task without id or status: {_excerpt(repr(data))}")
+        external_id = _field(data, "external_id", str, "")
+        billing = _field(data, "billing", list, [])
+        if not all(isinstance(entry, dict) for entry in billing):
+            raise OutcomeUnknown(f"upstream sent a task whose billing[] holds a non-object: {_excerpt(repr(billing))}")
+        created_at = _field(data, "create_time", int, 0)
+        return cls(
+            task_id=task_id,
+            task_status=_NEW_STATUSES.get(status, status),
+            task_status_msg=_field(data, "message", str, ""),
+            task_info={"external_task_id": external_id} if external_id else {},
+            # Kept under its own key, so whoever renders the result can tell it from a legacy task_result.
+            task_result={"outputs": _field(data, "outputs", list, [])},
+            final_unit_deduction=None,
+            created_at=created_at,
+            updated_at=_field(data, "update_time", int, created_at),
+            billing=tuple(billing),
+            generation=Generation.NEW,
+        )
+
+    @classmethod
+    def from_either_json(cls, data: object) -> UpstreamTask:
+        """Read a task object of either generation, told apart by its id field (`task_id` or `id`), as callbacks
+        may send either."""
+        if isinstance(data, Mapping) and "task_id" not in data and "id" in data:
+            return cls.from_new_json(data)
+        return cls.from_json(data)  # type: ignore[arg-type]  # from_json refuses a non-object itself
 
 
 class KlingClient:
@@ -96,11 +168,43 @@ class KlingClient:
         self.requests_sent = 0  # every request handed to the transport, answered or not
 
     async def create(
-        self, channel: ChannelCredentials, family: str, action: str, body: Mapping[str, object]
+        self,
+        channel: ChannelCredentials,
+        family: str,
+        action: str,
+        body: Mapping[str, object],
+        *,
+        generation: Generation = Generation.LEGACY,
     ) -> UpstreamTask:
-        """Create a task; the answer carries only its id, status, info and times."""
-        response = await self._send(channel, "POST", f"/v1/{family}/{action}", content=orjson.dumps(dict(body)))
-        return UpstreamTask.from_json(self._data(channel, response, dict))
+        """Create a task (legacy: at `/v1/{family}/{action}`; new: at `/{action}`, the `<product>/<model>` path);
+        the answer carries only its id, status, external id and times."""
+        new = generation is Generation.NEW
+        path = f"/{action}" if new else f"/v1/{family}/{action}"
+        response = await self._send(channel, "POST", path, content=orjson.dumps(dict(body)), generation=generation)
+        data = self._data(channel, response, dict)
+        return UpstreamTask.from_new_json(data) if new else UpstreamTask.from_json(data)
+
+    async def tasks_by_ids(self, channel: ChannelCredentials, task_ids: Sequence[str]) -> builtins.list[UpstreamTask]:
+        """Fetch up to 20 tasks by their upstream ids with one `GET /tasks`; ids the upstream does not know are
+        simply missing from the answer."""
+        return await self._query_tasks(channel, "task_ids", task_ids)
+
+    async def tasks_by_external_ids(
+        self, channel: ChannelCredentials, external_ids: Sequence[str]
+    ) -> builtins.list[UpstreamTask]:
+        """Fetch up to 20 tasks by their external ids with one `GET /tasks`; unknown ones are missing."""
+        return await self._query_tasks(channel, "external_task_ids", external_ids)
+
+    async def _query_tasks(
+        self, channel: ChannelCredentials, name: str, ids: Sequence[str]
+    ) -> builtins.list[UpstreamTask]:
+        if not 1 <= len(ids) <= TASKS_PER_QUERY:
+            raise ValueError(f"one GET /tasks names 1 to {TASKS_PER_QUERY} ids, not {len(ids)}")
+        if any(not value or "," in value for value in ids):
+            raise ValueError(f"{name} must be non-empty and hold no comma: the upstream splits the list on commas")
+        params = {name: ",".join(ids)}
+        response = await self._send(channel, "GET", "/tasks", params=params, generation=Generation.NEW)
+        return [UpstreamTask.from_new_json(item) for item in self._data(channel, response, builtins.list)]
 
     async def get(self, channel: ChannelCredentials, family: str, action: str, reference: str) -> UpstreamTask | None:
         """Fetch one task by task_id or external_task_id; return None when the upstream does not know it."""
@@ -134,10 +238,11 @@ class KlingClient:
         path: str,
         *,
         content: bytes | None = None,
-        params: Mapping[str, int] | None = None,
+        params: Mapping[str, int | str] | None = None,
+        generation: Generation = Generation.LEGACY,
     ) -> httpx.Response:
-        """Send one signed request; raise the matching error when no answer came back."""
-        headers = {"Authorization": f"Bearer {self._tokens.token(channel.access_key, channel.secret_key)}"}
+        """Send one authorized request; raise the matching error when no answer came back."""
+        headers = {"Authorization": f"Bearer {self._bearer(channel, generation)}"}
         if content is not None:
             headers["Content-Type"] = "application/json"
         self.requests_sent += 1
@@ -154,14 +259,31 @@ class KlingClient:
                 f"lost the upstream at {channel.base_url} during {method} {path}: {_describe(error)}"
             ) from error
 
+    def _bearer(self, channel: ChannelCredentials, generation: Generation) -> str:
+        """Choose the credential of a request: the API key wherever the channel has one, else a signed JWT.
+
+        The new generation accepts nothing but the API key (a JWT there is refused 401/1002). The legacy one takes
+        either; the key is preferred there too, because it never expires (no token can lapse between signing and
+        arrival, nor be refused for a clock off by minutes) and costs no signing.
+        """
+        if channel.api_key is not None:
+            return channel.api_key
+        pair = channel.pair
+        if generation is Generation.NEW or pair is None:
+            raise ChannelMisconfigured(
+                f"the channel at {channel.base_url} has no API key, which the new generation's endpoints require; "
+                "add one with `kling-gateway channels update NAME --api-key KEY`"
+            )
+        return self._tokens.token(*pair)
+
     def _data(self, channel: ChannelCredentials, response: httpx.Response, expected: type[T]) -> T:
         """Return the `data` of a success answer, or raise the error the answer stands for."""
         envelope = _envelope(response)
         code = _code(envelope)
         if not response.is_success:
-            if code in CREDENTIAL_CODES:
+            if code in CREDENTIAL_CODES and channel.pair is not None:
                 # An expired or refused token would otherwise be reused until its planned refresh.
-                self._tokens.forget(channel.access_key, channel.secret_key)
+                self._tokens.forget(*channel.pair)
             message = envelope.get("message") if envelope is not None else None
             request_id = envelope.get("request_id") if envelope is not None else None
             raise error_for_answer(

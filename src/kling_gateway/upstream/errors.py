@@ -27,6 +27,10 @@ class ChannelUnavailable(UpstreamError):
     """The channel cannot take work now; the request may go to another channel."""
 
 
+class ChannelMisconfigured(ChannelUnavailable):
+    """The upstream refused the channel's credentials; it takes no task until an admin updates them."""
+
+
 class ChannelBusy(ChannelUnavailable):
     """The channel is at its concurrency or rate limit."""
 
@@ -85,6 +89,8 @@ def _error_class(http_status: int, code: int | None) -> type[UpstreamError]:
     # A 5xx may have been raised after the work was done (the sandbox's lost responses are exactly that).
     if http_status >= 500:
         return OutcomeUnknown
+    if code is not None and code in CREDENTIAL_CODES:
+        return ChannelMisconfigured
     if code is not None and code in _BY_CODE:
         return _BY_CODE[code]
     # A bare 429 comes from something in front of Kling limiting the rate: nothing was created.

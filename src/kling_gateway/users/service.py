@@ -120,16 +120,14 @@ class CreditRates(NamedTuple):
 
 
 def rates_of(user: User, settings: Settings) -> CreditRates:
-    """Price one credit of each package for this user in micro-yuan: their own rate or the default."""
+    """Price one video, image and audio credit for this user in micro-yuan: their own rate or the default."""
     return _rates(user.video_rate_micros, user.image_rate_micros, user.audio_rate_micros, settings)
 
 
 async def credit_rates(session: Executor, *, user_id: int, settings: Settings) -> CreditRates:
-    """Price one credit of each package for a user, by id: their own rate or the default."""
-    query = select(USERS.c.video_rate_micros, USERS.c.image_rate_micros, USERS.c.audio_rate_micros).where(
-        USERS.c.id == user_id
-    )
-    video, image, audio = (await session.execute(query)).one()
+    """Price one video, image and audio credit for a user, by id: their own rate or the default."""
+    columns = (USERS.c.video_rate_micros, USERS.c.image_rate_micros, USERS.c.audio_rate_micros)
+    video, image, audio = (await session.execute(select(*columns).where(USERS.c.id == user_id))).one()
     return _rates(video, image, audio, settings)
 
 
