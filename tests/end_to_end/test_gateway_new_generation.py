@@ -14,8 +14,9 @@ import pytest
 from kling_gateway.api.examples import NEW_CREATE_EXAMPLES
 from kling_gateway.kling.schemas import NEW_ACTIONS, ActionSpec
 from kling_gateway.upstream import client as upstream_client
+from tests.conftest import CallbackReceiver
 from tests.factories import store
-from tests.gateway import RunningGateway
+from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import wait_for
 
 FINAL = ("succeeded", "failed")
@@ -35,6 +36,14 @@ def needs_new_generation_upstream(gateway: RunningGateway) -> None:
         pytest.skip("neither the sandbox nor the upstream client speaks the new generation yet")
 
 
+@pytest.fixture
+def keyed(gateway_factory: GatewayFactory) -> RunningGateway:
+    """A gateway whose one channel has the sandbox account's API key (the new generation takes nothing else)."""
+    gateway = gateway_factory(channels=0)
+    gateway.admin.channel("keyed", gateway.sandbox.url, gateway.sandbox.account, api_key=True)
+    return gateway
+
+
 def example(spec: ActionSpec) -> dict[str, Any]:
     return dict(NEW_CREATE_EXAMPLES[spec.action.partition("/")[0]])
 
@@ -52,9 +61,9 @@ def record_when_final(client: httpx.Client, platform_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("spec", list(NEW_ACTIONS.values()), ids=lambda spec: spec.action)
-def test_every_new_generation_model_submits_and_finishes(gateway: RunningGateway, spec: ActionSpec) -> None:
-    needs_new_generation_upstream(gateway)
-    with gateway.client() as alice:
+def test_every_new_generation_model_submits_and_finishes(keyed: RunningGateway, spec: ActionSpec) -> None:
+    needs_new_generation_upstream(keyed)
+    with keyed.client() as alice:
         answer = alice.post(f"/kling/{spec.action}", json=example(spec) | {"options": {"external_task_id": "mine-1"}})
         assert answer.status_code == 200, answer.text
         created = answer.json()["data"]
@@ -88,9 +97,9 @@ def test_a_bad_new_body_is_refused_before_anything_is_held_or_sent(gateway: Runn
 
 
 @pytest.mark.skipif(TURBO_T2V not in NEW_ACTIONS, reason="the new generation's schemas are not registered yet")
-def test_openai_videos_with_a_path_model_go_to_the_new_generation(gateway: RunningGateway) -> None:
-    needs_new_generation_upstream(gateway)
-    with gateway.client() as alice:
+def test_openai_videos_with_a_path_model_go_to_the_new_generation(keyed: RunningGateway) -> None:
+    needs_new_generation_upstream(keyed)
+    with keyed.client() as alice:
         body = {"model": "kling-3.0-turbo", "prompt": "a fox", "seconds": "5", "size": "1280x720"}
         answer = alice.post("/v1/videos", json=body)
         assert answer.status_code == 200, answer.text
@@ -104,7 +113,7 @@ def test_openai_videos_with_a_path_model_go_to_the_new_generation(gateway: Runni
         assert refused.json()["error"]["param"] == "seconds"
 
 
-def test_the_video_routes_render_a_new_style_task(gateway_factory: Any) -> None:
+def test_the_video_routes_render_a_new_style_task(gateway_factory: GatewayFactory) -> None:
     gateway: RunningGateway = gateway_factory(worker=False)
     task = store(
         gateway,
@@ -126,3 +135,28 @@ def test_the_video_routes_render_a_new_style_task(gateway_factory: Any) -> None:
         assert (flat["status"], flat["url"], flat["metadata"]["duration"]) == ("completed", NEW_OUTPUT["url"], 3.041)
         listed = alice.get("/v1/videos").json()["data"]
         assert [video["id"] for video in listed] == [task.platform_id]
+
+
+def test_a_new_style_tasks_client_callbacks_carry_its_new_record(
+    gateway_factory: GatewayFactory, callback_receiver: CallbackReceiver
+) -> None:
+    gateway = gateway_factory(channels=0, allow_private_callbacks=True)
+    gateway.admin.channel("keyed", gateway.sandbox.url, gateway.sandbox.account, api_key=True)
+    needs_new_generation_upstream(gateway)
+    options = {"callback_url": callback_receiver.url, "external_task_id": "mine-cb"}
+    with gateway.client() as alice:
+        answer = alice.post(f"/{TURBO_T2V}", json={"prompt": "a fox", "options": options})
+        assert answer.status_code == 200, answer.text
+        final = record_when_final(alice, answer.json()["data"]["platform_id"])
+
+    def bodies() -> list[dict[str, Any]]:
+        return [orjson.loads(body) for _, body in callback_receiver.received]
+
+    wait_for(lambda: any(body["status"] == final["status"] for body in bodies()), "the final callback")
+    last = next(body for body in bodies() if body["status"] == final["status"])
+    assert last.keys() == final.keys()
+    assert (last["platform_id"], last["external_id"], last["outputs"]) == (
+        final["platform_id"],
+        "mine-cb",
+        final["outputs"],
+    )
