@@ -1,4 +1,4 @@
-"""Rule by rule, per model, the twelve model-in-path bodies (2026 §3.3-3.6): accepted as each allows, refused naming the field."""
+"""Rule by rule and model by model, the model-in-path bodies (2026 §3.3-3.6): accepted, or refused naming the field."""
 
 import base64
 from typing import Any
