@@ -4,6 +4,7 @@ a path model and render its tasks."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -60,6 +61,10 @@ def test_every_new_generation_model_submits_and_finishes(keyed: RunningGateway, 
             assert [output["type"] for output in record["outputs"]] == ["video"]
             assert record["billing"]
             assert record["billing"][0]["package_type"] == "video"
+            # Held at least what it costs, and charged exactly the upstream's deduction at ¥1 a video credit.
+            money = keyed.admin.ledger(created["platform_id"])
+            charged = sum(round(Decimal(entry["amount"]) * 1_000_000) for entry in record["billing"])
+            assert money["hold"] >= -money["charge"] == charged > 0
         legacy = alice.get(f"/v1/videos/{created['platform_id']}").json()  # the OpenAI shape sees it too
         assert legacy["status"] in ("completed", "failed")
 
