@@ -116,6 +116,8 @@ def _parameters(document: dict[str, Any], path: str) -> dict[str, dict[str, Any]
 def test_the_gateway_answers_as_its_openapi_document_says(gateway_factory: GatewayFactory, tmp_path: Path) -> None:
     # Some tasks fail upstream, so failed tasks are rendered too; the packs never run out.
     gateway = gateway_factory(sandbox={"failure_rate": 0.25, "resource_pack_units": 10**9}, listen=True)
+    # The channel has both credentials, so the model-in-path routes reach the upstream too.
+    gateway.admin.update_channel_credentials("sandbox-1", api_key=gateway.sandbox.account.api_key)
     key = gateway.admin.user("fuzzer", balance_yuan="100000000")
     with gateway.http({"Authorization": f"Bearer {key}"}) as client:
         seeded = seed_tasks(gateway, client)

@@ -135,3 +135,5 @@ def test_a_listing_defaults_to_the_last_thirty_days_and_a_hundred_tasks() -> Non
     assert read_listing({"end_time": "5000", "start_time": 10}, now_ms=0).end_ms == 5000
     with pytest.raises(InvalidBody, match="request body must be a JSON object"):
         read_listing([1], now_ms=0)
+    with pytest.raises(InvalidBody, match=r"must be a JSON object \(got null\)"):
+        read_listing(None, now_ms=0)  # no body reads as {} at the edge; a JSON null is not a listing

@@ -64,10 +64,8 @@ def read_id_query(params: Mapping[str, str]) -> IdQuery:
 
 def read_listing(body: object, *, now_ms: int) -> Listing:
     """Read a `POST /tasks` body: times as numbers or digit strings (ms), limit 1-500, status/product filters."""
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise InvalidBody("request body must be a JSON object")
+    if not isinstance(body, dict):  # no body at all reads as {}; a JSON null, list or number is not a listing
+        raise InvalidBody(f"request body must be a JSON object (got {shown(body)}); send {{}} for the defaults")
     unknown = [name for name in body if name not in LISTING_FIELDS]
     if unknown:
         raise InvalidBody(
