@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -210,26 +210,21 @@ class Audit:
         return table
 
     def generation_table(self) -> Table:
-        """Lay the figures of each API generation out as a table."""
+        """Lay the figures of each API generation out as a table, a column each."""
         table = Table(title="Audit: per API generation")
-        for column in (
-            "generation",
-            "tasks",
-            "finished (succeed / failed)",
-            "upstream tasks",
-            "charged",
-            "deducted × rate",
-        ):
-            table.add_column(column, justify="left" if column == "generation" else "right")
-        for name, figures in self.generations.items():
-            table.add_row(
-                name,
-                str(figures.tasks),
-                f"{figures.finished} ({figures.succeeded} / {figures.failed})",
-                str(figures.upstream_tasks),
-                f"¥{format_yuan(figures.charged_micros)}",
-                f"¥{format_yuan(figures.deducted_micros)}",
-            )
+        table.add_column("measure")
+        for name in self.generations:
+            table.add_column(name, justify="right")
+        figures = self.generations.values()
+        rows: tuple[tuple[str, Callable[[GenerationFigures], str]], ...] = (
+            ("tasks stored", lambda f: str(f.tasks)),
+            ("finished (succeed / failed)", lambda f: f"{f.finished} ({f.succeeded} / {f.failed})"),
+            ("upstream tasks", lambda f: str(f.upstream_tasks)),
+            ("charged", lambda f: f"¥{format_yuan(f.charged_micros)}"),
+            ("deducted × rate", lambda f: f"¥{format_yuan(f.deducted_micros)}"),
+        )
+        for label, shown in rows:
+            table.add_row(label, *(shown(one) for one in figures))
         return table
 
     def print(self, console: Console) -> None:
