@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kling_gateway.store.models import USERS
+from kling_gateway.clock import now_ms
+from kling_gateway.kling.schemas import Family
+from kling_gateway.store.models import TASKS, USERS
 from kling_gateway.store.records import TaskDraft
+from kling_gateway.tasks import repository
+from kling_gateway.tasks.ids import new_platform_id
+
+if TYPE_CHECKING:
+    from tests.gateway import RunningGateway
 
 
 async def user_id_of_new_user(session: AsyncSession, *, name: str, created_at: int) -> int:
@@ -42,3 +51,33 @@ def task_draft(*, platform_id: str, user_id: int, created_at: int, **fields: Any
         "expected_ms": None,
     }
     return TaskDraft(platform_id=platform_id, user_id=user_id, created_at=created_at, **(defaults | fields))
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored task and the ids it answers to."""
+
+    platform_id: str
+    upstream_id: str | None
+    external_id: str | None
+
+
+def store(gw: RunningGateway, user: str, *, age_ms: int, **columns: Any) -> Stored:
+    """Store a task of a user as the worker leaves it (status, result, deductions), `age_ms` old."""
+    family = columns.pop("family", "videos")
+    platform_id = new_platform_id(Family(family))
+    changes = {name: columns.pop(name) for name in list(columns) if name not in _DRAFT_FIELDS}
+    created_at = now_ms() - age_ms
+
+    async def work(session: Any) -> None:
+        user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == user))).scalar_one()
+        draft = task_draft(platform_id=platform_id, user_id=user_id, created_at=created_at, family=family, **columns)
+        task = await repository.insert(session, draft)
+        if changes:
+            await session.execute(TASKS.update().where(TASKS.c.id == task.id).values(**changes))
+
+    gw.admin._run(work)
+    return Stored(platform_id, changes.get("upstream_task_id"), columns.get("external_task_id"))
+
+
+_DRAFT_FIELDS = {"action", "external_task_id", "pack_type", "generation", "sync_call", "model", "seconds"}

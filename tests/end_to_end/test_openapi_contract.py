@@ -18,9 +18,12 @@ import httpx
 import pytest
 
 from kling_gateway.api.examples import CREATE_EXAMPLES
+from kling_gateway.api.kling_routes import SERVED_ACTIONS
+from kling_gateway.api.new_routes import PREFIXES as NEW_PREFIXES
 from kling_gateway.api.openai_videos import DEFAULT_LIMIT, LIMIT_RANGE
 from kling_gateway.kling.paths import DEFAULT_PAGE_SIZE, PAGE_NUM_RANGE, PAGE_SIZE_RANGE
-from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec, Family, parse_create_body
+from kling_gateway.kling.schemas import NEW_ACTIONS, ActionSpec, Family, parse_create_body
+from kling_gateway.tasks.session_calls import RELAYED_CALLS
 from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import wait_until
 
@@ -48,7 +51,7 @@ POINT = {"x": 0.5, "y": 0.4}
 
 
 def test_every_create_example_is_a_valid_body() -> None:
-    assert CREATE_EXAMPLES.keys() == ACTIONS.keys()
+    assert CREATE_EXAMPLES.keys() == SERVED_ACTIONS.keys()
     for (family, action), body in CREATE_EXAMPLES.items():
         parse_create_body(family, action, body)
 
@@ -62,12 +65,14 @@ def test_the_document_lists_every_route_and_the_docs_page_answers(gateway_factor
     kling = {
         (method, f"{prefix}/{spec.family}/{spec.action}{tail}")
         for prefix in PREFIXES
-        for spec in ACTIONS.values()
+        for spec in SERVED_ACTIONS.values()
         for method, tail in (("POST", ""), ("GET", ""), ("GET", "/{task_id}"))
     }
-    assert len(kling) == 16 * 2 * 3
-    sessions = {("POST", f"{prefix}/videos/{call}") for prefix in PREFIXES for call in SYNC_CALLS}
-    assert listed == kling | set(OPENAI_OPERATIONS) | set(NEW_API_OPERATIONS) | sessions
+    assert len(kling) == 18 * 2 * 3
+    sessions = {("POST", f"{prefix}/{family}/{call}") for prefix in PREFIXES for family, call in RELAYED_CALLS}
+    new = {("POST", f"{prefix}/{spec.action}") for prefix in NEW_PREFIXES for spec in NEW_ACTIONS.values()}
+    new |= {(method, f"{prefix}/tasks") for prefix in NEW_PREFIXES for method in ("GET", "POST")}
+    assert listed == kling | set(OPENAI_OPERATIONS) | set(NEW_API_OPERATIONS) | sessions | new
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in docs.text
@@ -157,7 +162,7 @@ def seed_tasks(gateway: RunningGateway, client: httpx.Client) -> dict[ActionSpec
     bodies |= upstream_references(client, source)
     seeded: dict[ActionSpec, list[str]] = {}
     for number, (key, body) in enumerate(bodies.items()):
-        spec, external_id = ACTIONS[key], f"seed-{number}"
+        spec, external_id = SERVED_ACTIONS[key], f"seed-{number}"
         path = f"/v1/{spec.family}/{spec.action}"
         created = client.post(path, json=body | {"external_task_id": external_id})
         assert created.status_code == 200, created.text

@@ -51,7 +51,9 @@ def test_identify_face_by_url_answers_the_upstreams_data_in_the_kling_envelope(g
         assert face["end_time"] == 5000
         assert data["final_unit_deduction"] == "0.05"  # the upstream bills identify-face since 2026
         assert holder(gateway, SessionKind.FACE, data["session_id"]) == gateway.sandbox.account
-    assert gateway.admin.entry_kinds("alice") == ["top_up"]  # no charge, no hold
+    # Each call's price is held and released, and its own deduction (0.05 credits at ¥1) is charged once.
+    assert gateway.admin.entry_kinds("alice") == ["top_up", *(["hold", "release", "charge"] * 2)]
+    assert gateway.admin.money("alice") == (1000_000_000 - 2 * 50_000, 0)
 
 
 def test_the_selection_calls_follow_their_session_to_its_account(gateway_factory: GatewayFactory) -> None:

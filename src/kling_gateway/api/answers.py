@@ -75,6 +75,66 @@ class KlingSessionAnswer(_Body):
     )
 
 
+# -- Kling's new generation: its create answer and `/tasks` --------------------------------------------------------
+
+
+class NewTaskCreated(_Body):
+    id: str | None = Field(description="The upstream task id; null until the upstream has accepted the task")
+    platform_id: str = Field(description="The gateway's id, given at submit and never changed")
+    status: Literal["submitted", "processing", "succeeded", "failed"]
+    create_time: int
+    update_time: int
+    external_id: str = Field(description="Your external_task_id, as you sent it; empty if you sent none")
+
+
+class NewTaskCreateAnswer(_Body):
+    """`kling` dialect of a new-generation create: Kling's new-style answer, plus the gateway's `platform_id`."""
+
+    code: Literal[0]
+    message: str
+    request_id: str
+    data: NewTaskCreated
+
+
+class NewTaskRecord(_Body):
+    """A task of either generation as Kling's `/tasks` shows it, plus the gateway's `platform_id`."""
+
+    id: str | None = Field(description="The upstream task id; null until the upstream has accepted the task")
+    platform_id: str
+    status: Literal["submitted", "processing", "succeeded", "failed"]
+    message: str = Field(description="Why the task failed; empty otherwise")
+    create_time: int
+    update_time: int
+    external_id: str = Field(description="Your external_task_id (never the id the gateway sends upstream), or empty")
+    outputs: list[dict[str, Any]] = Field(description="Typed results: video, image, audio, voice or element")
+    billing: list[dict[str, Any]] = Field(description="The upstream's deductions: charge_type, amount, package_type")
+
+
+class NewTaskRecordsAnswer(_Body):
+    """`GET /tasks`: your tasks among the ids asked for, in the order asked; ids not yours are left out."""
+
+    code: Literal[0]
+    message: str
+    request_id: str
+    data: list[NewTaskRecord]
+
+
+class NewTaskPage(_Body):
+    result: list[NewTaskRecord]
+    count: int = Field(description="Records in this page")
+    next_cursor: str = Field(description="Send as cursor for the next page; empty after the last")
+    has_more: bool
+
+
+class NewTaskPageAnswer(_Body):
+    """`POST /tasks`: a page of your tasks, newest first."""
+
+    code: Literal[0]
+    message: str
+    request_id: str
+    data: NewTaskPage
+
+
 # -- task (seed 003) ---------------------------------------------------------------------------------------------
 
 
@@ -221,5 +281,32 @@ class TaskPage(RootModel[KlingTaskListAnswer | TaskListAnswer | VideoTaskList]):
 
 class DialectError(RootModel[KlingError | TaskError | OpenAiError]):
     """An error, in the dialect the request speaks (as far as it is known when the error happens)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class TaskFilter(_Body):
+    key: Literal["status", "product_type"]
+    values: list[str] = Field(
+        min_length=1, description="status: submitted, processing, succeeded, failed; product_type: video, image, try_on"
+    )
+
+
+class TaskListing(_Body):
+    """`POST /tasks`: which of your tasks to list (every field may be left out)."""
+
+    start_time: int | str | None = Field(
+        default=None, description="Unix ms, a number or digits; default end_time - 30 days"
+    )
+    end_time: int | str | None = Field(default=None, description="Unix ms, a number or digits; default now")
+    cursor: str | None = Field(default=None, description="An earlier answer's next_cursor; it keeps that window")
+    limit: int = Field(default=100, ge=1, le=500)
+    filters: list[TaskFilter] | None = Field(
+        default=None, description="Values of one key are alternatives; keys must all hold"
+    )
+
+
+class NewCreated(RootModel[NewTaskCreateAnswer | TaskAnswer | VideoTask]):
+    """The new task: Kling's new-style create answer in the `kling` dialect, else the dialect's task body."""
 
     model_config = ConfigDict(defer_build=True)

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kling_gateway.api import documentation, openai_videos, responses, session_routes, video_generations
+from kling_gateway.api import documentation, new_routes, openai_videos, responses, session_routes, video_generations
 from kling_gateway.api.deps import invalid_request
 from kling_gateway.api.kling_routes import KlingRoutes
 from kling_gateway.api.query_lane import TaskQueryLane
@@ -50,7 +50,8 @@ def create_app(
         title="kling-gateway",
         summary="Kling video and image generation for many users over a pool of upstream accounts",
         description="Every task route answers in the shape the caller speaks: `X-Response-Format: kling|task|video`, "
-        "else the key's default, else `kling`. The OpenAI videos API and the new-api route have shapes of their own.",
+        "else the key's default, else `kling`. The OpenAI videos API and the new-api route have shapes of their own. "
+        "Kling's new generation (`/{product}/{model}`, `/tasks`) is served on `/kling/…` and at the root, by API key.",
         version="0.1.0",
         lifespan=lifespan,
         default_response_class=responses.JsonAnswer,
@@ -69,9 +70,11 @@ def create_app(
     kling_routes = KlingRoutes(runtime)
     kling_routes.mount(app)  # first: /v1/videos/text2video is Kling's, not an OpenAI video id
     session_routes.mount(app)
+    new_routes.mount(app)
     openai_videos.mount(app)
     video_generations.mount(app)
     kling_routes.mount_fallback(app)
+    new_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
     return app
 

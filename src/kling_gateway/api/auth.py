@@ -103,6 +103,25 @@ class KeyCache:
         return key
 
 
+NO_TOKENS_HERE = (
+    "Authentication error. The current API does not support AK/SK; use the gateway API key (sk-…) of your key "
+    "as `Authorization: Bearer sk-…`"
+)
+"""Kling's answer to a JWT on a new-generation endpoint (reference 2026 §2.3), pointing at the gateway's own keys."""
+
+
+async def api_key_caller(keys: KeyCache, request: Request) -> Principal:
+    """Authenticate a request to a new-generation endpoint, which takes a static API key only, as Kling's do: a
+    gateway `sk-` key works, a JWT signed with a key's access key and secret key is refused with 401/1002."""
+    try:
+        token = signing.bearer_token(request.headers.get("authorization"))
+    except signing.TokenRefused as refused:
+        raise Unauthenticated(refused.message, refused.code) from None
+    if not token.startswith(KEY_MARKER):
+        raise Unauthenticated(NO_TOKENS_HERE, KlingCode.AUTH_INVALID)
+    return await caller(keys, request)
+
+
 async def caller(keys: KeyCache, request: Request) -> Principal:
     """Authenticate a request and count it against its key; from then on its errors speak the key's default
     dialect (a 429 for the key's own rate included)."""

@@ -21,7 +21,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from starlette.requests import Request
 
 from kling_gateway.api import responses
-from kling_gateway.api.auth import KeyCache, caller
+from kling_gateway.api.auth import KeyCache, api_key_caller, caller
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.dialects import DIALECT_HEADER, Dialect
 from kling_gateway.errors import InvalidRequest
@@ -97,6 +97,22 @@ async def get_speaker(request: Request) -> Speaker:
 # rather than declared (the document says both): FastAPI analyses every dependency of every route anew as the app
 # is made, building a validator per parameter, and for a hundred routes that is most of the cost of making an app.
 SpeakerDep = Annotated[Speaker, Depends(get_speaker)]
+
+
+async def get_api_key_speaker(request: Request) -> Speaker:
+    """Authenticate a request to a new-generation route by its API key alone, and settle its dialect."""
+    owner = await api_key_caller(_runtime(request).keys, request)
+    return Speaker(owner, responses.choose_dialect(request, owner.dialect, request.headers.get(DIALECT_HEADER)))
+
+
+async def get_api_key_kling_caller(request: Request) -> Principal:
+    """Authenticate a request to `/tasks` by its API key alone: every answer is in the Kling envelope."""
+    request.state.dialect = Dialect.KLING
+    return await api_key_caller(_runtime(request).keys, request)
+
+
+ApiKeySpeakerDep = Annotated[Speaker, Depends(get_api_key_speaker)]
+ApiKeyKlingCallerDep = Annotated[Principal, Depends(get_api_key_kling_caller)]
 
 
 async def read_json(request: Request) -> Any:

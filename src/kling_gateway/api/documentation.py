@@ -25,20 +25,27 @@ from kling_gateway.api import answers
 from kling_gateway.api.examples import (
     CREATE_EXAMPLES,
     GENERATION_CREATE_EXAMPLE,
+    NEW_CREATE_EXAMPLES,
     OPENAI_CREATE_EXAMPLE,
     SESSION_CALL_EXAMPLES,
 )
 from kling_gateway.api.video_requests import GenerationCreate, OpenAiVideoCreate
 from kling_gateway.dialects import DIALECT_HEADER, Dialect
-from kling_gateway.kling.schemas import ACTIONS, SYNC_CALLS, ActionSpec
+from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, SYNC_CALLS, V1_ADDITIONS, ActionSpec, Family
+from kling_gateway.tasks.billed_calls import BILLED_CALLS
+from kling_gateway.tasks.session_calls import call_schema
 
 COMPONENTS = "#/components/schemas/"
 AUTH_SCHEME = "BearerAuth"
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     *(spec.schema for spec in ACTIONS.values()),
+    *(spec.schema for spec in V1_ADDITIONS.values() if spec.family is Family.AUDIO),
+    *(spec.schema for spec in NEW_ACTIONS.values()),
     *SYNC_CALLS.values(),
+    *(call.schema for call in BILLED_CALLS.values()),
     OpenAiVideoCreate,
     GenerationCreate,
+    answers.TaskListing,  # read by `tasks.listing` as Kling reads it; the model only documents it
 )
 _ERROR_STATUSES = {
     400: "The request is not valid: the message says which field and what is allowed",
@@ -170,24 +177,100 @@ def task_list(spec: ActionSpec, prefix: str) -> dict[str, Any]:
     )
 
 
-def session_call(call: str, prefix: str) -> dict[str, Any]:
-    """Document one of Kling's synchronous session calls."""
+def session_call(family: Family, call: str, prefix: str) -> dict[str, Any]:
+    """Document one of Kling's synchronous calls."""
     opens = call in ("identify-face", "multi-elements/init-selection")
+    billed = BILLED_CALLS.get((family, call))
+    charge = (
+        f"Answers at once. Billed like a task: {billed.price_units} credits of the {billed.package} pack are held "
+        "(the balance must cover them), and the call's own `final_unit_deduction` is charged once it answers; the "
+        "call is kept as a finished task (never listed by `/tasks`). "
+        if billed is not None
+        else "Answers at once, with no task and no charge. "
+    )
+    where = (
+        "A `video_id` must be a video of one of your tasks and the call goes to the upstream account that made "
+        "it; a `video_url` goes to any account. The `session_id` answered is yours, on that account."
+        if opens
+        else "The `session_id` must be one you opened here; the call goes to the upstream account that holds it."
+        if family is Family.VIDEOS and call.startswith("multi-elements/")
+        else "It goes to any upstream account."
+    )
     return _operation(
         f"Call {call} (synchronous)",
-        "call_" + f"{_where(prefix)}_videos_{call}".replace("/", "_").replace("-", "_"),
+        "call_" + f"{_where(prefix)}_{family}_{call}".replace("/", "_").replace("-", "_"),
         answers.KlingSessionAnswer,
         "The upstream's answer",
         _errors(answers.KlingError, 400, 401, 429, 500, 503),
-        description="Answers at once, with no task and no charge. "
-        + (
-            "A `video_id` must be a video of one of your tasks and the call goes to the upstream account that made "
-            "it; a `video_url` goes to any account. The `session_id` answered is yours, on that account."
-            if opens
-            else "The `session_id` must be one you opened here; the call goes to the upstream account that holds it."
-        )
-        + " Always in the Kling envelope.",
-        openapi_extra=_request_body(SYNC_CALLS[call], SESSION_CALL_EXAMPLES[call]),
+        description=charge + where + " Always in the Kling envelope.",
+        openapi_extra=_request_body(call_schema(family, call), SESSION_CALL_EXAMPLES[call]),
+    )
+
+
+# -- Kling's new generation --------------------------------------------------------------------------------------
+
+_API_KEY_ONLY = (
+    " Like Kling's new-generation endpoints it takes an API key only: send a gateway key `sk-…`; a JWT signed with "
+    "a key's access key and secret key is refused with 401 (code 1002)."
+)
+
+
+def new_create(spec: ActionSpec, prefix: str) -> dict[str, Any]:
+    """Document a new-generation create route (`/{product}/{model}`)."""
+    product = spec.action.partition("/")[0]
+    return _operation(
+        f"Create a {spec.action} task (new generation)",
+        "create_" + f"{_where(prefix)}_{spec.action}".replace("/", "_").replace("-", "_").replace(".", "_"),
+        answers.NewCreated,
+        "The new task (or the earlier one with the same options.external_task_id)",
+        _errors(answers.DialectError, 400, 401, 409, 429, 500, 503),
+        description=f"Validates the body as the official `/{spec.action}` endpoint does, holds the estimated cost and "
+        "sends the task to an upstream account. In the `kling` dialect the answer is Kling's new-style create answer "
+        "`data {id, status, create_time, update_time, external_id}` plus the gateway's `platform_id`; `id` is the "
+        "upstream's id once it has accepted the task, else null (query by `platform_id` meanwhile). Results are "
+        "queried through `/tasks`." + _API_KEY_ONLY,
+        openapi_extra=_request_body(spec.schema, NEW_CREATE_EXAMPLES[product]) | _SPEAKS_A_DIALECT,
+    )
+
+
+def tasks_query(prefix: str) -> dict[str, Any]:
+    """Document `GET /tasks`."""
+    return _operation(
+        "Query tasks by ids (new generation)",
+        f"query_{_where(prefix)}_tasks",
+        answers.NewTaskRecordsAnswer,
+        "Your tasks among those asked for",
+        _errors(answers.KlingError, 400, 401, 500),
+        description="`task_ids` (any of platform_id, task_id or external_task_id) or `external_task_ids`, comma "
+        "lists, at most 20 ids in all. Ids that name none of your tasks are left out, as Kling leaves out unknown "
+        "ones; the records come in the order asked. Tasks of both generations, never synchronous calls."
+        + _API_KEY_ONLY,
+    )
+
+
+def tasks_list(prefix: str) -> dict[str, Any]:
+    """Document `POST /tasks`."""
+    return _operation(
+        "List your tasks by cursor (new generation)",
+        f"list_{_where(prefix)}_tasks",
+        answers.NewTaskPageAnswer,
+        "A page of your tasks, newest first",
+        _errors(answers.KlingError, 400, 401, 500),
+        description="Body `{start_time, end_time, cursor, limit, filters}`: times in Unix ms (numbers or digit "
+        "strings; default the 30 days up to now), `limit` 1-500 (default 100), `filters` `[{key, values}]` with "
+        "`status` (submitted, processing, succeeded, failed) and `product_type` (video, image, try_on). A cursor "
+        "keeps the first page's window. Tasks of both generations, never synchronous calls." + _API_KEY_ONLY,
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": COMPONENTS + answers.TaskListing.__name__},
+                        "example": {"limit": 20, "filters": [{"key": "status", "values": ["succeeded"]}]},
+                    }
+                },
+            }
+        },
     )
 
 
@@ -196,7 +279,9 @@ def _op(spec: ActionSpec, prefix: str) -> str:
 
 
 def _where(prefix: str) -> str:
-    return "kling" if prefix.startswith("/kling") else "v1"
+    if prefix.startswith("/kling"):
+        return "kling"
+    return "v1" if prefix else "root"
 
 
 # -- the OpenAI videos API and the new-api route -----------------------------------------------------------------

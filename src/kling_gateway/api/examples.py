@@ -62,11 +62,15 @@ CREATE_EXAMPLES: Mapping[tuple[Family, str], dict[str, Any]] = MappingProxyType(
             "cloth_image": "https://cdn.example.com/in/shirt.png",
         },
         (Family.IMAGES, "editing/expand"): {"image": PICTURE, "up_expansion_ratio": 0.5},
+        (Family.AUDIO, "text-to-audio"): {"prompt": "rain on a tin roof", "duration": 5.0},
+        (Family.AUDIO, "video-to-audio"): {"video_url": "https://cdn.example.com/in/street.mp4"},
     }
 )
 SESSION_CALL_EXAMPLES: Mapping[str, dict[str, Any]] = MappingProxyType(
     {
         "identify-face": {"video_url": "https://cdn.example.com/in/speech.mp4"},
+        "image-recognize": {"image": PICTURE},
+        "tts": {"text": "hello there", "voice_id": "oversea_male1", "voice_language": "en"},
         "multi-elements/init-selection": {"video_url": "https://cdn.example.com/in/street.mp4"},
         "multi-elements/add-selection": {
             "session_id": SELECTION_SESSION_ID,
@@ -88,3 +92,24 @@ OPENAI_CREATE_EXAMPLE: Mapping[str, Any] = MappingProxyType(
 GENERATION_CREATE_EXAMPLE: Mapping[str, Any] = MappingProxyType(
     {"model": "kling-v1-6", "prompt": "a fox runs through fresh snow", "duration": 5, "size": "1280x720"}
 )
+NEW_CREATE_EXAMPLES: Mapping[str, dict[str, Any]] = MappingProxyType(
+    {
+        "text-to-video": {"prompt": "a fox runs through fresh snow", "settings": {"duration": 5}},
+        "image-to-video": {
+            "contents": [{"type": "first_frame", "url": PICTURE}, {"type": "prompt", "text": "the cat yawns"}],
+            "settings": {"duration": 5},
+        },
+        "omni-video": {
+            "contents": [{"type": "prompt", "text": "a paper boat on a rainy street"}],
+            "settings": {"aspect_ratio": "16:9", "duration": 5},
+        },
+        "motion-control": {
+            "contents": [
+                {"type": "image", "url": PICTURE},
+                {"type": "video", "url": "https://cdn.example.com/in/dance.mp4"},
+            ],
+            "settings": {"character_orientation": "image"},
+        },
+    }
+)
+"""A body each new-generation product takes, whatever its path model (by the product, the path's first segment)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import orjson
@@ -37,13 +38,17 @@ from kling_gateway.errors import MethodNotAllowed, NoSuchEndpoint
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling import paths
 from kling_gateway.kling.paths import DEFAULT_PAGE_SIZE
-from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family
+from kling_gateway.kling.schemas import ACTIONS, V1_ADDITIONS, ActionSpec, Family
 from kling_gateway.sync.receiver import take_callback
 from kling_gateway.upstream.callbacks import CALLBACK_PREFIX
 
 PREFIXES = ("/kling/v1", "/v1")
 FINISHED_CACHE_SIZE = 100_000  # rendered finished tasks kept per process (a few hundred bytes each)
 Handler = Callable[..., Awaitable[Response]]
+SERVED_ACTIONS: Mapping[tuple[Family, str], ActionSpec] = MappingProxyType(
+    dict(ACTIONS) | {key: spec for key, spec in V1_ADDITIONS.items() if spec.family is Family.AUDIO}
+)
+"""The asynchronous `/v1` endpoints the gateway serves: every legacy action, text-to-audio and video-to-audio."""
 TaskReference = Annotated[str, Path(description="The task's task_id, platform_id or external_task_id")]
 
 
@@ -58,7 +63,7 @@ class KlingRoutes:
     def mount(self, app: FastAPI) -> None:
         """Add one documented route per action, method and prefix."""
         for prefix in PREFIXES:
-            for spec in ACTIONS.values():
+            for spec in SERVED_ACTIONS.values():
                 path = f"{prefix}/{spec.family}/{spec.action}"
                 tags: list[str | Enum] = [f"{spec.family} (Kling)"]
                 create, list_tasks, one = self._bound(spec)
@@ -155,7 +160,8 @@ class _TidyPath:
         request = Request(scope, receive)
         try:
             family = paths.family_of(request.path_params["family"])
-            spec, reference = paths.split_task_path(family, paths.tidy_rest(request.path_params["rest"]))
+            rest = paths.tidy_rest(request.path_params["rest"])
+            spec, reference = paths.split_task_path(family, rest, SERVED_ACTIONS)
         except paths.BadPath as bad:
             raise NoSuchEndpoint(_with_actions(str(bad), request)) from None
         if request.method == "POST" and reference is not None:  # a task path that exists takes GET: say so
@@ -171,7 +177,7 @@ def _with_actions(message: str, request: Request) -> str:
     family = request.path_params.get("family")
     if family not in {member.value for member in Family}:
         return message
-    actions = ", ".join(spec.action for spec in ACTIONS.values() if spec.family == family)
+    actions = ", ".join(spec.action for spec in SERVED_ACTIONS.values() if spec.family == family)
     return f"{message}; the {family} actions are {actions}"
 
 

@@ -1,7 +1,9 @@
 """The OpenAI videos API on /v1/videos: create, retrieve, list and download, over the same tasks as every route.
 
 A `model` is a Kling model name; `size` picks Kling's aspect ratio and mode; `seconds` is Kling's duration; an
-`input_reference` picture makes the task an image2video one (`video_requests`). JSON and multipart bodies are both
+`input_reference` picture makes the task an image2video one (`video_requests`). A model of the new generation
+(`kling-3.0-turbo`) goes to its `text-to-video/<model>` or `image-to-video/<model>` endpoint, `seconds` and `size`
+becoming `settings.duration`, `aspect_ratio` and `resolution`. JSON and multipart bodies are both
 taken, as the official `openai` SDK sends them. Every answer, errors included, is OpenAI-style.
 """
 
@@ -23,10 +25,11 @@ from kling_gateway.api.runtime import Runtime
 from kling_gateway.api.video_requests import OpenAiVideoCreate, read_request, uploaded_picture
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import openai
-from kling_gateway.dialects.video import STATUS, first_output
+from kling_gateway.dialects.outputs import first_output
+from kling_gateway.dialects.video import STATUS
 from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound, UpstreamFailed
 from kling_gateway.keys.service import Principal
-from kling_gateway.kling.schemas import Family
+from kling_gateway.kling.schemas import Family, Generation
 from kling_gateway.store.records import TaskView
 
 PATH = "/v1/videos"
@@ -85,7 +88,10 @@ async def create(
     except InvalidRequest as invalid:
         invalid.param = OpenAiVideoCreate.KLING_NAMES.get(invalid.param or "", invalid.param)
         invalid.message += (
-            f" (read as Kling {spec.action}: model is model_name, seconds is duration, "
+            f" (read as Kling {spec.path}: seconds is settings.duration, size is settings.aspect_ratio and "
+            "settings.resolution, input_reference is the first_frame)"
+            if spec.generation is Generation.NEW
+            else f" (read as Kling {spec.action}: model is model_name, seconds is duration, "
             "size is mode and aspect_ratio, input_reference is image)"
         )
         raise

@@ -3,8 +3,9 @@ framework's per-request layers.
 
 A client polling its tasks sends these requests far more often than any other. Through FastAPI it passes four
 middlewares, a linear match over every route and the endpoint machinery, which cost more than reading and rendering
-the task. This middleware recognises the path itself (with the same `ACTIONS` table the routes are built from) and
-calls the very handler the documented route calls, so the answer, errors included, is the same byte for byte.
+the task. This middleware recognises the path itself (with the same `SERVED_ACTIONS` table the routes are built
+from) and calls the very handler the documented route calls, so the answer, errors included, is the same byte for
+byte.
 Everything else goes on to the app unchanged.
 """
 
@@ -17,15 +18,16 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kling_gateway.api import responses
-from kling_gateway.api.kling_routes import KlingRoutes
+from kling_gateway.api.kling_routes import SERVED_ACTIONS, KlingRoutes
 from kling_gateway.errors import GatewayError, ServerError
-from kling_gateway.kling.schemas import ACTIONS, Family
+from kling_gateway.kling.schemas import Family
 
 log = logging.getLogger(__name__)
 
 # `/kling/v1/videos/text2video/{id}` or `/v1/…`; an action may itself hold a slash, so the id is the last segment.
-TASK_PATH = re.compile(r"/(?:kling/)?v1/(videos|images)/([a-z0-9/-]+)/([^/]+)")
-LIST_PATH = re.compile(r"/(?:kling/)?v1/(videos|images)/([a-z0-9/-]+)")  # `…/text2video?pageNum=1&pageSize=30`
+TASK_PATH = re.compile(r"/(?:kling/)?v1/(videos|images|audio|general)/([a-z0-9/-]+)/([^/]+)")
+# `…/text2video?pageNum=1&pageSize=30`
+LIST_PATH = re.compile(r"/(?:kling/)?v1/(videos|images|audio|general)/([a-z0-9/-]+)")
 
 
 class TaskQueryLane:
@@ -43,11 +45,11 @@ class TaskQueryLane:
         spec, reference = None, None
         if (found := TASK_PATH.fullmatch(path)) is not None:
             family, action, reference = found.groups()
-            spec = ACTIONS.get((Family(family), action))
+            spec = SERVED_ACTIONS.get((Family(family), action))
         if reference is None or spec is None:  # not a task's path: perhaps a list's (an action may hold a slash)
             reference = None
             listed = LIST_PATH.fullmatch(path)
-            spec = None if listed is None else ACTIONS.get((Family(listed[1]), listed[2]))
+            spec = None if listed is None else SERVED_ACTIONS.get((Family(listed[1]), listed[2]))
         if spec is None:
             await self.app(scope, receive, send)
             return

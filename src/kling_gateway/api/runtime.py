@@ -13,6 +13,7 @@ from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.sync.worker import Worker
+from kling_gateway.tasks.listing import TaskRecords
 from kling_gateway.tasks.service import TaskService
 from kling_gateway.tasks.session_calls import SessionCalls
 from kling_gateway.upstream.client import KlingClient
@@ -37,7 +38,8 @@ class Runtime:
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)
         self.tasks = TaskService(self.db, self.client, settings, clock=self.clock)
-        self.sessions = SessionCalls(self.db, self.client)
+        self.sessions = SessionCalls(self.db, self.client, settings, clock=self.clock)
+        self.records = TaskRecords(self.db)
         self.keys = KeyCache.for_settings(self.db, settings, clock=self.clock)
         self.worker = Worker(self.db, self.client, settings, clock=self.clock) if run_worker else None
         self._stop = asyncio.Event()

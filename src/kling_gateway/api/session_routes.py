@@ -1,4 +1,5 @@
-"""The routes of Kling's synchronous session calls, on /kling/v1/videos/… and /v1/videos/….
+"""The routes of Kling's synchronous calls, on /kling/v1/… and /v1/…: the selection session calls, identify-face,
+image-recognize and TTS (the last three billed once from their own deduction, `tasks.billed_calls`).
 
 They exist only in Kling's API, so every answer, errors included, is in the Kling envelope whatever
 `X-Response-Format` asks for.
@@ -16,27 +17,26 @@ from kling_gateway.api.deps import JsonBody, KlingCallerDep, RuntimeDep
 from kling_gateway.api.kling_routes import PREFIXES, Handler
 from kling_gateway.dialects import kling
 from kling_gateway.kling.schemas import Family
-from kling_gateway.tasks.session_calls import SESSION_CALLS
-
-TAGS: list[str | Enum] = [f"{Family.VIDEOS} (Kling sessions)"]
+from kling_gateway.tasks.session_calls import RELAYED_CALLS
 
 
 def mount(app: FastAPI) -> None:
     """Add one documented POST route per call and prefix; before the Kling fallback, which would refuse them."""
     for prefix in PREFIXES:
-        for call in SESSION_CALLS:
+        for family, call in RELAYED_CALLS:
+            tags: list[str | Enum] = [f"{family} (Kling sessions)"]
             app.add_api_route(
-                f"{prefix}/{Family.VIDEOS}/{call}",
-                _relay(call),
+                f"{prefix}/{family}/{call}",
+                _relay(family, call),
                 methods=["POST"],
-                tags=TAGS,
-                **documentation.session_call(call, prefix),
+                tags=tags,
+                **documentation.session_call(family, call, prefix),
             )
 
 
-def _relay(call: str) -> Handler:
+def _relay(family: Family, call: str) -> Handler:
     async def relay(owner: KlingCallerDep, runtime: RuntimeDep, body: JsonBody) -> Response:
         """Relay one call upstream; answer with the upstream's `data` in a new envelope."""
-        return responses.json(kling.envelope(await runtime.sessions.call(owner, call, body)))
+        return responses.json(kling.envelope(await runtime.sessions.call(owner, call, body, family=family)))
 
     return relay

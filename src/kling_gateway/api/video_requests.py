@@ -18,13 +18,14 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJso
 from starlette.datastructures import UploadFile
 
 from kling_gateway.errors import InvalidRequest
-from kling_gateway.kling.schemas import ACTIONS, ActionSpec, Family, InvalidBody, parse_body
+from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, ActionSpec, Family, InvalidBody, parse_body
 from kling_gateway.kling.schemas.base import KlingModel, Problem
 
 TEXT2VIDEO = ACTIONS[(Family.VIDEOS, "text2video")]
 IMAGE2VIDEO = ACTIONS[(Family.VIDEOS, "image2video")]
 _ASPECTS = {(16, 9): "16:9", (9, 16): "9:16", (1, 1): "1:1"}
 _MODE_BY_SHORT_SIDE = {720: "std", 1080: "pro"}
+RESOLUTION_OF_MODE = {"std": "720p", "pro": "1080p"}  # the new generation names the frame's short side
 SIZES = tuple(
     f"{short * across // min(across, down)}x{short * down // min(across, down)}"
     for short in _MODE_BY_SHORT_SIDE
@@ -119,8 +120,18 @@ class VideoRequest(KlingModel):
         """Return the Kling fields the request gives as they are, over those read from its own fields."""
         return {}
 
+    def new_spec(self) -> ActionSpec | None:
+        """The new-generation endpoint the request goes to: its model is a path model (`kling-3.0-turbo`), with a
+        picture image-to-video, else text-to-video; None for a legacy model name."""
+        product = "text-to-video" if self.image is None else "image-to-video"
+        return None if self.model is None else NEW_ACTIONS.get(f"{product}/{self.model}")
+
     def kling(self) -> tuple[ActionSpec, dict[str, Any]]:
-        """Build the Kling body: image2video when a picture is given, text2video otherwise."""
+        """Build the Kling body: of the new generation for a path model, else image2video when a picture is
+        given and text2video otherwise."""
+        new = self.new_spec()
+        if new is not None:
+            return new, self.new_body()
         spec = IMAGE2VIDEO if self.image is not None else TEXT2VIDEO
         named = (("prompt", self.prompt), ("model_name", self.model), ("duration", self.seconds))
         body: dict[str, Any] = {name: value for name, value in named if value is not None}
@@ -133,6 +144,38 @@ class VideoRequest(KlingModel):
             body["image"] = self.image
         body.update(self.further_fields())
         return spec, body
+
+    def new_body(self) -> dict[str, Any]:
+        """Build a new-generation body: `seconds` is `settings.duration` (an int there), `size` the aspect ratio
+        (text-to-video only: a first frame sets its own) and the resolution, the picture the first frame."""
+        further = self.further_fields()
+        # A legacy mode and end frame, as new-api requests give them, in the new generation's words.
+        mode, tail = further.pop("mode", None), further.pop("image_tail", None)
+        settings: dict[str, Any] = {}
+        if self.seconds is not None:
+            settings["duration"] = int(self.seconds)
+        frame = self.frame()
+        if frame is not None or mode in RESOLUTION_OF_MODE:
+            settings["resolution"] = RESOLUTION_OF_MODE[frame.mode if frame is not None else str(mode)]
+        if frame is not None and self.image is None:
+            settings["aspect_ratio"] = frame.aspect_ratio
+        body: dict[str, Any] = {}
+        if self.image is None:
+            if self.prompt is not None:
+                body["prompt"] = self.prompt
+        else:
+            contents: list[dict[str, Any]] = [{"type": "first_frame", "url": self.image}]
+            if tail is not None:
+                contents.append({"type": "last_frame", "url": tail})
+            if self.prompt is not None:
+                contents.append({"type": "prompt", "text": self.prompt})
+            body["contents"] = contents
+        if settings:
+            body["settings"] = settings
+        for name, value in further.items():  # the request's own Kling fields, objects merged
+            given = body.get(name)
+            body[name] = given | value if isinstance(given, dict) and isinstance(value, dict) else value
+        return body
 
 
 class OpenAiVideoCreate(VideoRequest):
@@ -147,6 +190,12 @@ class OpenAiVideoCreate(VideoRequest):
         "mode": "size",
         "aspect_ratio": "size",
         "image": "input_reference",
+        "prompt": "prompt",
+        "settings.duration": "seconds",
+        "settings.aspect_ratio": "size",
+        "settings.resolution": "size",
+        "contents": "input_reference",
+        "contents[0].url": "input_reference",
     }
     FILE_FIELD: ClassVar[str] = "input_reference"  # the field a form may send as a picture file
 

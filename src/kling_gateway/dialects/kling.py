@@ -1,4 +1,8 @@
-"""The `kling` dialect (seed 000): the official envelope and task object, plus the gateway's `platform_id`."""
+"""The `kling` dialect (seed 000): the official envelope and task object, plus the gateway's `platform_id`.
+
+A task of the new generation is shown as the legacy task object too: its `outputs[]` as `task_result`, its
+`billing[]` units as `final_unit_deduction` (`outputs`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ from typing import Any
 import orjson
 from ulid import ULID
 
+from kling_gateway.dialects.outputs import legacy_result_json, unit_deduction
 from kling_gateway.errors import GatewayError
 from kling_gateway.store.records import TaskView
 
 SUCCESS_MESSAGE = "success"  # seed 000's envelope
 EMPTY_OBJECT = "{}"
+LEGACY = "legacy"
 
 
 def new_request_id() -> str:
@@ -31,14 +37,20 @@ def task_data(row: TaskView) -> dict[str, object]:
         "task_status": row.status.kling,
         "task_status_msg": row.status_msg,
         "task_info": info,
-        "task_result": orjson.Fragment(row.result_json),
+        "task_result": _task_result(row),
         "watermark_info": {"enabled": row.watermark},
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
-    if row.final_unit_deduction is not None:
-        data["final_unit_deduction"] = row.final_unit_deduction
+    deduction = row.final_unit_deduction if row.generation == LEGACY else unit_deduction(row)
+    if deduction is not None:
+        data["final_unit_deduction"] = deduction
     return data
+
+
+def _task_result(row: TaskView) -> object:
+    result = legacy_result_json(row)
+    return orjson.Fragment(result) if isinstance(result, str) else result
 
 
 def envelope(data: object) -> dict[str, object]:

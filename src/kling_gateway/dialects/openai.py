@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kling_gateway.dialects.outputs import first_output
 from kling_gateway.dialects.progress import progress_percent
-from kling_gateway.dialects.video import STATUS, first_output
+from kling_gateway.dialects.video import STATUS
 from kling_gateway.store.records import TaskStatus, TaskView
 
 FAILED_CODE = "generation_failed"

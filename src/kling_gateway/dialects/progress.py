@@ -14,7 +14,7 @@ from kling_gateway.store.records import TaskStatus
 _TYPICAL_SHARE = 90.0  # percent reached after the typical run time
 _LATE_SHARE = 9.0  # what the long tail can add, approached but never reached
 _PROCESSING_FLOOR = 10  # once the upstream works on it, a task shows at least this
-_FALLBACK_TYPICAL_MS = {"videos": 120_000, "images": 8_000}  # tasks stored without an estimate
+_FALLBACK_TYPICAL_MS = {"videos": 120_000, "images": 8_000, "audio": 30_000}  # tasks stored without an estimate
 
 
 def progress_percent(status: TaskStatus, *, family: str, created_at: int, expected_ms: int | None, now: int) -> int:

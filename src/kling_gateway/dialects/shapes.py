@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from kling_gateway.dialects import Dialect, kling, task, video
+from kling_gateway.dialects import Dialect, kling, record, task, video
+from kling_gateway.dialects.outputs import NEW
 from kling_gateway.errors import GatewayError
 from kling_gateway.store.records import TaskView
 
@@ -39,6 +40,9 @@ SHAPES = {
 
 def callback_body(view: TaskView, dialect: str | None, now_ms: int) -> str:
     """Render what a single query of the task answers now, in the task's dialect, as JSON text: the body of its
-    client callback (for `kling`, the bare task object, as official Kling callbacks send it)."""
-    shape = SHAPES[Dialect(dialect) if dialect else Dialect.KLING]
-    return orjson.dumps(shape.one(view, now_ms)).decode()
+    client callback (for `kling`, the bare task object, as official Kling callbacks send it; for a task of the new
+    generation, its `/tasks` record, as Kling's new-style callbacks send it)."""
+    chosen = Dialect(dialect) if dialect else Dialect.KLING
+    if chosen is Dialect.KLING and view.generation == NEW:
+        return orjson.dumps(record.record(view)).decode()
+    return orjson.dumps(SHAPES[chosen].one(view, now_ms)).decode()

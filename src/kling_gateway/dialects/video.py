@@ -1,20 +1,18 @@
 """The `video` dialect (seed 002): a flat status with the result's URL, format and metadata, OpenAI-style errors.
 
-Metadata carries only what is known: the duration once the upstream reports the result, the frame and frame
-rate when the model, mode and aspect ratio fix them; anything else is null. Kling takes no seed, so `seed` is
-always null.
+Tasks of both generations render alike; an audio task's `url` is its audio file. Metadata carries only what is
+known: the duration once the upstream reports the result, the frame and frame rate when the model, mode and aspect
+ratio fix them; anything else is null. Kling takes no seed, so `seed` is always null.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
+from kling_gateway.dialects.outputs import first_output
 from kling_gateway.errors import GatewayError
 from kling_gateway.store.records import TaskStatus, TaskView
 
@@ -25,33 +23,8 @@ STATUS = {
     TaskStatus.SUCCEED: "completed",
     TaskStatus.FAILED: "failed",
 }
-_FORMATS = frozenset({"mp4", "mov", "webm", "png", "jpg", "jpeg", "webp"})
-_FAMILY_FORMAT = {"videos": "mp4"}  # Kling delivers every video as MP4
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """The first file of a finished task: its URL and, for a video, its length in seconds."""
-
-    url: str
-    duration_s: float | None
-
-
-def first_output(row: TaskView) -> Output | None:
-    """Read the first video or image of a task's result; None before there is one."""
-    if row.status != TaskStatus.SUCCEED:
-        return None
-    result = orjson.loads(row.result_json)
-    files = result.get("videos") or result.get("images") or []
-    if not files or not files[0].get("url"):
-        return None
-    first = files[0]
-    duration = first.get("duration")
-    try:
-        seconds = None if duration is None else float(duration)
-    except (TypeError, ValueError):
-        seconds = None
-    return Output(url=first["url"], duration_s=seconds)
+_FORMATS = frozenset({"mp4", "mov", "webm", "png", "jpg", "jpeg", "webp", "mp3", "wav"})
+_FAMILY_FORMAT = {"videos": "mp4", "audio": "mp3"}  # Kling delivers every video as MP4, audio as MP3 first
 
 
 def file_format(url: str, family: str) -> str | None:

@@ -48,14 +48,15 @@ class TaskChanges(TypedDict, total=False):
     final_unit_deduction: str | None
     charge_micros: int
     billing_json: str
+    channel_id: int
     unbilled_reason: str | None
     absent_count: int
 
 
 def _find_statement(*, by_platform_id: bool, of_action: bool) -> Select[Any]:
     query = select(*VIEW_COLUMNS).where(_c.user_id == bindparam("user_id"), _c.family == bindparam("family"))
-    if of_action:
-        query = query.where(_c.action == bindparam("action"))
+    # A family's tasks are its asynchronous ones: a synchronous call kept as a task is not one of them.
+    query = query.where(_c.action == bindparam("action") if of_action else _c.sync_call.is_(False))
     if by_platform_id:
         return query.where(_c.platform_id == bindparam("reference"))
     reference: BindParameter[str] = bindparam("reference")
@@ -134,7 +135,7 @@ async def cursor_page_for_user(
 ) -> tuple[list[TaskView], bool] | None:
     """List a user's tasks of a family from just past the task `after` (a platform id); None if `after` is not
     one of theirs. Say whether more follow."""
-    query = select(*VIEW_COLUMNS).where(_c.user_id == user_id, _c.family == family)
+    query = select(*VIEW_COLUMNS).where(_c.user_id == user_id, _c.family == family, _c.sync_call.is_(False))
     if after is not None:
         start = (
             await connection.execute(

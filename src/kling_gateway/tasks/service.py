@@ -227,7 +227,7 @@ class TaskService:
             required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             await self._check_in_flight(session, owner)
             rates = await users_service.credit_rates(session, user_id=owner.user_id, settings=self.settings)
-            rate = rates.video_micros if draft.spec.family is Family.VIDEOS else rates.image_micros
+            rate = rates.of(draft.body.package())
             estimate = cost_micros(units, rate)
             if (
                 await ledger.hold(session, user_id=owner.user_id, task_platform_id=platform_id, amount_micros=estimate)
@@ -260,6 +260,8 @@ class TaskService:
                 height=output.height,
                 fps=output.fps,
                 expected_ms=output.typical_ms,
+                generation=draft.spec.generation.value,
+                rates_json=rates.as_json(),
             )
             task = await repository.insert(session, draft_task)
             ahead = await repository.waiting_ahead(session, task_id=task.id, pack_type=pack_type.value, now_ms=moment)

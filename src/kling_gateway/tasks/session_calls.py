@@ -1,52 +1,105 @@
-"""Relay Kling's synchronous session calls (identify-face and the multi-elements selection calls) to the right
-upstream account, and remember the sessions they open.
+"""Relay Kling's synchronous calls (the multi-elements selection calls, identify-face, image-recognize and TTS) to
+the right upstream account, and remember the sessions they open.
 
-These calls make no task and are not billed: the reference prices tasks only, and the upstream's answer, its
-`final_unit_deduction` included, is passed on as it is. A call naming a video or session goes to the channel that
-owns it; identify-face and init-selection with a `video_url` go to any enabled channel, highest priority first and
-weighted within a priority, failing over to the next while a channel cannot be reached.
+The selection calls make no task and are not billed. The calls Kling bills (`billed_calls`) are held at their
+price first, kept as a task final at once, and charged their own deduction once they answer. The upstream's answer
+is passed on as it is. A call naming a video or session goes to the channel that owns it; the others go to any
+enabled channel, highest priority first and weighted within a priority, failing over to the next while a channel
+cannot be reached.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel
 
 from kling_gateway.channels.affinity import owning_channel, reference_of, remember_session
 from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank
-from kling_gateway.clock import now_ms
-from kling_gateway.errors import InvalidRequest, NoCapacity, RefusedUpstream, UpstreamFailed
+from kling_gateway.clock import Clock, SystemClock, now_ms
+from kling_gateway.errors import GatewayError, InvalidRequest, NoCapacity, RefusedUpstream, UpstreamFailed
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import KlingCode, refusal_code
 from kling_gateway.kling.schemas import SYNC_CALLS, Family, InvalidBody, PackType, parse_body
+from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
+from kling_gateway.tasks import billed_calls
+from kling_gateway.tasks.billed_calls import BILLED_CALLS
 from kling_gateway.upstream.client import KlingClient
 from kling_gateway.upstream.errors import ChannelBusy, ChannelUnavailable, OutcomeUnknown, RequestRefused
 
-SESSION_CALLS = tuple(SYNC_CALLS)
-"""The synchronous calls, by path after /v1/videos/."""
+SESSION_CALLS = tuple(call for call in SYNC_CALLS if (Family.VIDEOS, call) not in BILLED_CALLS)
+"""The unbilled synchronous calls, by path after /v1/videos/."""
+RELAYED_CALLS = (*((Family.VIDEOS, call) for call in SESSION_CALLS), *BILLED_CALLS)
+"""Every synchronous call the gateway relays, by (family, path after /v1/<family>/)."""
+
+
+def call_schema(family: Family, call: str) -> type[BaseModel]:
+    """The schema of a relayed call's body."""
+    billed = BILLED_CALLS.get((family, call))
+    return billed.schema if billed is not None else SYNC_CALLS[call]
 
 
 class SessionCalls:
     """Send the caller's synchronous calls upstream and answer with the upstream's `data`."""
 
-    def __init__(self, db: Database, client: KlingClient, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        client: KlingClient,
+        settings: Settings,
+        *,
+        rng: random.Random | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.db = db
         self.client = client
+        self.settings = settings
         self.rng = rng or random.Random()
+        self.clock = clock or SystemClock()
 
-    async def call(self, owner: Principal, call: str, raw: object) -> dict[str, object]:
-        """Validate one call's body, send it to the channel it belongs on, and return the upstream's `data`."""
-        body = _parsed(call, raw)
+    async def call(
+        self, owner: Principal, call: str, raw: object, *, family: Family = Family.VIDEOS
+    ) -> dict[str, object]:
+        """Validate one call's body, hold its price if it is billed, send it to the channel it belongs on, charge
+        its deduction, and return the upstream's `data`."""
+        body = _parsed(family, call, raw)
         assert isinstance(raw, dict)  # parse_body takes nothing but a JSON object
         channels, pinned = await self._channels_for(owner, call, body)
-        path = f"/v1/{Family.VIDEOS}/{call}"
+        if not channels:
+            raise UpstreamFailed("no upstream channel is enabled; an admin adds one with `kling-gateway channels add`")
+        billed = BILLED_CALLS.get((family, call))
+        if billed is None:
+            channel, data, _ = await self._send(channels, pinned, f"/v1/{family}/{call}", raw)
+        else:
+            task = await billed_calls.hold_call(self.db, self.settings, owner, billed, raw, now_ms=self.clock.now_ms())
+            try:
+                channel, data, request_id = await self._send(channels, pinned, billed.path, raw)
+            except GatewayError as failure:
+                await billed_calls.fail_call(self.db, task, failure.message, now_ms=self.clock.now_ms())
+                raise
+            await billed_calls.charge_call(
+                self.db,
+                task,
+                data,
+                request_id=request_id,
+                channel_id=channel.id,
+                package=billed.package,
+                now_ms=self.clock.now_ms(),
+            )
+        await self._remember(owner, channel, data, getattr(body, "video_id", None))
+        return data
+
+    async def _send(
+        self, channels: list[ChannelChoice], pinned: bool, path: str, raw: Mapping[str, Any]
+    ) -> tuple[ChannelChoice, dict[str, Any], str | None]:
+        """Send a call to the first channel that takes it; return that channel, the answer and its request id."""
         problems: list[str] = []
         for channel in channels:
             try:
-                data = await self.client.call(channel.credentials, path, raw)
+                data, request_id = await self.client.call_answer(channel.credentials, path, raw)
             except ChannelBusy as error:
                 if pinned:
                     raise NoCapacity(
@@ -67,10 +120,7 @@ class SessionCalls:
                     f"the upstream did not answer the call ({error.message}); it may or may not have taken effect"
                 ) from None
             else:
-                await self._remember(owner, channel, data, getattr(body, "video_id", None))
-                return data
-        if not channels:
-            raise UpstreamFailed("no upstream channel is enabled; an admin adds one with `kling-gateway channels add`")
+                return channel, data, request_id
         raise UpstreamFailed("no upstream channel could take the call: " + "; ".join(problems))
 
     async def _channels_for(self, owner: Principal, call: str, body: BaseModel) -> tuple[list[ChannelChoice], bool]:
@@ -111,8 +161,8 @@ class SessionCalls:
             )
 
 
-def _parsed(call: str, raw: object) -> BaseModel:
+def _parsed(family: Family, call: str, raw: object) -> BaseModel:
     try:
-        return parse_body(SYNC_CALLS[call], raw)
+        return parse_body(call_schema(family, call), raw)
     except InvalidBody as invalid:
         raise InvalidRequest(invalid.message, param=invalid.field) from None

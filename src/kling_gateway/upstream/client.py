@@ -220,6 +220,17 @@ class KlingClient:
         response = await self._send(channel, "POST", path, content=orjson.dumps(dict(body)))
         return self._data(channel, response, dict)
 
+    async def call_answer(
+        self, channel: ChannelCredentials, path: str, body: Mapping[str, object]
+    ) -> tuple[dict[str, Any], str | None]:
+        """Make a synchronous call; return its `data` and its envelope's `request_id`, what names a billed call
+        that has no `task_id` of its own in the upstream's ledger."""
+        response = await self._send(channel, "POST", path, content=orjson.dumps(dict(body)))
+        data = self._data(channel, response, dict)
+        envelope = _envelope(response)
+        request_id = None if envelope is None else envelope.get("request_id")
+        return data, request_id if isinstance(request_id, str) else None
+
     async def _send(
         self,
         channel: ChannelCredentials,

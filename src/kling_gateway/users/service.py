@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan, yuan_to_micros
 from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest, NotFound
+from kling_gateway.kling.schemas import Package
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Executor
 from kling_gateway.store.models import USERS, User
@@ -98,11 +100,23 @@ async def add_credits(session: AsyncSession, *, name: str, amount_micros: int, n
 
 
 class CreditRates(NamedTuple):
-    """What one credit costs a user, in micro-yuan."""
+    """What one credit of each package costs a user, in micro-yuan."""
 
     video_micros: int
     image_micros: int
     audio_micros: int
+
+    def of(self, package: Package) -> int:
+        """What one credit of a package costs, in µ¥."""
+        if package is Package.IMAGE:
+            return self.image_micros
+        return self.audio_micros if package is Package.AUDIO else self.video_micros
+
+    def as_json(self) -> str:
+        """The rates as a task keeps them (`tasks.rates_json`): µ¥ per credit by `billing[].package_type`."""
+        return orjson.dumps(
+            {"video": self.video_micros, "image": self.image_micros, "audio": self.audio_micros}
+        ).decode()
 
 
 def rates_of(user: User, settings: Settings) -> CreditRates:
