@@ -37,8 +37,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from benchmarks.audit import FINAL, Audit, audit
+from benchmarks.audit import Audit, audit
 from benchmarks.harness import free_port, wait_answering
+from benchmarks.upstream_tasks import FINAL
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.channels.admin import add_channel
 from kling_gateway.keys.service import create_key
