@@ -54,13 +54,16 @@ def in_database(url: str, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
 @pytest.mark.both_backends  # the ledger: the store matters
 def test_users_and_credits_keep_the_ledger_balanced(database_url: str) -> None:
     url = database_url
-    created = admin_json(url, "users", "create", "alice", "--balance", "10", "--video-credit-yuan", "0.8")["user"]
+    created = admin_json(
+        url, "users", "create", "alice", "--balance", "10", "--video-credit-yuan", "0.8", "--audio-credit-yuan", "0.3"
+    )["user"]
     assert (created["balance"], created["video_credit_yuan"], created["video_credit_source"]) == (
         "10.00",
         "0.80",
         "user",
     )
     assert (created["image_credit_yuan"], created["image_credit_source"]) == ("0.025", "default")
+    assert (created["audio_credit_yuan"], created["audio_credit_source"]) == ("0.30", "user")
     assert admin_json(url, "credits", "add", "alice", "5.5", "--note", "gift")["balance"] == "15.50"
     assert admin_json(url, "credits", "add", "alice", "-3")["available"] == "12.50"
 

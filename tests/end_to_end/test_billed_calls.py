@@ -10,7 +10,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from kling_gateway.kling.schemas import registry
 from kling_gateway.store.models import TASKS
 from tests.gateway import GatewayFactory, RunningGateway
 
@@ -21,8 +20,6 @@ RECOGNIZE = "/kling/v1/videos/image-recognize"
 FACE = "/v1/videos/identify-face"
 PICTURE = "https://cdn.example.com/in/cat.png"
 TTS_BODY = {"text": "hello there", "voice_id": "oversea_male1", "voice_language": "en"}
-# The sandbox answers TTS and image-recognize once it simulates the 2026 synchronous calls.
-SANDBOX_BILLS_CALLS = hasattr(registry, "SYNC_SPECS")
 
 
 def sync_rows(gw: RunningGateway) -> list[Any]:
@@ -100,7 +97,6 @@ def test_a_call_the_balance_cannot_cover_is_refused_before_it_is_sent(gateway_fa
     assert sync_rows(gateway) == []
 
 
-@pytest.mark.skipif(not SANDBOX_BILLS_CALLS, reason="the sandbox does not simulate TTS and image-recognize yet")
 @pytest.mark.parametrize(("path", "body"), [(TTS, TTS_BODY), (RECOGNIZE, {"image": PICTURE})])
 def test_a_billed_call_is_charged_its_own_deduction_once(
     gateway: RunningGateway, path: str, body: dict[str, Any]

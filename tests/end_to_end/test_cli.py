@@ -29,10 +29,12 @@ def test_the_demo_walks_a_task_to_its_result(tmp_path: Path) -> None:
         [*COMMAND, "demo", "--exit-when-done"], capture_output=True, text=True, env=env, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "succeed" in done.stdout
+    assert "text2video succeeded" in done.stdout
+    assert "3.0 turbo succeeded" in done.stdout
     assert "curl" in done.stdout
-    [saved] = (tmp_path / "demo").glob("*/video_*.mp4")
-    assert saved.read_bytes()[4:8] == b"ftyp"
+    saved = list((tmp_path / "demo").glob("*/video_*.mp4"))
+    assert len(saved) == 2  # the legacy task's video and the Kling 3.0 Turbo one
+    assert all(video.read_bytes()[4:8] == b"ftyp" for video in saved)
     [database] = (tmp_path / "demo").glob("*/gateway.db")
     assert database.stat().st_size > 0
 
@@ -51,7 +53,8 @@ def test_the_demos_curl_commands_work_as_pasted(tmp_path: Path) -> None:
                 commands.append(line.strip())
             if "keep running" in line:
                 break
-        assert len(commands) == 11  # two queries of the task, eight lists, one create
+        # two queries of the legacy task, eight lists, one create; three /tasks queries, one Kling 3.0 Turbo create
+        assert len(commands) == 15
         for command in commands:
             answer = subprocess.run(["bash", "-c", command + " -s"], capture_output=True, text=True, check=True)
             body = json.loads(answer.stdout)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from kling_gateway.cli import app
 from kling_gateway.store.models import CHANNELS, LEDGER, TASKS
 from tests.gateway import GatewayFactory, RunningGateway
-from tests.helpers import create, wait_until
+from tests.helpers import create, wait_for, wait_until
 
 runner = CliRunner()
 MIX: list[tuple[str, dict[str, Any]]] = [
@@ -102,3 +102,32 @@ def test_a_channel_that_cannot_be_read_is_named_with_the_reason(gateway_factory:
     bad = runner.invoke(app, ["reconcile", "--since", "last week", "--database-url", gateway.admin.database_url])
     assert bad.exit_code == 2
     assert "not an ISO date" in bad.output
+
+
+def test_both_generations_and_the_billed_calls_reconcile_clean(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory(sandbox={"listen": True}, channels=0)
+    gateway.admin.channel("keyed", gateway.sandbox.url, gateway.sandbox.account, api_key=True)
+    with gateway.client() as client:
+        legacy = create(client, "/v1/audio/text-to-audio", {"prompt": "rain on a tin roof", "duration": 4.0})
+        turbo = client.post(
+            "/kling/text-to-video/kling-3.0-turbo", json={"prompt": "a fox", "settings": {"duration": 3}}
+        )
+        assert turbo.status_code == 200, turbo.text
+        for path, body in (
+            ("/v1/audio/tts", {"text": "hello there", "voice_id": "oversea_male1", "voice_language": "en"}),
+            ("/v1/videos/image-recognize", {"image": "https://cdn.example.com/in/cat.png"}),
+        ):
+            answer = client.post(path, json=body)
+            assert answer.status_code == 200, answer.text
+        assert wait_until(client, f"/v1/audio/text-to-audio/{legacy['platform_id']}")["task_status"] == "succeed"
+        turbo_id = turbo.json()["data"]["platform_id"]
+
+        def turbo_done() -> bool:
+            [record] = client.get("/kling/tasks", params={"task_ids": turbo_id}).json()["data"]
+            return bool(record["status"] == "succeeded")
+
+        wait_for(turbo_done, "the Kling 3.0 Turbo task to succeed", every_s=0.02)
+    clean = reconciled(gateway, exit_code=0)
+    [channel] = clean["channels"]
+    # text-to-audio, the Turbo video, TTS and the recognition: four deductions, four tasks, no difference
+    assert (channel["rows"], channel["tasks"], channel["differences"]) == (4, 4, [])

@@ -88,6 +88,9 @@ def create_user(
     image_credit_yuan: Annotated[
         int | None, _yuan_option("Their price of an image credit (default: KLING_GATEWAY_IMAGE_CREDIT_YUAN).")
     ] = None,
+    audio_credit_yuan: Annotated[
+        int | None, _yuan_option("Their price of an audio credit (default: KLING_GATEWAY_AUDIO_CREDIT_YUAN).")
+    ] = None,
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -100,6 +103,7 @@ def create_user(
             balance_micros=balance,
             video_rate_micros=video_credit_yuan,
             image_rate_micros=image_credit_yuan,
+            audio_rate_micros=audio_credit_yuan,
         )
         data = _user_data(user)
         return Report({"user": data}, [f"Created user {user.name}.", grid(data)])
@@ -166,7 +170,7 @@ def add_credits(
 
 
 def _user_data(user: User) -> dict[str, Any]:
-    video, image, _audio = users_service.rates_of(user, get_settings())
+    video, image, audio = users_service.rates_of(user, get_settings())
     return {
         "id": user.id,
         "name": user.name,
@@ -177,6 +181,8 @@ def _user_data(user: User) -> dict[str, Any]:
         "video_credit_source": "default" if user.video_rate_micros is None else "user",
         "image_credit_yuan": format_yuan(image),
         "image_credit_source": "default" if user.image_rate_micros is None else "user",
+        "audio_credit_yuan": format_yuan(audio),
+        "audio_credit_source": "default" if user.audio_rate_micros is None else "user",
         "created_at": user.created_at,
     }
 

@@ -41,11 +41,17 @@ async def create_user(
     balance_micros: int = 0,
     video_rate_micros: int | None = None,
     image_rate_micros: int | None = None,
+    audio_rate_micros: int | None = None,
 ) -> User:
     """Add a user; an opening balance goes through the ledger as a top-up, so the ledger always adds up."""
     check_name(name, what="user name")
     _check_not_negative("the opening balance", balance_micros)
-    for what, rate in (("the video credit price", video_rate_micros), ("the image credit price", image_rate_micros)):
+    rates = (
+        ("the video credit price", video_rate_micros),
+        ("the image credit price", image_rate_micros),
+        ("the audio credit price", audio_rate_micros),
+    )
+    for what, rate in rates:
         if rate is not None:
             _check_not_negative(what, rate)
     user = User(
@@ -54,6 +60,7 @@ async def create_user(
         held_micros=0,
         video_rate_micros=video_rate_micros,
         image_rate_micros=image_rate_micros,
+        audio_rate_micros=audio_rate_micros,
         created_at=now_ms(),
     )
     session.add(user)

@@ -5,7 +5,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
-from .base import CreateBody, KlingModel, Package, PackType, Problem
+from .base import KlingModel, Package, Problem, VideoBody
 from .fields import HttpUrl, Identifier, field_error, shown
 from .rules import exactly_one
 
@@ -33,18 +33,12 @@ def _clamped_speed(value: float) -> float:
     return round(min(max(value, low), high), 1)
 
 
-class AudioBody(CreateBody):
-    """Describe an audio task: drawn from the audio pack, holding one slot of its own model's concurrency."""
+class AudioBody(VideoBody):
+    """Describe an audio task: drawn from the audio pack, holding one slot of its own model's concurrency.
 
-    default_model: ClassVar[str]
-
-    def slots(self) -> tuple[PackType, int]:
-        # The concurrency page names only video and image packs; an audio task counts as one video-type slot,
-        # under its own model version, so it never competes with video models.
-        return PackType.VIDEO, 1
-
-    def model(self) -> str:
-        return self.default_model
+    The concurrency page names only video and image packs; an audio task counts as one video-type slot, under its
+    own model version, so it never competes with video models.
+    """
 
     def package(self) -> Package:
         return Package.AUDIO

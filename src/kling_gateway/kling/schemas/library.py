@@ -5,7 +5,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from .base import CreateBody, KlingModel, Package, PackType, Problem
+from .base import CreateBody, KlingModel, PackType, Problem, VideoBody
 from .fields import HttpUrl, Identifier, ImageInput
 from .rules import exactly_one, refused, required
 
@@ -17,19 +17,9 @@ MAX_REFER_IMAGES = 3
 TagId = Literal["o_101", "o_102", "o_103", "o_104", "o_105", "o_106", "o_107", "o_108"]
 
 
-class LibraryBody(CreateBody):
-    """Describe a task that adds to a library of the account: one slot of its own kind, billed to the video pack."""
-
-    default_model: ClassVar[str]
-
-    def slots(self) -> tuple[PackType, int]:
-        return PackType.VIDEO, 1
-
-    def model(self) -> str:
-        return self.default_model
-
-    def package(self) -> Package:
-        return Package.VIDEO  # §8.4 [obs]: element and voice tasks were charged to the video pack
+class LibraryBody(VideoBody):
+    """Describe a task that adds to a library of the account: one video-type slot under its own model name, billed
+    to the video pack (§8.4 [obs]: element and voice tasks were charged to it)."""
 
 
 class ReferImage(KlingModel):
