@@ -1,37 +1,32 @@
 """Check a gateway run against the upstream it ran on: nothing lost, nothing sent, held, charged or released twice.
 
 The gateway's side is read from its database (tasks, ledger, users, channels); the upstream's side from each
-channel's own task lists (`GET /v1/{family}/{action}?pageNum=&pageSize=500`, signed with the channel's key pair).
-Each upstream task names its gateway task by `task_info.external_task_id`, which is the gateway's platform_id.
+channel's own task lists: the legacy ones (`GET /v1/{family}/{action}?pageNum=&pageSize=500`, signed with the
+channel's key pair) and the new generation's `POST /tasks` (cursor pages, with the channel's API key), which shows
+legacy tasks too, so upstream tasks are keyed by their id. Each upstream task names its gateway task by its
+external id (`task_info.external_task_id`, or a record's `external_id`), which is the gateway's platform_id.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import httpx
-import jwt
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from kling_gateway.billing.money import cost_micros, format_yuan
+from benchmarks.upstream_tasks import FINAL, UpstreamAccount, UpstreamTask, package_rates, read_upstream
+from kling_gateway.billing.money import format_yuan
+from kling_gateway.kling.schemas import Generation
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import CHANNELS, LEDGER, TASKS, USERS
 
-FINAL = frozenset({"succeed", "failed"})
-PAGE_SIZE = 500  # the most the official list endpoint gives per page
-MAX_PAGE_NUM = 1000  # the official list endpoint's last page
-LIST_TRIES = 30  # attempts at one page while the upstream answers 5xx or drops the connection
-LIST_RETRY_PAUSE_S = 0.1
-SETTLE_PAUSE_S = 0.5  # between two readings of the upstream while its last tasks finish
-TOKEN_TTL_S = 1800
+WINDOW_SLACK_MS = 3600 * 1000  # the /tasks window reaches this far before the first gateway task and past now
+GENERATIONS = tuple(generation.value for generation in Generation)
 SHOWN_FINDINGS = 25  # findings the printout lists one by one; the JSON has them all
 
 # The kinds of finding, in the order the printout shows them, with what each means.
@@ -60,21 +55,29 @@ class Finding:
         return f"{self.kind}: {self.subject}: {self.detail}"
 
 
-@dataclass(frozen=True)
-class UpstreamTask:
-    """One task as a channel's list shows it."""
+@dataclass
+class GenerationFigures:
+    """The figures of the tasks of one API generation."""
 
-    channel: str
-    family: str
-    action: str
-    task_id: str
-    external_task_id: str | None
-    status: str
-    final_unit_deduction: str | None
+    tasks: int = 0  # stored gateway tasks
+    finished: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    upstream_tasks: int = 0  # upstream tasks named by these tasks' platform ids
+    charged_micros: int = 0
+    deducted_micros: int = 0
 
-    def describe(self) -> str:
-        deducted = f", deducted {self.final_unit_deduction}" if self.final_unit_deduction else ""
-        return f"{self.channel}/{self.action} task {self.task_id} {self.status}{deducted}"
+    def as_json(self) -> dict[str, Any]:
+        """Give the figures as plain JSON values, money in yuan."""
+        return {
+            "tasks": self.tasks,
+            "finished": self.finished,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "upstream_tasks": self.upstream_tasks,
+            "charged_yuan": format_yuan(self.charged_micros),
+            "deducted_yuan": format_yuan(self.deducted_micros),
+        }
 
 
 @dataclass
@@ -88,8 +91,11 @@ class Audit:
     upstream_tasks: int = 0
     upstream_per_task: dict[int, int] = field(default_factory=dict)  # upstream tasks → how many gateway tasks
     charged_micros: int = 0
-    deducted_micros: int = 0  # Σ over succeeded upstream tasks of final_unit_deduction × the task's rate
+    deducted_micros: int = 0  # Σ over succeeded upstream tasks of their credits × the task's rate for them
     ledger_entries: int = 0
+    generations: dict[str, GenerationFigures] = field(
+        default_factory=lambda: {generation: GenerationFigures() for generation in GENERATIONS}
+    )
     findings: list[Finding] = field(default_factory=list)
 
     def violations(self) -> list[str]:
@@ -112,6 +118,7 @@ class Audit:
             "charged_yuan": format_yuan(self.charged_micros),
             "deducted_yuan": format_yuan(self.deducted_micros),
             "ledger_entries": self.ledger_entries,
+            "generations": {name: figures.as_json() for name, figures in self.generations.items()},
             "counts": {kind: self.count(kind) for kind in KINDS},
             "violations": self.violations(),
         }
@@ -138,9 +145,28 @@ class Audit:
                 table.add_row(label, str(self.count(kind)), _verdict(self.count(kind)))
         return table
 
+    def generation_table(self) -> Table:
+        """Lay the figures of each API generation out as a table, a column each."""
+        table = Table(title="Audit: per API generation")
+        table.add_column("measure")
+        for name in self.generations:
+            table.add_column(name, justify="right")
+        figures = self.generations.values()
+        rows: tuple[tuple[str, Callable[[GenerationFigures], str]], ...] = (
+            ("tasks stored", lambda f: str(f.tasks)),
+            ("finished (succeed / failed)", lambda f: f"{f.finished} ({f.succeeded} / {f.failed})"),
+            ("upstream tasks", lambda f: str(f.upstream_tasks)),
+            ("charged", lambda f: f"¥{format_yuan(f.charged_micros)}"),
+            ("deducted × rate", lambda f: f"¥{format_yuan(f.deducted_micros)}"),
+        )
+        for label, shown in rows:
+            table.add_row(label, *(shown(one) for one in figures))
+        return table
+
     def print(self, console: Console) -> None:
-        """Print the table, then the first findings one by one."""
+        """Print the tables, then the first findings one by one."""
         console.print(self.table())
+        console.print(self.generation_table())
         for finding in self.findings[:SHOWN_FINDINGS]:
             console.print(f"[red]✗[/red] {finding}", highlight=False, soft_wrap=True)
         if len(self.findings) > SHOWN_FINDINGS:
@@ -152,16 +178,6 @@ def _verdict(count: int) -> str:
 
 
 # --- the gateway's side -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UpstreamAccount:
-    """A channel's account, as the database names it: where to list its tasks and the key pair to sign with."""
-
-    name: str
-    base_url: str
-    access_key: str
-    secret_key: str
 
 
 @dataclass
@@ -205,83 +221,11 @@ async def _read_gateway(database_url: str) -> GatewayState:
             channel_rows = (await connection.execute(select(CHANNELS).order_by(CHANNELS.c.id))).all()
     finally:
         await db.dispose()
-    channels = [UpstreamAccount(row.name, row.base_url, row.access_key, row.secret_key) for row in channel_rows]
+    channels = [
+        UpstreamAccount(row.name, row.base_url, row.access_key, row.secret_key, row.api_key) for row in channel_rows
+    ]
     names = {row.id: row.name for row in channel_rows}
     return GatewayState(tasks, dict(entries), users, user_sums, channels, names)
-
-
-# --- the upstream's side ------------------------------------------------------------------------------------------
-
-
-def _token(channel: UpstreamAccount) -> str:
-    now = int(time.time())
-    claims = {"iss": channel.access_key, "exp": now + TOKEN_TTL_S, "nbf": now - 5}
-    return jwt.encode(claims, channel.secret_key, algorithm="HS256", headers={"typ": "JWT"})
-
-
-async def _page(http: httpx.AsyncClient, channel: UpstreamAccount, path: str, page_num: int) -> list[dict[str, Any]]:
-    """Fetch one page of a list, retrying while the upstream answers 5xx or drops the connection."""
-    headers = {"Authorization": f"Bearer {_token(channel)}"}
-    params = {"pageNum": page_num, "pageSize": PAGE_SIZE}
-    problem = ""
-    for _ in range(LIST_TRIES):
-        try:
-            answer = await http.get(f"{channel.base_url}{path}", params=params, headers=headers)
-        except httpx.TransportError as error:
-            problem = repr(error)
-        else:
-            if answer.status_code < 500:
-                body = answer.json()
-                if answer.status_code != 200 or body.get("code") != 0:
-                    raise RuntimeError(f"{channel.name} refused the list {path}: {answer.status_code} {answer.text}")
-                data: list[dict[str, Any]] = body["data"]
-                return data
-            problem = f"HTTP {answer.status_code}"
-        await asyncio.sleep(LIST_RETRY_PAUSE_S)
-    raise RuntimeError(f"{channel.name} did not list {path} page {page_num} in {LIST_TRIES} tries: {problem}")
-
-
-async def _list_action(
-    http: httpx.AsyncClient, channel: UpstreamAccount, family: str, action: str
-) -> list[UpstreamTask]:
-    found: dict[str, UpstreamTask] = {}  # by task id: a task that moved pages between two reads is counted once
-    for page_num in range(1, MAX_PAGE_NUM + 1):
-        page = await _page(http, channel, f"/v1/{family}/{action}", page_num)
-        for item in page:
-            info = item.get("task_info") or {}
-            external = info.get("external_task_id")
-            deduction = item.get("final_unit_deduction")
-            found[item["task_id"]] = UpstreamTask(
-                channel=channel.name,
-                family=family,
-                action=action,
-                task_id=str(item["task_id"]),
-                external_task_id=external if isinstance(external, str) else None,
-                status=str(item["task_status"]),
-                final_unit_deduction=None if deduction is None else str(deduction),
-            )
-        if len(page) < PAGE_SIZE:
-            break
-    return list(found.values())
-
-
-async def read_upstream(
-    channels: Sequence[UpstreamAccount], actions: Iterable[tuple[str, str]], *, settle_s: float = 0.0
-) -> list[UpstreamTask]:
-    """List every task of the given actions on every channel; read again while some are unfinished, up to
-    `settle_s`, so that a task still running upstream when the gateway stopped is seen with its outcome."""
-    accounts = list({(channel.base_url, channel.access_key): channel for channel in channels}.values())
-    wanted = sorted(set(actions))
-    deadline = time.monotonic() + settle_s
-    async with httpx.AsyncClient(timeout=30) as http:
-        while True:
-            listed = await asyncio.gather(
-                *(_list_action(http, channel, family, action) for channel in accounts for family, action in wanted)
-            )
-            tasks = [task for part in listed for task in part]
-            if all(task.status in FINAL for task in tasks) or time.monotonic() >= deadline:
-                return tasks
-            await asyncio.sleep(SETTLE_PAUSE_S)
 
 
 # --- the comparison -----------------------------------------------------------------------------------------------
@@ -297,12 +241,20 @@ async def audit(
     """Compare the gateway's database with what its channels hold upstream.
 
     `accepted` maps each client-side id (the client's external_task_id) to the platform ids of the 2xx answers the
-    client got for it; `actions` names (family, action) pairs to list upstream besides those the tasks table has.
+    client got for it; `actions` names legacy (family, action) pairs to list upstream besides those the tasks table
+    has. New-style tasks are read from `/tasks`, over a window from before the first gateway task until now.
     """
     state = await _read_gateway(database_url)
-    every_action = {(row.family, row.action) for row in state.tasks} | set(actions)
-    upstream = await read_upstream(state.channels, every_action, settle_s=settle_s)
+    legacy = {(row.family, row.action) for row in state.tasks if row.generation != Generation.NEW.value}
+    upstream = await read_upstream(state.channels, legacy | set(actions), window=_window(state), settle_s=settle_s)
     return compare(state, upstream, accepted or {})
+
+
+def _window(state: GatewayState) -> tuple[int, int]:
+    """The `/tasks` window (ms) covering the run: from before the gateway's first task until after now."""
+    now_ms = int(time.time() * 1000)
+    first = min((int(row.created_at) for row in state.tasks), default=now_ms)
+    return first - WINDOW_SLACK_MS, now_ms + WINDOW_SLACK_MS
 
 
 def compare(state: GatewayState, upstream: Sequence[UpstreamTask], accepted: Mapping[str, Collection[str]]) -> Audit:
@@ -320,7 +272,9 @@ def compare(state: GatewayState, upstream: Sequence[UpstreamTask], accepted: Map
         mine = by_external.get(row.platform_id, [])
         histogram[len(mine)] += 1
         channel = state.channel_names.get(row.channel_id, "no channel")
-        _check_task(report, row, channel, mine, state.entries.get(row.platform_id, _Entries()))
+        entries = state.entries.get(row.platform_id, _Entries())
+        _check_task(report, row, channel, mine, entries)
+        _count_generation(report.generations[_generation(row)], row, mine, entries)
     report.upstream_per_task = dict(histogram)
     _check_forgotten(report, rows, state.entries)
     _check_orphans(report, rows, by_external, state.entries)
@@ -329,21 +283,39 @@ def compare(state: GatewayState, upstream: Sequence[UpstreamTask], accepted: Map
     return report
 
 
+def _generation(row: Any) -> str:
+    return str(row.generation) if row.generation in GENERATIONS else Generation.LEGACY.value
+
+
+def _count_generation(figures: GenerationFigures, row: Any, mine: Sequence[UpstreamTask], entries: _Entries) -> None:
+    """Add one stored task to its generation's figures."""
+    figures.tasks += 1
+    figures.finished += row.status in FINAL
+    figures.succeeded += row.status == "succeed"
+    figures.failed += row.status == "failed"
+    figures.upstream_tasks += len(mine)
+    figures.charged_micros -= entries.sums["charge"]
+    figures.deducted_micros += _deducted(row, mine)
+
+
+def _deducted(row: Any, mine: Sequence[UpstreamTask]) -> int:
+    """What a gateway task's succeeded upstream tasks deducted, at its rates."""
+    return sum(task.worth_micros(row) for task in mine if task.status == "succeed")
+
+
 def _check_total(
     report: Audit,
     rows: Mapping[str, Any],
     by_external: Mapping[str, Sequence[UpstreamTask]],
     entries: Mapping[str, _Entries],
 ) -> None:
-    """Σ ledger charges must equal Σ over succeeded upstream tasks of their deduction × their task's rate."""
+    """Σ ledger charges must equal Σ over succeeded upstream tasks of their credits × their task's rate for them."""
     report.charged_micros = -sum(mine.sums["charge"] for mine in entries.values())
     deducted: Counter[bool] = Counter()  # by whether the gateway has finished the task
     for external, tasks in by_external.items():
         row = rows.get(external)
         if row is not None:
-            for task in tasks:
-                if task.status == "succeed":
-                    deducted[row.status in FINAL] += cost_micros(_units(task.final_unit_deduction), row.rate_micros)
+            deducted[row.status in FINAL] += _deducted(row, tasks)
     report.deducted_micros = deducted[True] + deducted[False]
     if report.charged_micros != report.deducted_micros:
         unfinished = (
@@ -361,16 +333,6 @@ def _check_total(
 
 def _entry_count(entries: _Entries) -> int:
     return sum(entries.counts.values())
-
-
-def _units(text: str | None) -> Decimal:
-    if text is None:
-        return Decimal(0)
-    try:
-        units = Decimal(text)
-    except InvalidOperation:
-        return Decimal(0)
-    return units if units.is_finite() and units > 0 else Decimal(0)
 
 
 def _ledger_text(entries: _Entries) -> str:
@@ -433,20 +395,25 @@ def _disagreement(row: Any, mine: Sequence[UpstreamTask], entries: _Entries) -> 
         return _failed_disagreement(row, mine, charged)
     if named is None or named.status != "succeed":
         return f"succeeded, but its upstream task is {named.status if named else 'missing'}"
-    expected = cost_micros(_units(named.final_unit_deduction), row.rate_micros)
+    expected = named.worth_micros(row)
     if charged != expected or (row.charge_micros or 0) != expected:
         return (
             f"charged ¥{format_yuan(charged)} (task says ¥{format_yuan(row.charge_micros or 0)}), but "
-            f"{named.final_unit_deduction} credits × ¥{format_yuan(row.rate_micros)} is ¥{format_yuan(expected)}"
+            f"{named.deduction() or 'no credits'} at the task's rates ({_rates_text(row)}) is ¥{format_yuan(expected)}"
         )
     return ""
+
+
+def _rates_text(row: Any) -> str:
+    rates = package_rates(row) or {"any": int(row.rate_micros)}
+    return ", ".join(f"{package} ¥{format_yuan(rate)}" for package, rate in sorted(rates.items()))
 
 
 def _failed_disagreement(row: Any, mine: Sequence[UpstreamTask], charged: int) -> str:
     """A failed task must not be charged, and none of its upstream tasks may have succeeded or still be running."""
     done = [task for task in mine if task.status == "succeed"]
     if done:
-        worth = sum(cost_micros(_units(task.final_unit_deduction), row.rate_micros) for task in done)
+        worth = _deducted(row, done)
         return f"failed, but the upstream succeeded and deducted credits worth ¥{format_yuan(worth)}"
     if any(task.status not in FINAL for task in mine):
         return "failed, but the upstream is still running it"

@@ -2,13 +2,14 @@
 
     python -m benchmarks.chaos [--tasks 5000] [--users 8] [--workers 3] [--database-url URL|sqlite]
         [--failure-rate 0.1] [--error-rate 0.05] [--lost-response-rate 0.05] [--kill-every SECONDS]
-        [--kill-api-every SECONDS] [--channels 2] [--speed 300] [--json FILE]
+        [--kill-api-every SECONDS] [--channels 2] [--speed 300] [--new-share 0.33] [--json FILE]
 
-Starts a sandbox (its accounts are the channels), the API and sync workers as processes on loopback ports,
-submits tasks from many users at once as careful clients (a failed submit is sent again with the same
-external_task_id and body), SIGKILLs and restarts workers at random, waits until every task is final, stops
-everything and audits the gateway's ledger against the sandbox's tasks (benchmarks/audit.py). Exits 1 on any
-violation.
+Starts a sandbox (its accounts, with their key pairs and API keys, are the channels), the API and sync workers as
+processes on loopback ports, submits tasks from many users at once as careful clients (a failed submit is sent
+again with the same external_task_id and body), SIGKILLs and restarts workers at random, waits until every task is
+final, stops everything and audits the gateway's ledger against the sandbox's tasks (benchmarks/audit.py). The
+tasks are a mix of Kling's legacy `/v1` generations and, a share of them, its new model-in-path generation. Exits 1
+on any violation.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from benchmarks.audit import FINAL, Audit, audit
+from benchmarks.audit import Audit, audit
 from benchmarks.harness import free_port, wait_answering
+from benchmarks.upstream_tasks import FINAL
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.channels.admin import add_channel
 from kling_gateway.keys.service import create_key
@@ -61,7 +63,8 @@ SETTLE_S = 10.0  # how long the audit waits for upstream tasks still running onc
 TEXT2VIDEO = ("videos", "text2video")
 IMAGE2VIDEO = ("videos", "image2video")
 IMAGES = ("images", "generations")
-ACTIONS = (TEXT2VIDEO, IMAGE2VIDEO, IMAGES)  # what the clients submit, and what the audit lists upstream
+ACTIONS = (TEXT2VIDEO, IMAGE2VIDEO, IMAGES)  # the legacy tasks the clients submit, and what the audit lists upstream
+NEW_DURATIONS_S = (3, 5)  # short, as the new models allow, so that they finish about as soon as legacy videos
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class ChaosConfig:
     speed: float = 300.0
     client_concurrency: int = 48  # submits the clients have under way at once
     duplicate_rate: float = 0.05  # submits a client sends twice at once (a double click), same id and body
+    new_share: float = 0.33  # tasks submitted on Kling's new generation (POST /kling/{product}/{model})
     deadline_s: float = 900.0  # from the first submit until every task must be final
     poll_interval_s: float = 0.2
     lease_s: float = 3.0
@@ -259,6 +263,8 @@ def sandbox_arguments(config: ChaosConfig, port: int, accounts: Sequence[Account
         arguments += ["--seed", str(config.seed)]
     for account in accounts:
         arguments += ["--access-key", account.access_key, "--secret-key", account.secret_key]
+        if account.api_key is not None:
+            arguments += ["--api-key", account.api_key]
     return arguments
 
 
@@ -302,6 +308,7 @@ async def set_up(database_url: str, config: ChaosConfig, sandbox_url: str, accou
                     base_url=sandbox_url,
                     access_key=account.access_key,
                     secret_key=account.secret_key,
+                    api_key=account.api_key,  # the new generation takes nothing else
                     video_concurrency=config.concurrency,
                     image_concurrency=2 * config.concurrency,
                     try_on_concurrency=config.concurrency,
@@ -336,29 +343,55 @@ async def unfinished_counts(db: Database) -> tuple[int, int]:
 
 
 def make_submissions(config: ChaosConfig, keys: Sequence[str], rng: random.Random) -> list[Submission]:
-    """Draw a mix of text2video, image2video and image generations, spread over the users."""
+    """Draw a mix of legacy and new-generation tasks (`new_share` of them new-style), spread over the users."""
     submissions = []
     for index in range(config.tasks):
-        draw = rng.random()
-        if draw < 0.45:
-            action = TEXT2VIDEO
-            body: dict[str, Any] = {
-                "prompt": f"chaos {index}: a fox in the snow",
-                "model_name": rng.choice(["kling-v1-6", "kling-v2-5-turbo"]),
-                "mode": rng.choice(["std", "pro"]),
-                "duration": rng.choice(["5", "10"]),
-            }
-        elif draw < 0.7:
-            action = IMAGE2VIDEO
-            body = {"image": PICTURE, "prompt": f"chaos {index}: the cat yawns"}
-        else:
-            action = IMAGES
-            body = {"prompt": f"chaos {index}: a red bicycle", "n": rng.randint(1, 4)}
         client_id = f"chaos-{index}-{uuid.uuid4().hex[:8]}"
-        body["external_task_id"] = client_id
-        path = "/kling/v1/{}/{}".format(*action)
+        draw = rng.random()
+        if draw < config.new_share:
+            path, body = new_style_task(index, client_id, rng)
+        else:
+            path, body = legacy_task(index, client_id, (draw - config.new_share) / (1 - config.new_share), rng)
         submissions.append(Submission(client_id, path, body, keys[index % len(keys)]))
     return submissions
+
+
+def legacy_task(index: int, client_id: str, draw: float, rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """Draw a legacy text2video, image2video or image generation (by `draw`, from 0 to 1); return its path and body."""
+    if draw < 0.45:
+        action = TEXT2VIDEO
+        body: dict[str, Any] = {
+            "prompt": f"chaos {index}: a fox in the snow",
+            "model_name": rng.choice(["kling-v1-6", "kling-v2-5-turbo"]),
+            "mode": rng.choice(["std", "pro"]),
+            "duration": rng.choice(["5", "10"]),
+        }
+    elif draw < 0.7:
+        action = IMAGE2VIDEO
+        body = {"image": PICTURE, "prompt": f"chaos {index}: the cat yawns"}
+    else:
+        action = IMAGES
+        body = {"prompt": f"chaos {index}: a red bicycle", "n": rng.randint(1, 4)}
+    return "/kling/v1/{}/{}".format(*action), body | {"external_task_id": client_id}
+
+
+def new_style_task(index: int, client_id: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """Draw a short new-generation video: Kling 3.0 Turbo from a prompt or a first frame, or Kling O1 omni-video;
+    return its path and body, the client's id in its options."""
+    duration = rng.choice(NEW_DURATIONS_S)
+    model = rng.choice(["text-to-video/kling-3.0-turbo", "image-to-video/kling-3.0-turbo", "omni-video/kling-o1"])
+    if model.startswith("text-to-video/"):
+        body: dict[str, Any] = {
+            "prompt": f"chaos {index}: a heron lands on a frozen pond",
+            "settings": {"duration": duration, "resolution": rng.choice(["720p", "1080p"])},
+        }
+    elif model.startswith("image-to-video/"):
+        contents = [{"type": "first_frame", "url": PICTURE}, {"type": "prompt", "text": f"chaos {index}: it yawns"}]
+        body = {"contents": contents, "settings": {"duration": duration}}
+    else:
+        contents = [{"type": "prompt", "text": f"chaos {index}: a paper boat on a rainy street"}]
+        body = {"contents": contents, "settings": {"aspect_ratio": "16:9", "duration": duration}}
+    return f"/kling/{model}", body | {"options": {"external_task_id": client_id}}
 
 
 async def submit(
@@ -612,6 +645,7 @@ def check(config: ChaosConfig) -> None:
         ("--error-rate", config.error_rate),
         ("--lost-response-rate", config.lost_response_rate),
         ("--duplicate-rate", config.duplicate_rate),
+        ("--new-share", config.new_share),
     ):
         if not 0 <= rate <= 1:
             problems.append(f"{name} is {rate}; it must be from 0 to 1")
@@ -671,6 +705,14 @@ OPTIONS: tuple[tuple[str, str, type, str, str], ...] = (
     ("--speed", "speed", float, "FACTOR", "sandbox speed-up of every task's duration"),
     ("--client-concurrency", "client_concurrency", int, "N", "submits under way at once"),
     ("--duplicate-rate", "duplicate_rate", float, "SHARE", "share of submits sent twice at once (a double click)"),
+    (
+        "--new-share",
+        "new_share",
+        float,
+        "SHARE",
+        "share of tasks submitted on Kling's new generation (POST /kling/{product}/{model}: 3.0 Turbo text-to-video "
+        "and image-to-video, O1 omni-video), the rest on the legacy /v1 (text2video, image2video, images)",
+    ),
     ("--deadline", "deadline_s", float, "SECONDS", "from the first submit until every task must be final"),
     ("--lease", "lease_s", float, "SECONDS", "KLING_GATEWAY_SYNC__LEASE_S of the gateway's processes"),
     (
