@@ -68,7 +68,7 @@ def test_the_document_lists_every_route_and_the_docs_page_answers(gateway_factor
         for spec in SERVED_ACTIONS.values()
         for method, tail in (("POST", ""), ("GET", ""), ("GET", "/{task_id}"))
     }
-    assert len(kling) == 18 * 2 * 3
+    assert len(kling) == 21 * 2 * 3
     sessions = {("POST", f"{prefix}/{family}/{call}") for prefix in PREFIXES for family, call in RELAYED_CALLS}
     new = {("POST", f"{prefix}/{spec.action}") for prefix in NEW_PREFIXES for spec in NEW_ACTIONS.values()}
     new |= {(method, f"{prefix}/tasks") for prefix in NEW_PREFIXES for method in ("GET", "POST")}

@@ -39,7 +39,7 @@ COMPONENTS = "#/components/schemas/"
 AUTH_SCHEME = "BearerAuth"
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     *(spec.schema for spec in ACTIONS.values()),
-    *(spec.schema for spec in V1_ADDITIONS.values() if spec.family is Family.AUDIO),
+    *(spec.schema for spec in V1_ADDITIONS.values()),
     *(spec.schema for spec in NEW_ACTIONS.values()),
     *SYNC_CALLS.values(),
     *(call.schema for call in BILLED_CALLS.values()),

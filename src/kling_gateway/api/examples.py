@@ -64,6 +64,17 @@ CREATE_EXAMPLES: Mapping[tuple[Family, str], dict[str, Any]] = MappingProxyType(
         (Family.IMAGES, "editing/expand"): {"image": PICTURE, "up_expansion_ratio": 0.5},
         (Family.AUDIO, "text-to-audio"): {"prompt": "rain on a tin roof", "duration": 5.0},
         (Family.AUDIO, "video-to-audio"): {"video_url": "https://cdn.example.com/in/street.mp4"},
+        (Family.GENERAL, "advanced-custom-elements"): {
+            "element_name": "Mimi",
+            "element_description": "a grey tabby cat",
+            "reference_type": "image_refer",
+            "element_image_list": {"frontal_image": PICTURE, "refer_images": [{"image_url": PICTURE}]},
+        },
+        (Family.GENERAL, "custom-voices"): {
+            "voice_name": "Narrator",
+            "voice_url": "https://cdn.example.com/in/voice.mp3",
+        },
+        (Family.GENERAL, "ai-multi-shot"): {"element_frontal_image": PICTURE},
     }
 )
 SESSION_CALL_EXAMPLES: Mapping[str, dict[str, Any]] = MappingProxyType(
