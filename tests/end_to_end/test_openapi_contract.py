@@ -23,7 +23,7 @@ from kling_gateway.api.new_routes import PREFIXES as NEW_PREFIXES
 from kling_gateway.api.openai_videos import DEFAULT_LIMIT, LIMIT_RANGE
 from kling_gateway.kling.paths import DEFAULT_PAGE_SIZE, PAGE_NUM_RANGE, PAGE_SIZE_RANGE
 from kling_gateway.kling.schemas import NEW_ACTIONS, ActionSpec, Family, parse_create_body
-from kling_gateway.tasks.session_calls import RELAYED_CALLS
+from kling_gateway.tasks.session_calls import PRESET_LISTS, RELAYED_CALLS
 from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import wait_until
 
@@ -68,8 +68,9 @@ def test_the_document_lists_every_route_and_the_docs_page_answers(gateway_factor
         for spec in SERVED_ACTIONS.values()
         for method, tail in (("POST", ""), ("GET", ""), ("GET", "/{task_id}"))
     }
-    assert len(kling) == 18 * 2 * 3
+    assert len(kling) == 21 * 2 * 3
     sessions = {("POST", f"{prefix}/{family}/{call}") for prefix in PREFIXES for family, call in RELAYED_CALLS}
+    sessions |= {("GET", f"{prefix}/general/{listing}") for prefix in PREFIXES for listing in PRESET_LISTS}
     new = {("POST", f"{prefix}/{spec.action}") for prefix in NEW_PREFIXES for spec in NEW_ACTIONS.values()}
     new |= {(method, f"{prefix}/tasks") for prefix in NEW_PREFIXES for method in ("GET", "POST")}
     assert listed == kling | set(OPENAI_OPERATIONS) | set(NEW_API_OPERATIONS) | sessions | new

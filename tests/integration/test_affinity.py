@@ -86,7 +86,7 @@ async def required(world: World, user_id: int, action: str, raw: dict[str, Any])
 
 async def remember_video(world: World, user_id: int, channel_id: int, *video_ids: Any) -> None:
     async with world.db.session() as session, session.begin():
-        await affinity.remember_videos(
+        await affinity.remember_results(
             session, user_id=user_id, channel_id=channel_id, report=succeeded(*video_ids), now_ms=NOW_MS
         )
 
@@ -180,7 +180,7 @@ async def test_a_result_without_usable_video_ids_records_nothing(world: World) -
     await remember_video(world, world.alice, world.first, None, "", 7, "x" * (affinity.OBJECT_ID_MAX_CHARS + 1))
     images = UpstreamTask("t-2", "succeed", "", {}, {"images": [{"index": 0, "url": "u"}]}, "1", NOW_MS, NOW_MS)
     async with world.db.session() as session, session.begin():
-        await affinity.remember_videos(
+        await affinity.remember_results(
             session, user_id=world.alice, channel_id=world.first, report=images, now_ms=NOW_MS
         )
     assert await stored(world) == []

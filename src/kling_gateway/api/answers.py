@@ -75,6 +75,18 @@ class KlingSessionAnswer(_Body):
     )
 
 
+class KlingPresetsAnswer(_Body):
+    """`kling` envelope around a page of Kling's official elements or voices, passed on as the upstream gave it."""
+
+    code: Literal[0]
+    message: str
+    request_id: str
+    data: list[dict[str, Any]] = Field(
+        description="Finished records without deduction fields, each holding one official element "
+        "(task_result.elements) or voice (task_result.voices); their ids work on every upstream account"
+    )
+
+
 # -- Kling's new generation: its create answer and `/tasks` --------------------------------------------------------
 
 

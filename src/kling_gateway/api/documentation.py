@@ -31,7 +31,7 @@ from kling_gateway.api.examples import (
 )
 from kling_gateway.api.video_requests import GenerationCreate, OpenAiVideoCreate
 from kling_gateway.dialects import DIALECT_HEADER, Dialect
-from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, SYNC_CALLS, V1_ADDITIONS, ActionSpec, Family
+from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, SYNC_SPECS, V1_ADDITIONS, ActionSpec, Family
 from kling_gateway.tasks.billed_calls import BILLED_CALLS
 from kling_gateway.tasks.session_calls import call_schema
 
@@ -39,10 +39,9 @@ COMPONENTS = "#/components/schemas/"
 AUTH_SCHEME = "BearerAuth"
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     *(spec.schema for spec in ACTIONS.values()),
-    *(spec.schema for spec in V1_ADDITIONS.values() if spec.family is Family.AUDIO),
+    *(spec.schema for spec in V1_ADDITIONS.values()),
     *(spec.schema for spec in NEW_ACTIONS.values()),
-    *SYNC_CALLS.values(),
-    *(call.schema for call in BILLED_CALLS.values()),
+    *(spec.schema for spec in SYNC_SPECS.values()),
     OpenAiVideoCreate,
     GenerationCreate,
     answers.TaskListing,  # read by `tasks.listing` as Kling reads it; the model only documents it
@@ -194,6 +193,9 @@ def session_call(family: Family, call: str, prefix: str) -> dict[str, Any]:
         if opens
         else "The `session_id` must be one you opened here; the call goes to the upstream account that holds it."
         if family is Family.VIDEOS and call.startswith("multi-elements/")
+        else "The id must be of an element or voice you made here (official ones cannot be deleted); the call goes "
+        "to the upstream account that holds it."
+        if family is Family.GENERAL
         else "It goes to any upstream account."
     )
     return _operation(
@@ -204,6 +206,20 @@ def session_call(family: Family, call: str, prefix: str) -> dict[str, Any]:
         _errors(answers.KlingError, 400, 401, 429, 500, 503),
         description=charge + where + " Always in the Kling envelope.",
         openapi_extra=_request_body(call_schema(family, call), SESSION_CALL_EXAMPLES[call]),
+    )
+
+
+def presets_list(listing: str, prefix: str) -> dict[str, Any]:
+    """Document one of Kling's presets lists."""
+    return _operation(
+        f"List Kling's {listing}",
+        "list_" + f"{_where(prefix)}_general_{listing}".replace("-", "_"),
+        answers.KlingPresetsAnswer,
+        "A page of the official library",
+        _errors(answers.KlingError, 400, 401, 500, 503),
+        description="Answers a page of the official elements or voices from any upstream account, as it gave it: "
+        "they are the same on every account, and their ids may be used in any task. No task and no charge. "
+        "Always in the Kling envelope.",
     )
 
 

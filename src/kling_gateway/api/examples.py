@@ -1,9 +1,9 @@
-"""A small request body each create route and synchronous call takes as it stands, shown in `/docs` and sent by
-the contract tests.
+"""A small request body each create route and synchronous call takes as it stands, shown in `/docs` and sent by the
+contract tests.
 
-The four actions that edit an earlier result, and the selection calls, name it by an id of one of the caller's own
-earlier results (a finished video, or a session opened with init-selection / identify-face); their examples show
-placeholders.
+The four actions that edit an earlier result, the selection calls and the deletes name it by an id of one of the
+caller's own earlier results (a finished video, a session opened with init-selection / identify-face, an element or a
+voice); their examples show placeholders.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ PICTURE = "https://cdn.example.com/in/cat.png"
 UPSTREAM_VIDEO_ID = "860531209405841471"
 SELECTION_SESSION_ID = "860531209405841472"
 FACE_SESSION_ID = "860531209405841473"
+ELEMENT_ID = "321922438904313"
+VOICE_ID = "891495440020668439"
 
 CREATE_EXAMPLES: Mapping[tuple[Family, str], dict[str, Any]] = MappingProxyType(
     {
@@ -64,6 +66,17 @@ CREATE_EXAMPLES: Mapping[tuple[Family, str], dict[str, Any]] = MappingProxyType(
         (Family.IMAGES, "editing/expand"): {"image": PICTURE, "up_expansion_ratio": 0.5},
         (Family.AUDIO, "text-to-audio"): {"prompt": "rain on a tin roof", "duration": 5.0},
         (Family.AUDIO, "video-to-audio"): {"video_url": "https://cdn.example.com/in/street.mp4"},
+        (Family.GENERAL, "advanced-custom-elements"): {
+            "element_name": "Mimi",
+            "element_description": "a grey tabby cat",
+            "reference_type": "image_refer",
+            "element_image_list": {"frontal_image": PICTURE, "refer_images": [{"image_url": PICTURE}]},
+        },
+        (Family.GENERAL, "custom-voices"): {
+            "voice_name": "Narrator",
+            "voice_url": "https://cdn.example.com/in/voice.mp3",
+        },
+        (Family.GENERAL, "ai-multi-shot"): {"element_frontal_image": PICTURE},
     }
 )
 SESSION_CALL_EXAMPLES: Mapping[str, dict[str, Any]] = MappingProxyType(
@@ -84,6 +97,9 @@ SESSION_CALL_EXAMPLES: Mapping[str, dict[str, Any]] = MappingProxyType(
         },
         "multi-elements/clear-selection": {"session_id": SELECTION_SESSION_ID},
         "multi-elements/preview-selection": {"session_id": SELECTION_SESSION_ID},
+        "delete-advanced-elements": {"element_id": ELEMENT_ID},
+        "delete-elements": {"element_id": ELEMENT_ID},
+        "delete-voices": {"voice_id": VOICE_ID},
     }
 )
 OPENAI_CREATE_EXAMPLE: Mapping[str, Any] = MappingProxyType(

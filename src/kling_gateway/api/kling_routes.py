@@ -45,10 +45,9 @@ from kling_gateway.upstream.callbacks import CALLBACK_PREFIX
 PREFIXES = ("/kling/v1", "/v1")
 FINISHED_CACHE_SIZE = 100_000  # rendered finished tasks kept per process (a few hundred bytes each)
 Handler = Callable[..., Awaitable[Response]]
-SERVED_ACTIONS: Mapping[tuple[Family, str], ActionSpec] = MappingProxyType(
-    dict(ACTIONS) | {key: spec for key, spec in V1_ADDITIONS.items() if spec.family is Family.AUDIO}
-)
-"""The asynchronous `/v1` endpoints the gateway serves: every legacy action, text-to-audio and video-to-audio."""
+SERVED_ACTIONS: Mapping[tuple[Family, str], ActionSpec] = MappingProxyType(dict(ACTIONS) | dict(V1_ADDITIONS))
+"""The asynchronous `/v1` endpoints the gateway serves: every legacy action and every 2026 addition (audio,
+elements, voices, angle completion)."""
 TaskReference = Annotated[str, Path(description="The task's task_id, platform_id or external_task_id")]
 
 

@@ -1,9 +1,12 @@
-"""Channel affinity: a video or session exists only on the upstream account that made it, so a call naming one
-must go to that account.
+"""Channel affinity: a video, session, element or voice exists only on the upstream account that made it, so a call
+naming one must go to that account.
 
-The gateway remembers, per user, which channel made each video (when its task succeeds) and opened each session
-(when identify-face or init-selection answers). A reference is looked up only among the caller's own objects, so
-another user's id reads exactly like one that does not exist.
+The gateway remembers, per user, which channel made each video, element and voice (when its task succeeds) and
+opened each session (when identify-face or init-selection answers). A reference is looked up only among the
+caller's own objects, so another user's video or session reads exactly like one that does not exist. Elements and
+voices differ in one way: Kling's official presets belong to every account, and the gateway does not keep their
+list, so an element or voice id that no user made here is taken for a preset and may go to any channel (the
+upstream then says whether it exists); only an id another user made is refused.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.errors import InvalidRequest
 from kling_gateway.kling.schemas import ActionSpec, AdvancedLipSync, CreateBody, LipSync, MultiElements, VideoExtend
+from kling_gateway.kling.schemas.base import ElementRef
+from kling_gateway.kling.schemas.library import CustomElement, CustomVoice, DeleteElement, DeleteVoice
+from kling_gateway.kling.schemas.new_parts import Content
 from kling_gateway.kling.schemas.selection import IdentifyFace, InitSelection, SessionCall
+from kling_gateway.kling.schemas.videos import VoiceRef
 from kling_gateway.store.models import TASKS, UPSTREAM_OBJECTS
 from kling_gateway.upstream.client import UpstreamTask
 
@@ -32,6 +39,7 @@ log = logging.getLogger(__name__)
 OBJECT_ID_MAX_CHARS = 64  # the width of upstream_objects.object_id; Kling's ids are 18 digits or a UUID
 FACE_OPENER = "identify-face"
 SELECTION_OPENER = "multi-elements/init-selection"
+PRESET_OWNER = "kling"  # the `owned_by` of Kling's official elements and voices
 EXTEND_ACTION = "video-extend"  # its videos are made with the model and mode of the video it extends
 
 _uo = UPSTREAM_OBJECTS.c
@@ -42,6 +50,8 @@ class ObjectKind(StrEnum):
 
     VIDEO = "video"
     SESSION = "session"
+    ELEMENT = "element"
+    VOICE = "voice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +62,17 @@ class Reference:
     object_id: str
     field: str
     opener: str = ""  # for a session: the call that opens one
+    preset: bool = False  # the id may name one of Kling's official elements or voices, which no account owns
 
 
-def reference_of(body: BaseModel) -> Reference | None:
-    """Find the video or session a create or synchronous call body refers to; None for a `video_url` or nothing."""
+def references_of(body: BaseModel) -> list[Reference]:
+    """Find every video, session, element and voice a create or synchronous call body refers to."""
+    named = (_edited_object(body), _general_object(body))
+    return [reference for reference in named if reference is not None] + _library_references(body)
+
+
+def _edited_object(body: BaseModel) -> Reference | None:
+    """Find the video or session a body works on; None for a `video_url` or nothing."""
     match body:
         case VideoExtend(video_id=video_id):
             return Reference(ObjectKind.VIDEO, video_id, "video_id")
@@ -70,30 +87,112 @@ def reference_of(body: BaseModel) -> Reference | None:
     return None
 
 
+def _general_object(body: BaseModel) -> Reference | None:
+    """Find the object a `/v1/general` body names: a voice's source video, an element's voice, what is deleted."""
+    match body:
+        case CustomVoice() if body.source_video_id() is not None:
+            return Reference(ObjectKind.VIDEO, str(body.source_video_id()), "video_id")
+        case CustomElement(element_voice_id=str(voice_id)):
+            return Reference(ObjectKind.VOICE, voice_id, "element_voice_id", preset=True)
+        case DeleteElement(element_id=element_id):  # only custom elements can be deleted: no preset
+            return Reference(ObjectKind.ELEMENT, element_id, "element_id")
+        case DeleteVoice(voice_id=voice_id):
+            return Reference(ObjectKind.VOICE, voice_id, "voice_id")
+    return None
+
+
+def _library_references(body: BaseModel) -> list[Reference]:
+    """Find the elements and voices a body's lists name: legacy `element_list[]` and `voice_list[]`, and new-style
+    `contents[]` items of type element and voice."""
+    found = []
+    for name in type(body).model_fields:
+        items = getattr(body, name)
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            where = f"{name}[{index}]"
+            match item:
+                case ElementRef(element_id=element_id):
+                    found.append(Reference(ObjectKind.ELEMENT, str(element_id), f"{where}.element_id", preset=True))
+                case VoiceRef(voice_id=voice_id):
+                    found.append(Reference(ObjectKind.VOICE, voice_id, f"{where}.voice_id", preset=True))
+                case Content(type="element", element_id=str(element_id)):
+                    found.append(Reference(ObjectKind.ELEMENT, element_id, f"{where}.element_id", preset=True))
+                case Content(type="voice", voice_id=str(voice_id)):
+                    found.append(Reference(ObjectKind.VOICE, voice_id, f"{where}.voice_id", preset=True))
+    return found
+
+
 async def required_channel(session: AsyncSession, *, user_id: int, spec: ActionSpec, body: CreateBody) -> int | None:
-    """Return the channel a create must go to: the one owning the video or session it names; None if it names none.
+    """Return the channel a create must go to: the one holding the objects it names; None if it names none.
 
-    Raise InvalidRequest when the named object is not one of the caller's own.
+    Raise InvalidRequest when a named object is not one of the caller's own.
     """
-    reference = reference_of(body)
-    if reference is None:
-        return None
-    return await owning_channel(session, user_id=user_id, reference=reference, call=f"{spec.family}/{spec.action}")
+    bound = await bound_channel(session, user_id=user_id, body=body, call=f"{spec.family}/{spec.action}")
+    return None if bound is None else bound[0]
 
 
-async def owning_channel(session: AsyncSession, *, user_id: int, reference: Reference, call: str) -> int:
-    """Return the channel that made one of the caller's objects; raise InvalidRequest naming the field if none did."""
-    query = select(_uo.channel_id).where(
-        _uo.user_id == user_id, _uo.kind == reference.kind.value, _uo.object_id == reference.object_id
+async def bound_channel(
+    session: AsyncSession, *, user_id: int, body: BaseModel, call: str
+) -> tuple[int, Reference] | None:
+    """Return the one channel holding every object a body names, with the first reference to one; None when it
+    names none (or only presets).
+
+    Raise InvalidRequest naming the field when an object is not the caller's own, or when two are on different
+    channels (no upstream account holds both).
+    """
+    bound: tuple[int, Reference] | None = None
+    for reference in references_of(body):
+        channel_id = await _holder(session, user_id=user_id, reference=reference, call=call)
+        if channel_id is None:
+            continue
+        if bound is None:
+            bound = channel_id, reference
+        elif bound[0] != channel_id:
+            raise InvalidRequest(
+                f"{reference.field}: {reference.object_id!r} was made on another upstream account than "
+                f"{bound[1].field} ({bound[1].object_id!r}), and no account holds both, so one {call} cannot use "
+                "them together",
+                param=reference.field,
+            )
+    return bound
+
+
+async def _holder(session: AsyncSession, *, user_id: int, reference: Reference, call: str) -> int | None:
+    """Return the channel holding one of the caller's objects; None for a possible preset (an element or voice
+    nobody made here); raise InvalidRequest naming the field for any other id."""
+    query = select(_uo.user_id, _uo.channel_id).where(
+        _uo.kind == reference.kind.value, _uo.object_id == reference.object_id
     )
-    channel_id = (await session.execute(query)).scalar_one_or_none()
-    if channel_id is None:
-        raise InvalidRequest(_not_yours(reference, call), param=reference.field)
-    return int(channel_id)
+    if not reference.preset:
+        query = query.where(_uo.user_id == user_id)
+    makers = (await session.execute(query)).all()
+    for maker in makers:
+        if maker.user_id == user_id:
+            return int(maker.channel_id)
+    if reference.preset and not makers:
+        # Kling's presets are on every account and their list is the upstream's, so any channel will do; an id that
+        # is neither a preset nor anything of any account is refused there, and the task fails uncharged.
+        return None
+    raise InvalidRequest(_not_yours(reference, call), param=reference.field)
+
+
+_LIBRARY = {
+    ObjectKind.ELEMENT: (
+        "an element",
+        "task_result.elements of your advanced-custom-elements tasks",
+        "advanced-presets-elements",
+    ),
+    ObjectKind.VOICE: ("a voice", "task_result.voices of your custom-voices tasks", "presets-voices"),
+}
 
 
 def _not_yours(reference: Reference, call: str) -> str:
     named = f"{reference.field}: {reference.object_id!r}"
+    if reference.kind in _LIBRARY:
+        what, source, presets = _LIBRARY[reference.kind]
+        also = f", or one of GET /v1/general/{presets}" if reference.preset else ""
+        return f"{named} is not {what} you made here, so {call} cannot use it (use one from {source}{also})"
     if reference.kind is ObjectKind.VIDEO:
         return (
             f"{named} is not a video of one of your tasks, so {call} cannot use it (use an id from "
@@ -105,7 +204,7 @@ def _not_yours(reference: Reference, call: str) -> str:
     )
 
 
-async def remember_videos(
+async def remember_results(
     session: AsyncSession,
     *,
     user_id: int,
@@ -114,22 +213,21 @@ async def remember_videos(
     now_ms: int,
     task_id: int | None = None,
 ) -> None:
-    """Record the videos of a succeeded task as the user's, made on `channel_id`; an id already known is kept.
+    """Record the videos, elements and voices of a succeeded task as the user's, made on `channel_id`; an id
+    already known is kept.
 
     With the task's id, each video also keeps the model and mode that made it and its length, what a later
     extension or lip-sync of it is held for (an extension's videos keep those of the video it extended)."""
     videos = list(_videos(report.task_result))
-    if not videos:
-        return
-    model, mode = await _maker(session, task_id, user_id) if task_id is not None else (None, None)
-    await _remember(
-        session,
-        user_id=user_id,
-        channel_id=channel_id,
-        kind=ObjectKind.VIDEO,
-        objects=[ObjectFacts(video_id, model, mode, duration_ms) for video_id, duration_ms in videos],
-        now_ms=now_ms,
-    )
+    if videos:
+        model, mode = await _maker(session, task_id, user_id) if task_id is not None else (None, None)
+        made = [ObjectFacts(video_id, model, mode, duration_ms) for video_id, duration_ms in videos]
+        await _remember(
+            session, user_id=user_id, channel_id=channel_id, kind=ObjectKind.VIDEO, objects=made, now_ms=now_ms
+        )
+    for kind, ids in _library_objects(report.task_result).items():
+        made = [ObjectFacts(object_id, None, None, None) for object_id in ids]
+        await _remember(session, user_id=user_id, channel_id=channel_id, kind=kind, objects=made, now_ms=now_ms)
 
 
 async def remember_session(
@@ -220,6 +318,24 @@ def _videos(task_result: dict[str, Any]) -> Iterator[tuple[str, int | None]]:
         video_id = video.get("id") if isinstance(video, dict) else None
         if isinstance(video_id, str) and video_id:
             yield video_id, _milliseconds(video.get("duration"))
+
+
+def _library_objects(task_result: dict[str, Any]) -> dict[ObjectKind, list[str]]:
+    """List the custom elements and voices a result made: `elements[]`, the voice an element made from a video
+    with speech (a bound preset is nobody's), and `voices[]`."""
+    made: dict[ObjectKind, list[str]] = {ObjectKind.ELEMENT: [], ObjectKind.VOICE: []}
+    for element in _items(task_result, "elements"):
+        made[ObjectKind.ELEMENT].append(str(element.get("element_id") or ""))
+        voice = element.get("element_voice_info")
+        if isinstance(voice, dict) and voice.get("owned_by") != PRESET_OWNER:
+            made[ObjectKind.VOICE].append(str(voice.get("voice_id") or ""))
+    made[ObjectKind.VOICE] += [str(voice.get("voice_id") or "") for voice in _items(task_result, "voices")]
+    return {kind: [object_id for object_id in ids if object_id] for kind, ids in made.items() if any(ids)}
+
+
+def _items(task_result: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = task_result.get(key)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def _milliseconds(seconds: object) -> int | None:

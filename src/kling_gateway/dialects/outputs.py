@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from kling_gateway.kling.outputs import outputs_of, task_result_of, unit_billing
-from kling_gateway.kling.schemas import Package
+from kling_gateway.kling.schemas import Package, legacy_package
 from kling_gateway.store.records import TaskStatus, TaskView
 
 NEW = "new"  # TaskView.generation of a task of the model-in-path API
@@ -24,7 +24,6 @@ OUTPUTS = "outputs"
 AUDIO_FAMILY = "audio"
 NO_BILLING = "[]"
 Json = dict[str, Any]
-_PACKAGE_OF_FAMILY = {"images": Package.IMAGE, "audio": Package.AUDIO}  # every other family bills the video pack
 
 
 class Output(NamedTuple):
@@ -56,8 +55,8 @@ def legacy_result_json(row: TaskView) -> str | Json:
 
 
 def first_output(row: TaskView) -> Output | None:
-    """Read the first video, image or audio file of a succeeded task (an audio task's audio first); None before
-    there is one."""
+    """Read the first video, image or audio file of a succeeded task (an audio task's audio first, a voice's trial
+    recording); None before there is one (an element has none: it is a set of references)."""
     if row.status is not TaskStatus.SUCCEED:
         return None
     outputs = stored_outputs(row)
@@ -66,6 +65,8 @@ def first_output(row: TaskView) -> Output | None:
     for output in outputs:
         kind = output.get("type")
         url = output.get("mp3_url") or output.get("wav_url") if kind == "audio" else output.get("url")
+        if kind == "voice":  # a custom voice's file is its trial recording
+            kind = "audio"
         if kind in ("video", "image", "audio") and url:
             duration = output.get("mp3_duration") if kind == "audio" else output.get("duration")
             return Output(kind=str(kind), url=str(url), duration_s=_seconds(duration))
@@ -80,11 +81,6 @@ def _seconds(raw: Any) -> float | None:
 
 
 # -- deductions --------------------------------------------------------------------------------------------------
-
-
-def package_of(family: str) -> Package:
-    """The pack a legacy task of a family is deducted from (elements and voices, too, draw on the video pack)."""
-    return _PACKAGE_OF_FAMILY.get(family, Package.VIDEO)
 
 
 def billing_of_deduction(final_unit_deduction: str | None, package: Package) -> list[Json]:
@@ -112,7 +108,7 @@ def stored_billing(row: TaskView) -> list[Json]:
     if row.billing_json != NO_BILLING:
         billing: list[Json] = orjson.loads(row.billing_json)
         return billing
-    return billing_of_deduction(row.final_unit_deduction, package_of(row.family))
+    return billing_of_deduction(row.final_unit_deduction, legacy_package(row.family, row.action))
 
 
 def unit_deduction(row: TaskView) -> str | None:

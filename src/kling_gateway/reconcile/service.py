@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.channels.selection import ChannelChoice, all_channels
 from kling_gateway.errors import InvalidRequest
+from kling_gateway.kling.schemas import legacy_package
 from kling_gateway.reconcile.compare import ChargedTask, Difference, billing_of, compare, rates_of
 from kling_gateway.reconcile.exports import ExportUnreadable, read_exports
 from kling_gateway.store.models import LEDGER, TASKS
@@ -19,7 +20,6 @@ from kling_gateway.upstream.client import KlingClient
 from kling_gateway.upstream.errors import UpstreamError
 
 IDS_PER_QUERY = 500  # upstream ids in one IN (...) list
-_PACKAGE_OF_FAMILY = {"images": "image", "audio": "audio"}  # every other family draws on the video pack
 _t = TASKS.c
 
 
@@ -96,6 +96,7 @@ def _task_query(channel_id: int) -> Select[Any]:
         _t.upstream_task_id,
         _t.status,
         _t.family,
+        _t.action,
         _t.generation,
         _t.billing_json,
         _t.final_unit_deduction,
@@ -113,7 +114,9 @@ async def _charged(session: AsyncSession, query: Select[Any]) -> dict[str, Charg
             platform_id=row.platform_id,
             upstream_task_id=row.upstream_task_id,
             status=row.status,
-            billing=billing_of(row.billing_json, row.final_unit_deduction, _PACKAGE_OF_FAMILY.get(row.family, "video")),
+            billing=billing_of(
+                row.billing_json, row.final_unit_deduction, legacy_package(row.family, row.action).value
+            ),
             rates=rates_of(row.rates_json, row.rate_micros, generation=row.generation),
             rate_micros=row.rate_micros,
             charge_micros=-int(row.charged or 0),  # the ledger writes a charge as money out

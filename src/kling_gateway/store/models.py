@@ -214,14 +214,18 @@ class ClientCallback(Base):
 
 
 class UpstreamObject(Base):
-    """A video or session an upstream channel made for a user, which later calls must send to that channel."""
+    """A video, session, element or voice an upstream channel made for a user, which later calls must send to that
+    channel."""
 
     __tablename__ = "upstream_objects"
-    __table_args__ = (UniqueConstraint("user_id", "kind", "object_id"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "object_id"),
+        Index("ix_upstream_objects_kind_object_id", "kind", "object_id"),  # whose is an id: any user's
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    kind: Mapped[str] = mapped_column(String(8))  # video | session
+    kind: Mapped[str] = mapped_column(String(8))  # video | session | element | voice
     object_id: Mapped[str] = mapped_column(String(64))
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
     created_at: Mapped[int]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
-from kling_gateway.channels.affinity import remember_videos
+from kling_gateway.channels.affinity import remember_results
 from kling_gateway.dialects.shapes import callback_body
 from kling_gateway.outbox import repository as outbox
 from kling_gateway.store.records import TaskStatus
@@ -20,15 +20,16 @@ from kling_gateway.tasks.transitions import Move
 
 async def record(session: AsyncSession, move: Move | None, *, callback_give_up_s: float) -> None:
     """Write a move's effects (nothing for None, a report that moved nothing): settle the money of a final move,
-    remember the videos a success made on its channel, and queue the client callback the move owes."""
+    remember the videos, elements and voices a success made on its channel, and queue the client callback the move
+    owes."""
     if move is None:
         return
     task = move.task
     if move.settles:
         await ledger.settle(session, task, charge_micros=move.charge_micros, note=move.note)
     if move.status is TaskStatus.SUCCEED and move.report is not None and task.channel_id is not None:
-        # Later extend / lip-sync calls on these videos must go to the account that made them.
-        await remember_videos(
+        # Later calls on these videos, elements and voices must go to the account that made them.
+        await remember_results(
             session,
             user_id=task.user_id,
             channel_id=task.channel_id,

@@ -1,11 +1,11 @@
-"""Relay Kling's synchronous calls (the multi-elements selection calls, identify-face, image-recognize and TTS) to
-the right upstream account, and remember the sessions they open.
+"""Relay Kling's synchronous calls (the multi-elements selection calls, identify-face, image-recognize, TTS, the element
+and voice deletes, and the presets lists) to the right upstream account, and remember the sessions they open.
 
-The selection calls make no task and are not billed. The calls Kling bills (`billed_calls`) are held at their
-price first, kept as a task final at once, and charged their own deduction once they answer. The upstream's answer
-is passed on as it is. A call naming a video or session goes to the channel that owns it; the others go to any
-enabled channel, highest priority first and weighted within a priority, failing over to the next while a channel
-cannot be reached.
+The selection calls, the deletes and the presets lists make no task and are not billed. The calls Kling bills
+(`billed_calls`) are held at their price first, kept as a task final at once, and charged their own deduction once they
+answer. The upstream's answer is passed on as it is. A call naming a video, session, element or voice goes to the
+channel that owns it (a delete names only the caller's own); the others go to any enabled channel, highest priority
+first and weighted within a priority, failing over to the next while a channel cannot be reached.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kling_gateway.channels.affinity import owning_channel, reference_of, remember_session
+from kling_gateway.channels.affinity import bound_channel, remember_session
 from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank
 from kling_gateway.clock import Clock, SystemClock, now_ms
 from kling_gateway.errors import GatewayError, InvalidRequest, NoCapacity, RefusedUpstream, UpstreamFailed
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import KlingCode, refusal_code
-from kling_gateway.kling.schemas import SYNC_CALLS, Family, InvalidBody, PackType, parse_body
+from kling_gateway.kling.schemas import SYNC_SPECS, Family, InvalidBody, PackType, parse_body
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.tasks import billed_calls
@@ -30,16 +30,15 @@ from kling_gateway.tasks.billed_calls import BILLED_CALLS
 from kling_gateway.upstream.client import KlingClient
 from kling_gateway.upstream.errors import ChannelBusy, ChannelUnavailable, OutcomeUnknown, RequestRefused
 
-SESSION_CALLS = tuple(call for call in SYNC_CALLS if (Family.VIDEOS, call) not in BILLED_CALLS)
-"""The unbilled synchronous calls, by path after /v1/videos/."""
-RELAYED_CALLS = (*((Family.VIDEOS, call) for call in SESSION_CALLS), *BILLED_CALLS)
+RELAYED_CALLS = tuple(SYNC_SPECS)
 """Every synchronous call the gateway relays, by (family, path after /v1/<family>/)."""
+PRESET_LISTS = ("advanced-presets-elements", "presets-voices")
+"""The lists of Kling's official elements and voices, by path after /v1/general/: the same on every account."""
 
 
 def call_schema(family: Family, call: str) -> type[BaseModel]:
     """The schema of a relayed call's body."""
-    billed = BILLED_CALLS.get((family, call))
-    return billed.schema if billed is not None else SYNC_CALLS[call]
+    return SYNC_SPECS[family, call].schema
 
 
 class SessionCalls:
@@ -67,7 +66,7 @@ class SessionCalls:
         its deduction, and return the upstream's `data`."""
         body = _parsed(family, call, raw)
         assert isinstance(raw, dict)  # parse_body takes nothing but a JSON object
-        channels, pinned = await self._channels_for(owner, call, body)
+        channels, pinned = await self._channels_for(owner, f"{family}/{call}", body)
         if not channels:
             raise UpstreamFailed("no upstream channel is enabled; an admin adds one with `kling-gateway channels add`")
         billed = BILLED_CALLS.get((family, call))
@@ -123,17 +122,35 @@ class SessionCalls:
                 return channel, data, request_id
         raise UpstreamFailed("no upstream channel could take the call: " + "; ".join(problems))
 
+    async def presets(self, listing: str, *, page_num: int, page_size: int) -> list[dict[str, Any]]:
+        """Fetch a page of one presets list (`PRESET_LISTS`) from any channel that answers; as the upstream gave it."""
+        async with self.db.session() as session:
+            channels = rank(await enabled_channels(session), {}, PackType.VIDEO, 0, self.rng)
+        if not channels:
+            raise UpstreamFailed("no upstream channel is enabled; an admin adds one with `kling-gateway channels add`")
+        problems: list[str] = []
+        for channel in channels:
+            try:
+                return await self.client.records(
+                    channel.credentials, f"/v1/general/{listing}", page_num=page_num, page_size=page_size
+                )
+            except (ChannelBusy, ChannelUnavailable, OutcomeUnknown) as error:  # a read: the next channel may answer
+                problems.append(f"{channel.name}: {error.message}")
+            except RequestRefused as error:
+                raise RefusedUpstream(
+                    f"the upstream refused the list: {error.message}", refusal_code(error.code)
+                ) from None
+        raise UpstreamFailed("no upstream channel could answer the list: " + "; ".join(problems))
+
     async def _channels_for(self, owner: Principal, call: str, body: BaseModel) -> tuple[list[ChannelChoice], bool]:
         """List the channels to try in order, and whether the call is bound to the first (its object's owner)."""
-        reference = reference_of(body)
         async with self.db.session() as session:
             enabled = await enabled_channels(session)
-            if reference is None:
-                # No upstream capacity is taken by a synchronous call: every enabled channel qualifies.
-                return rank(enabled, {}, PackType.VIDEO, 0, self.rng), False
-            owner_id = await owning_channel(
-                session, user_id=owner.user_id, reference=reference, call=f"{Family.VIDEOS}/{call}"
-            )
+            bound = await bound_channel(session, user_id=owner.user_id, body=body, call=call)
+        if bound is None:
+            # No upstream capacity is taken by a synchronous call: every enabled channel qualifies.
+            return rank(enabled, {}, PackType.VIDEO, 0, self.rng), False
+        owner_id, reference = bound
         for channel in enabled:
             if channel.id == owner_id:
                 return [channel], True

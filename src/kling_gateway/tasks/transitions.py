@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing.charges import Charge, legacy_entries, price
-from kling_gateway.kling.schemas import Family, Generation, Package
+from kling_gateway.kling.schemas import Generation, Package, legacy_package
 from kling_gateway.settings import BillingConfig
 from kling_gateway.store.records import PolledTask, TaskStatus
 from kling_gateway.tasks import repository
@@ -27,7 +27,6 @@ DEDUCTION_CHARS = 32  # the width of tasks.final_unit_deduction
 MAX_RACES = 3  # a task has at most three moves left, so a report can lose the race to another at most that often
 DEFAULT_CURRENCY_MICROS: Mapping[str, int] = BillingConfig().currency_micros
 # The package a legacy task's final_unit_deduction is drawn from, by family (elements and voices bill video).
-_LEGACY_PACKAGE = {Family.VIDEOS: Package.VIDEO, Family.IMAGES: Package.IMAGE, Family.AUDIO: Package.AUDIO}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +151,10 @@ def _failure_note(report: UpstreamTask) -> str:
 
 def _billing_entries(task: PolledTask, report: UpstreamTask) -> list[dict[str, Any]]:
     """The upstream's deductions as `billing[]` entries: as sent in a new-generation record, or made from a legacy
-    task's final_unit_deduction (drawn from the package of its family) and final_balance_deduction."""
+    task's final_unit_deduction (drawn from the package of its endpoint) and final_balance_deduction."""
     if report.generation is Generation.NEW:
         return list(report.billing)
-    package = _LEGACY_PACKAGE.get(Family(task.family), Package.VIDEO)
+    package = legacy_package(task.family, task.action)
     return legacy_entries(report.final_unit_deduction, report.final_balance_deduction, package=package.value)
 
 

@@ -302,6 +302,14 @@ class KlingClient:
             )
         return data
 
+    async def records(
+        self, channel: ChannelCredentials, path: str, *, page_num: int, page_size: int
+    ) -> builtins.list[dict[str, Any]]:
+        """Fetch one page of a list that is not of our tasks (Kling's presets lists), its records as they are."""
+        params = {"pageNum": page_num, "pageSize": page_size}
+        response = await self._send(channel, "GET", path, params=params)
+        return [item for item in self._data(channel, response, builtins.list) if isinstance(item, dict)]
+
     # Last, because inside the class body below this point `list` names this method, not the builtin.
     async def list(
         self, channel: ChannelCredentials, family: str, action: str, *, page_num: int = 1, page_size: int = 500

@@ -15,6 +15,7 @@ from .registry import (
     V1_ADDITIONS,
     ActionSpec,
     SyncSpec,
+    legacy_package,
     new_models,
     parse_create_body,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "Text2Video",
     "VideoExtend",
     "VirtualTryOn",
+    "legacy_package",
     "new_models",
     "parse_body",
     "parse_create_body",

@@ -156,6 +156,22 @@ SYNC_SPECS: Mapping[tuple[Family, str], SyncSpec] = MappingProxyType(
 """Every synchronous `/v1` call, by (family, path after /v1/<family>/): SYNC_CALLS and the 2026 additions."""
 
 
+# The pack a legacy deduction is drawn from, where it is not the video pack (elements and voices draw on it too).
+_LEGACY_PACKAGES: Mapping[tuple[Family, str | None], Package] = MappingProxyType(
+    {
+        (Family.IMAGES, None): Package.IMAGE,
+        (Family.AUDIO, None): Package.AUDIO,
+        (Family.GENERAL, "ai-multi-shot"): Package.IMAGE,  # angle views are images
+    }
+)
+
+
+def legacy_package(family: str | Family, action: str) -> Package:
+    """Name the pack a legacy task's `final_unit_deduction` is drawn from, by its endpoint."""
+    key = Family(family)
+    return _LEGACY_PACKAGES.get((key, action)) or _LEGACY_PACKAGES.get((key, None), Package.VIDEO)
+
+
 def new_models(product: str) -> list[str]:
     """Return the path models of one new-generation product (empty when there is no such product)."""
     return [action.partition("/")[2] for action in NEW_ACTIONS if action.partition("/")[0] == product]
