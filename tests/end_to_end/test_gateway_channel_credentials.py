@@ -85,3 +85,22 @@ def test_callbacks_reach_a_channel_with_only_an_api_key(gateway_factory: Gateway
         done = wait_until(client, f"{KLING_T2V}/{platform_id}")
     assert done["task_status"] == "succeed"
     assert gw.admin.ledger(platform_id)["charge"] == -1_000_000  # 1 credit at ¥1
+
+
+def test_a_synchronous_call_refused_for_its_credentials_goes_elsewhere_and_sets_the_channel_aside(
+    gateway_factory: GatewayFactory,
+) -> None:
+    recorded = Recorded()
+    gw = gateway_factory(channels=0, upstream=recorded.around)
+    unknown = Account(access_key="ak_nobody", secret_key="sk_" + "n" * 32)
+    gw.admin.channel("broken", gw.sandbox.url, unknown, priority=1)  # tried first
+    gw.admin.channel("good", gw.sandbox.url, gw.sandbox.account)
+    speech = {"text": "hello there", "voice_id": "oversea_male1", "voice_language": "en"}
+    with gw.client() as client:
+        for _ in range(2):
+            answer = client.post("/v1/audio/tts", json=speech)
+            assert answer.status_code == 200, answer.text
+    reason = gw.admin.channel_state("broken").misconfigured
+    assert reason is not None
+    assert reason.startswith("the upstream refused the key pair's JWT")
+    assert [status for _, status in recorded.seen].count(401) == 1  # the second call skipped the broken channel

@@ -58,6 +58,12 @@ async def all_channels(session: Executor, *, enabled_only: bool = False) -> list
     ]
 
 
+def refused_reason(channel: ChannelChoice, message: str) -> str:
+    """Say which of a channel's credentials the upstream refused (the API key when it has one: it is what is sent)."""
+    refused = "API key" if channel.credentials.api_key is not None else "key pair's JWT"
+    return f"the upstream refused the {refused}: {message}"
+
+
 def usable(channels: Sequence[ChannelChoice], generation: Generation | str) -> tuple[list[ChannelChoice], str]:
     """Keep the channels a task of `generation` may go to: credentials accepted, and an API key for the new
     generation (it takes nothing else). When none is left, also say why, for the task's error."""

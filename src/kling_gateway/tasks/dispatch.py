@@ -20,7 +20,14 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.channels.admin import mark_misconfigured
-from kling_gateway.channels.selection import NONE_CONFIGURED, ChannelChoice, enabled_channels, rank, usable
+from kling_gateway.channels.selection import (
+    NONE_CONFIGURED,
+    ChannelChoice,
+    enabled_channels,
+    rank,
+    refused_reason,
+    usable,
+)
 from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.kling.schemas import Generation, PackType
 from kling_gateway.settings import Settings
@@ -192,8 +199,7 @@ class Dispatcher:
     async def note_misconfigured(self, channel: ChannelChoice, error: ChannelMisconfigured) -> str:
         """Note on the channel that the upstream refused its credentials, so no task is offered to it until an
         admin updates them (it is not down: waiting would not help); return the reason."""
-        refused = "API key" if channel.credentials.api_key is not None else "key pair's JWT"
-        reason = f"the upstream refused the {refused}: {error.message}"
+        reason = refused_reason(channel, error.message)
         log.warning("channel %s is misconfigured: %s", channel.name, reason)
         async with self.db.session() as session, session.begin():
             await mark_misconfigured(session, channel_id=channel.id, reason=reason)

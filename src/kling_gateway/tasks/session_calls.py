@@ -10,25 +10,33 @@ first and weighted within a priority, failing over to the next while a channel c
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
+from kling_gateway.channels.admin import mark_misconfigured
 from kling_gateway.channels.affinity import bound_channel, remember_session
-from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank
+from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank, refused_reason, usable
 from kling_gateway.clock import Clock, SystemClock, now_ms
 from kling_gateway.errors import GatewayError, InvalidRequest, NoCapacity, RefusedUpstream, UpstreamFailed
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import KlingCode, refusal_code
-from kling_gateway.kling.schemas import SYNC_SPECS, Family, InvalidBody, PackType, parse_body
+from kling_gateway.kling.schemas import SYNC_SPECS, Family, Generation, InvalidBody, PackType, parse_body
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.tasks import billed_calls
 from kling_gateway.tasks.billed_calls import BILLED_CALLS
 from kling_gateway.upstream.client import KlingClient
-from kling_gateway.upstream.errors import ChannelBusy, ChannelUnavailable, OutcomeUnknown, RequestRefused
+from kling_gateway.upstream.errors import (
+    ChannelBusy,
+    ChannelMisconfigured,
+    ChannelUnavailable,
+    OutcomeUnknown,
+    RequestRefused,
+)
 
 RELAYED_CALLS = tuple(SYNC_SPECS)
 """Every synchronous call the gateway relays, by (family, path after /v1/<family>/)."""
@@ -39,6 +47,9 @@ PRESET_LISTS = ("advanced-presets-elements", "presets-voices")
 def call_schema(family: Family, call: str) -> type[BaseModel]:
     """The schema of a relayed call's body."""
     return SYNC_SPECS[family, call].schema
+
+
+log = logging.getLogger(__name__)
 
 
 class SessionCalls:
@@ -99,6 +110,13 @@ class SessionCalls:
         for channel in channels:
             try:
                 data, request_id = await self.client.call_answer(channel.credentials, path, raw)
+            except ChannelMisconfigured as error:
+                # Noted on the channel as a task's create would note it: no call or task goes there until fixed.
+                reason = refused_reason(channel, error.message)
+                log.warning("channel %s is misconfigured: %s", channel.name, reason)
+                async with self.db.session() as session, session.begin():
+                    await mark_misconfigured(session, channel_id=channel.id, reason=reason)
+                problems.append(f"{channel.name}: {reason}")
             except ChannelBusy as error:
                 if pinned:
                     raise NoCapacity(
@@ -145,7 +163,7 @@ class SessionCalls:
     async def _channels_for(self, owner: Principal, call: str, body: BaseModel) -> tuple[list[ChannelChoice], bool]:
         """List the channels to try in order, and whether the call is bound to the first (its object's owner)."""
         async with self.db.session() as session:
-            enabled = await enabled_channels(session)
+            enabled, _ = usable(await enabled_channels(session), Generation.LEGACY)  # refused credentials skipped
             bound = await bound_channel(session, user_id=owner.user_id, body=body, call=call)
         if bound is None:
             # No upstream capacity is taken by a synchronous call: every enabled channel qualifies.
