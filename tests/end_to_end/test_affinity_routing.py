@@ -75,6 +75,11 @@ def test_extensions_and_lip_syncs_of_a_video_go_to_the_account_that_made_it(gate
         # A video made by an extension is remembered in turn, on the same account.
         extended = follow_ups[0]["task_result"]["videos"][0]["id"]
         follow_ups += all_succeeded(client, [("video-extend", {"video_id": extended})] * ROUNDS)
+        for _ in range(ROUNDS):  # audio made from the video, too
+            audio = create(client, "/kling/v1/audio/video-to-audio", {"video_id": video_id})
+            done = wait_until(client, f"/kling/v1/audio/video-to-audio/{audio['platform_id']}")
+            assert done["task_status"] == "succeed", done
+            follow_ups.append(done)
     assert {account_of_task(gateway, task["task_id"]) for task in follow_ups} == {owner}
 
 
@@ -142,5 +147,10 @@ def test_another_users_video_or_session_is_refused_like_an_unknown_one(gateway_f
             # The same words, but for the id: nothing tells that alice's object exists.
             assert message.replace(alices, "ID") == error_of(missing)[2].replace(nobodys, "ID"), action
             assert "video_id: " in message or "session_id: " in message
+        # Audio made from a video: the same rule, under /v1/audio.
+        foreign = bob.post("/kling/v1/audio/video-to-audio", json={"video_id": video_id})
+        missing = bob.post("/kling/v1/audio/video-to-audio", json={"video_id": unknown_video})
+        assert error_of(foreign)[:2] == (400, 1201), foreign.text
+        assert error_of(foreign)[2].replace(video_id, "ID") == error_of(missing)[2].replace(unknown_video, "ID")
     assert gateway.admin.task_count() == tasks_before
     assert gateway.admin.entry_kinds("bob") == ["top_up"]  # nothing held for the refused tasks

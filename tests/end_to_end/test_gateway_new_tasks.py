@@ -3,6 +3,7 @@ caller's own tasks of both generations (never another's, never a synchronous cal
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,6 +283,10 @@ def test_post_tasks_filters_by_status_and_product_type(
         ({"start_time": 20, "end_time": 10}, "start_time"),
         ({"end_time": "yesterday"}, "end_time"),
         ({"cursor": "not-a-cursor"}, "cursor"),
+        # Past what a 64-bit column holds: refused, never a 500 from the driver.
+        ({"end_time": 9223372036854775810}, "end_time"),
+        ({"start_time": 0, "end_time": 18446744073709551615}, "end_time"),
+        ({"cursor": base64.urlsafe_b64encode(b"[18446744073709551615,0,1]").decode()}, "cursor"),
         ({"filters": [{"key": "model", "values": ["kling-3.0"]}]}, "filters[0]"),
         ({"filters": [{"key": "status", "values": ["succeed"]}]}, "filters[0]"),
         ({"filters": [{"key": "product_type", "values": ["audio"]}]}, "filters[0]"),

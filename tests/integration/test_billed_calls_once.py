@@ -4,7 +4,8 @@ its row and the ledger's unique keys let only the first finish move money (real 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from kling_gateway.kling.schemas import Family, Package
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import LEDGER, TASKS
+from kling_gateway.store.records import Task
 from kling_gateway.tasks.billed_calls import BILLED_CALLS, charge_call, fail_call, hold_call
 from kling_gateway.users.service import create_user
 
@@ -41,13 +43,40 @@ async def owner_with(db: Database, balance_micros: int) -> Principal:
     return Principal(user_id=user.id, user_name="carol", key_id=key.id)
 
 
+def finish(db: Database, task: Task, answer: dict[str, Any]) -> Coroutine[Any, Any, None]:
+    currency = Settings().billing.currency_micros
+    return charge_call(
+        db,
+        task,
+        answer,
+        request_id="req-1",
+        channel_id=None,
+        package=Package.VIDEO,
+        now_ms=now_ms(),
+        currency_micros=currency,
+    )
+
+
+async def test_a_call_paid_from_the_cash_balance_is_charged_that_money(db: Database) -> None:
+    owner = await owner_with(db, 1_000_000)
+    task = await hold_call(db, Settings(), owner, TTS, BODY, now_ms=now_ms())
+    paid = {"task_id": "860000000000000002", "final_unit_deduction": "0", "task_result": {"audios": []}}
+    await finish(db, task, paid | {"final_balance_deduction": {"quota": "0.04", "list_price": "0.05"}})
+    async with db.session() as session:
+        row = (await session.execute(select(TASKS).where(TASKS.c.id == task.id))).one()
+        balance = await ledger.balance_of(session, user_id=owner.user_id)
+    assert (row.status, row.charge_micros, balance.balance_micros, balance.held_micros) == (
+        "succeed",
+        40_000,
+        960_000,
+        0,
+    )
+
+
 async def test_finishing_a_call_many_times_at_once_charges_it_once(db: Database) -> None:
     owner = await owner_with(db, 1_000_000)
     task = await hold_call(db, Settings(), owner, TTS, BODY, now_ms=now_ms())
-    finishes = [
-        charge_call(db, task, ANSWER, request_id="req-1", channel_id=None, package=Package.VIDEO, now_ms=now_ms())
-        for _ in range(3)
-    ]
+    finishes = [finish(db, task, ANSWER) for _ in range(3)]
     await asyncio.gather(*finishes, fail_call(db, task, "lost", now_ms=now_ms()), return_exceptions=True)
     async with db.session() as session:
         kinds = (

@@ -407,3 +407,11 @@ def test_a_channel_needs_an_api_key_or_a_whole_key_pair() -> None:
     assert (keyed.pair, keyed.callback_secret) == (None, "kling_secret")
     assert "kling_secret" not in repr(keyed)
     assert FAKE.callback_secret == FAKE.secret_key
+
+
+async def test_a_garbled_record_in_a_batched_answer_leaves_the_others_readable() -> None:
+    good = {"id": "7", "status": "processing", "create_time": 1, "update_time": 2, "external_id": "video_1"}
+    body = orjson.dumps({"code": 0, "data": [{"id": 1, "status": "failed"}, good]})
+    kling = answering(200, body)
+    [read] = await kling.tasks_by_ids(ChannelCredentials("http://kling.invalid", api_key="kling_key"), ["1", "7"])
+    assert (read.task_id, read.task_status) == ("7", "processing")

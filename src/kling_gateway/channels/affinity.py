@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.errors import InvalidRequest
 from kling_gateway.kling.schemas import ActionSpec, AdvancedLipSync, CreateBody, LipSync, MultiElements, VideoExtend
+from kling_gateway.kling.schemas.audio import VideoToAudio
 from kling_gateway.kling.schemas.base import ElementRef
 from kling_gateway.kling.schemas.library import CustomElement, CustomVoice, DeleteElement, DeleteVoice
 from kling_gateway.kling.schemas.new_parts import Content
@@ -78,7 +79,11 @@ def _edited_object(body: BaseModel) -> Reference | None:
             return Reference(ObjectKind.VIDEO, video_id, "video_id")
         case LipSync() if body.input.video_id is not None:
             return Reference(ObjectKind.VIDEO, body.input.video_id, "input.video_id")
-        case InitSelection(video_id=str(video_id)) | IdentifyFace(video_id=str(video_id)):
+        case (
+            InitSelection(video_id=str(video_id))
+            | IdentifyFace(video_id=str(video_id))
+            | VideoToAudio(video_id=str(video_id))
+        ):
             return Reference(ObjectKind.VIDEO, video_id, "video_id")
         case AdvancedLipSync(session_id=session_id):
             return Reference(ObjectKind.SESSION, session_id, "session_id", FACE_OPENER)

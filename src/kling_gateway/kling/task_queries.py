@@ -89,13 +89,14 @@ def _millis(body: Mapping[str, object], name: str, default: int) -> int:
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**_MAX_MS_DIGITS:
         return value
     # Appendix A #2: the 3.0-turbo pages type the times as numbers, the others as strings; both are taken.
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _MAX_MS_DIGITS:
         return int(value)
     raise InvalidBody(
-        f"{name}: must be a Unix time in milliseconds, as a number or a string of digits (got {shown(value)})"
+        f"{name}: must be a Unix time in milliseconds, as a number or a string of at most {_MAX_MS_DIGITS} digits "
+        f"(got {shown(value)})"
     )
 
 

@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from kling_gateway.billing import ledger
+from kling_gateway.billing import charges, ledger
 from kling_gateway.billing.money import cost_micros, format_yuan
-from kling_gateway.dialects.outputs import billing_of_deduction
 from kling_gateway.errors import InsufficientBalance
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.pricing import sync_call_cost
@@ -125,11 +124,15 @@ async def charge_call(
     channel_id: int | None,
     package: Package,
     now_ms: int,
+    currency_micros: Mapping[str, int],
 ) -> None:
-    """Finish a call that answered: keep its result and deduction, release the hold and charge the deduction, in
-    the one write that finishes it."""
+    """Finish a call that answered: keep its result and deduction, release the hold and charge the deduction (units
+    at the call's rate, a cash deduction at `currency_micros`, as a task's are), in the one write that finishes it."""
     deduction = _units(data.get("final_unit_deduction"))
-    charge = 0 if deduction is None else cost_micros(Decimal(deduction), task.rate_micros)
+    cash = data.get("final_balance_deduction")
+    entries = charges.legacy_entries(deduction, cash if isinstance(cash, Mapping) else None, package=package.value)
+    priced = charges.price(entries, rates={package.value: task.rate_micros}, currency_micros=currency_micros)
+    charge = priced.micros
     result = data.get("task_result")
     upstream_id = data.get("task_id")
     changes: TaskChanges = {
@@ -137,10 +140,12 @@ async def charge_call(
         "updated_at": now_ms,
         "result_json": orjson.dumps(result if isinstance(result, dict) else {}).decode(),
         "final_unit_deduction": deduction,
-        "billing_json": orjson.dumps(billing_of_deduction(deduction, package)).decode(),
+        "billing_json": orjson.dumps(entries).decode(),
         "upstream_task_id": str(upstream_id) if upstream_id else (request_id or ""),
         "charge_micros": charge,
     }
+    if priced.unbilled_reason is not None:
+        changes["unbilled_reason"] = priced.unbilled_reason
     if channel_id is not None:
         changes["channel_id"] = channel_id
     async with db.session() as session, session.begin():
@@ -151,8 +156,7 @@ async def charge_call(
             changes=changes,
         )
         if won:
-            note = f"{task.action}: {deduction} credits" if deduction is not None else f"{task.action}: no deduction"
-            await ledger.settle(session, task, charge_micros=charge, note=note)
+            await ledger.settle(session, task, charge_micros=charge, note=f"{task.action}: {priced.note}")
 
 
 async def fail_call(db: Database, task: Task, reason: str, *, now_ms: int) -> None:

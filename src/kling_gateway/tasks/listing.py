@@ -88,7 +88,8 @@ def _read_cursor(cursor: str) -> tuple[int, int, int]:
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         before_id, start_ms, end_ms = values
-        if all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+        # Each value lands in a 64-bit column: a forged cursor outside that range is as foreign as any other.
+        if all(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63 for value in values):
             return int(before_id), int(start_ms), int(end_ms)
     except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError):
         pass

@@ -98,6 +98,7 @@ class SessionCalls:
                 channel_id=channel.id,
                 package=billed.package,
                 now_ms=self.clock.now_ms(),
+                currency_micros=self.settings.billing.currency_micros,
             )
         await self._remember(owner, channel, data, getattr(body, "video_id", None))
         return data

@@ -7,6 +7,7 @@ Both API generations go through one client and come back as one report type (`Up
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from kling_gateway.upstream.errors import (
 from kling_gateway.upstream.tokens import TokenCache
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Raised before a single byte of the request left: nothing can have been created upstream.
 _NOT_SENT: tuple[type[Exception], ...] = (
@@ -204,7 +206,15 @@ class KlingClient:
             raise ValueError(f"{name} must be non-empty and hold no comma: the upstream splits the list on commas")
         params = {name: ",".join(ids)}
         response = await self._send(channel, "GET", "/tasks", params=params, generation=Generation.NEW)
-        return [UpstreamTask.from_new_json(item) for item in self._data(channel, response, builtins.list)]
+        found = []
+        for item in self._data(channel, response, builtins.list):
+            try:
+                found.append(UpstreamTask.from_new_json(item))
+            except OutcomeUnknown as malformed:
+                # One garbled record must not hide the batch's others: it reads as absent, and only its task counts
+                # an absence (a task left absent long enough fails with a reason, as any unseen task does).
+                log.warning("%s: skipped a GET /tasks record: %s", channel.base_url, malformed.message)
+        return found
 
     async def get(self, channel: ChannelCredentials, family: str, action: str, reference: str) -> UpstreamTask | None:
         """Fetch one task by task_id or external_task_id; return None when the upstream does not know it."""
