@@ -8,6 +8,7 @@ whole transaction it is in.
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.clock import now_ms
 from kling_gateway.store.models import LEDGER, USERS, LedgerEntry
+
+log = logging.getLogger(__name__)
 
 
 class EntryKind(StrEnum):
@@ -92,8 +95,15 @@ async def hold(session: AsyncSession, *, user_id: int, task_platform_id: str, am
 
 
 async def settle(session: AsyncSession, task: Held, *, charge_micros: int, note: str) -> Balance:
-    """Release a task's hold and charge what it really cost (0 for a failed, unbilled or unsent task)."""
+    """Release a task's hold and charge what it really cost (0 for a failed, unbilled or unsent task).
+
+    A charge above the hold (an upstream deduction dearer than the price table said) is taken only as far as the
+    user's money goes: never below zero. What could not be taken is said in the entries' note, and the task's own
+    `charge_micros` still says the whole, so the reconciliation shows the difference to the operator.
+    """
     user_id, task_platform_id, hold_micros = task.user_id, task.platform_id, task.hold_micros
+    if charge_micros > hold_micros:
+        charge_micros, note = await _within_means(session, task, charge_micros, note)
     row = (
         await session.execute(
             update(USERS)
@@ -111,6 +121,18 @@ async def settle(session: AsyncSession, task: Held, *, charge_micros: int, note:
     if charge_micros:
         await _record(session, user_id, task_platform_id, EntryKind.CHARGE, -charge_micros, balance, note)
     return balance
+
+
+async def _within_means(session: AsyncSession, task: Held, charge_micros: int, note: str) -> tuple[int, str]:
+    """Cap a charge above its hold at what the user has once the hold is released; say so in the note."""
+    query = select(USERS.c.balance_micros, USERS.c.held_micros).where(USERS.c.id == task.user_id).with_for_update()
+    balance_micros, held_micros = (await session.execute(query)).one()
+    means = max(0, balance_micros - held_micros + task.hold_micros)
+    if charge_micros <= means:
+        return charge_micros, note
+    log.warning("task %s cost %d µ¥ but its user had only %d µ¥", task.platform_id, charge_micros, means)
+    short = f"charged {means} of {charge_micros} µ¥: the balance could not cover the rest, which was not taken"
+    return means, f"{note}; {short}" if note else short
 
 
 async def recent_entries(session: AsyncSession, *, user_id: int, limit: int = 20) -> list[LedgerEntry]:
