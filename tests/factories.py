@@ -60,6 +60,7 @@ class Stored:
     platform_id: str
     upstream_id: str | None
     external_id: str | None
+    created_at: int = 0  # ms, as stored
 
 
 def store(gw: RunningGateway, user: str, *, age_ms: int, **columns: Any) -> Stored:
@@ -77,7 +78,7 @@ def store(gw: RunningGateway, user: str, *, age_ms: int, **columns: Any) -> Stor
             await session.execute(TASKS.update().where(TASKS.c.id == task.id).values(**changes))
 
     gw.admin._run(work)
-    return Stored(platform_id, changes.get("upstream_task_id"), columns.get("external_task_id"))
+    return Stored(platform_id, changes.get("upstream_task_id"), columns.get("external_task_id"), created_at)
 
 
 _DRAFT_FIELDS = {"action", "external_task_id", "pack_type", "generation", "sync_call", "model", "seconds"}

@@ -244,7 +244,9 @@ def test_post_tasks_pages_the_last_30_days_newest_first_to_the_end(tasks: Tasks,
         # a window that reaches back 41 days holds the old task too; times as numbers or digit strings
         start = str(now_ms() - 41 * DAY_MS)
         assert walk(alice, start_time=start, limit=2) == [*recent, tasks.old.platform_id]
-        assert walk(alice, start_time=int(start), end_time=now_ms() - 3500) == [
+        # a window ending between the new task and the image one (from their stored times: no clock race)
+        between = (tasks.new.created_at + tasks.image.created_at) // 2
+        assert walk(alice, start_time=int(start), end_time=between) == [
             tasks.new.platform_id,
             tasks.legacy.platform_id,
             tasks.old.platform_id,

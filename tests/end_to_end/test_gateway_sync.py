@@ -203,11 +203,14 @@ def test_a_task_with_no_result_in_time_fails_and_costs_nothing(gateway_factory: 
     assert done["task_status"] == "failed"
     assert "no result from the upstream within 0.5 s" in done["task_status_msg"]
     assert "final_unit_deduction" not in done
-    with gw.sandbox.client() as sandbox:  # the upstream is still at it
-        assert sandbox.get(f"{SANDBOX_T2V}/{done['task_id']}").json()["data"]["task_status"] in (
-            "submitted",
-            "processing",
-        )
+    # On a loaded machine the half second can pass before the create's answer is kept (task_id still unknown);
+    # when it is known, the upstream is still at it.
+    if done["task_id"] is not None:
+        with gw.sandbox.client() as sandbox:
+            assert sandbox.get(f"{SANDBOX_T2V}/{done['task_id']}").json()["data"]["task_status"] in (
+                "submitted",
+                "processing",
+            )
     entries = gw.admin.ledger(platform_id)
     assert entries.keys() == {"hold", "release"}
     assert entries["release"] == -entries["hold"]

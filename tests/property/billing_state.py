@@ -187,7 +187,6 @@ def expected_charge(deduction: str | None, rate_micros: int) -> int:
 def check_billing(account: Account, now: Snapshot, before: Snapshot | None) -> None:
     """Assert every fact the rows and the ledger must obey after any step, and against the previous snapshot."""
     by_task = Counter((entry["task_platform_id"], entry["kind"]) for entry in now.entries)
-    overcharge = 0
     for stored in account.tasks:
         row = now.tasks[stored.id]
         status = TaskStatus(str(row["status"]))
@@ -202,7 +201,11 @@ def check_billing(account: Account, now: Snapshot, before: Snapshot | None) -> N
         if status is TaskStatus.SUCCEED:
             expected = expected_charge(_text(row["final_unit_deduction"]), stored.rate_micros)
             assert row["charge_micros"] == expected, f"{platform_id}: charge is deduction × rate"
-            assert charge == -expected, f"{platform_id}: the ledger charges what the task row says"
+            # The ledger takes the whole, unless it is more than the user has: then all the user has, never less
+            # than the hold (the task row keeps the whole, for the reconciliation to show the difference).
+            assert -charge == expected or stored.hold_micros <= -charge < expected, (
+                f"{platform_id}: the ledger charges what the task row says, or as far as the balance goes"
+            )
         elif status is TaskStatus.FAILED:
             assert row["charge_micros"] == 0, f"{platform_id}: a failed task costs nothing"
             assert charge == 0, f"{platform_id}: a failed task has no charge entry"
@@ -216,15 +219,14 @@ def check_billing(account: Account, now: Snapshot, before: Snapshot | None) -> N
         assert row["upstream_task_id"] in (None, stored.upstream_task_id)
         if status in (TaskStatus.SUBMITTED, TaskStatus.PROCESSING, TaskStatus.SUCCEED):
             assert row["upstream_task_id"] == stored.upstream_task_id, f"{platform_id}: the upstream id is known"
-        overcharge += max(0, -charge - stored.hold_micros)
         if before is not None:
             _check_moved_forward(platform_id, before.tasks[stored.id], row)
     unfinished = [s for s in account.tasks if not TaskStatus(str(now.tasks[s.id]["status"])).is_final]
     assert now.held_micros == sum(s.hold_micros for s in unfinished), "held is the holds of unfinished tasks"
     charged = -sum(int(str(e["amount_micros"])) for e in now.entries if e["kind"] == EntryKind.CHARGE)
     assert now.balance_micros == account.topped_up_micros - charged, "balance is top-ups less charges"
-    # Only an upstream deduction above the estimate held can take more than was available.
-    assert now.balance_micros - now.held_micros >= -overcharge, "available never goes below zero"
+    # Even an upstream deduction above the estimate held never takes more than was available.
+    assert now.balance_micros - now.held_micros >= 0, "available never goes below zero"
     _check_running_totals(now)
 
 
