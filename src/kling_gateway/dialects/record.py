@@ -38,14 +38,8 @@ def created(row: TaskView) -> dict[str, object]:
 
 def record(row: TaskView) -> dict[str, object]:
     """A task as `/tasks` shows it: its outputs and deductions in the new codec, whichever generation made it."""
-    return {
-        "id": row.upstream_task_id,
-        "platform_id": row.platform_id,
-        "status": STATUS[row.status],
+    return created(row) | {
         "message": row.status_msg,
-        "create_time": row.created_at,
-        "update_time": row.updated_at,
-        "external_id": row.external_task_id or "",
         "outputs": stored_outputs(row),
         "billing": stored_billing(row),
     }
