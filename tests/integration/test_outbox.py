@@ -404,3 +404,25 @@ async def test_two_deliverers_racing_never_send_a_callback_twice(
     ids = [headers["webhook-id"] for headers, _ in callback_receiver.received]
     assert len(ids) == len(set(ids)) == attempted == 24
     assert all(row.delivered_at is not None and row.attempts == 1 for row in await callbacks(db))
+
+
+async def test_a_receiver_answering_a_huge_body_is_never_read(db: Database) -> None:
+    read = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal read
+        for _ in range(400):  # 400 MB, were it all read
+            read += 1 << 20
+            yield b"x" * (1 << 20)
+
+    def huge(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body())
+
+    owner = await make_owner(db)
+    task_id = await make_task(db, owner, "http://receiver.example/hook")
+    await move(db, task_id, TaskStatus.SUBMITTED)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(huge)) as hostile:
+        assert await deliverer(db, hostile).run_once() == 1
+    [row] = await callbacks(db)
+    assert row.delivered_at is not None
+    assert read <= 1 << 20  # at most the first chunk was produced, never the 400 MB
