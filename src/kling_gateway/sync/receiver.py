@@ -35,16 +35,22 @@ async def take_callback(
     a webhook secret, before the body's signature checks out.
     """
     moment = now_ms
+    # The sender is proved on a read, so a flood of forged posts never takes the store's write lock.
+    async with db.read() as connection:
+        task = await repository.find_by_platform_id(connection, platform_id)
+        channels = [] if task is None else await all_channels(connection)
+    channels = [c for c in channels if task is not None and task.channel_id in (None, c.id)]
+    sender = next((c for c in channels if token_matches(c.credentials.callback_secret, platform_id, token)), None)
+    if task is None or sender is None:
+        # The same answer for a task that does not exist: the route tells nothing about which ids do.
+        raise Unauthenticated("the callback URL's token does not match the task's channel")
+    if sender.webhook_secret is not None:
+        verify_signature(sender.webhook_secret, body, headers, now_s=moment / 1000)
+    report = _task_object(body)
     async with db.session() as session, session.begin():
-        task = await repository.find_by_platform_id(session, platform_id)
-        channels = [] if task is None else [c for c in await all_channels(session) if task.channel_id in (None, c.id)]
-        sender = next((c for c in channels if token_matches(c.credentials.callback_secret, platform_id, token)), None)
-        if task is None or sender is None:
-            # The same answer for a task that does not exist: the route tells nothing about which ids do.
+        task = await repository.find_by_platform_id(session, platform_id)  # as it is now, inside the write
+        if task is None or task.channel_id not in (None, sender.id):  # sent elsewhere since the read
             raise Unauthenticated("the callback URL's token does not match the task's channel")
-        if sender.webhook_secret is not None:
-            verify_signature(sender.webhook_secret, body, headers, now_s=moment / 1000)
-        report = _task_object(body)
         if task.upstream_task_id not in (None, report.task_id):
             raise InvalidRequest(f"the callback is about upstream task {report.task_id!r}, not this task's")
         polled = task.polled
