@@ -297,3 +297,13 @@ def test_a_fresh_database_is_created_on_first_use(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'new' / 'gateway.db'}"
     assert admin_json(url, "users", "list") == {"users": []}
     assert admin_json(url, "channels", "list") == {"channels": []}
+
+
+def test_an_amount_in_exponent_form_or_out_of_range_is_refused_with_nothing_stored(database_url: str) -> None:
+    for amount in ("1e20", "1e3", "2000000000"):
+        refused = admin(database_url, "users", "create", "rich", "--balance", amount, exit_code=2)
+        assert "amount of yuan" in refused.output or "one amount may be" in refused.output, refused.output
+    admin_json(database_url, "users", "create", "rich", "--balance", "900000000")
+    for _ in range(3):  # ¥2.7 billion in all: far inside the ceiling, and exact
+        admin_json(database_url, "credits", "add", "rich", "900000000")
+    assert admin_json(database_url, "users", "show", "rich")["user"]["balance"] == "3600000000.00"

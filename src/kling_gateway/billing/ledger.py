@@ -15,6 +15,7 @@ from typing import NamedTuple, Protocol
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kling_gateway.billing.money import MAX_BALANCE_MICROS, format_yuan
 from kling_gateway.clock import now_ms
 from kling_gateway.store.models import LEDGER, USERS, LedgerEntry
 
@@ -61,16 +62,22 @@ async def balance_of(session: AsyncSession, *, user_id: int) -> Balance:
 
 
 async def top_up(session: AsyncSession, *, user_id: int, amount_micros: int, note: str = "") -> Balance:
-    """Add money to a balance (a negative amount corrects one, never below what is held)."""
+    """Add money to a balance (a negative amount corrects one, never below what is held), keeping it below
+    `MAX_BALANCE_MICROS`, so it stays an exact integer on every backend."""
+    if abs(amount_micros) > MAX_BALANCE_MICROS:
+        raise ValueError(f"{format_yuan(amount_micros)} yuan is more than a balance may hold")
+    fits = USERS.c.balance_micros <= MAX_BALANCE_MICROS - amount_micros  # compared before adding: no overflow
     row = (
         await session.execute(
             update(USERS)
-            .where(USERS.c.id == user_id, USERS.c.balance_micros + amount_micros >= USERS.c.held_micros)
+            .where(USERS.c.id == user_id, USERS.c.balance_micros + amount_micros >= USERS.c.held_micros, fits)
             .values(balance_micros=USERS.c.balance_micros + amount_micros)
             .returning(USERS.c.balance_micros, USERS.c.held_micros)
         )
     ).one_or_none()
     if row is None:
+        if amount_micros > 0:
+            raise ValueError(f"the balance would pass ¥{format_yuan(MAX_BALANCE_MICROS)}, the most a balance may hold")
         raise ValueError("the correction would take the balance below what is held for tasks in flight")
     balance = Balance(*row)
     await _record(session, user_id, None, EntryKind.TOP_UP, amount_micros, balance, note)

@@ -1,5 +1,6 @@
-"""A charge above its hold is taken only as far as the user's money goes: the balance never goes below zero, and
-the entries say what was not taken (real SQLite and PostgreSQL)."""
+"""The ledger's bounds, on real SQLite and PostgreSQL: a charge above its hold is taken only as far as the user's
+money goes (the balance never goes below zero, and the entries say what was not taken), and a balance stays an exact
+integer below its ceiling however it is topped up."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from collections.abc import AsyncIterator
 from typing import NamedTuple
 
 import pytest
+from sqlalchemy import select
 
 from kling_gateway.billing import ledger
+from kling_gateway.billing.money import MAX_BALANCE_MICROS, yuan_to_micros
 from kling_gateway.store.database import Database
+from kling_gateway.store.models import USERS
 from kling_gateway.users.service import create_user
 
 pytestmark = pytest.mark.both_backends  # the ledger: the store matters
@@ -54,3 +58,33 @@ async def test_a_charge_past_the_balance_stops_at_zero_and_says_what_was_not_tak
     [charge] = [entry for entry in entries if entry.kind == "charge"]
     assert charge.amount_micros == -YUAN
     assert "charged 1000000 of 3000000 µ¥: the balance could not cover the rest" in charge.note
+
+
+async def test_a_balance_stays_an_exact_integer_below_its_ceiling(db: Database) -> None:
+    async with db.session() as session, session.begin():
+        user = await create_user(session, name="fay")
+        await ledger.top_up(session, user_id=user.id, amount_micros=MAX_BALANCE_MICROS - 10)
+        with pytest.raises(ValueError, match="the most a balance may hold"):
+            await ledger.top_up(session, user_id=user.id, amount_micros=20)
+        with pytest.raises(ValueError, match="more than a balance may hold"):
+            await ledger.top_up(session, user_id=user.id, amount_micros=2**63 - 1)
+        stored = (await session.execute(select(USERS.c.balance_micros).where(USERS.c.id == user.id))).scalar_one()
+    assert stored == MAX_BALANCE_MICROS - 10
+    assert type(stored) is int  # never a REAL on SQLite
+
+
+@pytest.mark.parametrize("text", ["1e3", "1E20", "1_000", " 5", "5 ", "0x10", "1000000000.000001", "-1000000001"])
+def test_an_amount_in_exponent_form_or_past_a_billion_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"is not an amount of yuan|is more than the ¥1,000,000,000"):
+        yuan_to_micros(text)
+
+
+def test_plain_amounts_read_exactly() -> None:
+    assert [yuan_to_micros(text) for text in ("10", "12.50", "0.000001", "-3", "+2", "1000000000")] == [
+        10_000_000,
+        12_500_000,
+        1,
+        -3_000_000,
+        2_000_000,
+        10**15,
+    ]
