@@ -158,7 +158,9 @@ def fill(gw: RunningGateway, account: int, tasks: int) -> None:
 
 def test_a_channel_that_answers_1303_is_failed_over(gateway_factory: GatewayFactory) -> None:
     """When the upstream says account 0 is full (1303), the gateway submits to account 1 instead."""
-    gw = gateway_factory(channels=2, sandbox={"speed": 1.0, "video_concurrency": 3})
+    # No worker: the submit alone sends, so the failover is its own (a worker could send a task the first channel
+    # refused before the submit tries the second, and the answer would then carry no upstream id yet).
+    gw = gateway_factory(channels=2, sandbox={"speed": 1.0, "video_concurrency": 3}, worker=False)
     fill(gw, 0, 3)  # the gateway does not know: its own limits for the channel are roomy
     with gw.client() as client:
         for number in range(3):  # each submit may try channel sandbox-1 first; only failover can succeed
