@@ -59,6 +59,8 @@ def test_every_product_has_its_models_registered_under_its_path() -> None:
         assert (spec.action, spec.path, spec.generation) == (action, f"/{action}", Generation.NEW)
         assert issubclass(spec.schema, NewVideoBody)
         assert spec.schema.default_model == action.split("/")[1]
+        assert spec.schema.model_config.get("title") == action  # what the OpenAPI document names it
+    assert len(NEW_ACTIONS) == 12
 
 
 VALID = [
