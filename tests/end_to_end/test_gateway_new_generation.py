@@ -57,16 +57,16 @@ def test_every_new_generation_model_submits_and_finishes(keyed: RunningGateway, 
         assert (created["status"], created["external_id"]) == ("submitted", "mine-1")
         record = record_when_final(alice, created["platform_id"])
         assert record["external_id"] == "mine-1"
-        if record["status"] == "succeeded":
-            assert [output["type"] for output in record["outputs"]] == ["video"]
-            assert record["billing"]
-            assert record["billing"][0]["package_type"] == "video"
-            # Held at least what it costs, and charged exactly the upstream's deduction at ¥1 a video credit.
-            money = keyed.admin.ledger(created["platform_id"])
-            charged = sum(round(Decimal(entry["amount"]) * 1_000_000) for entry in record["billing"])
-            assert money["hold"] >= -money["charge"] == charged > 0
+        assert record["status"] == "succeeded", record  # the sandbox fails no task here: every model must finish
+        assert [output["type"] for output in record["outputs"]] == ["video"]
+        assert record["billing"]
+        assert record["billing"][0]["package_type"] == "video"
+        # Held at least what it costs, and charged exactly the upstream's deduction at ¥1 a video credit.
+        money = keyed.admin.ledger(created["platform_id"])
+        charged = sum(round(Decimal(entry["amount"]) * 1_000_000) for entry in record["billing"])
+        assert money["hold"] >= -money["charge"] == charged > 0
         legacy = alice.get(f"/v1/videos/{created['platform_id']}").json()  # the OpenAI shape sees it too
-        assert legacy["status"] in ("completed", "failed")
+        assert legacy["status"] == "completed"
 
 
 ONE_PER_PRODUCT = list({spec.action.partition("/")[0]: spec for spec in NEW_ACTIONS.values()}.values())
