@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from kling_gateway.api import create_app
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.billing.money import yuan_to_micros
-from kling_gateway.channels.admin import KEEP, Keep, add_channel, update_credentials
+from kling_gateway.channels.admin import KEEP, Keep, add_channel, set_channel_enabled, update_credentials
 from kling_gateway.clock import Clock
 from kling_gateway.dialects import Dialect
 from kling_gateway.keys.service import create_key, revoke_key, update_key
@@ -141,6 +141,10 @@ class Admin:
                 **(limits | options),
             )
         )
+
+    def enable_channel(self, name: str, enabled: bool) -> None:
+        """Enable or disable a channel, as `channels enable|disable` does."""
+        self._run(lambda session: set_channel_enabled(session, name=name, enabled=enabled))
 
     def update_channel_credentials(
         self, name: str, *, key_pair: tuple[str, str] | Keep | None = KEEP, api_key: str | Keep | None = KEEP

@@ -170,6 +170,18 @@ def test_with_no_reachable_account_the_call_is_a_503_saying_why(gateway_factory:
     assert message.startswith("no upstream channel could take the call: unreachable: could not reach the upstream")
 
 
+def test_with_every_channel_disabled_calls_and_tasks_say_so(gateway: RunningGateway) -> None:
+    gateway.admin.enable_channel("sandbox-1", False)
+    with gateway.client() as client:
+        called = error_of(client.post(IDENTIFY_FACE, json={"video_url": CLIP}))
+        submitted = error_of(client.post("/v1/videos/text2video", json={"prompt": "a fox"}))
+    for status, code, message in (called, submitted):
+        assert (status, code) == (503, 5001)
+        assert "every upstream channel is disabled (sandbox-1)" in message
+        assert "`kling-gateway channels enable NAME`" in message
+    assert upstream_requests(gateway) == 0
+
+
 def test_the_document_describes_every_call_on_both_prefixes(gateway: RunningGateway) -> None:
     with gateway.client(user="") as client:
         document = client.get("/openapi.json").json()

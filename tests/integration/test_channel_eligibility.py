@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kling_gateway.channels.admin import add_channel, mark_misconfigured
+from kling_gateway.channels.admin import add_channel, mark_misconfigured, set_channel_enabled
 from kling_gateway.clock import now_ms
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
@@ -57,8 +57,11 @@ async def queued(db: Database, generation: str) -> Task:
         ("new", [PAIR, {"api_key": "kling_k"}], ["c1"], "every channel with an API key is misconfigured: c1: refused"),
         ("legacy", [PAIR, {"api_key": "kling_k"}], ["c0", "c1"], "every channel is misconfigured: c0: refused; c1"),
         ("legacy", [], [], "no upstream channel is configured"),
+        ("legacy", [PAIR, PAIR], ["-c0", "-c1"], "every upstream channel is disabled (c0, c1); an admin enables"),
+        ("new", [{"api_key": "kling_k"}], ["-c0"], "every upstream channel is disabled (c0)"),
+        ("legacy", [PAIR, PAIR], ["-c0", "c1"], "every channel is misconfigured: c1: refused"),
     ],
-    ids=["new-without-key", "new-key-refused", "legacy-all-refused", "none"],
+    ids=["new-without-key", "new-key-refused", "legacy-all-refused", "none", "all-disabled", "new-disabled", "mixed"],
 )
 async def test_a_task_with_no_usable_channel_is_not_sent_and_says_why(
     db: Database, generation: str, channels: list[dict[str, Any]], refused: list[str], reason: str
@@ -68,6 +71,8 @@ async def test_a_task_with_no_usable_channel_is_not_sent_and_says_why(
             channel = await add_channel(session, name=f"c{number}", base_url=BASE_URL, **credentials)
             if channel.name in refused:
                 await mark_misconfigured(session, channel_id=channel.id, reason="refused")
+            if f"-{channel.name}" in refused:  # "-NAME": disabled by an admin
+                await set_channel_enabled(session, name=channel.name, enabled=False)
     task = await queued(db, generation)
     client = KlingClient(httpx.AsyncClient(transport=httpx.MockTransport(unreachable)))
     outcome = await Dispatcher(db, client, Settings(database_url="sqlite://"), random.Random(1)).send(task)

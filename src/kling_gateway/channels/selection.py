@@ -28,10 +28,11 @@ class ChannelChoice:
     limits: Mapping[PackType, int]
     webhook_secret: str | None = field(default=None, repr=False)  # whsec_…: its callbacks must be signed with it
     misconfigured: str | None = None  # why the upstream refused its credentials; None while they are accepted
+    enabled: bool = True
 
 
 async def enabled_channels(session: Executor) -> list[ChannelChoice]:
-    """Load every enabled channel."""
+    """Load every enabled channel (`usable` takes them all, to say why none is left)."""
     return await all_channels(session, enabled_only=True)
 
 
@@ -53,6 +54,7 @@ async def all_channels(session: Executor, *, enabled_only: bool = False) -> list
             },
             webhook_secret=row.webhook_secret,
             misconfigured=row.misconfigured,
+            enabled=row.enabled,
         )
         for row in rows
     ]
@@ -65,24 +67,35 @@ def refused_reason(channel: ChannelChoice, message: str) -> str:
 
 
 def usable(channels: Sequence[ChannelChoice], generation: Generation | str) -> tuple[list[ChannelChoice], str]:
-    """Keep the channels a task of `generation` may go to: credentials accepted, and an API key for the new
-    generation (it takes nothing else). When none is left, also say why, for the task's error."""
+    """Keep the channels a task of `generation` may go to: enabled, credentials accepted, and an API key for the
+    new generation (it takes nothing else). When none is left, also say why, for the task's error."""
+    keyed_only = Generation(generation) is Generation.NEW
+    left = [
+        c
+        for c in channels
+        if c.enabled and c.misconfigured is None and (c.credentials.api_key is not None or not keyed_only)
+    ]
+    return left, "" if left else _why_none(channels, keyed_only=keyed_only)
+
+
+def _why_none(channels: Sequence[ChannelChoice], *, keyed_only: bool) -> str:
     if not channels:
-        return [], NONE_CONFIGURED
-    accepted = [c for c in channels if c.misconfigured is None]
-    if Generation(generation) is Generation.NEW:
-        keyed = [c for c in accepted if c.credentials.api_key is not None]
-        if not keyed:
-            if any(c.credentials.api_key is not None for c in channels):
-                return [], "every channel with an API key is misconfigured: " + _reasons(channels)
-            return [], (
-                "no channel with an API key, which the new generation's endpoints require; an admin adds one "
-                "with `kling-gateway channels update NAME --api-key KEY`"
-            )
-        return keyed, ""
-    if not accepted:
-        return [], "every channel is misconfigured: " + _reasons(channels)
-    return accepted, ""
+        return NONE_CONFIGURED
+    enabled = [c for c in channels if c.enabled]
+    if not enabled:
+        return (
+            f"every upstream channel is disabled ({', '.join(c.name for c in channels)}); an admin enables one "
+            "with `kling-gateway channels enable NAME`"
+        )
+    if not keyed_only:
+        return "every channel is misconfigured: " + _reasons(enabled)
+    keyed = [c for c in enabled if c.credentials.api_key is not None]
+    if not keyed:
+        return (
+            "no channel with an API key, which the new generation's endpoints require; an admin adds one "
+            "with `kling-gateway channels update NAME --api-key KEY`"
+        )
+    return "every channel with an API key is misconfigured: " + _reasons(keyed)
 
 
 def _reasons(channels: Sequence[ChannelChoice]) -> str:

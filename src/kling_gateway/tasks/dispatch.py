@@ -23,7 +23,7 @@ from kling_gateway.channels.admin import mark_misconfigured
 from kling_gateway.channels.selection import (
     NONE_CONFIGURED,
     ChannelChoice,
-    enabled_channels,
+    all_channels,
     rank,
     refused_reason,
     usable,
@@ -102,7 +102,7 @@ class Dispatcher:
     async def send(self, task: Task) -> Outcome:
         """Offer a queued task to the channels that have room for it, best first, until one takes it."""
         async with self.db.read() as connection:
-            channels = await enabled_channels(connection)
+            channels = await all_channels(connection)  # the disabled ones too, to say so when none is left
             in_use = await repository.slots_in_use(connection, pack_type=task.pack_type)
         allowed, why_none = _allowed(channels, task)
         ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
@@ -276,7 +276,7 @@ class Dispatcher:
             waiting = await repository.waiting_in_turn(session, now_ms=moment, limit=self.settings.sync.claim_limit)
             if not waiting:
                 return 0
-            channels = await enabled_channels(session)
+            channels = await all_channels(session)
             in_use: dict[str, Counter[int]] = {}
             for pack_type in {w.task.pack_type for w in waiting}:
                 in_use[pack_type] = Counter(await repository.slots_in_use(session, pack_type=pack_type))
@@ -375,7 +375,7 @@ def _allowed(channels: Sequence[ChannelChoice], task: Task) -> tuple[list[Channe
     """The enabled channels a task may go to, and why there are none when so: those whose credentials work for
     its generation, and of them only the owner of what it refers to, if it refers to something."""
     if task.required_channel_id is not None:
-        owners = [channel for channel in channels if channel.id == task.required_channel_id]
+        owners = [channel for channel in channels if channel.id == task.required_channel_id and channel.enabled]
         if not owners:
             return [], "the channel that owns the video or session it refers to is disabled"
         channels = owners

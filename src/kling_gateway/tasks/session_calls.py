@@ -19,14 +19,14 @@ from pydantic import BaseModel
 
 from kling_gateway.channels.admin import mark_misconfigured
 from kling_gateway.channels.affinity import bound_channel, remember_session
-from kling_gateway.channels.selection import ChannelChoice, enabled_channels, rank, refused_reason, usable
+from kling_gateway.channels.selection import ChannelChoice, all_channels, rank, refused_reason, usable
 from kling_gateway.clock import Clock, SystemClock, now_ms
 from kling_gateway.errors import GatewayError, InvalidRequest, NoCapacity, RefusedUpstream, UpstreamFailed
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.codes import KlingCode, refusal_code
 from kling_gateway.kling.schemas import SYNC_SPECS, Family, Generation, InvalidBody, PackType, parse_body
 from kling_gateway.settings import Settings
-from kling_gateway.store.database import Database
+from kling_gateway.store.database import Database, Executor
 from kling_gateway.tasks import billed_calls
 from kling_gateway.tasks.billed_calls import BILLED_CALLS
 from kling_gateway.upstream.client import KlingClient
@@ -144,9 +144,7 @@ class SessionCalls:
     async def presets(self, listing: str, *, page_num: int, page_size: int) -> list[dict[str, Any]]:
         """Fetch a page of one presets list (`PRESET_LISTS`) from any channel that answers; as the upstream gave it."""
         async with self.db.session() as session:
-            channels = rank(await enabled_channels(session), {}, PackType.VIDEO, 0, self.rng)
-        if not channels:
-            raise UpstreamFailed("no upstream channel is enabled; an admin adds one with `kling-gateway channels add`")
+            channels = await self._usable(session)
         problems: list[str] = []
         for channel in channels:
             try:
@@ -161,14 +159,21 @@ class SessionCalls:
                 ) from None
         raise UpstreamFailed("no upstream channel could answer the list: " + "; ".join(problems))
 
+    async def _usable(self, session: Executor) -> list[ChannelChoice]:
+        """Rank the channels a call may go to (no upstream capacity is taken by a synchronous call: every enabled
+        channel whose credentials are accepted qualifies); say why when there is none."""
+        channels, why_none = usable(await all_channels(session), Generation.LEGACY)
+        if not channels:
+            raise UpstreamFailed(f"the call cannot be sent: {why_none}")
+        return rank(channels, {}, PackType.VIDEO, 0, self.rng)
+
     async def _channels_for(self, owner: Principal, call: str, body: BaseModel) -> tuple[list[ChannelChoice], bool]:
         """List the channels to try in order, and whether the call is bound to the first (its object's owner)."""
         async with self.db.session() as session:
-            enabled, _ = usable(await enabled_channels(session), Generation.LEGACY)  # refused credentials skipped
+            enabled = await self._usable(session)
             bound = await bound_channel(session, user_id=owner.user_id, body=body, call=call)
         if bound is None:
-            # No upstream capacity is taken by a synchronous call: every enabled channel qualifies.
-            return rank(enabled, {}, PackType.VIDEO, 0, self.rng), False
+            return enabled, False
         owner_id, reference = bound
         for channel in enabled:
             if channel.id == owner_id:
