@@ -134,6 +134,30 @@ def test_a_resubmit_with_the_same_external_id_returns_the_original(gateway: Runn
     assert gateway.admin.entry_kinds("alice").count("hold") == 1
 
 
+@pytest.mark.both_backends
+def test_an_external_id_that_is_another_tasks_id_is_refused_so_every_id_finds_one_task(gateway: RunningGateway) -> None:
+    with gateway.client() as client:
+        first = submit(client, {"prompt": "a fox"})
+        before = gateway.admin.money("alice")
+        for taken, what in (
+            (first["task_id"], "is the task_id of your task"),
+            (first["platform_id"], "has the form of"),
+        ):
+            status, code, message = error_of(client.post(T2V, json={"prompt": "a wolf", "external_task_id": taken}))
+            assert (status, code) == (400, 1201)
+            assert f"external_task_id: {taken!r} {what}" in message
+        # Any platform id's form is refused, of another family and of no task yet: a lookup takes it for one.
+        unused = {"prompt": "a wolf", "external_task_id": "image_01JABCDEFGHJKMNPQRSTVWXYZ0"}
+        status, _, message = error_of(client.post(T2V, json=unused))
+        assert status == 400
+        assert "has the form of the gateway's own task ids (platform_id)" in message
+        for reference in (first["task_id"], first["platform_id"]):
+            assert client.get(f"{T2V}/{reference}").json()["data"]["platform_id"] == first["platform_id"]
+    assert gateway.admin.task_count() == 1
+    assert gateway.admin.money("alice") == before
+    assert len(upstream_tasks(gateway)) == 1
+
+
 def test_a_bad_body_is_refused_and_nothing_is_stored_held_or_sent(gateway: RunningGateway) -> None:
     before = gateway.admin.money("alice")
     with gateway.client() as client:

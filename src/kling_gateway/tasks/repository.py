@@ -150,11 +150,11 @@ async def cursor_page_for_user(
     return [TaskView.of(row) for row in rows[:limit]], len(rows) > limit
 
 
-async def find_by_external_id(session: Executor, *, user_id: int, external_task_id: str) -> Task | None:
-    """Find the task a user submitted under an external id (the idempotency key)."""
-    query = select(*TASK_COLUMNS).where(_c.user_id == user_id, _c.external_task_id == external_task_id)
-    row = (await session.execute(query)).one_or_none()
-    return None if row is None else Task.of(row)
+async def find_named(session: Executor, *, user_id: int, reference: str) -> list[Task]:
+    """Find the user's tasks whose external id or upstream task id is `reference` (at most one of each)."""
+    named = or_(_c.external_task_id == reference, _c.upstream_task_id == reference)
+    rows = (await session.execute(select(*TASK_COLUMNS).where(_c.user_id == user_id, named).limit(2))).all()
+    return [Task.of(row) for row in rows]
 
 
 async def find_by_platform_id(session: Executor, platform_id: str) -> Task | None:

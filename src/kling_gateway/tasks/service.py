@@ -38,7 +38,7 @@ from kling_gateway.store.records import Task, TaskDraft, TaskStatus, TaskView
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.dispatch import Dispatcher, Sent
 from kling_gateway.tasks.estimates import hold_units
-from kling_gateway.tasks.ids import new_platform_id
+from kling_gateway.tasks.ids import is_platform_id, new_platform_id
 from kling_gateway.upstream.client import KlingClient
 from kling_gateway.users import service as users_service
 
@@ -203,8 +203,24 @@ class TaskService:
         )
 
     async def _earlier(self, owner: Principal, external_id: str, draft: _Draft) -> TaskView | None:
+        """Find the task submitted earlier under this external id; refuse an id that would not find the new task,
+        as it is, or could be, another task's id: lookups by id try platform_id, then task_id, then external id."""
+        if is_platform_id(external_id):
+            raise InvalidRequest(
+                f"external_task_id: {external_id!r} has the form of the gateway's own task ids (platform_id), so "
+                "the task could never be found by it; choose an id of your own that does not",
+                param="external_task_id",
+            )
         async with self.db.read() as connection:
-            row = await repository.find_by_external_id(connection, user_id=owner.user_id, external_task_id=external_id)
+            named = await repository.find_named(connection, user_id=owner.user_id, reference=external_id)
+        for other in named:
+            if other.upstream_task_id == external_id:
+                raise InvalidRequest(
+                    f"external_task_id: {external_id!r} is the task_id of your task {other.platform_id}, so the "
+                    "new task could never be found by it; choose another",
+                    param="external_task_id",
+                )
+        row = next((task for task in named if task.external_task_id == external_id), None)
         if row is None:
             return None
         if row.body_hash != draft.body_hash or row.action != draft.spec.action or row.family != draft.spec.family:
