@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
     audio_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one audio credit
     key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # a revoked key stops working within this
+    # A JWT signed with a key's pair: its exp at most this far ahead (Kling's SDKs sign 1 800 s), and its nbf and
+    # exp judged with this much skew allowed between the client's clock and the gateway's.
+    jwt_max_lifetime_s: Annotated[float, Field(gt=0)] = 86_400.0
+    jwt_leeway_s: Annotated[float, Field(ge=0, le=300)] = 10.0
     model_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0  # the operator's change to a model applies within this
     # Models the upstream no longer serves, by family (the first path segment after /v1; new-generation endpoints
     # are `videos`): a submit naming one is refused at the gateway with Kling's wording (2026 reference §1).

@@ -67,7 +67,9 @@ def test_a_token_is_reused_until_it_expires(gateway_factory: GatewayFactory) -> 
         assert [client.get(TEXT2VIDEO).status_code for _ in range(3)] == [200, 200, 200]
         clock.advance(s=1.5)
         assert client.get(TEXT2VIDEO).status_code == 200  # remembered, and not expired yet
-        clock.advance(s=1.0)
+        clock.advance(s=0.5 + 9.9)
+        assert client.get(TEXT2VIDEO).status_code == 200  # expired, but by less than the 10 s of skew allowed
+        clock.advance(s=0.1)
         status, code, message = error_of(client.get(TEXT2VIDEO))
     assert (status, code) == (401, 1004)
     assert "expired" in message
@@ -100,6 +102,11 @@ REFUSALS: list[Any] = [
     pytest.param(_other_secret, 1000, "signature does not match", id="1000-wrong-secret"),
     pytest.param(lambda key: token(key, nbf=int(time.time()) + 600), 1003, "nbf is in the future", id="1003"),
     pytest.param(lambda key: token(key, exp=int(time.time()) - 60), 1004, "expired at", id="1004"),
+    pytest.param(lambda key: token(key, exp=10**300), 1002, "valid for at most 86400 s", id="1002-exp-1e300"),
+    pytest.param(lambda key: token(key, exp=253_402_300_799), 1002, "valid for at most", id="1002-exp-year-9999"),
+    pytest.param(
+        lambda key: token(key, exp=str(int(time.time()) + 60)), 1002, "a number of seconds", id="1002-exp-str"
+    ),
 ]
 OFFICIAL = {
     1000: "Authentication failed",

@@ -119,6 +119,52 @@ def test_a_verifier_with_a_clock_of_its_own_judges_nbf_and_exp_by_it() -> None:
     assert refusal(lambda: signing.verify(signed, SECRET_KEY, now_s=start + 120))[0] is KlingCode.AUTH_EXPIRED
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param({"exp": str(int(time.time()) + 600)}, id="exp-a-numeric-string"),
+        pytest.param({"nbf": str(int(time.time()) - 5)}, id="nbf-a-numeric-string"),
+        pytest.param({"exp": True}, id="exp-true"),
+        pytest.param({"exp": 10**400}, id="exp-past-any-float"),
+    ],
+)
+def test_a_time_that_is_not_a_json_number_of_seconds_is_refused(claims: dict[str, Any]) -> None:
+    code, detail = refusal(signing.verify, token(**claims), SECRET_KEY)
+    assert code is KlingCode.AUTH_INVALID
+    assert "must be a number of seconds since 1970" in detail
+
+
+@pytest.mark.parametrize(
+    "exp", [pytest.param(10**300, id="1e300"), pytest.param(253_402_300_799, id="year-9999"), FAR_FUTURE]
+)
+def test_a_token_valid_for_longer_than_the_verifier_takes_is_refused(exp: int) -> None:
+    now = time.time()
+    code, detail = refusal(lambda: signing.verify(token(exp=exp), SECRET_KEY, now_s=now, max_lifetime_s=86_400))
+    assert code is KlingCode.AUTH_INVALID
+    assert "tokens valid for at most 86400 s are taken; sign one with exp at most now + 86400" in detail
+    # Without a bound (as Kling's own checks), such a token is as good as any.
+    assert signing.verify(token(exp=exp), SECRET_KEY, now_s=now)["iss"] == ACCESS_KEY
+
+
+def test_a_token_within_the_lifetime_and_leeway_is_taken_and_past_them_refused() -> None:
+    start = LONG_AGO
+    signed = token(nbf=start, exp=start + 1800)
+
+    def verify_at(moment: float) -> dict[str, Any]:
+        return signing.verify(signed, SECRET_KEY, now_s=moment, leeway_s=10, max_lifetime_s=1800)
+
+    assert verify_at(start - 10)["iss"] == ACCESS_KEY  # the client's clock 10 s ahead of the verifier's
+    assert verify_at(start + 1800 + 9.9)["iss"] == ACCESS_KEY  # …or behind it
+    assert refusal(lambda: verify_at(start - 10.1))[0] is KlingCode.AUTH_NOT_YET_VALID
+    assert refusal(lambda: verify_at(start + 1810))[0] is KlingCode.AUTH_EXPIRED
+    longer = token(nbf=start, exp=start + 1811)  # 1 s past the lifetime and its leeway
+    code, detail = refusal(lambda: signing.verify(longer, SECRET_KEY, now_s=start, leeway_s=10, max_lifetime_s=1800))
+    assert (code, detail.split(",")[0]) == (
+        KlingCode.AUTH_INVALID,
+        "the token is not acceptable (its exp is 1811 s from now",
+    )
+
+
 def test_an_expired_token_with_a_wrong_signature_is_a_signature_failure() -> None:
     signed = token(secret="x" * 43, exp=LONG_AGO)
     assert refusal(signing.verify, signed, SECRET_KEY)[0] is KlingCode.AUTH_FAILED

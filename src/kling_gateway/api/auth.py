@@ -37,9 +37,13 @@ class KeyCache:
         max_tokens: int = 100_000,
         limits: RequestLimits | None = None,
         clock: Clock | None = None,
+        jwt_leeway_s: float = 10.0,  # skew allowed between a token's nbf/exp and `clock`
+        jwt_max_lifetime_s: float = 86_400.0,  # how far ahead a token's exp may lie
     ) -> None:
         self.db = db
         self.clock = clock or SystemClock()  # what a token's nbf and exp are judged by
+        self.jwt_leeway_s = jwt_leeway_s
+        self.jwt_max_lifetime_s = jwt_max_lifetime_s
         self.limits = limits or RequestLimits()  # by default, only keys' own limits, counted in this process
         self._by_hash: TTLCache[str, Principal] = TTLCache(maxsize=max_keys, ttl=ttl_s)
         self._by_access_key: TTLCache[str, SigningKey] = TTLCache(maxsize=max_keys, ttl=ttl_s)
@@ -48,7 +52,14 @@ class KeyCache:
     @classmethod
     def for_settings(cls, db: Database, settings: Settings, *, clock: Clock | None = None) -> KeyCache:
         """Cache keys for `key_cache_ttl_s`; count requests in Redis when `redis_url` is set, else in memory."""
-        return cls(db, ttl_s=settings.key_cache_ttl_s, limits=RequestLimits.for_settings(settings), clock=clock)
+        return cls(
+            db,
+            ttl_s=settings.key_cache_ttl_s,
+            limits=RequestLimits.for_settings(settings),
+            clock=clock,
+            jwt_leeway_s=settings.jwt_leeway_s,
+            jwt_max_lifetime_s=settings.jwt_max_lifetime_s,
+        )
 
     def _now_s(self) -> float:
         return self.clock.now_ms() / 1000
@@ -87,7 +98,14 @@ class KeyCache:
             return (await self._active_signing_key(issuer)).principal
         issuer = signing.read_issuer(token)
         key = await self._active_signing_key(issuer)
-        self._verified.remember(token, signing.verify(token, key.secret_key, now_s=self._now_s()))
+        claims = signing.verify(
+            token,
+            key.secret_key,
+            now_s=self._now_s(),
+            leeway_s=self.jwt_leeway_s,
+            max_lifetime_s=self.jwt_max_lifetime_s,
+        )
+        self._verified.remember(token, claims)
         return key.principal
 
     async def _active_signing_key(self, access_key: str) -> SigningKey:

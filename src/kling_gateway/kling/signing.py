@@ -9,6 +9,7 @@ its database) calls `bearer_token`, then `read_issuer`, then `verify` with that 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -69,10 +70,16 @@ def read_issuer(token: str) -> str:
     return issuer
 
 
-def verify(token: str, secret_key: str, *, now_s: float | None = None) -> dict[str, Any]:
+def verify(
+    token: str,
+    secret_key: str,
+    *,
+    now_s: float | None = None,
+    leeway_s: float = 0.0,
+    max_lifetime_s: float | None = None,
+) -> dict[str, Any]:
     """Check a token's signature against the secret key, then its nbf and exp at `now_s` (default: the wall clock's
-    time); return its claims."""
-    wall_clock = now_s is None
+    time), each allowed `leeway_s` of clock skew, and that it expires within `max_lifetime_s`; return its claims."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -82,12 +89,11 @@ def verify(token: str, secret_key: str, *, now_s: float | None = None) -> dict[s
                 "require": list(REQUIRED_CLAIMS),
                 "verify_aud": False,
                 "verify_iat": False,  # Kling has no iat
-                "verify_nbf": wall_clock,
-                "verify_exp": wall_clock,
+                "verify_nbf": False,  # checked below, as numbers only and at the verifier's own clock
+                "verify_exp": False,
             },
         )
-        if now_s is not None:
-            _check_times(claims, now_s)
+        _check_times(claims, time.time() if now_s is None else now_s, leeway_s, max_lifetime_s)
         return claims
     except jwt.InvalidSignatureError as error:
         raise TokenRefused(
@@ -106,25 +112,44 @@ def verify(token: str, secret_key: str, *, now_s: float | None = None) -> dict[s
         raise TokenRefused(KlingCode.AUTH_INVALID, f"the token is not acceptable ({error})") from error
 
 
-def _check_times(claims: dict[str, Any], now_s: float) -> None:
-    """Apply PyJWT's nbf and exp rules at a given moment, for a verifier with a clock of its own."""
-    if _whole_seconds(claims, "nbf", "Not Before") > now_s:
+class LifetimeTooLong(jwt.InvalidTokenError):
+    """The token's exp lies further ahead than the verifier accepts."""
+
+
+def _check_times(claims: dict[str, Any], now_s: float, leeway_s: float, max_lifetime_s: float | None) -> None:
+    """Apply the nbf and exp rules at a given moment, for a verifier with a clock of its own."""
+    not_before, expires = _seconds(claims, "nbf", "Not Before"), _seconds(claims, "exp", "Expiration Time")
+    if not_before > now_s + leeway_s:
         raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
-    if _whole_seconds(claims, "exp", "Expiration Time") <= now_s:
+    if expires <= now_s - leeway_s:
         raise jwt.ExpiredSignatureError("Signature has expired")
+    if max_lifetime_s is not None and expires - now_s > max_lifetime_s + leeway_s:
+        raise LifetimeTooLong(
+            f"its exp is {expires - now_s:.0f} s from now, and tokens valid for at most {max_lifetime_s:.0f} s "
+            f"are taken; sign one with exp at most now + {max_lifetime_s:.0f}"
+        )
 
 
-def _whole_seconds(claims: dict[str, Any], claim: str, name: str) -> int:
-    try:
-        return int(claims[claim])
-    except (ValueError, TypeError, OverflowError):
-        raise jwt.DecodeError(f"{name} claim ({claim}) must be an integer.") from None
+def _seconds(claims: dict[str, Any], claim: str, name: str) -> float:
+    value = claims[claim]
+    # A NumericDate is a JSON number (RFC 7519 §2): a numeric string or true is not one, nor is 1e400.
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if math.isfinite(seconds):
+            return seconds
+    raise jwt.DecodeError(f"{name} claim ({claim}) must be a number of seconds since 1970, got {str(value)[:40]}")
 
 
 def _claimed_time(token: str, claim: str) -> str:
     # Only called once the signature has checked out, so the claim is the signer's.
     seconds = jwt.decode(token, options={"verify_signature": False})[claim]
-    return datetime.fromtimestamp(int(seconds), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):  # past year 9999: say the number
+        return f"{seconds:.0f} s after 1970"
 
 
 class VerifiedTokens:
