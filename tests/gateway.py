@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from kling_gateway.api import create_app
 from kling_gateway.api.runtime import Runtime
+from kling_gateway.billing import ledger
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.channels.admin import KEEP, Keep, add_channel, set_channel_enabled, update_credentials
 from kling_gateway.clock import Clock
@@ -179,6 +180,15 @@ class Admin:
             return found
 
         return self._run(work)
+
+    def top_up(self, name: str, amount_micros: int) -> None:
+        """Add to (or, negative, take from) a user's balance, as `credits add` does."""
+
+        async def work(session: Any) -> None:
+            user_id = (await session.execute(select(USERS.c.id).where(USERS.c.name == name))).scalar_one()
+            await ledger.top_up(session, user_id=user_id, amount_micros=amount_micros)
+
+        self._run(work)
 
     def money(self, name: str) -> tuple[int, int]:
         """Return a user's balance and held amount in micro-yuan."""

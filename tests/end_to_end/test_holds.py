@@ -3,6 +3,7 @@ hold compared to its charge; a task working on a video is held by that video's m
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -107,3 +108,35 @@ def test_a_source_the_gateway_cannot_know_is_held_at_the_longest_the_endpoint_ta
     assert (held, face_held) == (1 * YUAN, 6 * YUAN)  # 10 s and 60 s at 0.5 a started 5 s
     assert held >= charged
     assert face_held >= face_charged
+
+
+@pytest.mark.both_backends
+def test_parallel_extends_never_take_more_than_the_balance(gateway: RunningGateway) -> None:
+    """Eight extensions of a pro video at once on ¥6.50: each is held its ¥3.50, so one runs, the rest are
+    refused, and the balance ends at ¥3 (it went to −¥14.50 when each was held the cheapest extension's ¥1)."""
+    with gateway.client() as client:
+        _, _, source = run(gateway, client, Family.VIDEOS, "text2video", PRO_SOURCE)
+    balance, held = gateway.admin.money("alice")
+    assert held == 0
+    gateway.admin.top_up("alice", int(6.5 * YUAN) - balance)
+    video_id = source["task_result"]["videos"][0]["id"]
+
+    def extend(_: int) -> httpx.Response:
+        with gateway.client() as client:
+            return client.post("/v1/videos/video-extend", json={"video_id": video_id})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(extend, range(8)))
+    taken = [answer.json()["data"]["platform_id"] for answer in answers if answer.status_code == 200]
+    refused = [answer for answer in answers if answer.status_code != 200]
+    assert len(taken) == 1
+    assert {(answer.status_code, answer.json()["code"]) for answer in refused} == {(429, 1102)}
+    with gateway.client() as client:
+        for platform_id in taken:
+            assert wait_until(client, f"/v1/videos/video-extend/{platform_id}")["task_status"] == "succeed"
+    assert gateway.admin.money("alice") == (3 * YUAN, 0)
+    assert gateway.admin.ledger(taken[0]) == {
+        "hold": int(3.5 * YUAN),
+        "release": -int(3.5 * YUAN),
+        "charge": -int(3.5 * YUAN),
+    }
