@@ -53,6 +53,9 @@ def sandbox(
     webhook_secret: Annotated[str | None, _option("whsec_… secret that signs callbacks.")] = None,
     public_url: Annotated[str | None, _option("Base of result URLs (default: the request's host).")] = None,
     seed: Annotated[int | None, _option("Fix the random draws, for reproducible runs.")] = None,
+    video_padding_mb: Annotated[
+        int | None, _option("MiB of padding (an MP4 free box) after each result video, for download load runs.")
+    ] = None,
     retired_model: Annotated[
         list[str] | None,
         _option("A model answered 'has been discontinued' (repeat for more; default: kling-v1; '' for none)."),
@@ -75,6 +78,7 @@ def sandbox(
             "webhook_secret": webhook_secret,
             "public_url": public_url,
             "seed": seed,
+            "video_padding_mb": video_padding_mb,
             "retired_models": None if retired_model is None else tuple(name for name in retired_model if name),
             "accounts": _accounts(access_key or [], secret_key or [], api_key or []) or None,
         }.items()

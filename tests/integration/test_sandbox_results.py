@@ -28,6 +28,18 @@ def test_a_video_result_downloads_and_decodes(client: httpx.Client) -> None:
         assert frames == round(float(video["duration"]) * float(stream.average_rate))
 
 
+def test_a_padded_video_is_as_large_as_asked_and_still_decodes(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(video_padding_mb=3)
+    with sandbox.client() as client:
+        video = finished_video(client, {"prompt": "a fox", "duration": "5"})
+        answer = client.get(video["url"])
+    assert int(answer.headers["content-length"]) == len(answer.content) > 3 * 2**20
+    with av.open(io.BytesIO(answer.content), mode="r") as container:
+        assert container.duration is not None
+        assert abs(container.duration / 1e6 - float(video["duration"])) < 0.5
+        assert len(list(container.decode(video=0))) > 0
+
+
 def test_a_watermarked_video_downloads_too(client: httpx.Client) -> None:
     video = finished_video(client, {"prompt": "a fox", "watermark_info": {"enabled": True}})
     answer = client.get(video["watermark_url"])

@@ -11,7 +11,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from kling_gateway.clock import now_ms
@@ -209,7 +209,11 @@ class SandboxApi:
             or (name != video_id and not record.task.body.wants_watermark())
         ):
             return _file_not_found()
-        return Response(media.video_clip(media.clip_seconds_for(record.duration_s)), media_type="video/mp4")
+        clip = media.video_clip(media.clip_seconds_for(record.duration_s))
+        if not self.config.video_padding_mb:
+            return Response(clip, media_type="video/mp4")
+        length, chunks = media.padded_video(clip, self.config.video_padding_mb)
+        return StreamingResponse(chunks, media_type="video/mp4", headers={"content-length": str(length)})
 
     async def image_file(self, request: Request) -> Response:
         """Serve one result image (or its watermarked copy) once its task has succeeded."""

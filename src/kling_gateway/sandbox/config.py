@@ -67,6 +67,9 @@ class SandboxConfig(BaseModel):
     webhook_secret: SecretStr | None = None  # whsec_…: sign callbacks with Standard Webhooks headers
     public_url: str | None = None  # base of result URLs; the request's own host when unset
     callback_timeout_s: float = Field(default=10.0, gt=0)
+    # MiB of an MP4 `free` box (which players skip) after each result video: files as large as real ones, for
+    # download load runs; 0 serves the bare clips.
+    video_padding_mb: int = Field(default=0, ge=0, le=1024)
     seed: int | None = None  # fixes the random draws, for reproducible runs
     # Models the video endpoints answer "has been discontinued" for when a request names them (2026 §1 [obs]).
     retired_models: tuple[str, ...] = ("kling-v1",)

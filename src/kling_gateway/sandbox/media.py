@@ -6,6 +6,7 @@ import io
 import struct
 import wave
 import zlib
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 
@@ -31,6 +32,23 @@ _PALETTE = (
     (120, 60, 30),
     (30, 30, 30),
 )
+
+
+_FREE_BOX_HEADER_BYTES = 8  # a 32-bit size, then the type `free`
+_PADDING_CHUNK = bytes(1 << 20)
+
+
+def padded_video(clip: bytes, padding_mb: int) -> tuple[int, Iterator[bytes]]:
+    """Follow a clip with a `free` box of `padding_mb` MiB (ISO/IEC 14496-12 §8.1.2: its content is ignored);
+    return the file's length and its bytes a MiB at a time, so that a large file is never held whole."""
+    box_bytes = _FREE_BOX_HEADER_BYTES + padding_mb * len(_PADDING_CHUNK)
+
+    def chunks() -> Iterator[bytes]:
+        yield clip + struct.pack(">I", box_bytes) + b"free"
+        for _ in range(padding_mb):
+            yield _PADDING_CHUNK
+
+    return len(clip) + box_bytes, chunks()
 
 
 def clip_seconds_for(duration_s: float) -> int:
