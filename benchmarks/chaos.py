@@ -207,6 +207,11 @@ class Process:
             self.check_alive()
             await asyncio.sleep(0.1)
 
+    @property
+    def pid(self) -> int | None:
+        """The process id while it runs."""
+        return None if self._running is None else self._running.pid
+
     def kill(self) -> None:
         """SIGKILL the process: no clean-up, as a crash or an OOM kill would leave it."""
         if self._running is not None:
