@@ -45,6 +45,10 @@ class SyncConfig(BaseModel):
     # Batched answers (`GET /tasks`) in a row that may leave out a new-generation task before it is failed as
     # lost upstream; with polls on the 5 s grid, at least about 100 s.
     absent_limit_answers: Annotated[int, Field(ge=1)] = 20
+    # While the database cannot be used, the worker pauses this long before trying again, doubling each time up to
+    # store_retry_max_s; it says so in one line per pause, and once when the database is back.
+    store_retry_s: PositiveSeconds = 1.0
+    store_retry_max_s: PositiveSeconds = 30.0
 
 
 class AdmissionConfig(BaseModel):

@@ -15,7 +15,6 @@ out too many times in a row.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -34,6 +33,7 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.store.records import PolledTask, TaskStatus
 from kling_gateway.sync.batched import BatchedPoll
+from kling_gateway.sync.supervision import StoreOutage, rest, supervise
 from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher
 from kling_gateway.tasks.schedule import next_look, poll_interval
@@ -87,22 +87,25 @@ class Worker:
             allow_private=settings.allow_private_callbacks,
             clock=self.clock,
         )
+        self.outage = StoreOutage(
+            first_pause_s=self.config.store_retry_s, longest_pause_s=self.config.store_retry_max_s
+        )
         self.rounds = 0  # completed rounds, for tests and health checks
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run rounds until `stop` is set; an error in one round is logged and the next round goes on."""
+        """Run rounds until `stop` is set; a round that fails is told in a line (with its traceback only when it is
+        a bug, not the database being down) and the rounds go on after a pause."""
         try:
-            while not stop.is_set():
-                try:
-                    worked_on = await self.run_once()
-                except Exception:
-                    log.exception("sync round failed; retrying after a pause")
-                    worked_on = 0
-                if worked_on == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self.config.idle_sleep_s)
+            await supervise("the sync round", self._rounds, stop, outage=self.outage, pause_s=self.config.idle_sleep_s)
         finally:
             await self.aclose()
+
+    async def _rounds(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            worked_on = await self.run_once()
+            self.outage.recovered()
+            if worked_on == 0:
+                await rest(stop, self.config.idle_sleep_s)
 
     async def aclose(self) -> None:
         """Close the client that delivers callbacks, if it is the worker's own."""
