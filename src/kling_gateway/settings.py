@@ -41,6 +41,9 @@ class SyncConfig(BaseModel):
     # finished ones listed between them, takes 400 pages of 500.
     requests_per_round: Annotated[int, Field(ge=1)] = 400
     callback_timeout_s: PositiveSeconds = 10.0  # one delivery of a client callback
+    callback_concurrency: Annotated[int, Field(ge=1)] = 64  # client-callback deliveries under way at once, per worker
+    # Of them, to one receiver host at most: a receiver that never answers holds only this many slots.
+    callback_per_target: Annotated[int, Field(ge=1)] = 4
     callback_give_up_s: PositiveSeconds = 86_400.0  # retry a client callback this long, then give up
     # Batched answers (`GET /tasks`) in a row that may leave out a new-generation task before it is failed as
     # lost upstream; with polls on the 5 s grid, at least about 100 s.

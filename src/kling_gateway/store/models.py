@@ -211,6 +211,8 @@ class ClientCallback(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int]
     give_up_at: Mapped[int]  # the deadline: retried until then, then given up; a retry by the admin moves it
+    # The receiver's host (of the task's callback_url): a worker delivers to one host only so many at once.
+    target: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class UpstreamObject(Base):

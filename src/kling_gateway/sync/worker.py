@@ -1,5 +1,8 @@
 """The sync worker: send queued tasks, bring every in-flight task forward until it finishes, deliver callbacks.
 
+Polling, sending and the lost-create checks run in rounds; client callbacks are delivered beside them, by a loop of
+their own with its own claims, so a receiver that is slow or never answers delays no round.
+
 Any number of workers may share one PostgreSQL database. Each claims what it works on with a lease (polls,
 lost creates and callbacks alike), so two workers never work on one task at once, and the tasks of a worker that
 dies, even by SIGKILL, come due again for the others when its lease runs out. A poll's lease ends at the task's
@@ -52,7 +55,8 @@ CLOCK_SKEW_MS = 10 * 60_000
 
 class Worker:
     """Each round: poll due tasks (one list call per page of a channel's action, single GETs for the few), settle
-    lost creates, send queued tasks to channels with room, fail stuck tasks, deliver client callbacks."""
+    lost creates, send queued tasks to channels with room, fail stuck tasks. Beside the rounds: deliver client
+    callbacks."""
 
     def __init__(
         self,
@@ -79,7 +83,10 @@ class Worker:
             note_misconfigured=self.dispatcher.note_misconfigured,
         )
         self._own_callbacks_http = callbacks_http is None
-        self.callbacks_http = callbacks_http or httpx.AsyncClient(timeout=self.config.callback_timeout_s)
+        self.callbacks_http = callbacks_http or httpx.AsyncClient(
+            timeout=self.config.callback_timeout_s,
+            limits=httpx.Limits(max_connections=self.config.callback_concurrency),
+        )
         self.deliverer = Deliverer(
             db,
             self.callbacks_http,
@@ -93,10 +100,14 @@ class Worker:
         self.rounds = 0  # completed rounds, for tests and health checks
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run rounds until `stop` is set; a round that fails is told in a line (with its traceback only when it is
-        a bug, not the database being down) and the rounds go on after a pause."""
+        """Run rounds, and deliver callbacks beside them, until `stop` is set; a loop that fails is told in a line
+        (with its traceback only when it is a bug, not the database being down) and goes on after a pause."""
+        pause_s = self.config.idle_sleep_s
         try:
-            await supervise("the sync round", self._rounds, stop, outage=self.outage, pause_s=self.config.idle_sleep_s)
+            await asyncio.gather(
+                supervise("the sync round", self._rounds, stop, outage=self.outage, pause_s=pause_s),
+                supervise("callback delivery", self._deliveries, stop, outage=self.outage, pause_s=pause_s),
+            )
         finally:
             await self.aclose()
 
@@ -107,20 +118,22 @@ class Worker:
             if worked_on == 0:
                 await rest(stop, self.config.idle_sleep_s)
 
+    async def _deliveries(self, stop: asyncio.Event) -> None:
+        await self.deliverer.run(stop, idle_s=self.config.idle_sleep_s)
+
     async def aclose(self) -> None:
         """Close the client that delivers callbacks, if it is the worker's own."""
         if self._own_callbacks_http:
             await self.callbacks_http.aclose()
 
     async def run_once(self) -> int:
-        """Do one round; return how many tasks and callbacks it worked on."""
+        """Do one round; return how many tasks it worked on."""
         async with self.db.session() as session:
             channels = {channel.id: channel for channel in await all_channels(session)}
         worked_on = await self._poll(channels)
         worked_on += await self.dispatcher.resolve_unknown(channels)
         worked_on += await self.dispatcher.dispatch_waiting()
         worked_on += await self._settle_stuck(channels)
-        worked_on += await self.deliverer.run_once()
         self.rounds += 1
         return worked_on
 

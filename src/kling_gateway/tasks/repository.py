@@ -175,12 +175,12 @@ async def find_view(session: Executor, *, task_id: int) -> TaskView | None:
     return None if row is None else TaskView.of(row)
 
 
-async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskView, str | None] | None:
-    """Read a task as its client callback shows it, and the dialect that callback speaks (None: the default);
-    None for a task without a callback_url."""
-    query = select(*VIEW_COLUMNS, _c.dialect).where(_c.id == task_id, _c.callback_url.is_not(None))
+async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskView, str | None, str] | None:
+    """Read a task as its client callback shows it, the dialect that callback speaks (None: the default) and the
+    callback_url; None for a task without one."""
+    query = select(*VIEW_COLUMNS, _c.dialect, _c.callback_url).where(_c.id == task_id, _c.callback_url.is_not(None))
     row = (await session.execute(query)).one_or_none()
-    return None if row is None else (TaskView.of(row[:-1]), row[-1])
+    return None if row is None else (TaskView.of(row[:-2]), row[-2], row[-1])
 
 
 async def insert(session: AsyncSession, draft: TaskDraft) -> Task:
