@@ -34,13 +34,13 @@ from kling_gateway.outbox.delivery import Deliverer
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
-from kling_gateway.store.records import PolledTask, TaskStatus
+from kling_gateway.store.records import PolledTask
 from kling_gateway.sync.batched import BatchedPoll
+from kling_gateway.sync.stuck import StuckTasks
 from kling_gateway.sync.supervision import StoreOutage, rest, supervise
 from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher
 from kling_gateway.tasks.schedule import next_look, poll_interval
-from kling_gateway.tasks.states import upstream_status
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import ChannelMisconfigured, UpstreamError
 from kling_gateway.upstream.pool import upstream_http
@@ -74,6 +74,7 @@ class Worker:
         self.currency_micros = settings.billing.currency_micros
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, client, settings, rng or random.Random(), clock=self.clock)
+        self.stuck = StuckTasks(db, client, settings, self.clock)
         self.batched = BatchedPoll(
             db,
             client,
@@ -133,7 +134,7 @@ class Worker:
         worked_on = await self._poll(channels)
         worked_on += await self.dispatcher.resolve_unknown(channels)
         worked_on += await self.dispatcher.dispatch_waiting()
-        worked_on += await self._settle_stuck(channels)
+        worked_on += await self.stuck.settle(channels)
         self.rounds += 1
         return worked_on
 
@@ -305,49 +306,6 @@ class Worker:
                 for next_sync_at, task_ids in later.items():
                     await repository.reschedule(session, task_ids=task_ids, next_sync_at=next_sync_at)
 
-    # -- stuck tasks ---------------------------------------------------------------------------------------------
-
-    async def _settle_stuck(self, channels: Mapping[int, ChannelChoice]) -> int:
-        """Fail tasks unfinished long after submit; one still upstream is asked first, in case it just finished
-        (after a long downtime many are overdue, and the upstream may well have their results)."""
-        moment = self.clock.now_ms()
-        limit_s = self.config.stuck_after_s
-        async with self.db.session() as session:
-            stuck = await repository.stuck(
-                session, created_before_ms=moment - int(limit_s * 1000), limit=self.config.claim_limit
-            )
-        message = (
-            f"no result from the upstream within {_duration(limit_s)} of submitting; "
-            "the gateway failed the task and released its hold"
-        )
-        for task in stuck:
-            if task.status is TaskStatus.QUEUED and task.channel_id is not None:
-                continue  # its create may have taken effect: the lost-answer check settles it first
-            report = await self._last_word(task, channels)
-            async with self.db.session() as session, session.begin():
-                status = None if report is None else upstream_status(report.task_status)
-                if report is not None and status is not None and status.is_final:
-                    move = await transitions.advance(
-                        session, task, report, now_ms=moment, next_sync_at=None, currency_micros=self.currency_micros
-                    )
-                else:
-                    move = await transitions.fail(session, task, message, now_ms=moment)
-                await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
-        return len(stuck)
-
-    async def _last_word(self, task: PolledTask, channels: Mapping[int, ChannelChoice]) -> UpstreamTask | None:
-        channel = None if task.channel_id is None else channels.get(task.channel_id)
-        if channel is None or task.upstream_task_id is None:
-            return None
-        try:
-            if task.generation == Generation.NEW.value:
-                found = await self.client.tasks_by_ids(channel.credentials, [task.upstream_task_id])
-                return next((report for report in found if report.task_id == task.upstream_task_id), None)
-            return await self.client.get(channel.credentials, task.family, task.action, task.upstream_task_id)
-        except UpstreamError as error:
-            log.warning("could not ask about stuck task %s: %s", task.platform_id, error)
-            return None
-
 
 EARLY_REPORTS = 10_000  # upstream reports a sweep keeps for tasks not claimed yet, at most, before it waits
 
@@ -427,12 +385,6 @@ class _Polled(NamedTuple):
 
     upstream_task_id: str
     task: PolledTask
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    return f"{seconds:g} s"
 
 
 async def run_standalone(settings: Settings, stop: asyncio.Event) -> None:
