@@ -11,8 +11,8 @@ such a death is harmless: a status change is one conditional write, and billing 
 in the write that won it.
 
 Legacy tasks are read from each channel's list pages (and single GETs for a few); new-generation tasks twenty at a
-time with `GET /tasks`, where a task left out of the answer is not visible (never failed) until it has been left
-out too many times in a row.
+time with `GET /tasks`. A task the upstream no longer finds, in either, is failed once it has been missing long
+enough (`sync.absence`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.store.records import PolledTask
+from kling_gateway.sync.absence import Absences
 from kling_gateway.sync.batched import BatchedPoll
 from kling_gateway.sync.stuck import StuckTasks
 from kling_gateway.sync.supervision import StoreOutage, rest, supervise
@@ -74,6 +75,7 @@ class Worker:
         self.currency_micros = settings.billing.currency_micros
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, client, settings, rng or random.Random(), clock=self.clock)
+        self.absences = Absences(db, self.config, self.clock)
         self.stuck = StuckTasks(db, client, settings, self.clock)
         self.batched = BatchedPoll(
             db,
@@ -216,13 +218,13 @@ class Worker:
             if len(sweep.waiting) >= self.config.batch_min_tasks:
                 await self._sweep(sweep, budget)
             await sweep.wait(lambda: sweep.claimed_all)
-            await self._apply(sweep.take_early())
+            await self._apply(channel, sweep.take_early())
             for task_id in sorted(sweep.waiting):
                 if budget[channel.id] >= self.config.requests_per_round:
                     break
                 budget[channel.id] += 1
-                report = await self.client.get(channel.credentials, family, action, task_id)
-                await self._apply([(sweep.waiting.pop(task_id), report)])
+                report = await self.client.get(channel.credentials, family, action, task_id)  # None: not found
+                await self._apply(channel, [(sweep.waiting.pop(task_id), report)])
         except UpstreamError as error:
             log.warning("sync of %s tasks on channel %s failed: %s", action, channel.name, error)
             sweep.waiting.clear()
@@ -247,7 +249,7 @@ class Worker:
         page_num = 1
         while page_num <= MAX_PAGE_NUM:
             await sweep.wait(lambda: sweep.claimed_all or len(sweep.early) < EARLY_REPORTS)
-            await self._apply(sweep.take_early())
+            await self._apply(sweep.channel, sweep.take_early())
             if sweep.claimed_all and not sweep.waiting:
                 return
             room = self.config.requests_per_round - budget[sweep.channel.id]
@@ -265,14 +267,15 @@ class Worker:
                 )
             )
             for page in pages:
-                await self._apply(sweep.match(page))
+                await self._apply(sweep.channel, sweep.match(page))
             oldest_ms = sweep.oldest_ms - CLOCK_SKEW_MS
             if any(len(page) < size or (sweep.claimed_all and page[-1].created_at < oldest_ms) for page in pages):
                 return
             page_num += ahead
 
-    async def _apply(self, looked_at: Sequence[tuple[PolledTask, UpstreamTask | None]]) -> None:
-        """Write each move in its own short transaction, then reschedule the tasks running long in a few statements.
+    async def _apply(self, channel: ChannelChoice, looked_at: Sequence[tuple[PolledTask, UpstreamTask | None]]) -> None:
+        """Write each move in its own short transaction, then reschedule the tasks running long in a few statements,
+        and count an absence for each task the look missed (its report None).
 
         A move touches the task and its owner's balance; keeping each in its own transaction means a callback
         moving another task of the same owner at the same moment never waits on (or deadlocks with) a whole group.
@@ -305,6 +308,11 @@ class Worker:
             async with self.db.session() as session, session.begin():
                 for next_sync_at, task_ids in later.items():
                     await repository.reschedule(session, task_ids=task_ids, next_sync_at=next_sync_at)
+        await self.absences.note(
+            channel,
+            found=[task for task, report in looked_at if report is not None],
+            missed=[task for task, report in looked_at if report is None],
+        )
 
 
 EARLY_REPORTS = 10_000  # upstream reports a sweep keeps for tasks not claimed yet, at most, before it waits
