@@ -73,6 +73,7 @@ class Deliverer:
         self.clock = clock or SystemClock()
         self._lease_ms = int((config.callback_timeout_s + LEASE_MARGIN_S) * 1000)
         self._under_way: dict[asyncio.Task[None], tuple[Claimed, int]] = {}  # each delivery: its callback, lease
+        self._posting: set[asyncio.Task[None]] = set()  # those not yet answered (then their outcome is written)
         self._per_target: Counter[str] = Counter()  # deliveries under way by receiver host
         self._ended = asyncio.Event()  # a delivery has ended: there is room again
         self._unrecorded: list[Exception] = []  # why outcomes could not be written, for the loop to raise
@@ -130,22 +131,25 @@ class Deliverer:
         for callback in claimed:
             delivery = asyncio.create_task(self._deliver_and_record(callback, lease_until), name="client-callback")
             self._under_way[delivery] = (callback, lease_until)
+            self._posting.add(delivery)
             self._per_target[callback.target] += 1
             started.append(delivery)
         return started
 
     async def _deliver_and_record(self, callback: Claimed, lease_until: int) -> None:
+        current = asyncio.current_task()
+        assert current is not None  # each delivery runs as a task of its own
         try:
             error = await self._deliver(callback)
+            self._posting.discard(current)
             after = self._after(callback, error, self.clock.now_ms())
             async with self.db.session() as session, session.begin():
                 await repository.record_attempts(session, [(callback.id, after)], lease_until=lease_until)
         except Exception as unrecorded:  # the lease runs out and the callback is sent again: at least once
             self._unrecorded.append(unrecorded)
         finally:
-            current = asyncio.current_task()
-            if current is not None:
-                self._under_way.pop(current, None)
+            self._posting.discard(current)
+            self._under_way.pop(current, None)
             self._per_target[callback.target] -= 1
             if self._per_target[callback.target] <= 0:
                 del self._per_target[callback.target]
@@ -167,11 +171,12 @@ class Deliverer:
                 wait.cancel()
 
     async def _abandon(self) -> None:
-        """Cancel the deliveries under way and hand their callbacks back, so they go out again at once."""
-        abandoned = list(self._under_way.items())
+        """Cancel the deliveries still waiting for their receiver and hand their callbacks back, so they go out
+        again at once; let those answered write their outcome."""
+        abandoned = [(delivery, self._under_way[delivery]) for delivery in self._posting]
         for delivery, _ in abandoned:
             delivery.cancel()
-        await asyncio.gather(*(delivery for delivery, _ in abandoned), return_exceptions=True)
+        await asyncio.gather(*self._under_way, return_exceptions=True)
         by_lease: dict[int, list[int]] = defaultdict(list)
         for _, (callback, lease_until) in abandoned:
             by_lease[lease_until].append(callback.id)
