@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -110,3 +111,28 @@ def sign_jwt(account: KeyPair, ttl_s: int = 1800) -> str:
     now = int(time.time())
     claims = {"iss": account.access_key, "exp": now + ttl_s, "nbf": now - 5}
     return jwt.encode(claims, account.secret_key, algorithm="HS256", headers={"typ": "JWT"})
+
+
+class NeverAnswers(httpx.AsyncBaseTransport):
+    """A transport that sends requests on to the real network, except those to `host`, which get no answer ever:
+    a receiver that takes the request and never replies (only cancelling the request ends it)."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.opened = 0  # requests to the host so far
+        self.waiting = 0  # of them, still waiting for their answer
+        self._network = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != self.host:
+            return await self._network.handle_async_request(request)
+        self.opened += 1
+        self.waiting += 1
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.waiting -= 1
+        raise AssertionError("unreachable: nothing sets the event")
+
+    async def aclose(self) -> None:
+        await self._network.aclose()

@@ -41,10 +41,19 @@ class SyncConfig(BaseModel):
     # finished ones listed between them, takes 400 pages of 500.
     requests_per_round: Annotated[int, Field(ge=1)] = 400
     callback_timeout_s: PositiveSeconds = 10.0  # one delivery of a client callback
+    callback_concurrency: Annotated[int, Field(ge=1)] = 64  # client-callback deliveries under way at once, per worker
+    # Of them, to one receiver host at most: a receiver that never answers holds only this many slots.
+    callback_per_target: Annotated[int, Field(ge=1)] = 4
     callback_give_up_s: PositiveSeconds = 86_400.0  # retry a client callback this long, then give up
-    # Batched answers (`GET /tasks`) in a row that may leave out a new-generation task before it is failed as
-    # lost upstream; with polls on the 5 s grid, at least about 100 s.
-    absent_limit_answers: Annotated[int, Field(ge=1)] = 20
+    # A task in flight the upstream no longer finds (a legacy GET answers "task not found", a `GET /tasks` answer
+    # leaves it out) is failed as lost once this many looks in a row missed it, over at least absent_grace_s: a
+    # task just created may be missing for a moment.
+    absent_limit_answers: Annotated[int, Field(ge=1)] = 5
+    absent_grace_s: Annotated[float, Field(ge=0)] = 120.0
+    # While the database cannot be used, the worker pauses this long before trying again, doubling each time up to
+    # store_retry_max_s; it says so in one line per pause, and once when the database is back.
+    store_retry_s: PositiveSeconds = 1.0
+    store_retry_max_s: PositiveSeconds = 30.0
 
 
 class AdmissionConfig(BaseModel):

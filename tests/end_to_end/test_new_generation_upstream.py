@@ -45,7 +45,7 @@ pytestmark = [
 
 RATES = {"video": 1_000_000, "image": 25_000, "audio": 500_000}
 HOLD = 5_000_000
-SYNC = SyncConfig(poll_interval_s=5.0, absent_limit_answers=3)
+SYNC = SyncConfig(poll_interval_s=5.0, absent_limit_answers=3, absent_grace_s=20.0)  # 3 answers 10 s apart
 CLIENT_HOOK = "https://client.example/hook"
 
 
@@ -207,7 +207,8 @@ def test_a_task_the_upstream_keeps_leaving_out_fails_after_the_limit_and_release
     for platform_id in lost:
         row = rows[platform_id]
         assert row.status == "failed"
-        assert row.status_msg.startswith("the upstream no longer knows this task: absent from 3 answers in a row")
+        assert row.status_msg.startswith("the upstream no longer knows this task: GET /tasks?task_ids=9000")
+        assert "(the answer left it out) on channel keyed missed it 3 times in a row" in row.status_msg
         assert harness.gw.admin.ledger(platform_id) == {"hold": HOLD, "release": -HOLD}
     assert harness.gw.admin.money("alice") == (1_000_000_000, HOLD)  # only the visible task still holds
 

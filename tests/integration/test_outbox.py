@@ -38,6 +38,7 @@ from kling_gateway.users import service as users_service
 from tests.conftest import CallbackReceiver
 from tests.factories import task_draft
 from tests.gateway import free_port
+from tests.helpers import NeverAnswers
 from tests.inprocess import Apps
 
 pytestmark = pytest.mark.both_backends  # the outbox queues, claims and records deliveries in the store
@@ -404,6 +405,44 @@ async def test_two_deliverers_racing_never_send_a_callback_twice(
     ids = [headers["webhook-id"] for headers, _ in callback_receiver.received]
     assert len(ids) == len(set(ids)) == attempted == 24
     assert all(row.delivered_at is not None and row.attempts == 1 for row in await callbacks(db))
+
+
+async def until(condition: Any, what: str, timeout_s: float = 20.0) -> None:
+    """Wait until `condition()` holds; at the deadline, fail saying what was awaited."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+async def test_a_receiver_that_never_answers_holds_only_its_share_of_slots_while_others_get_theirs(
+    db: Database, callback_receiver: CallbackReceiver
+) -> None:
+    owner = await make_owner(db)
+    silent = [await make_task(db, owner, "http://silent.example/hook") for _ in range(3)]
+    heard = [await make_task(db, owner, callback_receiver.url) for _ in range(2)]
+    for task_id in [*silent, *heard]:  # the silent receiver's callbacks are the most overdue
+        await move(db, task_id, TaskStatus.SUBMITTED)
+    never = NeverAnswers("silent.example")
+    stop = asyncio.Event()
+    async with httpx.AsyncClient(transport=never) as http:
+        sender = deliverer(db, http, max_in_flight=4, per_target=2)
+        delivering = asyncio.create_task(sender.run(stop, idle_s=0.01))
+        try:
+            await until(lambda: len(callback_receiver.received) == 2, "the other receiver's two callbacks")
+            await until(lambda: sender.under_way == never.waiting == 2, "only the two silent deliveries under way")
+            assert never.opened == 2  # its bound: the third is not sent while two hang, though a slot is free
+        finally:
+            stop.set()
+            await delivering
+    assert never.waiting == 0  # stopping abandoned the two
+    by_task = {row.task_id: row for row in await callbacks(db)}
+    assert all(by_task[task_id].delivered_at is not None for task_id in heard)
+    for task_id in silent:  # abandoned or never claimed: due again at once, no attempt counted
+        row = by_task[task_id]
+        assert (row.attempts, row.delivered_at, row.last_error) == (0, None, "")
+        assert row.next_attempt_at is not None
+        assert row.next_attempt_at <= now_ms()
 
 
 async def test_a_receiver_answering_a_huge_body_is_never_read(db: Database) -> None:

@@ -24,7 +24,7 @@ def test_a_task_has_every_column() -> None:
 def test_a_draft_is_everything_a_submit_decides() -> None:
     decided_later = {"id", "status", "updated_at", "channel_id", "send_attempts", "upstream_task_id", "status_msg"}
     decided_later |= {"task_info_json", "result_json", "final_unit_deduction", "charge_micros", "sync_failures"}
-    decided_later |= {"billing_json", "unbilled_reason", "absent_count"}
+    decided_later |= {"billing_json", "unbilled_reason", "absent_count", "absent_since"}
     assert set(TaskDraft._fields) == set(TASKS.c.keys()) - decided_later
 
 

@@ -7,6 +7,10 @@ submitting key's `whsec_` secret (unsigned when the key has none), and retries w
 receiver answers 2xx or the callback's deadline (`sync.callback_give_up_s` after the change) has passed; then the
 callback is given up, and `kling-gateway callbacks list --state given-up` shows it. A task's callbacks go out in
 the order of its changes: one is not sent while an earlier one is neither delivered nor given up.
+
+Deliveries run beside the worker's polling, each as a task of its own that writes its own outcome: at most
+`callback_concurrency` at once, and at most `callback_per_target` to one receiver host, so a receiver that never
+answers holds only its own share of the slots, and never a poll, a send or anyone else's callback.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
 import httpx
@@ -26,20 +31,21 @@ from kling_gateway.outbox.repository import AfterDelivery, Claimed
 from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
+from kling_gateway.store.outages import unavailable_reason
 
 log = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 5.0  # the wait after a first failed delivery; it doubles with each failure after that
 MAX_RETRY_S = 3600.0  # the longest wait between two deliveries of one callback
 RETRY_JITTER = 0.1  # up to this share is added to each wait, so callbacks failing together spread out
-MAX_IN_FLIGHT = 32  # deliveries under way at once in one Deliverer
 LEASE_MARGIN_S = 30.0  # a claim outlives the delivery's own time limit by this much
 MAX_ERROR_CHARS = 200  # how much of a failure last_error keeps
 JSON_TYPE = "application/json; charset=utf-8"  # as official Kling callbacks are sent
 
 
 class Deliverer:
-    """Deliver due client callbacks from the outbox: claim a batch under a lease, POST each, record the outcome.
+    """Deliver due client callbacks from the outbox: claim what there is room for under a lease, POST each, record
+    each outcome as it comes.
 
     Several Deliverers (in several worker processes) may run at once: each claim holds a lease, so no callback is
     sent twice at the same time.
@@ -52,7 +58,8 @@ class Deliverer:
         config: SyncConfig,
         *,
         allow_private: bool,
-        max_in_flight: int = MAX_IN_FLIGHT,
+        max_in_flight: int | None = None,  # deliveries under way at once; by default config.callback_concurrency
+        per_target: int | None = None,  # of them to one receiver host; by default config.callback_per_target
         rng: random.Random | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -60,29 +67,136 @@ class Deliverer:
         self.http = http
         self.config = config
         self.allow_private = allow_private
-        self.max_in_flight = max_in_flight
+        self.max_in_flight = max_in_flight or config.callback_concurrency
+        self.per_target = per_target or config.callback_per_target
         self.rng = rng or random.Random()
         self.clock = clock or SystemClock()
         self._lease_ms = int((config.callback_timeout_s + LEASE_MARGIN_S) * 1000)
+        self._under_way: dict[asyncio.Task[None], tuple[Claimed, int]] = {}  # each delivery: its callback, lease
+        self._posting: set[asyncio.Task[None]] = set()  # those not yet answered (then their outcome is written)
+        self._per_target: Counter[str] = Counter()  # deliveries under way by receiver host
+        self._ended = asyncio.Event()  # a delivery has ended: there is room again
+        self._unrecorded: list[Exception] = []  # why outcomes could not be written, for the loop to raise
+
+    @property
+    def under_way(self) -> int:
+        """How many deliveries are under way now."""
+        return len(self._under_way)
 
     async def run_once(self) -> int:
-        """Deliver one batch of due callbacks; return how many deliveries it attempted."""
+        """Claim the due callbacks there is room for, deliver them, and wait until each outcome is written; return
+        how many deliveries it attempted."""
+        started = await self._start_due()
+        await asyncio.gather(*started)
+        self._raise_unrecorded()
+        return len(started)
+
+    async def run(self, stop: asyncio.Event, *, idle_s: float) -> None:
+        """Deliver due callbacks until `stop` is set, each as soon as a slot is free for it; look again when a
+        delivery ends, or after `idle_s` when nothing was due. Stopping abandons the deliveries under way and hands
+        their callbacks back, due at once.
+
+        An outcome that could not be written (the store is down) is raised here; its callback's lease runs out and
+        it is sent again.
+        """
+        try:
+            while not stop.is_set():
+                self._raise_unrecorded()
+                self._ended.clear()
+                room = self.max_in_flight - len(self._under_way)
+                started = await self._start_due() if room > 0 else []
+                if len(started) < room or room == 0:  # nothing more due yet, or no slot free: wait for either
+                    await self._rest(stop, idle_s)
+        finally:
+            if stop.is_set():
+                await self._abandon()
+
+    async def _start_due(self) -> list[asyncio.Task[None]]:
+        """Claim due callbacks for the free slots, within each receiver's bound, and start a delivery for each."""
+        room = self.max_in_flight - len(self._under_way)
+        if room <= 0:
+            return []
         moment = self.clock.now_ms()
         lease_until = moment + self._lease_ms
         async with self.db.session() as session, session.begin():
             claimed = await repository.claim_due(
-                session, now_ms=moment, lease_until=lease_until, limit=self.max_in_flight
+                session,
+                now_ms=moment,
+                lease_until=lease_until,
+                limit=room,
+                per_target=self.per_target,
+                under_way=self._per_target,
             )
-        if not claimed:
-            return 0
-        errors = await asyncio.gather(*(self._deliver(callback) for callback in claimed))
-        moment = self.clock.now_ms()
-        outcomes = [
-            (callback.id, self._after(callback, error, moment)) for callback, error in zip(claimed, errors, strict=True)
-        ]
-        async with self.db.session() as session, session.begin():
-            await repository.record_attempts(session, outcomes, lease_until=lease_until)
-        return len(claimed)
+        started = []
+        for callback in claimed:
+            delivery = asyncio.create_task(self._deliver_and_record(callback, lease_until), name="client-callback")
+            self._under_way[delivery] = (callback, lease_until)
+            self._posting.add(delivery)
+            self._per_target[callback.target] += 1
+            started.append(delivery)
+        return started
+
+    async def _deliver_and_record(self, callback: Claimed, lease_until: int) -> None:
+        current = asyncio.current_task()
+        assert current is not None  # each delivery runs as a task of its own
+        try:
+            error = await self._deliver(callback)
+            self._posting.discard(current)
+            after = self._after(callback, error, self.clock.now_ms())
+            async with self.db.session() as session, session.begin():
+                await repository.record_attempts(session, [(callback.id, after)], lease_until=lease_until)
+        except Exception as unrecorded:  # the lease runs out and the callback is sent again: at least once
+            self._unrecorded.append(unrecorded)
+        finally:
+            self._posting.discard(current)
+            self._under_way.pop(current, None)
+            self._per_target[callback.target] -= 1
+            if self._per_target[callback.target] <= 0:
+                del self._per_target[callback.target]
+            self._ended.set()
+
+    def _raise_unrecorded(self) -> None:
+        if self._unrecorded:
+            first = self._unrecorded[0]
+            self._unrecorded.clear()
+            raise first
+
+    async def _rest(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait until a delivery ends, `stop` is set, or `seconds` have passed."""
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._ended.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _abandon(self) -> None:
+        """Cancel the deliveries still waiting for their receiver and hand their callbacks back, so they go out
+        again at once; let those answered write their outcome."""
+        abandoned = [(delivery, self._under_way[delivery]) for delivery in self._posting]
+        for delivery, _ in abandoned:
+            delivery.cancel()
+        await asyncio.gather(*self._under_way, return_exceptions=True)
+        by_lease: dict[int, list[int]] = defaultdict(list)
+        for _, (callback, lease_until) in abandoned:
+            by_lease[lease_until].append(callback.id)
+        if not by_lease:
+            return
+        try:
+            async with self.db.session() as session, session.begin():
+                for lease_until, callback_ids in by_lease.items():
+                    await repository.release(
+                        session, callback_ids=callback_ids, lease_until=lease_until, now_ms=self.clock.now_ms()
+                    )
+        except Exception as error:
+            reason = unavailable_reason(error)
+            if reason is None:
+                raise
+            log.warning(
+                "could not hand back %d callbacks under way (%s); they go again after their lease",
+                len(abandoned),
+                reason,
+            )
 
     async def _deliver(self, callback: Claimed) -> str | None:
         """POST one callback, within the delivery time limit from the address check to the last byte; return

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypedDict
 
@@ -21,14 +22,18 @@ def new_message_id() -> str:
     return f"msg_{ULID()}"
 
 
-async def enqueue(session: AsyncSession, *, task_id: int, status: str, body: str, now_ms: int, give_up_at: int) -> None:
-    """Queue a callback of a task's new status, inside the transaction that made the change; retried until it is
-    delivered or `give_up_at` passes. Queuing the same status of a task twice keeps the first."""
+async def enqueue(
+    session: AsyncSession, *, task_id: int, status: str, body: str, target: str, now_ms: int, give_up_at: int
+) -> None:
+    """Queue a callback of a task's new status to its receiver host `target`, inside the transaction that made the
+    change; retried until it is delivered or `give_up_at` passes. Queuing the same status of a task twice keeps the
+    first."""
     values = {
         "task_id": task_id,
         "status": status,
         "message_id": new_message_id(),
         "body": body,
+        "target": target,
         "attempts": 0,
         "next_attempt_at": now_ms,
         "last_error": "",
@@ -51,6 +56,7 @@ class Claimed:
     give_up_at: int
     url: str | None
     platform_id: str
+    target: str  # the receiver's host
     webhook_secret: str | None = field(repr=False)  # never in a log line or a traceback
 
 
@@ -62,8 +68,9 @@ _TARGETS = (
         _cb.body,
         _cb.attempts,
         _cb.give_up_at,
-        TASKS.c.callback_url,
+        TASKS.c.callback_url.label("url"),
         TASKS.c.platform_id,
+        _cb.target,
         API_KEYS.c.webhook_secret,
     )
     .select_from(CLIENT_CALLBACKS.join(TASKS, TASKS.c.id == _cb.task_id))
@@ -71,11 +78,25 @@ _TARGETS = (
 )
 
 
-async def claim_due(session: AsyncSession, *, now_ms: int, lease_until: int, limit: int) -> list[Claimed]:
-    """Take the lease on due callbacks whose task has no earlier one still pending, most overdue first.
+CANDIDATES_PER_CLAIM = 4  # due callbacks read for each one a claim may take, to find those whose receiver has room
+CLAIM_PASSES = 4  # reads of due callbacks in one claim, at most: each skips the receivers the one before filled
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    now_ms: int,
+    lease_until: int,
+    limit: int,
+    per_target: int,
+    under_way: Mapping[str, int],
+) -> list[Claimed]:
+    """Take the lease on up to `limit` due callbacks whose task has no earlier one still pending, most overdue
+    first, and no more to one receiver host than brings it to `per_target` with those `under_way` to it already.
 
     A claim moves a callback's next attempt past the lease, and on PostgreSQL skips rows another claim holds, so no
-    callback is sent twice at the same time.
+    callback is sent twice at the same time. The callbacks of a receiver at its bound stay due for when it has room;
+    those behind them are claimed meanwhile.
     """
     earlier = CLIENT_CALLBACKS.alias("earlier")
     blocked = exists().where(
@@ -84,24 +105,44 @@ async def claim_due(session: AsyncSession, *, now_ms: int, lease_until: int, lim
         earlier.c.delivered_at.is_(None),
         earlier.c.given_up_at.is_(None),
     )
-    due = (
-        select(_cb.id)
-        .where(_cb.next_attempt_at <= now_ms, ~blocked)
-        .order_by(_cb.next_attempt_at, _cb.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=CLIENT_CALLBACKS)
-    )
+    taken: Counter[str] = Counter(under_way)
+    full = {target for target, count in taken.items() if count >= per_target}
+    picked: list[int] = []
+    for _ in range(CLAIM_PASSES):
+        window = (limit - len(picked)) * CANDIDATES_PER_CLAIM
+        due = (
+            select(_cb.id, _cb.target)
+            .where(_cb.next_attempt_at <= now_ms, ~blocked, _cb.target.not_in(sorted(full)), _cb.id.not_in(picked))
+            .order_by(_cb.next_attempt_at, _cb.id)
+            .limit(window)
+            .with_for_update(skip_locked=True, of=CLIENT_CALLBACKS)
+        )
+        rows = (await session.execute(due)).all()
+        for callback_id, target in rows:
+            if target in full:
+                continue
+            picked.append(callback_id)
+            taken[target] += 1
+            if taken[target] >= per_target:
+                full.add(target)
+            if len(picked) == limit:
+                break
+        # Every callback read was taken or waits on a receiver now full: the next read starts past them.
+        if len(picked) == limit or len(rows) < window:
+            break
+    if not picked:
+        return []
     claim = (
         update(CLIENT_CALLBACKS)
-        .where(_cb.id.in_(due), _cb.next_attempt_at <= now_ms)
+        .where(_cb.id.in_(picked), _cb.next_attempt_at <= now_ms)
         .values(next_attempt_at=lease_until)
         .returning(_cb.id)
     )
     ids = list((await session.execute(claim)).scalars())
     if not ids:
         return []
-    rows = (await session.execute(_TARGETS.where(_cb.id.in_(ids)).order_by(_cb.id))).all()
-    return [Claimed(*row) for row in rows]
+    found = (await session.execute(_TARGETS.where(_cb.id.in_(ids)).order_by(_cb.id))).all()
+    return [Claimed(**row._mapping) for row in found]
 
 
 class AfterDelivery(TypedDict, total=False):
@@ -112,6 +153,13 @@ class AfterDelivery(TypedDict, total=False):
     delivered_at: int
     given_up_at: int
     last_error: str
+
+
+async def release(session: AsyncSession, *, callback_ids: Sequence[int], lease_until: int, now_ms: int) -> None:
+    """Hand back claimed callbacks whose delivery was abandoned (the worker stopping), due again now, unless the
+    lease on them was lost meanwhile."""
+    still_ours = (_cb.id.in_(list(callback_ids)), _cb.next_attempt_at == lease_until)
+    await session.execute(update(CLIENT_CALLBACKS).where(*still_ours).values(next_attempt_at=now_ms))
 
 
 async def record_attempts(

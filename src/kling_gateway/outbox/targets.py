@@ -17,6 +17,16 @@ from kling_gateway.errors import InvalidRequest
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata"})
 PARAM = "callback_url"
+TARGET_CHARS = 255  # the width of client_callbacks.target; a DNS name is at most 253
+
+
+def callback_target(url: str) -> str:
+    """Name the receiver a callback URL points at, its host: what deliveries under way at once are bounded by."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # checked at submit, so not expected; the move that queues the callback must not fail on it
+        host = ""
+    return host.rstrip(".")[:TARGET_CHARS]
 
 
 async def check_callback_target(url: str, *, allow_private: bool) -> None:

@@ -154,8 +154,10 @@ class Task(Base):
     rates_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     # Set when a success could not be billed (e.g. a cash deduction in an unknown currency): for the operator.
     unbilled_reason: Mapped[str | None] = mapped_column(Text)
-    # Batched queries (`GET /tasks`) in a row that did not list the task: past a bound it is failed as lost.
+    # Looks in a row that did not find the task upstream (a GET answering "not found", a `GET /tasks` answer
+    # leaving it out), and when the first of them was: missing long enough, it is failed as lost upstream.
     absent_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    absent_since: Mapped[int | None]
 
 
 class CatalogModel(Base):
@@ -211,6 +213,8 @@ class ClientCallback(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int]
     give_up_at: Mapped[int]  # the deadline: retried until then, then given up; a retry by the admin moves it
+    # The receiver's host (of the task's callback_url): a worker delivers to one host only so many at once.
+    target: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class UpstreamObject(Base):

@@ -142,6 +142,7 @@ class Task(NamedTuple):
     rates_json: str
     unbilled_reason: str | None
     absent_count: int
+    absent_since: int | None
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Self:

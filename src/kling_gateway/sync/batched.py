@@ -1,9 +1,8 @@
-"""Poll new-generation tasks twenty at a time with `GET /tasks`, and fail those the upstream keeps leaving out.
+"""Poll new-generation tasks twenty at a time with `GET /tasks`.
 
-The batched query answers only about the ids it knows: a task missing from an answer is not visible, never failed.
-Each answer that leaves a task out counts one more absence (an answer that lists it again starts the count over);
-only after `absent_limit_answers` of them in a row is the task failed, which releases its hold and its slot
-instead of keeping them until the stuck-task limit.
+The batched query answers only about the ids it knows: a task missing from an answer is not visible, never failed
+by that alone. The worker counts it as a look that missed the task (`sync.absence`), as it does a legacy GET that
+answers "task not found".
 """
 
 from __future__ import annotations
@@ -12,20 +11,20 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 
 from kling_gateway.channels.selection import ChannelChoice
 from kling_gateway.clock import Clock
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.records import PolledTask
-from kling_gateway.tasks import effects, repository, transitions
+from kling_gateway.tasks import repository
 from kling_gateway.upstream.client import TASKS_PER_QUERY, KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import ChannelMisconfigured, UpstreamError
 
 log = logging.getLogger(__name__)
 
-Apply = Callable[[Sequence[tuple[PolledTask, UpstreamTask | None]]], Awaitable[None]]
+# Moves the tasks a look found and counts an absence for each it missed (reported as None), as every poll does.
+Apply = Callable[[ChannelChoice, Sequence[tuple[PolledTask, UpstreamTask | None]]], Awaitable[None]]
 NoteMisconfigured = Callable[[ChannelChoice, ChannelMisconfigured], Awaitable[str]]
 
 
@@ -46,7 +45,7 @@ class BatchedPoll:
         self.client = client
         self.config = config
         self.clock = clock
-        self._apply = apply  # moves the tasks an answer lists, as every poll does
+        self._apply = apply
         self._note_misconfigured = note_misconfigured
 
     async def sync(self, channel: ChannelChoice, tasks: Mapping[str, PolledTask], budget: Counter[int]) -> None:
@@ -85,31 +84,6 @@ class BatchedPoll:
     async def _take_answer(
         self, channel: ChannelChoice, tasks: Sequence[PolledTask], reports: Sequence[UpstreamTask]
     ) -> None:
-        """Move the tasks one answer lists; count one more absence for each it leaves out, and fail those left out
-        `absent_limit_answers` times in a row."""
+        """Apply one answer: each task it lists with its record, each it leaves out as missed."""
         by_id = {report.task_id: report for report in reports}
-        seen = [(task, by_id[task.upstream_task_id]) for task in tasks if task.upstream_task_id in by_id]
-        absent = [task for task in tasks if task.upstream_task_id not in by_id]
-        await self._apply(seen)
-        back = [task.id for task, _ in seen if task.absent_count]
-        async with self.db.session() as session, session.begin():
-            if back:
-                await repository.reset_absence(session, task_ids=back)
-            counts = await repository.count_absence(session, task_ids=[task.id for task in absent]) if absent else {}
-        for task in absent:
-            if counts.get(task.id, 0) >= self.config.absent_limit_answers:
-                await self._fail_lost(channel, task, counts[task.id])
-
-    async def _fail_lost(self, channel: ChannelChoice, task: PolledTask, absences: int) -> None:
-        moment = self.clock.now_ms()
-        message = (
-            f"the upstream no longer knows this task: absent from {absences} answers in a row of GET /tasks on "
-            f"channel {channel.name}, the last at {_iso(moment)}; the gateway failed it and released its hold"
-        )
-        async with self.db.session() as session, session.begin():
-            move = await transitions.fail(session, task, message, now_ms=moment)
-            await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
-
-
-def _iso(moment_ms: int) -> str:
-    return datetime.fromtimestamp(moment_ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        await self._apply(channel, [(task, by_id.get(task.upstream_task_id or "")) for task in tasks])

@@ -1,5 +1,8 @@
 """The sync worker: send queued tasks, bring every in-flight task forward until it finishes, deliver callbacks.
 
+Polling, sending and the lost-create checks run in rounds; client callbacks are delivered beside them, by a loop of
+their own with its own claims, so a receiver that is slow or never answers delays no round.
+
 Any number of workers may share one PostgreSQL database. Each claims what it works on with a lease (polls,
 lost creates and callbacks alike), so two workers never work on one task at once, and the tasks of a worker that
 dies, even by SIGKILL, come due again for the others when its lease runs out. A poll's lease ends at the task's
@@ -8,14 +11,13 @@ such a death is harmless: a status change is one conditional write, and billing 
 in the write that won it.
 
 Legacy tasks are read from each channel's list pages (and single GETs for a few); new-generation tasks twenty at a
-time with `GET /tasks`, where a task left out of the answer is not visible (never failed) until it has been left
-out too many times in a row.
+time with `GET /tasks`. A task the upstream no longer finds, in either, is failed once it has been missing long
+enough (`sync.absence`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -32,12 +34,14 @@ from kling_gateway.outbox.delivery import Deliverer
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
-from kling_gateway.store.records import PolledTask, TaskStatus
+from kling_gateway.store.records import PolledTask
+from kling_gateway.sync.absence import Absences
 from kling_gateway.sync.batched import BatchedPoll
+from kling_gateway.sync.stuck import StuckTasks
+from kling_gateway.sync.supervision import StoreOutage, rest, supervise
 from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.dispatch import Dispatcher
 from kling_gateway.tasks.schedule import next_look, poll_interval
-from kling_gateway.tasks.states import upstream_status
 from kling_gateway.upstream.client import KlingClient, UpstreamTask
 from kling_gateway.upstream.errors import ChannelMisconfigured, UpstreamError
 from kling_gateway.upstream.pool import upstream_http
@@ -52,7 +56,8 @@ CLOCK_SKEW_MS = 10 * 60_000
 
 class Worker:
     """Each round: poll due tasks (one list call per page of a channel's action, single GETs for the few), settle
-    lost creates, send queued tasks to channels with room, fail stuck tasks, deliver client callbacks."""
+    lost creates, send queued tasks to channels with room, fail stuck tasks. Beside the rounds: deliver client
+    callbacks."""
 
     def __init__(
         self,
@@ -70,6 +75,8 @@ class Worker:
         self.currency_micros = settings.billing.currency_micros
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, client, settings, rng or random.Random(), clock=self.clock)
+        self.absences = Absences(db, self.config, self.clock)
+        self.stuck = StuckTasks(db, client, settings, self.clock)
         self.batched = BatchedPoll(
             db,
             client,
@@ -79,7 +86,10 @@ class Worker:
             note_misconfigured=self.dispatcher.note_misconfigured,
         )
         self._own_callbacks_http = callbacks_http is None
-        self.callbacks_http = callbacks_http or httpx.AsyncClient(timeout=self.config.callback_timeout_s)
+        self.callbacks_http = callbacks_http or httpx.AsyncClient(
+            timeout=self.config.callback_timeout_s,
+            limits=httpx.Limits(max_connections=self.config.callback_concurrency),
+        )
         self.deliverer = Deliverer(
             db,
             self.callbacks_http,
@@ -87,22 +97,32 @@ class Worker:
             allow_private=settings.allow_private_callbacks,
             clock=self.clock,
         )
+        self.outage = StoreOutage(
+            first_pause_s=self.config.store_retry_s, longest_pause_s=self.config.store_retry_max_s
+        )
         self.rounds = 0  # completed rounds, for tests and health checks
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run rounds until `stop` is set; an error in one round is logged and the next round goes on."""
+        """Run rounds, and deliver callbacks beside them, until `stop` is set; a loop that fails is told in a line
+        (with its traceback only when it is a bug, not the database being down) and goes on after a pause."""
+        pause_s = self.config.idle_sleep_s
         try:
-            while not stop.is_set():
-                try:
-                    worked_on = await self.run_once()
-                except Exception:
-                    log.exception("sync round failed; retrying after a pause")
-                    worked_on = 0
-                if worked_on == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self.config.idle_sleep_s)
+            await asyncio.gather(
+                supervise("the sync round", self._rounds, stop, outage=self.outage, pause_s=pause_s),
+                supervise("callback delivery", self._deliveries, stop, outage=self.outage, pause_s=pause_s),
+            )
         finally:
             await self.aclose()
+
+    async def _rounds(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            worked_on = await self.run_once()
+            self.outage.recovered()
+            if worked_on == 0:
+                await rest(stop, self.config.idle_sleep_s)
+
+    async def _deliveries(self, stop: asyncio.Event) -> None:
+        await self.deliverer.run(stop, idle_s=self.config.idle_sleep_s)
 
     async def aclose(self) -> None:
         """Close the client that delivers callbacks, if it is the worker's own."""
@@ -110,14 +130,13 @@ class Worker:
             await self.callbacks_http.aclose()
 
     async def run_once(self) -> int:
-        """Do one round; return how many tasks and callbacks it worked on."""
+        """Do one round; return how many tasks it worked on."""
         async with self.db.session() as session:
             channels = {channel.id: channel for channel in await all_channels(session)}
         worked_on = await self._poll(channels)
         worked_on += await self.dispatcher.resolve_unknown(channels)
         worked_on += await self.dispatcher.dispatch_waiting()
-        worked_on += await self._settle_stuck(channels)
-        worked_on += await self.deliverer.run_once()
+        worked_on += await self.stuck.settle(channels)
         self.rounds += 1
         return worked_on
 
@@ -199,13 +218,13 @@ class Worker:
             if len(sweep.waiting) >= self.config.batch_min_tasks:
                 await self._sweep(sweep, budget)
             await sweep.wait(lambda: sweep.claimed_all)
-            await self._apply(sweep.take_early())
+            await self._apply(channel, sweep.take_early())
             for task_id in sorted(sweep.waiting):
                 if budget[channel.id] >= self.config.requests_per_round:
                     break
                 budget[channel.id] += 1
-                report = await self.client.get(channel.credentials, family, action, task_id)
-                await self._apply([(sweep.waiting.pop(task_id), report)])
+                report = await self.client.get(channel.credentials, family, action, task_id)  # None: not found
+                await self._apply(channel, [(sweep.waiting.pop(task_id), report)])
         except UpstreamError as error:
             log.warning("sync of %s tasks on channel %s failed: %s", action, channel.name, error)
             sweep.waiting.clear()
@@ -230,7 +249,7 @@ class Worker:
         page_num = 1
         while page_num <= MAX_PAGE_NUM:
             await sweep.wait(lambda: sweep.claimed_all or len(sweep.early) < EARLY_REPORTS)
-            await self._apply(sweep.take_early())
+            await self._apply(sweep.channel, sweep.take_early())
             if sweep.claimed_all and not sweep.waiting:
                 return
             room = self.config.requests_per_round - budget[sweep.channel.id]
@@ -248,14 +267,15 @@ class Worker:
                 )
             )
             for page in pages:
-                await self._apply(sweep.match(page))
+                await self._apply(sweep.channel, sweep.match(page))
             oldest_ms = sweep.oldest_ms - CLOCK_SKEW_MS
             if any(len(page) < size or (sweep.claimed_all and page[-1].created_at < oldest_ms) for page in pages):
                 return
             page_num += ahead
 
-    async def _apply(self, looked_at: Sequence[tuple[PolledTask, UpstreamTask | None]]) -> None:
-        """Write each move in its own short transaction, then reschedule the tasks running long in a few statements.
+    async def _apply(self, channel: ChannelChoice, looked_at: Sequence[tuple[PolledTask, UpstreamTask | None]]) -> None:
+        """Write each move in its own short transaction, then reschedule the tasks running long in a few statements,
+        and count an absence for each task the look missed (its report None).
 
         A move touches the task and its owner's balance; keeping each in its own transaction means a callback
         moving another task of the same owner at the same moment never waits on (or deadlocks with) a whole group.
@@ -288,49 +308,11 @@ class Worker:
             async with self.db.session() as session, session.begin():
                 for next_sync_at, task_ids in later.items():
                     await repository.reschedule(session, task_ids=task_ids, next_sync_at=next_sync_at)
-
-    # -- stuck tasks ---------------------------------------------------------------------------------------------
-
-    async def _settle_stuck(self, channels: Mapping[int, ChannelChoice]) -> int:
-        """Fail tasks unfinished long after submit; one still upstream is asked first, in case it just finished
-        (after a long downtime many are overdue, and the upstream may well have their results)."""
-        moment = self.clock.now_ms()
-        limit_s = self.config.stuck_after_s
-        async with self.db.session() as session:
-            stuck = await repository.stuck(
-                session, created_before_ms=moment - int(limit_s * 1000), limit=self.config.claim_limit
-            )
-        message = (
-            f"no result from the upstream within {_duration(limit_s)} of submitting; "
-            "the gateway failed the task and released its hold"
+        await self.absences.note(
+            channel,
+            found=[task for task, report in looked_at if report is not None],
+            missed=[task for task, report in looked_at if report is None],
         )
-        for task in stuck:
-            if task.status is TaskStatus.QUEUED and task.channel_id is not None:
-                continue  # its create may have taken effect: the lost-answer check settles it first
-            report = await self._last_word(task, channels)
-            async with self.db.session() as session, session.begin():
-                status = None if report is None else upstream_status(report.task_status)
-                if report is not None and status is not None and status.is_final:
-                    move = await transitions.advance(
-                        session, task, report, now_ms=moment, next_sync_at=None, currency_micros=self.currency_micros
-                    )
-                else:
-                    move = await transitions.fail(session, task, message, now_ms=moment)
-                await effects.record(session, move, callback_give_up_s=self.config.callback_give_up_s)
-        return len(stuck)
-
-    async def _last_word(self, task: PolledTask, channels: Mapping[int, ChannelChoice]) -> UpstreamTask | None:
-        channel = None if task.channel_id is None else channels.get(task.channel_id)
-        if channel is None or task.upstream_task_id is None:
-            return None
-        try:
-            if task.generation == Generation.NEW.value:
-                found = await self.client.tasks_by_ids(channel.credentials, [task.upstream_task_id])
-                return next((report for report in found if report.task_id == task.upstream_task_id), None)
-            return await self.client.get(channel.credentials, task.family, task.action, task.upstream_task_id)
-        except UpstreamError as error:
-            log.warning("could not ask about stuck task %s: %s", task.platform_id, error)
-            return None
 
 
 EARLY_REPORTS = 10_000  # upstream reports a sweep keeps for tasks not claimed yet, at most, before it waits
@@ -411,12 +393,6 @@ class _Polled(NamedTuple):
 
     upstream_task_id: str
     task: PolledTask
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    return f"{seconds:g} s"
 
 
 async def run_standalone(settings: Settings, stop: asyncio.Event) -> None:

@@ -13,6 +13,7 @@ from kling_gateway.billing import ledger
 from kling_gateway.channels.affinity import remember_results
 from kling_gateway.dialects.shapes import callback_body
 from kling_gateway.outbox import repository as outbox
+from kling_gateway.outbox.targets import callback_target
 from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.transitions import Move
@@ -49,12 +50,13 @@ async def queue_callback(session: AsyncSession, *, task_id: int, now_ms: int, gi
     found = await repository.find_for_callback(session, task_id=task_id)
     if found is None or found[0].status is TaskStatus.QUEUED:
         return
-    view, dialect = found
+    view, dialect, url = found
     await outbox.enqueue(
         session,
         task_id=task_id,
         status=view.status.value,
         body=callback_body(view, dialect, now_ms),
+        target=callback_target(url),
         now_ms=now_ms,
         give_up_at=now_ms + round(give_up_s * 1000),
     )

@@ -51,6 +51,7 @@ class TaskChanges(TypedDict, total=False):
     channel_id: int
     unbilled_reason: str | None
     absent_count: int
+    absent_since: int | None
 
 
 def _find_statement(*, by_platform_id: bool, of_action: bool) -> Select[Any]:
@@ -175,12 +176,12 @@ async def find_view(session: Executor, *, task_id: int) -> TaskView | None:
     return None if row is None else TaskView.of(row)
 
 
-async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskView, str | None] | None:
-    """Read a task as its client callback shows it, and the dialect that callback speaks (None: the default);
-    None for a task without a callback_url."""
-    query = select(*VIEW_COLUMNS, _c.dialect).where(_c.id == task_id, _c.callback_url.is_not(None))
+async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskView, str | None, str] | None:
+    """Read a task as its client callback shows it, the dialect that callback speaks (None: the default) and the
+    callback_url; None for a task without one."""
+    query = select(*VIEW_COLUMNS, _c.dialect, _c.callback_url).where(_c.id == task_id, _c.callback_url.is_not(None))
     row = (await session.execute(query)).one_or_none()
-    return None if row is None else (TaskView.of(row[:-1]), row[-1])
+    return None if row is None else (TaskView.of(row[:-2]), row[-2], row[-1])
 
 
 async def insert(session: AsyncSession, draft: TaskDraft) -> Task:
@@ -368,21 +369,23 @@ async def reschedule(session: AsyncSession, *, task_ids: Iterable[int], next_syn
         await session.execute(update(TASKS).where(_c.id.in_(chunk), in_flight).values(next_sync_at=next_sync_at))
 
 
-async def count_absence(session: AsyncSession, *, task_ids: Sequence[int]) -> dict[int, int]:
-    """Count one more batched answer that left out each of these tasks in flight; return each one's count now."""
+async def count_absence(session: AsyncSession, *, task_ids: Sequence[int], now_ms: int) -> dict[int, tuple[int, int]]:
+    """Count one more look upstream that did not find each of these tasks in flight (the first of a run at
+    `now_ms`); return each one's count and the moment of the first, as they are now."""
     in_flight = _c.status.in_([s.value for s in IN_FLIGHT])
     query = (
         update(TASKS)
         .where(_c.id.in_(list(task_ids)), in_flight)
-        .values(absent_count=_c.absent_count + 1)
-        .returning(_c.id, _c.absent_count)
+        .values(absent_count=_c.absent_count + 1, absent_since=func.coalesce(_c.absent_since, now_ms))
+        .returning(_c.id, _c.absent_count, _c.absent_since)
     )
-    return {int(task_id): int(count) for task_id, count in (await session.execute(query)).all()}
+    rows = (await session.execute(query)).all()
+    return {int(task_id): (int(count), int(since)) for task_id, count, since in rows}
 
 
 async def reset_absence(session: AsyncSession, *, task_ids: Sequence[int]) -> None:
-    """Forget the absences of tasks a batched answer listed again."""
-    await session.execute(update(TASKS).where(_c.id.in_(list(task_ids))).values(absent_count=0))
+    """Forget the absences of tasks a look upstream found again."""
+    await session.execute(update(TASKS).where(_c.id.in_(list(task_ids))).values(absent_count=0, absent_since=None))
 
 
 async def stuck(session: Executor, *, created_before_ms: int, limit: int) -> list[PolledTask]:

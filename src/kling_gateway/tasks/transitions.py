@@ -110,6 +110,7 @@ async def _advance_once(
         "updated_at": now_ms,
         "next_sync_at": None if new.is_final else next_sync_at,
         "absent_count": 0,  # the upstream has just shown it knows the task
+        "absent_since": None,
     }
     if task.upstream_task_id is None:  # adopted after an unknown outcome: the report names the upstream id
         values["upstream_task_id"] = report.task_id
