@@ -42,6 +42,8 @@ class SyncConfig(BaseModel):
     requests_per_round: Annotated[int, Field(ge=1)] = 400
     callback_timeout_s: PositiveSeconds = 10.0  # one delivery of a client callback
     callback_give_up_s: PositiveSeconds = 86_400.0  # retry a client callback this long, then give up
+    # Send client callbacks through this HTTP(S) proxy; HTTP(S)_PROXY of the environment never applies to them.
+    callback_proxy: AnyHttpUrl | None = None
     # Batched answers (`GET /tasks`) in a row that may leave out a new-generation task before it is failed as
     # lost upstream; with polls on the 5 s grid, at least about 100 s.
     absent_limit_answers: Annotated[int, Field(ge=1)] = 20

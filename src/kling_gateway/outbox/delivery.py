@@ -20,6 +20,7 @@ import httpx
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.egress.addresses import Resolver, system_resolver
 from kling_gateway.errors import InvalidRequest
 from kling_gateway.outbox import repository
 from kling_gateway.outbox.repository import AfterDelivery, Claimed
@@ -55,11 +56,13 @@ class Deliverer:
         max_in_flight: int = MAX_IN_FLIGHT,
         rng: random.Random | None = None,
         clock: Clock | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.db = db
         self.http = http
         self.config = config
         self.allow_private = allow_private
+        self.resolver = resolver
         self.max_in_flight = max_in_flight
         self.rng = rng or random.Random()
         self.clock = clock or SystemClock()
@@ -102,22 +105,27 @@ class Deliverer:
 
     async def _post(self, callback: Claimed, url: str) -> str | None:
         try:
-            # The address was checked at submit, but what the name resolves to may have changed since.
-            await check_callback_target(url, allow_private=self.allow_private)
+            # The address was checked at submit, but what the name resolves to may have changed since: check it
+            # again and connect to the address checked now (through a proxy, the proxy connects).
+            destination = await check_callback_target(
+                url, allow_private=self.allow_private, pin=self.config.callback_proxy is None, resolver=self.resolver
+            )
         except InvalidRequest as refused:
             return refused.message
         try:
             headers = _headers(callback)
         except (ValueError, EmptyWebhookSecretError):
             return "the key's webhook secret is not a valid whsec_ secret"
+        request = destination.request(self.http, "POST", content=callback.body.encode(), headers=headers)
         try:
             # Only the status matters: the answer's body is never read, so a receiver answering 400 MB costs nothing.
-            async with self.http.stream("POST", url, content=callback.body.encode(), headers=headers) as response:
-                if response.is_success:
-                    return None
-                return _short(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+            response = await self.http.send(request, stream=True)
         except httpx.HTTPError as error:
             return _short(f"{type(error).__name__}: {error}".rstrip(": "))
+        await response.aclose()
+        if response.is_success:
+            return None
+        return _short(f"HTTP {response.status_code} {response.reason_phrase}".strip())
 
     def _after(self, callback: Claimed, error: str | None, moment: int) -> AfterDelivery:
         """Say how a callback stands after a delivery: delivered, retried later, or given up at its deadline."""

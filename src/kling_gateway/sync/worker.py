@@ -27,6 +27,7 @@ import httpx
 
 from kling_gateway.channels.selection import ChannelChoice, all_channels
 from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.egress import clients as egress_clients
 from kling_gateway.kling.schemas import Generation
 from kling_gateway.outbox.delivery import Deliverer
 from kling_gateway.settings import Settings
@@ -79,7 +80,7 @@ class Worker:
             note_misconfigured=self.dispatcher.note_misconfigured,
         )
         self._own_callbacks_http = callbacks_http is None
-        self.callbacks_http = callbacks_http or httpx.AsyncClient(timeout=self.config.callback_timeout_s)
+        self.callbacks_http = callbacks_http or egress_clients.callbacks_http(self.config)
         self.deliverer = Deliverer(
             db,
             self.callbacks_http,
