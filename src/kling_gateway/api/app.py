@@ -32,11 +32,13 @@ def create_app(
     settings: Settings,
     *,
     http: httpx.AsyncClient | None = None,
+    downloads_transport: httpx.AsyncBaseTransport | None = None,
     run_worker: bool = True,
     clock: Clock | None = None,
 ) -> FastAPI:
-    """Build a gateway; `http` lets tests choose the upstream transport, `run_worker=False` leaves sync to others."""
-    runtime = Runtime(settings, http=http, run_worker=run_worker, clock=clock)
+    """Build a gateway; `http` and `downloads_transport` let tests choose the upstream's and the result files'
+    transports, `run_worker=False` leaves sync to others."""
+    runtime = Runtime(settings, http=http, downloads_transport=downloads_transport, run_worker=run_worker, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
