@@ -1,5 +1,6 @@
-"""An upstream callback forged with a leaked token can do no harm beyond the task it names: the result URL it
-reports is fetched only from a public address or the channel's own, never from inside the gateway's network."""
+"""An upstream callback forged with a leaked token can do no harm beyond the task it names: its deduction is
+charged at most what the task can cost, and the result URL it reports is fetched only from a public address or the
+channel's own, never from inside the gateway's network."""
 
 from __future__ import annotations
 
@@ -69,3 +70,13 @@ def test_a_forged_result_url_inside_the_network_is_never_fetched(
     assert "is a loopback address" in message
     assert "KLING_GATEWAY_DOWNLOADS__PRIVATE_ORIGINS" in message
     assert inside[1:] == []  # the service inside was never asked
+
+
+def test_a_forged_deduction_is_charged_no_more_than_the_task_can_cost(gateway_factory: GatewayFactory) -> None:
+    gw = gateway_factory(worker=False)
+    platform_id, upstream_id = submitted_task(gw)
+    hold = gw.admin.ledger(platform_id)["hold"]
+    forge_success(gw, platform_id, upstream_id, task_result={}, final_unit_deduction="50")  # ¥50 for a 5 s video
+    assert gw.admin.ledger(platform_id) == {"hold": hold, "release": -hold, "charge": -hold}
+    assert gw.admin.money("alice") == (1_000_000_000 - hold, 0)
+    assert hold < 50_000_000
