@@ -25,6 +25,7 @@ from kling_gateway.errors import InvalidRequest
 from kling_gateway.outbox import repository
 from kling_gateway.outbox.repository import AfterDelivery, Claimed
 from kling_gateway.outbox.targets import check_callback_target
+from kling_gateway.redaction import redact
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
 
@@ -98,8 +99,12 @@ class Deliverer:
         except TimeoutError:
             error = f"no answer within {self.config.callback_timeout_s:g} s"
         if error is not None:
-            log.warning(
-                "callback %s (%s) of task %s failed: %s", callback.id, callback.message_id, callback.platform_id, error
+            log.warning(  # the reason may quote the client's URL, and a URL may carry the client's secret
+                "callback %s (%s) of task %s failed: %s",
+                callback.id,
+                callback.message_id,
+                callback.platform_id,
+                redact(error),
             )
         return error
 

@@ -30,6 +30,7 @@ from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.egress import clients as egress_clients
 from kling_gateway.kling.schemas import Generation
 from kling_gateway.outbox.delivery import Deliverer
+from kling_gateway.redaction import install as redact_logs
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
@@ -422,6 +423,7 @@ def _duration(seconds: float) -> str:
 
 async def run_standalone(settings: Settings, stop: asyncio.Event) -> None:
     """Run a worker process: its own database pool and upstream pool, until `stop` is set."""
+    redact_logs()
     db = Database(settings.resolved_database_url())
     await ensure_schema(db)
     async with upstream_http(settings.sync) as http:
