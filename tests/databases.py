@@ -90,7 +90,7 @@ class DatabaseFactory:
         name = f"kg_test_{uuid.uuid4().hex[:12]}"
         if self.backend == "sqlite":
             path = self._tmp_dir / f"{name}.db"
-            shutil.copyfile(template, path)
+            shutil.copy(template, path)  # with its mode: private, as the gateway makes its database
             return f"sqlite+aiosqlite:///{path}"
         run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         return POSTGRES_URL.format(name=name)

@@ -297,7 +297,9 @@ def gateway_factory(
     sandbox accounts become channels, the rest are gateway settings (e.g. `sync=SyncConfig(...)`,
     `public_url=...`). `callbacks=True` has the upstream call back to the gateway, which then listens on a
     loopback port, as `listen=True` has it do for other callers; `upstream` wraps the transport of the gateway's
-    upstream calls, to force a network fault.
+    upstream calls, to force a network fault. `real_network=True` has the gateway open its own pools, from its
+    settings, as in production: it then reaches only servers on a loopback port (a sandbox started with
+    `listen=True`).
     """
     gateways = Apps(network)
 
@@ -309,6 +311,7 @@ def gateway_factory(
         callbacks: bool = False,
         listen: bool = False,
         upstream: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+        real_network: bool = False,
         clock: Clock | None = None,
         **settings: Any,
     ) -> RunningGateway:
@@ -322,10 +325,14 @@ def gateway_factory(
         if callbacks and bound is not None:  # the upstream calls back to this gateway, on the port it will take
             settings["public_url"] = url_of(bound)
         config = Settings(database_url=database_url, **({"sync": QUICK_SYNC} | settings))
-        transport = network.transport()
-        http = httpx.AsyncClient(transport=transport if upstream is None else upstream(transport))
-        gateways.after(http.aclose)  # once the gateway has stopped
-        app = create_app(config, run_worker=worker, http=http, clock=clock)
+        if real_network:
+            app = create_app(config, run_worker=worker, clock=clock)
+        else:
+            transport = network.transport()
+            http = httpx.AsyncClient(transport=transport if upstream is None else upstream(transport))
+            gateways.after(http.aclose)  # once the gateway has stopped
+            files = network.transport()  # result files, through the downloads pool's own transport
+            app = create_app(config, run_worker=worker, http=http, downloads_transport=files, clock=clock)
         url = gateways.start(app, "gateway", bound=bound)
         return RunningGateway(
             url=url, admin=admin, sandbox=running, network=network, keys=keys, runtime=app.state.runtime

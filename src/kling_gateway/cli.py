@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from kling_gateway.admin.cli import register_admin_commands
 from kling_gateway.api import create_app as create_gateway
 from kling_gateway.demo import run_demo
+from kling_gateway.redaction import install as redact_logs
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.settings import Settings, get_settings
 from kling_gateway.store.database import Database
@@ -93,6 +94,7 @@ def sandbox(
         console.print(keys, soft_wrap=True, highlight=False)  # never wrapped: they are copied and parsed
     console.print(f"Kling sandbox on http://{config.host}:{config.port} (speed ×{config.speed:g})")
     log_level = get_settings().log_level  # "info" shows one access-log line per request
+    redact_logs()  # its log of callbacks it posts would show the gateway's callback tokens
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=log_level)
 
 

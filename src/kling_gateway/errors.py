@@ -84,6 +84,13 @@ class RateLimited(GatewayError):
         self.retry_after_s = retry_after_s  # whole seconds, as the Retry-After header gives them
 
 
+class TooManyDownloads(RateLimited):
+    """Too many downloads are under way at once; retry when one has finished."""
+
+    kling_code = KlingCode.CONCURRENCY_LIMIT
+    slug = "too_many_downloads"
+
+
 class NoCapacity(GatewayError):
     """Every upstream channel is at its concurrency limit for this kind of task; retry after a second or more."""
 

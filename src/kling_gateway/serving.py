@@ -14,12 +14,14 @@ import uvicorn
 class BackgroundServer:
     """Serve an app with uvicorn on its own thread and event loop; a context manager that starts and stops it."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+    def __init__(
+        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning", access_log: bool = False
+    ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
+        config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=access_log)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name=f"server:{self.port}", daemon=True)
 

@@ -35,6 +35,9 @@ class SyncConfig(BaseModel):
     list_read_ahead: Annotated[int, Field(ge=1)] = 4  # list pages of one channel's action requested at once
     stuck_after_s: PositiveSeconds = 86_400.0  # a task still unfinished this long after submit fails
     upstream_timeout_s: PositiveSeconds = 30.0  # one upstream request, connect to last byte
+    # Upstream API requests under way at once in one process (creates, queries, polls); result downloads and
+    # client callbacks have pools of their own, so they never take one of these.
+    upstream_connections: Annotated[int, Field(ge=1)] = 200
     max_poll_interval_s: PositiveSeconds = 60.0  # a task running far past its typical time is looked at this often
     lease_s: PositiveSeconds = 120.0  # a worker's claim on a task; a killed worker's tasks come due after it
     # Upstream calls per channel in one round, at most: a sweep of 100 000 tasks of one action, with as many
@@ -54,6 +57,8 @@ class SyncConfig(BaseModel):
     # store_retry_max_s; it says so in one line per pause, and once when the database is back.
     store_retry_s: PositiveSeconds = 1.0
     store_retry_max_s: PositiveSeconds = 30.0
+    # Send client callbacks through this HTTP(S) proxy; HTTP(S)_PROXY of the environment never applies to them.
+    callback_proxy: AnyHttpUrl | None = None
 
 
 class AdmissionConfig(BaseModel):
@@ -67,6 +72,25 @@ class AdmissionConfig(BaseModel):
     # A key's defaults when the admin set none for it (`keys update ID --rps N --max-in-flight N`); None: no limit.
     requests_per_second: Annotated[float | None, Field(gt=0)] = None
     tasks_in_flight: Annotated[int | None, Field(ge=1)] = None
+
+
+class DownloadConfig(BaseModel):
+    """How result files are streamed to clients: over a pool of their own, bounded in all and per key, and cut off
+    when the upstream or the client stalls, so downloads never hold what submits, queries and polls need."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at_once: Annotated[int, Field(ge=1)] = 64  # downloads under way at once in one process, all keys together
+    per_key: Annotated[int, Field(ge=1)] = 4  # downloads under way at once for one key; past it, 429
+    connect_timeout_s: PositiveSeconds = 5.0  # connecting to where the upstream keeps the file
+    read_timeout_s: PositiveSeconds = 30.0  # the longest the upstream may send nothing while a file streams
+    send_timeout_s: PositiveSeconds = 30.0  # the longest a client may take to accept one chunk before it is cut off
+    total_s: PositiveSeconds = 1800.0  # a whole download, at most
+    # Origins (scheme://host:port) on private addresses result files may come from, besides each task's own
+    # channel's base URL: e.g. a storage service inside the network a private upstream hands out URLs of.
+    private_origins: tuple[AnyHttpUrl, ...] = ()
+    # Fetch result files through this HTTP(S) proxy; HTTP(S)_PROXY of the environment never applies to them.
+    proxy: AnyHttpUrl | None = None
 
 
 def _retired_by_default() -> dict[str, tuple[str, ...]]:
@@ -121,6 +145,7 @@ class Settings(BaseSettings):
     admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     billing: BillingConfig = Field(default_factory=BillingConfig)
+    downloads: DownloadConfig = Field(default_factory=DownloadConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     def resolved_database_url(self) -> str:

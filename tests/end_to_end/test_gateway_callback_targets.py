@@ -17,6 +17,11 @@ INSIDE = {
     "http://metadata.google.internal/computeMetadata/v1/": "metadata",
     "http://0.0.0.0/cb": "unspecified",
     "http://100.64.0.1/cb": "non-public",  # carrier-grade NAT: not private, not public either
+    # IPv6 forms that reach a private IPv4 address: NAT64 (the last 32 bits), 6to4, IPv4-mapped
+    "http://[64:ff9b::a00:1]/cb": "private address: it carries 10.0.0.1 (NAT64)",
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/": "link-local",
+    "https://[2002:c0a8:a::1]/cb": "private address: it carries 192.168.0.10 (6to4)",
+    "http://[::ffff:127.0.0.1]/cb": "loopback",
 }
 PUBLIC = "http://93.184.216.34/callbacks/kling"  # a public address, given as such: no name to resolve
 
@@ -46,9 +51,10 @@ def test_callbacks_into_the_gateway_network_are_refused(gateway: RunningGateway)
 def test_a_public_callback_target_is_taken_and_never_sent_upstream(gateway: RunningGateway) -> None:
     with gateway.client() as client:
         answer = client.post(T2V, json={"prompt": "a fox", "callback_url": PUBLIC})
+        through_nat64 = client.post(T2V, json={"prompt": "a fox", "callback_url": "http://[64:ff9b::5db8:d822]/cb"})
     assert answer.status_code == 200, answer.text
-    (upstream,) = gateway.sandbox.state.tasks.all_tasks()
-    assert upstream.body.callback_url != PUBLIC
+    assert through_nat64.status_code == 200, through_nat64.text  # NAT64 to a public IPv4 address is public
+    assert all(task.body.callback_url != PUBLIC for task in gateway.sandbox.state.tasks.all_tasks())
 
 
 def test_an_operator_may_allow_private_callback_targets(gateway_factory: GatewayFactory) -> None:

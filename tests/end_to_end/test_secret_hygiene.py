@@ -10,16 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
+from kling_gateway.api import create_app
 from kling_gateway.channels.selection import all_channels
 from kling_gateway.cli import app
 from kling_gateway.keys.service import signing_key_for
+from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
-from tests.gateway import GatewayFactory
-from tests.helpers import sign_jwt, wait_until
+from kling_gateway.upstream.callbacks import callback_url
+from tests.conftest import RunningSandbox
+from tests.gateway import GatewayFactory, free_port
+from tests.helpers import sign_jwt, wait_for, wait_until
 
 WHSEC = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 SPARE_WHSEC = "whsec_c3BhcmVzcGFyZXNwYXJlc3BhcmVzcGFyZXNwYXJlMTI="
@@ -133,6 +138,48 @@ def test_no_secret_reaches_a_log_a_listing_an_error_or_a_repr(
     for where, text in shown.items():
         for what, secret in secrets.items():
             assert secret not in text, f"the {what} shows in {where}"
+
+
+class Lines(logging.Handler):
+    """Keep the lines a logger writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_the_access_log_names_the_task_of_an_upstream_callback_but_not_its_token(tmp_path: Path) -> None:
+    """The token proves a callback comes from the task's channel: a reader of the logs must not learn it."""
+    platform_id = "video_01JGHS0000000000000000000A"
+    url = callback_url("http://gateway", "channel-secret-key", platform_id)
+    token = url.rsplit("/", 1)[1]
+    gateway = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"), run_worker=False)
+    access = Lines()
+    with BackgroundServer(gateway, log_level="info", access_log=True) as server:
+        logging.getLogger("uvicorn.access").addHandler(access)  # once uvicorn has set its loggers up
+        try:
+            answer = httpx.post(url.replace("http://gateway", server.url), json={"task_status": "succeed"})
+        finally:
+            logging.getLogger("uvicorn.access").removeHandler(access)
+    assert answer.status_code == 401, answer.text
+    [line] = access.lines
+    assert f"POST /upstream/callbacks/{platform_id}/[redacted] HTTP/1.1" in line
+    assert token not in line
+
+
+def test_the_sandbox_names_only_the_host_of_a_callback_it_could_not_deliver(
+    sandbox: RunningSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "0123456789abcdef0123456789abcdef"
+    callback = f"http://127.0.0.1:{free_port()}/upstream/callbacks/video_01JGHS0000000000000000000A/{token}"
+    with caplog.at_level(logging.WARNING, logger="kling_gateway.sandbox"), sandbox.client() as client:
+        assert client.post("/v1/videos/text2video", json={"prompt": "a fox", "callback_url": callback}).is_success
+        wait_for(lambda: any("failed" in record.getMessage() for record in caplog.records), "a failed callback")
+    assert token not in caplog.text
+    assert "127.0.0.1:" in caplog.text
 
 
 def test_the_sqlite_driver_logs_no_secret_at_debug(tmp_path: Path, debug_logs: pytest.LogCaptureFixture) -> None:

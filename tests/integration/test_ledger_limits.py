@@ -1,6 +1,6 @@
-"""The ledger's bounds, on real SQLite and PostgreSQL: a charge above its hold is taken only as far as the user's
-money goes (the balance never goes below zero, and the entries say what was not taken), and a balance stays an exact
-integer below its ceiling however it is topped up."""
+"""The ledger's bounds, on real SQLite and PostgreSQL: a charge above its hold (the most the task can cost) is taken
+only up to the hold, whatever the balance (so it never goes below zero), and the entries flag the excess for the
+operator; and a balance stays an exact integer below its ceiling however it is topped up."""
 
 from __future__ import annotations
 
@@ -42,22 +42,19 @@ async def held_task(db: Database, name: str, *, balance: int, hold: int) -> Held
     return task
 
 
-async def test_a_charge_above_the_hold_is_taken_when_the_balance_covers_it(db: Database) -> None:
-    task = await held_task(db, "dana", balance=5 * YUAN, hold=YUAN)
+@pytest.mark.parametrize("balance", [100 * YUAN, 7 * YUAN], ids=["plenty", "just-the-hold"])
+async def test_a_charge_above_the_hold_takes_the_hold_and_flags_the_excess(db: Database, balance: int) -> None:
+    task = await held_task(db, f"dana-{balance}", balance=balance, hold=7 * YUAN)
     async with db.session() as session, session.begin():
-        after = await ledger.settle(session, task, charge_micros=3 * YUAN, note="succeeded")
-    assert (after.balance_micros, after.held_micros) == (2 * YUAN, 0)
-
-
-async def test_a_charge_past_the_balance_stops_at_zero_and_says_what_was_not_taken(db: Database) -> None:
-    task = await held_task(db, "erin", balance=YUAN, hold=YUAN // 2)
-    async with db.session() as session, session.begin():
-        after = await ledger.settle(session, task, charge_micros=3 * YUAN, note="succeeded")
+        after = await ledger.settle(session, task, charge_micros=50 * YUAN, note="succeeded")  # ¥50 on a ¥7 hold
         entries = await ledger.recent_entries(session, user_id=task.user_id)
-    assert (after.balance_micros, after.held_micros) == (0, 0)
+    assert (after.balance_micros, after.held_micros) == (balance - 7 * YUAN, 0)
     [charge] = [entry for entry in entries if entry.kind == "charge"]
-    assert charge.amount_micros == -YUAN
-    assert "charged 1000000 of 3000000 µ¥: the balance could not cover the rest" in charge.note
+    assert charge.amount_micros == -7 * YUAN
+    assert charge.note == (
+        "succeeded; the upstream reported ¥50.00, more than the ¥7.00 this task can cost: charged ¥7.00, the excess "
+        "¥43.00 not taken (check the channel's deductions)"
+    )
 
 
 async def test_a_balance_stays_an_exact_integer_below_its_ceiling(db: Database) -> None:

@@ -201,10 +201,10 @@ def check_billing(account: Account, now: Snapshot, before: Snapshot | None) -> N
         if status is TaskStatus.SUCCEED:
             expected = expected_charge(_text(row["final_unit_deduction"]), stored.rate_micros)
             assert row["charge_micros"] == expected, f"{platform_id}: charge is deduction × rate"
-            # The ledger takes the whole, unless it is more than the user has: then all the user has, never less
-            # than the hold (the task row keeps the whole, for the reconciliation to show the difference).
-            assert -charge == expected or stored.hold_micros <= -charge < expected, (
-                f"{platform_id}: the ledger charges what the task row says, or as far as the balance goes"
+            # The ledger takes the whole, up to the hold: the most the task can cost (the task row keeps the whole,
+            # for the reconciliation to show the difference).
+            assert -charge == min(expected, stored.hold_micros), (
+                f"{platform_id}: the ledger charges what the task row says, at most the task's hold"
             )
         elif status is TaskStatus.FAILED:
             assert row["charge_micros"] == 0, f"{platform_id}: a failed task costs nothing"

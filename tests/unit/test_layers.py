@@ -21,8 +21,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"tasks", "reconcile"}),
     frozenset({"channels", "keys"}),
     frozenset({"users", "outbox", "dialects"}),
-    frozenset({"billing", "upstream", "catalog"}),  # catalog: the operator's word on models
-    frozenset({"settings", "errors", "serving"}),
+    # catalog: the operator's word on models; egress: requests made on a user's behalf, to checked addresses only
+    frozenset({"billing", "upstream", "catalog", "egress"}),
+    frozenset({"settings", "errors", "serving", "redaction"}),  # redaction: no secret in a log line
     frozenset({"store", "sandbox"}),  # the sandbox shares only the request schemas (kling) with the gateway
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing
     frozenset({"clock"}),

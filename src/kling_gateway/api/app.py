@@ -21,6 +21,8 @@ from kling_gateway.api.query_lane import TaskQueryLane
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import Clock
 from kling_gateway.errors import GatewayError, MethodNotAllowed, NoSuchEndpoint, ServerError
+from kling_gateway.redaction import install as redact_logs
+from kling_gateway.redaction import redact
 from kling_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,14 @@ def create_app(
     settings: Settings,
     *,
     http: httpx.AsyncClient | None = None,
+    downloads_transport: httpx.AsyncBaseTransport | None = None,
     run_worker: bool = True,
     clock: Clock | None = None,
 ) -> FastAPI:
-    """Build a gateway; `http` lets tests choose the upstream transport, `run_worker=False` leaves sync to others."""
-    runtime = Runtime(settings, http=http, run_worker=run_worker, clock=clock)
+    """Build a gateway; `http` and `downloads_transport` let tests choose the upstream's and the result files'
+    transports, `run_worker=False` leaves sync to others."""
+    redact_logs()  # before the server logs its first request line
+    runtime = Runtime(settings, http=http, downloads_transport=downloads_transport, run_worker=run_worker, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -98,5 +103,5 @@ async def _http_exception(request: Request, failure: Exception) -> Response:
 
 
 async def _unexpected(request: Request, failure: Exception) -> Response:
-    log.exception("unexpected failure on %s %s", request.method, request.url.path, exc_info=failure)
+    log.exception("unexpected failure on %s %s", request.method, redact(request.url.path), exc_info=failure)
     return responses.error(request, ServerError())

@@ -342,14 +342,14 @@ def openai_retrieve() -> dict[str, Any]:
 
 
 def openai_content() -> dict[str, Any]:
-    """Document `GET /v1/videos/{video_id}/content`: a file, not a JSON body."""
+    """Document `GET /v1/videos/{video_id}/content`: a file, not a JSON body (429 past the downloads bounds)."""
     video = {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
     return {
         "summary": "Download a completed video's file (OpenAI videos API)",
         "operation_id": "openai_video_content",
         "responses": {
             200: {"description": "The video file, streamed", "content": video},
-            **_errors(answers.OpenAiError, 400, 401, 404, 500, 503),
+            **_errors(answers.OpenAiError, 400, 401, 404, 429, 500, 503),
         },
     }
 

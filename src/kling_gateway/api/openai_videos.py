@@ -12,12 +12,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import Depends, FastAPI, Path, Query
-from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from kling_gateway.api import documentation, responses
 from kling_gateway.api.deps import OpenAiCallerDep, RuntimeDep, WholeNumber, read_json
@@ -27,7 +25,7 @@ from kling_gateway.clock import now_ms
 from kling_gateway.dialects import openai
 from kling_gateway.dialects.outputs import first_output
 from kling_gateway.dialects.video import STATUS
-from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound, UpstreamFailed
+from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.schemas import Family, Generation
 from kling_gateway.store.records import TaskView
@@ -45,7 +43,6 @@ NOT_OFFERED = (
     (PATH + "/characters/{character_id}", ["GET"]),
 )
 POLL_AFTER_HEADER = "openai-poll-after-ms"
-PASSED_HEADERS = ("content-length", "last-modified", "etag")
 TAGS: list[str | Enum] = ["videos (OpenAI)"]
 VideoId = Annotated[str, Path(description="The video's id (or its Kling task_id, or an external_task_id)")]
 
@@ -132,7 +129,10 @@ async def content(
             f"video {row.platform_id} is {status}; its content can be downloaded once it is completed",
             param="video_id",
         )
-    return await _stream(runtime.http, output.url)
+    channel_url = await runtime.tasks.channel_base_url(row)
+    return await runtime.downloads.stream(
+        owner.key_id, output.url, channel_url=channel_url, what=f"the video file of {row.platform_id}"
+    )
 
 
 async def not_offered(request: Request, _owner: OpenAiCallerDep) -> Response:
@@ -156,22 +156,3 @@ async def find_video(
         return await runtime.tasks.find(owner, Family.VIDEOS, reference)
     except NotFound:
         raise NotFound(missing.format(reference), param=param) from None
-
-
-async def _stream(http: httpx.AsyncClient, url: str) -> Response:
-    try:
-        upstream = await http.send(http.build_request("GET", url), stream=True)
-    except httpx.HTTPError as error:
-        raise UpstreamFailed(f"the video file could not be fetched from the upstream ({error!r})") from None
-    if upstream.status_code != 200:
-        await upstream.aclose()
-        raise UpstreamFailed(
-            f"the upstream answered {upstream.status_code} for the video file; Kling keeps results for 30 days"
-        )
-    headers = {name: upstream.headers[name] for name in PASSED_HEADERS if name in upstream.headers}
-    return StreamingResponse(
-        upstream.aiter_raw(),
-        media_type=upstream.headers.get("content-type", "video/mp4"),
-        headers=headers,
-        background=BackgroundTask(upstream.aclose),
-    )

@@ -8,7 +8,9 @@ import contextlib
 import httpx
 
 from kling_gateway.api.auth import KeyCache
+from kling_gateway.api.downloads import Downloads
 from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.egress.clients import downloads_http
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
@@ -28,6 +30,7 @@ class Runtime:
         settings: Settings,
         *,
         http: httpx.AsyncClient | None = None,
+        downloads_transport: httpx.AsyncBaseTransport | None = None,
         run_worker: bool = True,
         clock: Clock | None = None,
     ) -> None:
@@ -37,6 +40,10 @@ class Runtime:
         self._own_http = http is None
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)
+        # Result files stream through a pool of their own: a download never holds an upstream API connection.
+        self.downloads = Downloads(
+            settings.downloads, downloads_http(settings.downloads, transport=downloads_transport)
+        )
         self.tasks = TaskService(self.db, self.client, settings, clock=self.clock)
         self.sessions = SessionCalls(self.db, self.client, settings, clock=self.clock)
         self.records = TaskRecords(self.db)
@@ -59,4 +66,5 @@ class Runtime:
                 await self._worker_task
         if self._own_http:
             await self.http.aclose()
+        await self.downloads.http.aclose()
         await self.db.dispose()

@@ -104,13 +104,14 @@ async def hold(session: AsyncSession, *, user_id: int, task_platform_id: str, am
 async def settle(session: AsyncSession, task: Held, *, charge_micros: int, note: str) -> Balance:
     """Release a task's hold and charge what it really cost (0 for a failed, unbilled or unsent task).
 
-    A charge above the hold (an upstream deduction dearer than the price table said) is taken only as far as the
-    user's money goes: never below zero. What could not be taken is said in the entries' note, and the task's own
-    `charge_micros` still says the whole, so the reconciliation shows the difference to the operator.
+    The hold is the most the task can cost by the price table (`tasks.estimates`), so a charge above it is an
+    upstream deduction no such task incurs (a mistake upstream, or a forged report): only the hold is taken, which
+    the user always has, and the excess is flagged for the operator in the entries' note and the log. The task's
+    own `charge_micros` still says the whole, so the reconciliation shows the difference too.
     """
     user_id, task_platform_id, hold_micros = task.user_id, task.platform_id, task.hold_micros
     if charge_micros > hold_micros:
-        charge_micros, note = await _within_means(session, task, charge_micros, note)
+        charge_micros, note = _bounded(task, charge_micros, note)
     row = (
         await session.execute(
             update(USERS)
@@ -130,16 +131,21 @@ async def settle(session: AsyncSession, task: Held, *, charge_micros: int, note:
     return balance
 
 
-async def _within_means(session: AsyncSession, task: Held, charge_micros: int, note: str) -> tuple[int, str]:
-    """Cap a charge above its hold at what the user has once the hold is released; say so in the note."""
-    query = select(USERS.c.balance_micros, USERS.c.held_micros).where(USERS.c.id == task.user_id).with_for_update()
-    balance_micros, held_micros = (await session.execute(query)).one()
-    means = max(0, balance_micros - held_micros + task.hold_micros)
-    if charge_micros <= means:
-        return charge_micros, note
-    log.warning("task %s cost %d µ¥ but its user had only %d µ¥", task.platform_id, charge_micros, means)
-    short = f"charged {means} of {charge_micros} µ¥: the balance could not cover the rest, which was not taken"
-    return means, f"{note}; {short}" if note else short
+def _bounded(task: Held, charge_micros: int, note: str) -> tuple[int, str]:
+    """Cap a charge at its task's hold, the most the task can cost; say what was not taken, in the note and the log."""
+    bound, excess = task.hold_micros, charge_micros - task.hold_micros
+    log.warning(
+        "task %s: the upstream reported a deduction of %d µ¥, more than the %d µ¥ the task can cost; %d µ¥ not taken",
+        task.platform_id,
+        charge_micros,
+        bound,
+        excess,
+    )
+    flag = (
+        f"the upstream reported ¥{format_yuan(charge_micros)}, more than the ¥{format_yuan(bound)} this task can cost: "
+        f"charged ¥{format_yuan(bound)}, the excess ¥{format_yuan(excess)} not taken (check the channel's deductions)"
+    )
+    return bound, f"{note}; {flag}" if note else flag
 
 
 async def recent_entries(session: AsyncSession, *, user_id: int, limit: int = 20) -> list[LedgerEntry]:

@@ -25,10 +25,12 @@ import httpx
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.egress.addresses import Resolver, system_resolver
 from kling_gateway.errors import InvalidRequest
 from kling_gateway.outbox import repository
 from kling_gateway.outbox.repository import AfterDelivery, Claimed
 from kling_gateway.outbox.targets import check_callback_target
+from kling_gateway.redaction import redact
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.outages import unavailable_reason
@@ -62,11 +64,13 @@ class Deliverer:
         per_target: int | None = None,  # of them to one receiver host; by default config.callback_per_target
         rng: random.Random | None = None,
         clock: Clock | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.db = db
         self.http = http
         self.config = config
         self.allow_private = allow_private
+        self.resolver = resolver
         self.max_in_flight = max_in_flight or config.callback_concurrency
         self.per_target = per_target or config.callback_per_target
         self.rng = rng or random.Random()
@@ -209,29 +213,38 @@ class Deliverer:
         except TimeoutError:
             error = f"no answer within {self.config.callback_timeout_s:g} s"
         if error is not None:
-            log.warning(
-                "callback %s (%s) of task %s failed: %s", callback.id, callback.message_id, callback.platform_id, error
+            log.warning(  # the reason may quote the client's URL, and a URL may carry the client's secret
+                "callback %s (%s) of task %s failed: %s",
+                callback.id,
+                callback.message_id,
+                callback.platform_id,
+                redact(error),
             )
         return error
 
     async def _post(self, callback: Claimed, url: str) -> str | None:
         try:
-            # The address was checked at submit, but what the name resolves to may have changed since.
-            await check_callback_target(url, allow_private=self.allow_private)
+            # The address was checked at submit, but what the name resolves to may have changed since: check it
+            # again and connect to the address checked now (through a proxy, the proxy connects).
+            destination = await check_callback_target(
+                url, allow_private=self.allow_private, pin=self.config.callback_proxy is None, resolver=self.resolver
+            )
         except InvalidRequest as refused:
             return refused.message
         try:
             headers = _headers(callback)
         except (ValueError, EmptyWebhookSecretError):
             return "the key's webhook secret is not a valid whsec_ secret"
+        request = destination.request(self.http, "POST", content=callback.body.encode(), headers=headers)
         try:
             # Only the status matters: the answer's body is never read, so a receiver answering 400 MB costs nothing.
-            async with self.http.stream("POST", url, content=callback.body.encode(), headers=headers) as response:
-                if response.is_success:
-                    return None
-                return _short(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+            response = await self.http.send(request, stream=True)
         except httpx.HTTPError as error:
             return _short(f"{type(error).__name__}: {error}".rstrip(": "))
+        await response.aclose()
+        if response.is_success:
+            return None
+        return _short(f"HTTP {response.status_code} {response.reason_phrase}".strip())
 
     def _after(self, callback: Claimed, error: str | None, moment: int) -> AfterDelivery:
         """Say how a callback stands after a delivery: delivered, retried later, or given up at its deadline."""

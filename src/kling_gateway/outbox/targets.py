@@ -1,21 +1,22 @@
 """Refuse a client's `callback_url` that points inside the network the gateway runs in.
 
 The gateway, not the upstream, will call a client's URL, so a URL on loopback, a private or link-local range, or
-a cloud metadata address would let any key holder make the gateway reach what only it can reach. A host name is
-resolved at submit and refused if any of its addresses is such an address. An operator whose clients really
-listen on a private network allows it with `KLING_GATEWAY_ALLOW_PRIVATE_CALLBACKS=true`.
+a cloud metadata address (an IPv6 address carrying such an IPv4 one included) would let any key holder make the
+gateway reach what only it can reach. A host name is resolved at submit and refused if any of its addresses is
+such an address; at each delivery it is checked again, and the delivery connects to the address just checked. An
+operator whose clients really listen on a private network allows it with `KLING_GATEWAY_ALLOW_PRIVATE_CALLBACKS=true`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 from urllib.parse import urlsplit
 
+import httpx
+
+from kling_gateway.egress.addresses import Resolver, system_resolver
+from kling_gateway.egress.destinations import Destination, Refused, checked
 from kling_gateway.errors import InvalidRequest
 
-METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata"})
 PARAM = "callback_url"
 TARGET_CHARS = 255  # the width of client_callbacks.target; a DNS name is at most 253
 
@@ -29,49 +30,18 @@ def callback_target(url: str) -> str:
     return host.rstrip(".")[:TARGET_CHARS]
 
 
-async def check_callback_target(url: str, *, allow_private: bool) -> None:
-    """Raise InvalidRequest if the URL's host is, or resolves to, an address the gateway must not call."""
+async def check_callback_target(
+    url: str, *, allow_private: bool, pin: bool = True, resolver: Resolver = system_resolver
+) -> Destination:
+    """Return where to deliver a callback (the address checked, unless `pin` is off); raise InvalidRequest if the
+    URL's host is, or resolves to, an address the gateway must not call."""
     if allow_private:
-        return
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".").lower()
-    if host in METADATA_HOSTS:
-        raise _refused(url, f"{host} is a cloud metadata service")
-    for address in await _addresses(host, parts.port or (443 if parts.scheme == "https" else 80)):
-        if not address.is_global or address.is_multicast:
-            where = host if host == str(address) else f"{host} resolves to {address}, which"
-            raise _refused(url, f"{where} is a {_kind(address)} address")
-
-
-async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return Destination(httpx.URL(url))
     try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
+        return await checked(url, pin=pin, resolver=resolver)
+    except Refused as refused:
         raise InvalidRequest(
-            f"{PARAM}: the host {host!r} does not resolve; give a URL the gateway can reach", param=PARAM
+            f"{PARAM}: {url!r} is refused because {refused}; callbacks go only to public addresses "
+            "(an operator can allow private ones with KLING_GATEWAY_ALLOW_PRIVATE_CALLBACKS=true)",
+            param=PARAM,
         ) from None
-    return [ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in found]
-
-
-def _kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    if address.is_unspecified:
-        return "unspecified (this host)"
-    if address.is_loopback:
-        return "loopback"
-    if address.is_link_local:
-        return "link-local (cloud metadata lives here)"
-    if address.is_private:
-        return "private"
-    return "non-public"
-
-
-def _refused(url: str, why: str) -> InvalidRequest:
-    return InvalidRequest(
-        f"{PARAM}: {url!r} is refused because {why}; callbacks go only to public addresses "
-        "(an operator can allow private ones with KLING_GATEWAY_ALLOW_PRIVATE_CALLBACKS=true)",
-        param=PARAM,
-    )

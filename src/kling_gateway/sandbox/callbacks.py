@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -131,4 +132,16 @@ class CallbackDispatcher:
             response = await self._client.post(url, content=body, headers=headers)
             response.raise_for_status()
         except (httpx.HTTPError, httpx.InvalidURL) as error:
-            log.warning("callback for task %s to %s failed: %s", task.task_id, url, error)
+            # A callback URL may carry the receiver's secret (the gateway's callback token): name its host alone.
+            log.warning("callback for task %s to %s failed: %s", task.task_id, _host_of(url), _reason(error))
+
+
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"HTTP {error.response.status_code}"
+    return type(error).__name__

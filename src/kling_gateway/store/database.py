@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
+import stat
 import threading
 import weakref
 from collections import namedtuple
@@ -19,7 +21,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another writer before giving up
+# The database holds secret keys: its file and the directories made for it are for the gateway's user alone.
+PRIVATE_DIRECTORY_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 # The SQLite driver logs every statement's parameters at DEBUG, secrets among them (keys' signing secrets,
@@ -211,7 +217,7 @@ class Database:
         options: dict[str, Any] = {"pool_pre_ping": False}
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+                create_private_file(Path(self.url.database))
         else:
             options |= {"pool_size": pool_size, "max_overflow": pool_size}
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
@@ -236,6 +242,22 @@ class Database:
         await self.engine.dispose()
         if self.inline is not None:
             self.inline.close()
+
+
+def create_private_file(path: Path) -> None:
+    """Create a SQLite file, and each directory missing on the way to it, for this user alone (SQLite gives the
+    file's `-wal` and `-shm` companions its mode); warn about an existing file other users can read."""
+    missing = [directory for directory in (path.parent, *path.parent.parents) if not directory.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=PRIVATE_DIRECTORY_MODE, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "the database %s, which holds secret keys, is open to other users (mode %04o): chmod 600 it", path, mode
+            )
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

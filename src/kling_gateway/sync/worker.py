@@ -29,8 +29,10 @@ import httpx
 
 from kling_gateway.channels.selection import ChannelChoice, all_channels
 from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.egress import clients as egress_clients
 from kling_gateway.kling.schemas import Generation
 from kling_gateway.outbox.delivery import Deliverer
+from kling_gateway.redaction import install as redact_logs
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
@@ -86,10 +88,7 @@ class Worker:
             note_misconfigured=self.dispatcher.note_misconfigured,
         )
         self._own_callbacks_http = callbacks_http is None
-        self.callbacks_http = callbacks_http or httpx.AsyncClient(
-            timeout=self.config.callback_timeout_s,
-            limits=httpx.Limits(max_connections=self.config.callback_concurrency),
-        )
+        self.callbacks_http = callbacks_http or egress_clients.callbacks_http(self.config)
         self.deliverer = Deliverer(
             db,
             self.callbacks_http,
@@ -397,6 +396,7 @@ class _Polled(NamedTuple):
 
 async def run_standalone(settings: Settings, stop: asyncio.Event) -> None:
     """Run a worker process: its own database pool and upstream pool, until `stop` is set."""
+    redact_logs()
     db = Database(settings.resolved_database_url())
     await ensure_schema(db)
     async with upstream_http(settings.sync) as http:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.store.database import Executor, fetch_all
-from kling_gateway.store.models import TASKS
+from kling_gateway.store.models import CHANNELS, TASKS
 from kling_gateway.store.records import PolledTask, Task, TaskDraft, TaskStatus, TaskView, Waiting
 from kling_gateway.tasks.ids import is_platform_id
 from kling_gateway.tasks.states import IN_FLIGHT, UNFINISHED
@@ -174,6 +174,13 @@ async def find_view(session: Executor, *, task_id: int) -> TaskView | None:
     """Read a task as a query answers it, by its row id."""
     row = (await session.execute(select(*VIEW_COLUMNS).where(_c.id == task_id))).one_or_none()
     return None if row is None else TaskView.of(row)
+
+
+async def channel_base_url(session: Executor, *, platform_id: str) -> str | None:
+    """Read the base URL of the channel a task went to; None while it has none."""
+    query = select(CHANNELS.c.base_url).join(TASKS, _c.channel_id == CHANNELS.c.id).where(_c.platform_id == platform_id)
+    found: str | None = (await session.execute(query)).scalar_one_or_none()
+    return found
 
 
 async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskView, str | None, str] | None:

@@ -89,6 +89,11 @@ class TaskService:
             )
         return row
 
+    async def channel_base_url(self, task: TaskView) -> str | None:
+        """Name the base URL of the channel a task went to (where its results come from); None while it has none."""
+        async with self.db.read() as connection:
+            return await repository.channel_base_url(connection, platform_id=task.platform_id)
+
     async def page(
         self, owner: Principal, family: Family, action: str, *, page_num: int, page_size: int
     ) -> tuple[list[TaskView], bool]:
