@@ -312,7 +312,7 @@ def gateway_factory(
         http = httpx.AsyncClient(transport=transport if upstream is None else upstream(transport))
         gateways.after(http.aclose)  # once the gateway has stopped
         app = create_app(config, run_worker=worker, http=http, clock=clock)
-        url = gateways.start(app, "gateway", bound=bound)
+        url = gateways.start(app, "gateway", bound=bound, limits=config.http.connection_limits())
         return RunningGateway(
             url=url, admin=admin, sandbox=running, network=network, keys=keys, runtime=app.state.runtime
         )

@@ -13,17 +13,20 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from kling_gateway.api import create_app
 from kling_gateway.channels.selection import all_channels
 from kling_gateway.cli import app
 from kling_gateway.keys.service import signing_key_for
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
-from tests.gateway import GatewayFactory
+from tests.gateway import GatewayFactory, free_port
 from tests.helpers import sign_jwt, wait_until
+from tests.inprocess import Network
 
 WHSEC = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 SPARE_WHSEC = "whsec_c3BhcmVzcGFyZXNwYXJlc3BhcmVzcGFyZXNwYXJlMTI="
 SPARE_SECRET_KEY = "spare-channel-secret-key-0123456789"
+DATABASE_PASSWORD = "database-password-0123456789"
 T2V = "/kling/v1/videos/text2video"
 SQLITE_DRIVER = "aiosqlite"
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "kling_gateway"
@@ -133,6 +136,28 @@ def test_no_secret_reaches_a_log_a_listing_an_error_or_a_repr(
     for where, text in shown.items():
         for what, secret in secrets.items():
             assert secret not in text, f"the {what} shows in {where}"
+
+
+def test_a_store_outage_shows_no_database_password_or_address(
+    network: Network, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()  # nothing listens there: the database refuses every connection
+    settings = Settings(database_url=f"postgresql+asyncpg://gateway:{DATABASE_PASSWORD}@127.0.0.1:{port}/gone")
+    app = create_app(settings, run_worker=False)
+    url = network.add(app, "gateway")
+    try:
+        with network.client(base_url=url, headers={"Authorization": "Bearer sk-anything"}) as client:
+            answers = [client.get(f"{T2V}/video_01ABC"), client.post(T2V, json={"prompt": "a fox"})]
+    finally:
+        network.remove(url)
+        network.loop.run(app.state.runtime.db.dispose())
+    assert [answer.status_code for answer in answers] == [503, 503]
+    logs = logged(debug_logs, sqlite_driver=False)
+    assert "the store is unavailable: the database could not be connected to" in logs  # the operator sees why
+    for answer in answers:
+        assert DATABASE_PASSWORD not in answer.text
+        assert str(port) not in answer.text  # where the database is stays in the log
+    assert DATABASE_PASSWORD not in logs
 
 
 def test_the_sqlite_driver_logs_no_secret_at_debug(tmp_path: Path, debug_logs: pytest.LogCaptureFixture) -> None:

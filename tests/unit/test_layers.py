@@ -22,8 +22,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"channels", "keys"}),
     frozenset({"users", "outbox", "dialects"}),
     frozenset({"billing", "upstream", "catalog"}),  # catalog: the operator's word on models
-    frozenset({"settings", "errors", "serving"}),
-    frozenset({"store", "sandbox"}),  # the sandbox shares only the request schemas (kling) with the gateway
+    frozenset({"settings", "errors"}),
+    # the sandbox shares only the request schemas (kling) with the gateway; serving: uvicorn within limits
+    frozenset({"store", "sandbox", "serving"}),
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing
     frozenset({"clock"}),
 )

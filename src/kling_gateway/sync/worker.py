@@ -421,7 +421,7 @@ def _duration(seconds: float) -> str:
 
 async def run_standalone(settings: Settings, stop: asyncio.Event) -> None:
     """Run a worker process: its own database pool and upstream pool, until `stop` is set."""
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), timeouts=settings.store.timeouts())
     await ensure_schema(db)
     async with upstream_http(settings.sync) as http:
         try:
