@@ -12,8 +12,9 @@ from tests.gateway import RunningGateway
 OPENAI_WRONG_METHODS = (
     ("PUT", "/v1/videos/video_01ABC", "GET"),
     ("PATCH", "/v1/videos/video_01ABC", "GET"),
-    ("PUT", "/v1/videos", "POST"),
-    ("PATCH", "/v1/videos", "POST"),
+    ("PUT", "/v1/videos", "GET, POST"),  # every method of every route of the path
+    ("PATCH", "/v1/videos", "GET, POST"),
+    ("OPTIONS", "/v1/videos", "GET, POST"),
     ("PUT", "/v1/video/generations", "POST"),
     ("PATCH", "/v1/video/generations", "POST"),
     ("GET", "/v1/video/generations", "POST"),

@@ -12,6 +12,7 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from kling_gateway.api import documentation, new_routes, openai_videos, responses, session_routes, video_generations
 from kling_gateway.api.deps import invalid_request
@@ -110,7 +111,7 @@ async def _http_exception(request: Request, failure: Exception) -> Response:
     assert isinstance(failure, HTTPException)
     where = f"{request.method} {request.url.path}"
     if failure.status_code == 405:
-        allowed = (failure.headers or {}).get("Allow")
+        allowed = _documented_methods(request) or (failure.headers or {}).get("Allow")
         takes = f"; it takes {allowed}" if allowed else ""
         message = f"{request.method} is not allowed on {request.url.path}{takes}"
         return responses.error(request, MethodNotAllowed(message, allowed=allowed))
@@ -125,6 +126,15 @@ async def _http_exception(request: Request, failure: Exception) -> Response:
     if failure.status_code == 413:
         return responses.error(request, PayloadTooLarge(f"{where}: {failure.detail}"))
     return responses.error(request, InvalidRequest(f"{where}: {failure.detail}"))
+
+
+def _documented_methods(request: Request) -> str:
+    """List every method the documented routes take on this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "include_in_schema", False) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(request: Request, failure: Exception) -> Response:

@@ -4,9 +4,10 @@ no route answered.
 A body is counted as it arrives, before anything parses it: a declared `Content-Length` past the limit is refused
 at once, a chunked one as soon as it passes the limit, and one that does not arrive in time is cut; so is one that
 the bodies of the requests under way leave no room for. The answer (413, 408, 503) is in the caller's dialect and
-closes the connection, so the rest is never read. A failure no route
-answered becomes one log line with its reason and an answer in the caller's dialect: a client that went away, a
-store that is unavailable (503); only a bug gets a traceback.
+closes the connection, so the rest is never read.
+
+A failure no route answered becomes one log line with its reason and an answer in the caller's dialect: a client
+that went away, a store that is unavailable (503); only a bug gets a traceback.
 """
 
 from __future__ import annotations
@@ -139,15 +140,14 @@ class Edge:
         if openai_shaped(scope["method"], scope["path"]):
             scope.setdefault("state", {})["openai_shaped"] = True
         request = Request(scope)
-        declared = request.headers.get("content-length")
         limit = self.config.max_body_bytes
-        if declared is not None and declared.isdigit():
-            if int(declared) > limit:
-                await self._answer(request, too_large(limit), send, close=True)
-                return
-            if self.budget.held + int(declared) > self.budget.limit:
-                await self._answer(request, overloaded(), send, close=True)
-                return
+        declared = _declared_length(scope)
+        if declared > limit:
+            await self._answer(request, too_large(limit), send, close=True)
+            return
+        if self.budget.held + declared > self.budget.limit:
+            await self._answer(request, overloaded(), send, close=True)
+            return
         body = _Body(receive, limit, self.config.body_timeout_s, self.budget)
         started = False
 
@@ -174,3 +174,11 @@ class Edge:
         if close:
             answer.headers["connection"] = "close"
         await answer(request.scope, request.receive, send)
+
+
+def _declared_length(scope: Scope) -> int:
+    """The body's length as its Content-Length says (the server has checked the header's form); 0 if none."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
