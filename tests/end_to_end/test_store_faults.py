@@ -22,7 +22,8 @@ from tests.inprocess import Network
 
 T2V = "/v1/videos/text2video"
 ON_POSTGRES = pytest.mark.parametrize("backend", ["postgresql"])
-QUICK_BOUNDS = StoreConfig(connect_timeout_s=0.3, statement_timeout_s=0.3, pool_timeout_s=0.3)
+# Short enough to wait out in a test, long enough that a loaded machine's ordinary statement stays within them.
+QUICK_BOUNDS = StoreConfig(connect_timeout_s=0.5, statement_timeout_s=1.0, pool_timeout_s=1.0)
 UNAVAILABLE = "store is unavailable"
 
 
@@ -235,7 +236,9 @@ def proxied(gateway_factory: GatewayFactory, database_url: str) -> Iterator[tupl
     proxy = FreezableProxy(url.port or 5432)
     loop, network = gateway.network.loop, gateway.network
     loop.run(proxy.start())
-    settings = Settings(database_url=url.set(port=proxy.port).render_as_string(hide_password=False), store=QUICK_BOUNDS)
+    # The client's own bound (statement + as much again, for a server that says nothing) is what is waited out.
+    bounds = StoreConfig(connect_timeout_s=0.5, statement_timeout_s=0.5, pool_timeout_s=1.0)
+    settings = Settings(database_url=url.set(port=proxy.port).render_as_string(hide_password=False), store=bounds)
     upstream = httpx.AsyncClient(transport=network.transport())
     app = create_app(settings, run_worker=False, http=upstream)
     base = network.add(app, "proxied")
