@@ -333,7 +333,7 @@ def gateway_factory(
             gateways.after(http.aclose)  # once the gateway has stopped
             files = network.transport()  # result files, through the downloads pool's own transport
             app = create_app(config, run_worker=worker, http=http, downloads_transport=files, clock=clock)
-        url = gateways.start(app, "gateway", bound=bound)
+        url = gateways.start(app, "gateway", bound=bound, limits=config.http.connection_limits())
         return RunningGateway(
             url=url, admin=admin, sandbox=running, network=network, keys=keys, runtime=app.state.runtime
         )

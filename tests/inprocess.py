@@ -21,6 +21,8 @@ import httpx
 import uvicorn
 import uvloop
 
+from kling_gateway.serving import ConnectionLimits, server_config
+
 T = TypeVar("T")
 ASGIApp = Any  # any ASGI 3 application: Starlette, FastAPI, or a middleware around one
 CALL_TIMEOUT_S = 60.0  # the most a set-up or tear-down step on the loop may take
@@ -204,10 +206,18 @@ def url_of(bound: socket.socket) -> str:
 class LoopbackServer:
     """Serve an app with uvicorn on a loopback port, on the loop; the app's lifespan is run by its owner."""
 
-    def __init__(self, app: ASGIApp, *, port: int = 0, bound: socket.socket | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        port: int = 0,
+        bound: socket.socket | None = None,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
         self._socket = bound or loopback_socket(port)
         self.url = url_of(self._socket)
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+        # As `serve` runs the gateway: with the limits on a connection's head and idle time (defaults unless given).
+        config = server_config(app, limits, lifespan="off", log_level="warning", access_log=False)
         self._server = _PromptServer(config)
         self._task: asyncio.Task[None] | None = None
 
@@ -236,21 +246,36 @@ class Apps:
         self._network = network
         self._stops: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
-    def start(self, app: ASGIApp, name: str, *, listen: bool = False, bound: socket.socket | None = None) -> str:
-        """Run an app's startup, then put it on the network (or on a loopback port, or the bound socket given);
-        return its base URL."""
+    def start(
+        self,
+        app: ASGIApp,
+        name: str,
+        *,
+        listen: bool = False,
+        bound: socket.socket | None = None,
+        limits: ConnectionLimits | None = None,
+    ) -> str:
+        """Run an app's startup, then put it on the network (or on a loopback port, or the bound socket given,
+        with these connection limits); return its base URL."""
         lifespan = Lifespan(app)
         self._network.loop.run(lifespan.startup())
         self._stops.append(lifespan.shutdown)
         if listen or bound is not None:
-            return self.listen(app, bound=bound)
+            return self.listen(app, bound=bound, limits=limits)
         url = self._network.add(app, name)
         self.after(lambda: self._unlisted(url))
         return url
 
-    def listen(self, app: ASGIApp, *, port: int = 0, bound: socket.socket | None = None) -> str:
+    def listen(
+        self,
+        app: ASGIApp,
+        *,
+        port: int = 0,
+        bound: socket.socket | None = None,
+        limits: ConnectionLimits | None = None,
+    ) -> str:
         """Serve an app whose lifespan runs elsewhere (or that has none) on a loopback port; return its URL."""
-        server = LoopbackServer(app, port=port, bound=bound)
+        server = LoopbackServer(app, port=port, bound=bound, limits=limits)
         self._network.loop.run(server.start())
         self._stops.append(server.stop)
         return server.url

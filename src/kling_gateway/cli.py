@@ -8,7 +8,6 @@ import signal
 from typing import Annotated, Any, TypeVar
 
 import typer
-import uvicorn
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
@@ -18,6 +17,7 @@ from kling_gateway.api import create_app as create_gateway
 from kling_gateway.demo import run_demo
 from kling_gateway.redaction import install as redact_logs
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
+from kling_gateway.serving import serve as serve_app
 from kling_gateway.settings import Settings, get_settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import upgrade
@@ -95,7 +95,7 @@ def sandbox(
     console.print(f"Kling sandbox on http://{config.host}:{config.port} (speed ×{config.speed:g})")
     log_level = get_settings().log_level  # "info" shows one access-log line per request
     redact_logs()  # its log of callbacks it posts would show the gateway's callback tokens
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=log_level)
+    serve_app(create_app(config), host=config.host, port=config.port, log_level=log_level)
 
 
 @app.command()
@@ -113,7 +113,8 @@ def serve(
     settings = _overlay(Settings, get_settings(), {name: value for name, value in given.items() if value is not None})
     console.print(f"kling-gateway on http://{settings.host}:{settings.port} ({_describe(settings)})")
     gateway = create_gateway(settings, run_worker=not no_worker)
-    uvicorn.run(gateway, host=settings.host, port=settings.port, log_level=settings.log_level)
+    limits = settings.http.connection_limits()
+    serve_app(gateway, limits, host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
 @app.command()

@@ -75,7 +75,7 @@ def run_demo(console: Console, *, speed: float, keep_serving: bool) -> int:
     sandbox = BackgroundServer(create_sandbox(SandboxConfig(accounts=(account,), speed=speed))).start()
     try:
         key = asyncio.run(_set_up(settings, sandbox.url, account))
-        with BackgroundServer(create_gateway(settings)) as gateway:
+        with BackgroundServer(create_gateway(settings), limits=settings.http.connection_limits()) as gateway:
             console.rule("[bold]kling-gateway demo")
             console.print(f"Kling sandbox  {sandbox.url}  (speed ×{speed:g}, a stand-in for the official API)")
             console.print(f"Gateway        {gateway.url}  (database {settings.resolved_database_url()})")

@@ -27,6 +27,11 @@ class GatewayError(Exception):
     def http_status(self) -> int:
         return self.kling_code.http_status
 
+    @property
+    def openai_http_status(self) -> int:
+        """The status an OpenAI-shaped answer carries: the same, but where Kling's own status is not HTTP's."""
+        return self.http_status
+
 
 class Unauthenticated(GatewayError):
     """Authorization is missing, malformed, unknown or revoked."""
@@ -121,6 +126,50 @@ class MethodNotAllowed(GatewayError):
     kling_code = KlingCode.INVALID_METHOD
     slug = "method_not_allowed"
     error_type = "invalid_request_error"
+
+    def __init__(self, message: str | None = None, *, allowed: str | None = None) -> None:
+        super().__init__(message)
+        self.allowed = allowed  # the methods the path takes, as an Allow header lists them, when known
+
+    @property
+    def openai_http_status(self) -> int:
+        return 405  # Kling answers a wrong method 404 / 1202; HTTP, and OpenAI's API, 405
+
+
+class PayloadTooLarge(InvalidRequest):
+    """The request body is larger than the gateway takes."""
+
+    slug = "request_too_large"
+
+    @property
+    def http_status(self) -> int:
+        return 413
+
+
+class RequestTimeout(InvalidRequest):
+    """The request body did not arrive in time."""
+
+    slug = "request_timeout"
+
+    @property
+    def http_status(self) -> int:
+        return 408
+
+
+class Overloaded(GatewayError):
+    """The gateway is reading too many large request bodies at once; retry in a few seconds."""
+
+    kling_code = KlingCode.SERVICE_UNAVAILABLE
+    slug = "server_busy"
+    error_type = "server_error"
+
+
+class StoreUnavailable(GatewayError):
+    """The gateway's store (its database) is unavailable; nothing was charged. Retry in a few seconds."""
+
+    kling_code = KlingCode.SERVICE_UNAVAILABLE
+    slug = "store_unavailable"
+    error_type = "server_error"
 
 
 class NoSuchEndpoint(NotFound):

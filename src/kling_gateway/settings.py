@@ -11,10 +11,12 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kling_gateway.sandbox.config import SandboxConfig
-from kling_gateway.store.database import sqlite_url
+from kling_gateway.serving import ConnectionLimits
+from kling_gateway.store.database import StoreTimeouts, sqlite_url
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 PositiveSeconds = Annotated[float, Field(gt=0)]
+MIB = 1024 * 1024
 
 
 class SyncConfig(BaseModel):
@@ -109,6 +111,45 @@ class BillingConfig(BaseModel):
     )
 
 
+class StoreConfig(BaseModel):
+    """How long the API and the worker wait on the database before answering that the store is unavailable."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connect_timeout_s: PositiveSeconds = 5.0  # opening a connection to PostgreSQL
+    # One statement, lock waits included: PostgreSQL's statement_timeout (the client gives up up to 2 s later,
+    # for a server that stopped answering), SQLite's busy timeout for the write lock.
+    statement_timeout_s: PositiveSeconds = 10.0
+    pool_timeout_s: PositiveSeconds = 10.0  # waiting for a pooled connection when every one is in use
+
+    def timeouts(self) -> StoreTimeouts:
+        """The bounds in the store's own terms."""
+        return StoreTimeouts(
+            connect_s=self.connect_timeout_s, statement_s=self.statement_timeout_s, pool_s=self.pool_timeout_s
+        )
+
+
+class HttpConfig(BaseModel):
+    """What one HTTP request may send, and how slowly, before the gateway stops reading it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # A request body, at most: Kling takes Base64 pictures of up to 50 MB in the new generation (67 MB of text).
+    max_body_bytes: Annotated[int, Field(ge=1)] = 100 * MIB
+    # Request bodies one process holds at once, all requests together; a body that would pass it is 503.
+    max_bodies_in_flight_bytes: Annotated[int, Field(ge=1)] = 256 * MIB
+    body_timeout_s: PositiveSeconds = 60.0  # the whole body must arrive within this, once the head has
+    max_head_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024  # request line and headers together (431 past it)
+    head_timeout_s: PositiveSeconds = 10.0  # from a request's first byte to the end of its headers (408 past it)
+    keep_alive_s: PositiveSeconds = 5.0  # an idle connection, new or between requests, is closed after
+
+    def connection_limits(self) -> ConnectionLimits:
+        """The limits the HTTP server itself enforces, before the app sees a request."""
+        return ConnectionLimits(
+            max_head_bytes=self.max_head_bytes, head_timeout_s=self.head_timeout_s, keep_alive_s=self.keep_alive_s
+        )
+
+
 class Settings(BaseSettings):
     """Every knob of kling-gateway, e.g. `KLING_GATEWAY_DATA_DIR`, `KLING_GATEWAY_SANDBOX__SPEED`.
 
@@ -146,6 +187,8 @@ class Settings(BaseSettings):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     billing: BillingConfig = Field(default_factory=BillingConfig)
     downloads: DownloadConfig = Field(default_factory=DownloadConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     def resolved_database_url(self) -> str:

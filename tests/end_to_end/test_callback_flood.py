@@ -21,7 +21,8 @@ def test_a_forged_callback_is_refused_while_another_writer_holds_the_store(gatew
         done = wait_until(client, f"{T2V}/{platform_id}")
     forged = callback_url(gw.url, gw.sandbox.config.accounts[1].secret_key, platform_id)
     body = {"task_id": done["task_id"], "task_status": "succeed", "task_info": {}, "task_result": {}}
-    writer = sqlite3.connect(gw.admin.database_url.removeprefix("sqlite+aiosqlite:///"), timeout=0)
+    # It waits its turn: the task's own callbacks may still be writing.
+    writer = sqlite3.connect(gw.admin.database_url.removeprefix("sqlite+aiosqlite:///"), timeout=5)
     try:
         writer.execute("BEGIN IMMEDIATE")  # another writer holds the lock for as long as the post lasts
         with httpx.Client(timeout=3) as upstream:

@@ -138,6 +138,7 @@ def test_a_resubmit_with_the_same_external_id_returns_the_original(gateway: Runn
 def test_an_external_id_that_is_another_tasks_id_is_refused_so_every_id_finds_one_task(gateway: RunningGateway) -> None:
     with gateway.client() as client:
         first = submit(client, {"prompt": "a fox"})
+        wait_until(client, f"{T2V}/{first['platform_id']}")  # charged: the balance moves no more
         before = gateway.admin.money("alice")
         for taken, what in (
             (first["task_id"], "is the task_id of your task"),

@@ -32,8 +32,8 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 # - positive_data_acceptance wants every body valid by the schema accepted, but the Kling rules that span fields
 #   (a prompt unless multi_shot, no pro mode on single-tier models, …) and those naming upstream state (a live
 #   session, an earlier video of the account) are beyond JSON Schema: such bodies get a 400 naming the rule.
-# - unsupported_method wants 405 for a method a path does not take; the gateway answers as Kling does, 404 with
-#   code 1202 (KlingCode.INVALID_METHOD).
+# - unsupported_method wants 405 for a method a path does not take; Kling's paths answer as Kling does, 404 with
+#   code 1202 (KlingCode.INVALID_METHOD); the OpenAI-shaped ones answer 405 (tests/end_to_end/test_edge_answers.py).
 EXCLUDED_CHECKS = ("positive_data_acceptance", "unsupported_method")
 SEED = 20_240_601
 MAX_EXAMPLES = 3  # per operation in the fuzzing and stateful phases; the coverage phase makes its own fixed set

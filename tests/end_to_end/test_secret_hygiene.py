@@ -25,10 +25,12 @@ from kling_gateway.upstream.callbacks import callback_url
 from tests.conftest import RunningSandbox
 from tests.gateway import GatewayFactory, free_port
 from tests.helpers import sign_jwt, wait_for, wait_until
+from tests.inprocess import Network
 
 WHSEC = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 SPARE_WHSEC = "whsec_c3BhcmVzcGFyZXNwYXJlc3BhcmVzcGFyZXNwYXJlMTI="
 SPARE_SECRET_KEY = "spare-channel-secret-key-0123456789"
+DATABASE_PASSWORD = "database-password-0123456789"
 T2V = "/kling/v1/videos/text2video"
 SQLITE_DRIVER = "aiosqlite"
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "kling_gateway"
@@ -180,6 +182,28 @@ def test_the_sandbox_names_only_the_host_of_a_callback_it_could_not_deliver(
         wait_for(lambda: any("failed" in record.getMessage() for record in caplog.records), "a failed callback")
     assert token not in caplog.text
     assert "127.0.0.1:" in caplog.text
+
+
+def test_a_store_outage_shows_no_database_password_or_address(
+    network: Network, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()  # nothing listens there: the database refuses every connection
+    settings = Settings(database_url=f"postgresql+asyncpg://gateway:{DATABASE_PASSWORD}@127.0.0.1:{port}/gone")
+    app = create_app(settings, run_worker=False)
+    url = network.add(app, "gateway")
+    try:
+        with network.client(base_url=url, headers={"Authorization": "Bearer sk-anything"}) as client:
+            answers = [client.get(f"{T2V}/video_01ABC"), client.post(T2V, json={"prompt": "a fox"})]
+    finally:
+        network.remove(url)
+        network.loop.run(app.state.runtime.db.dispose())
+    assert [answer.status_code for answer in answers] == [503, 503]
+    logs = logged(debug_logs, sqlite_driver=False)
+    assert "the store is unavailable: the database could not be connected to" in logs  # the operator sees why
+    for answer in answers:
+        assert DATABASE_PASSWORD not in answer.text
+        assert str(port) not in answer.text  # where the database is stays in the log
+    assert DATABASE_PASSWORD not in logs
 
 
 def test_the_sqlite_driver_logs_no_secret_at_debug(tmp_path: Path, debug_logs: pytest.LogCaptureFixture) -> None:

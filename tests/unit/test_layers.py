@@ -23,8 +23,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"users", "outbox", "dialects"}),
     # catalog: the operator's word on models; egress: requests made on a user's behalf, to checked addresses only
     frozenset({"billing", "upstream", "catalog", "egress"}),
-    frozenset({"settings", "errors", "serving", "redaction"}),  # redaction: no secret in a log line
-    frozenset({"store", "sandbox"}),  # the sandbox shares only the request schemas (kling) with the gateway
+    frozenset({"settings", "errors", "redaction"}),  # redaction: no secret in a log line
+    # the sandbox shares only the request schemas (kling) with the gateway; serving: uvicorn within limits
+    frozenset({"store", "sandbox", "serving"}),
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing
     frozenset({"clock"}),
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,20 +12,29 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from kling_gateway.api import documentation, new_routes, openai_videos, responses, session_routes, video_generations
 from kling_gateway.api.deps import invalid_request
+from kling_gateway.api.edge import Edge, answer_failure, log_unavailable
 from kling_gateway.api.kling_routes import KlingRoutes
 from kling_gateway.api.query_lane import TaskQueryLane
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import Clock
-from kling_gateway.errors import GatewayError, MethodNotAllowed, NoSuchEndpoint, ServerError
+from kling_gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NoSuchEndpoint,
+    PayloadTooLarge,
+    StoreUnavailable,
+)
+from kling_gateway.kling.schemas import Family
 from kling_gateway.redaction import install as redact_logs
-from kling_gateway.redaction import redact
 from kling_gateway.settings import Settings
 
-log = logging.getLogger(__name__)
-
+KLING_PREFIXES = ("/kling/v1/", "/v1/")
+OPENAI_PATHS = f"{openai_videos.PATH} (OpenAI's videos API) and {video_generations.PATH} (new-api's)"
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
@@ -59,6 +67,9 @@ def create_app(
         "Kling's new generation (`/{product}/{model}`, `/tasks`) is served on `/kling/…` and at the root, by API key.",
         version="0.1.0",
         lifespan=lifespan,
+        # A path with a slash too many or too few is answered, never redirected: clients POST, and Kling's own
+        # paths are tidied by the fallback routes (`KlingRoutes.mount_fallback`).
+        redirect_slashes=False,
         default_response_class=responses.JsonAnswer,
         exception_handlers={
             GatewayError: _gateway_error,
@@ -81,11 +92,14 @@ def create_app(
     kling_routes.mount_fallback(app)
     new_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
+    app.add_middleware(Edge, config=settings.http)  # outermost: every request's body is bounded
     return app
 
 
 async def _gateway_error(request: Request, failure: Exception) -> Response:
     assert isinstance(failure, GatewayError)
+    if isinstance(failure, StoreUnavailable):  # a fault of the service's own to note, not the client's
+        log_unavailable(request, failure.__cause__ or failure)
     return responses.error(request, failure)
 
 
@@ -96,12 +110,37 @@ async def _invalid_parameter(request: Request, failure: Exception) -> Response:
 
 
 async def _http_exception(request: Request, failure: Exception) -> Response:
-    """Answer unknown paths and wrong methods in the caller's shape instead of Starlette's text."""
-    if isinstance(failure, HTTPException) and failure.status_code == 405:
-        return responses.error(request, MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
-    return responses.error(request, NoSuchEndpoint(f"no such endpoint: {request.method} {request.url.path}"))
+    """Answer unknown paths, wrong methods and what Starlette refused (a form it cannot read) in the caller's
+    shape instead of Starlette's text."""
+    assert isinstance(failure, HTTPException)
+    where = f"{request.method} {request.url.path}"
+    if failure.status_code == 405:
+        allowed = _documented_methods(request) or (failure.headers or {}).get("Allow")
+        takes = f"; it takes {allowed}" if allowed else ""
+        message = f"{request.method} is not allowed on {request.url.path}{takes}"
+        return responses.error(request, MethodNotAllowed(message, allowed=allowed))
+    if failure.status_code == 404:
+        if getattr(request.state, "openai_shaped", False):
+            hint = f"; this gateway serves {OPENAI_PATHS}"
+        elif request.url.path.startswith(KLING_PREFIXES):
+            hint = f"; Kling's endpoint families are {', '.join(Family)}"
+        else:
+            hint = ""
+        return responses.error(request, NoSuchEndpoint(f"no such endpoint: {where}{hint}"))
+    if failure.status_code == 413:
+        return responses.error(request, PayloadTooLarge(f"{where}: {failure.detail}"))
+    return responses.error(request, InvalidRequest(f"{where}: {failure.detail}"))
+
+
+def _documented_methods(request: Request) -> str:
+    """List every method the documented routes take on this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "include_in_schema", False) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(request: Request, failure: Exception) -> Response:
-    log.exception("unexpected failure on %s %s", request.method, redact(request.url.path), exc_info=failure)
-    return responses.error(request, ServerError())
+    """Answer a failure that escaped even the edge (its own): the edge's last resort."""
+    return responses.error(request, answer_failure(request, failure))

@@ -53,9 +53,14 @@ _ERROR_STATUSES = {
     409: "external_task_id reused with a different body",
     429: "Balance too low (1102), too many requests for the key (1302), or the queue or the key's tasks in flight "
     "at their limit (1303)",
+    408: "The request body did not arrive in time",
+    413: "The request body is larger than the gateway takes",
     500: "The gateway failed; nothing was charged",
-    503: "The upstream could not take the task; nothing was charged",
+    503: "The upstream could not take the task, the gateway's store is unavailable (a submit's message then says "
+    "how to find out whether it was stored), or too many large bodies are being read at once",
 }
+# What any request may meet, whatever its route: its body past the bounds, the store unavailable.
+_ANY_ROUTE = (408, 413, 503)
 Responses = dict[int | str, dict[str, Any]]
 # Read by `deps.get_speaker` itself, in any case, rather than declared to FastAPI (which would build a validator for
 # it on each of the hundred Kling routes of every app).
@@ -110,7 +115,8 @@ def _answer_field(model: type[BaseModel]) -> ModelField:
 
 
 def _errors(model: type[BaseModel], *statuses: int) -> Responses:
-    return {status: {"model": model, "description": _ERROR_STATUSES[status]} for status in statuses}
+    every = sorted({*statuses, *_ANY_ROUTE})
+    return {status: {"model": model, "description": _ERROR_STATUSES[status]} for status in every}
 
 
 def _request_body(model: type[BaseModel], example: Mapping[str, Any], **more: dict[str, Any]) -> dict[str, Any]:

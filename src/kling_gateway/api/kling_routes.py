@@ -75,8 +75,10 @@ class KlingRoutes:
     def mount_fallback(self, app: FastAPI) -> None:
         """Catch what the documented routes miss (`…//id`, a trailing slash, an unknown action) and say why."""
         for prefix in PREFIXES:
-            tidy = _TidyPath(prefix)  # an ASGI app, which Starlette serves as it is (its typing knows only endpoints)
-            app.add_route(prefix + "/{family}/{rest:path}", tidy, methods=["GET", "POST"], include_in_schema=False)  # type: ignore[arg-type]
+            for family in Family:  # only Kling's: /v1/models and the like are the OpenAI-shaped surface's
+                tidy = _TidyPath(prefix, family)  # an ASGI app, served as it is (Starlette's typing knows endpoints)
+                path = f"{prefix}/{family}/{{rest:path}}"
+                app.add_route(path, tidy, methods=["GET", "POST"], include_in_schema=False)  # type: ignore[arg-type]
         app.add_api_route(
             CALLBACK_PREFIX + "/{platform_id}/{token}", upstream_callback, methods=["POST"], include_in_schema=False
         )
@@ -154,15 +156,19 @@ class _TidyPath:
     """Route a path the documented routes miss as the one it means (`…//id`, a trailing slash), or say why none."""
 
     prefix: str
+    family: Family
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
-            family = paths.family_of(request.path_params["family"])
             rest = paths.tidy_rest(request.path_params["rest"])
-            spec, reference = paths.split_task_path(family, rest, SERVED_ACTIONS)
+            spec, reference = paths.split_task_path(self.family, rest, SERVED_ACTIONS)
         except paths.BadPath as bad:
-            raise NoSuchEndpoint(_with_actions(str(bad), request)) from None
+            actions = ", ".join(known.action for known in SERVED_ACTIONS.values() if known.family == self.family)
+            raise NoSuchEndpoint(
+                f"no such endpoint: {request.method} {request.url.path} ({bad}); the {self.family} actions are "
+                f"{actions}"
+            ) from None
         if request.method == "POST" and reference is not None:  # a task path that exists takes GET: say so
             raise MethodNotAllowed(f"POST is not allowed on {request.url.path}; use GET to query")
         path = f"{scope.get('root_path', '')}{self.prefix}/{spec.family}/{spec.action}"
@@ -170,14 +176,6 @@ class _TidyPath:
         if path == scope["path"]:  # cannot happen while every action has its documented routes; never loop
             raise NoSuchEndpoint(f"no such endpoint: {request.method} {request.url.path}")
         await scope["app"].router(dict(scope, path=path, raw_path=path.encode()), receive, send)
-
-
-def _with_actions(message: str, request: Request) -> str:
-    family = request.path_params.get("family")
-    if family not in {member.value for member in Family}:
-        return message
-    actions = ", ".join(spec.action for spec in SERVED_ACTIONS.values() if spec.family == family)
-    return f"{message}; the {family} actions are {actions}"
 
 
 async def upstream_callback(

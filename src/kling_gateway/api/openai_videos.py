@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,7 +26,7 @@ from kling_gateway.clock import now_ms
 from kling_gateway.dialects import openai
 from kling_gateway.dialects.outputs import first_output
 from kling_gateway.dialects.video import STATUS
-from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound
+from kling_gateway.errors import InvalidRequest, NoSuchEndpoint, NotFound, PayloadTooLarge
 from kling_gateway.keys.service import Principal
 from kling_gateway.kling.schemas import Family, Generation
 from kling_gateway.store.records import TaskView
@@ -43,6 +44,10 @@ NOT_OFFERED = (
     (PATH + "/characters/{character_id}", ["GET"]),
 )
 POLL_AFTER_HEADER = "openai-poll-after-ms"
+# What a create's form may hold, as Starlette counts it: a few fields, a picture file, each text field small.
+MAX_FORM_FIELDS = 100
+MAX_FORM_FILES = 10
+MAX_FIELD_BYTES = 1024 * 1024
 TAGS: list[str | Enum] = ["videos (OpenAI)"]
 VideoId = Annotated[str, Path(description="The video's id (or its Kling task_id, or an external_task_id)")]
 
@@ -67,12 +72,28 @@ async def read_create(request: Request) -> OpenAiVideoCreate:
         if not isinstance(body, dict):
             raise InvalidRequest("request body must be a JSON object (or multipart/form-data)")
         return read_request(OpenAiVideoCreate, body)
-    form = await request.form()  # files spool to disk; other fields are capped at 1 MB
+    try:  # files spool to disk; other fields are capped
+        form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES)
+    except HTTPException as refused:  # Starlette's refusal of the form, which names the problem
+        raise _form_refusal(str(refused.detail)) from None
     fields: dict[str, Any] = {name: form[name] for name in form}
     picture = fields.get(OpenAiVideoCreate.FILE_FIELD)
     if isinstance(picture, UploadFile):
         fields[OpenAiVideoCreate.FILE_FIELD] = await uploaded_picture(picture)
     return read_request(OpenAiVideoCreate, fields)
+
+
+def _form_refusal(detail: str) -> InvalidRequest:
+    """Say what is wrong with a form Starlette could not read, and what a create's form holds."""
+    takes = (
+        f"a create's form has at most {MAX_FORM_FIELDS} fields (model, prompt, seconds, size, input_reference), "
+        f"each text field at most {MAX_FIELD_BYTES // 1024} KB, and a picture as a file part"
+    )
+    if "maximum size" in detail:
+        return PayloadTooLarge(f"the multipart form could not be read: {detail} ({takes})")
+    if "boundary" in detail:
+        takes += "; a form's Content-Type names its boundary: multipart/form-data; boundary=…"
+    return InvalidRequest(f"the multipart form could not be read: {detail} ({takes})")
 
 
 async def create(

@@ -11,7 +11,6 @@ Everything else goes on to the app unchanged.
 
 from __future__ import annotations
 
-import logging
 import re
 
 from starlette.requests import Request
@@ -19,10 +18,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kling_gateway.api import responses
 from kling_gateway.api.kling_routes import SERVED_ACTIONS, KlingRoutes
-from kling_gateway.errors import GatewayError, ServerError
+from kling_gateway.errors import GatewayError
 from kling_gateway.kling.schemas import Family
-
-log = logging.getLogger(__name__)
 
 # `/kling/v1/videos/text2video/{id}` or `/v1/…`; an action may itself hold a slash, so the id is the last segment.
 TASK_PATH = re.compile(r"/(?:kling/)?v1/(videos|images|audio|general)/([a-z0-9/-]+)/([^/]+)")
@@ -59,9 +56,6 @@ class TaskQueryLane:
                 answer = await self.routes.page(request, spec)
             else:
                 answer = await self.routes.one(request, spec, reference)
-        except GatewayError as failure:
+        except GatewayError as failure:  # anything else is the edge's to answer
             answer = responses.error(request, failure)
-        except Exception:
-            log.exception("unexpected failure on GET %s", scope["path"])
-            answer = responses.error(request, ServerError())
         await answer(scope, receive, send)

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from kling_gateway.dialects import DIALECT_HEADER, Dialect, video
 from kling_gateway.dialects.shapes import SHAPES
-from kling_gateway.errors import GatewayError, InvalidRequest, RateLimited
+from kling_gateway.errors import GatewayError, InvalidRequest, MethodNotAllowed, RateLimited
 
 
 class JsonAnswer(JSONResponse):
@@ -57,17 +57,22 @@ def choose_dialect(request: Request, key_default: Dialect | None, asked: str | N
 
 
 def error(request: Request, failure: GatewayError) -> Response:
-    """Answer an error in the shape this request speaks, as far as it is known when the error happens."""
-    answer = json(_error_body(request, failure), failure.http_status)
+    """Answer an error in the shape this request speaks, as far as it is known when the error happens: an
+    OpenAI-shaped answer with HTTP's status (405 for a wrong method), the others with Kling's."""
+    openai_shaped = getattr(request.state, "openai_shaped", False)
+    if openai_shaped:
+        answer = json(video.error(failure), failure.openai_http_status)
+    else:
+        answer = json(_error_body(request, failure), failure.http_status)
     if isinstance(failure, RateLimited):
         answer.headers["Retry-After"] = str(failure.retry_after_s)
+    if isinstance(failure, MethodNotAllowed) and failure.allowed and openai_shaped:
+        answer.headers["Allow"] = failure.allowed
     return answer
 
 
 def _error_body(request: Request, failure: GatewayError) -> Any:
     state = request.state
-    if getattr(state, "openai_shaped", False):
-        return video.error(failure)
     dialect = getattr(state, "dialect", None)
     if dialect is None:
         try:

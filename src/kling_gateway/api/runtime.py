@@ -36,7 +36,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.db = Database(settings.resolved_database_url())
+        self.db = Database(settings.resolved_database_url(), timeouts=settings.store.timeouts())
         self._own_http = http is None
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)

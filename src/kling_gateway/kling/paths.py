@@ -34,14 +34,15 @@ def tidy_rest(raw: str) -> str:
 def split_task_path(
     family: Family, rest: str, actions: Mapping[tuple[Family, str], ActionSpec] = ACTIONS
 ) -> tuple[ActionSpec, str | None]:
-    """Split `<action>` or `<action>/<id>` (actions may contain a slash) into the action and the id."""
+    """Split `<action>` or `<action>/<id>` (actions may contain a slash) into the action and the id; BadPath
+    when it is neither (the caller names the method and path it was sent)."""
     spec = actions.get((family, rest))
     if spec is not None:
         return spec, None
     action, _, reference = rest.rpartition("/")
     spec = actions.get((family, action))
     if spec is None or not reference:
-        raise BadPath(f"no such endpoint: GET /v1/{family}/{rest}")
+        raise BadPath(f"{rest!r} is not a {family} action, nor a task of one")
     return spec, reference
 
 

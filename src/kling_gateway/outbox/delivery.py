@@ -33,7 +33,7 @@ from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.redaction import redact
 from kling_gateway.settings import SyncConfig
 from kling_gateway.store.database import Database
-from kling_gateway.store.outages import unavailable_reason
+from kling_gateway.store.outages import unavailable_detail
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class Deliverer:
                         session, callback_ids=callback_ids, lease_until=lease_until, now_ms=self.clock.now_ms()
                     )
         except Exception as error:
-            reason = unavailable_reason(error)
+            reason = unavailable_detail(error)
             if reason is None:
                 raise
             log.warning(

@@ -127,7 +127,7 @@ class SandboxApi:
             return wire.ok(data, request_id=request_id)
         spec = ALL_V1_ACTIONS.get((family, rest))
         if spec is None:
-            _resolve(family, rest)  # a task path exists but takes GET: that is a wrong method, not a wrong path
+            _resolve(request, family, rest)  # a task path exists but takes GET: a wrong method, not a wrong path
             raise SandboxError(KlingCode.INVALID_METHOD, f"POST is not allowed on /v1/{family}/{rest}; use GET")
         parsed_body = parse_body(spec.schema, await _json_body(request))
         task = self.sandbox.create_task(
@@ -153,7 +153,7 @@ class SandboxApi:
             return wire.ok(
                 _preset_records(presets, rest, self.sandbox.started_ms)[(page_num - 1) * page_size :][:page_size]
             )
-        spec, reference = _resolve(family, rest)
+        spec, reference = _resolve(request, family, rest)
         if reference is None:
             page_num, page_size = _page_params(request, size_range)
             moment = self._clock()
@@ -253,11 +253,12 @@ def _family_and_rest(request: Request) -> tuple[Family, str]:
     return family, paths.tidy_rest(request.path_params["rest"])
 
 
-def _resolve(family: Family, rest: str) -> tuple[ActionSpec, str | None]:
+def _resolve(request: Request, family: Family, rest: str) -> tuple[ActionSpec, str | None]:
     try:
         return paths.split_task_path(family, rest, ALL_V1_ACTIONS)
     except paths.BadPath as bad:
-        raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, str(bad)) from None
+        message = f"no such endpoint: {request.method} {request.url.path} ({bad})"
+        raise SandboxError(KlingCode.RESOURCE_NOT_FOUND, message) from None
 
 
 async def _json_body(request: Request) -> Any:

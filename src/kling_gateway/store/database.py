@@ -17,15 +17,27 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, Engine, Executable, Result, Select, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from kling_gateway.store.outages import DatabaseUnavailable, is_unusable
+
 R = TypeVar("R")
 log = logging.getLogger(__name__)
-SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another writer before giving up
 # The database holds secret keys: its file and the directories made for it are for the gateway's user alone.
 PRIVATE_DIRECTORY_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another writer before giving up, unless told
+# The client waits this much longer than the server's statement timeout (or twice as long, for a shorter one).
+COMMAND_MARGIN_S = 2.0
+# PostgreSQL's SQLSTATEs of a statement stopped by a timeout (query_canceled, lock_not_available), and of a
+# server that ended the session or cannot take one now (shutdowns, too many connections, connection failures).
+TIMED_OUT_STATES = {
+    "57014": "the database did not finish a statement in time",
+    "55P03": "the database did not grant a lock in time",
+}
+UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"})
 
 
 # The SQLite driver logs every statement's parameters at DEBUG, secrets among them (keys' signing secrets,
@@ -131,6 +143,15 @@ class InlineReader:
         self._engine.dispose()
 
 
+@dataclass(frozen=True)
+class StoreTimeouts:
+    """How long the gateway waits on its database before it answers that the store is unavailable."""
+
+    connect_s: float = 5.0  # opening a connection
+    statement_s: float = 10.0  # one statement, waiting for locks included (SQLite: for the write lock)
+    pool_s: float = 10.0  # waiting for a pooled connection to come free
+
+
 Reader = AsyncConnection | InlineReader  # what `Database.read()` gives
 Executor = AsyncConnection | AsyncSession | InlineReader  # what a repository's reads run on
 
@@ -211,7 +232,9 @@ async def fetch_all(
 class Database:
     """One engine, a session factory for units of work, and a transaction-free reader for the hot path."""
 
-    def __init__(self, url: str | URL, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str | URL, *, pool_size: int = 10, timeouts: StoreTimeouts | None = None) -> None:
+        """Open lazily; with `timeouts`, a statement, a connect or a wait for the pool is bounded, and going past
+        the bound raises `DatabaseUnavailable` (without, only tools that run long statements knowingly)."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {"pool_pre_ping": False}
@@ -219,10 +242,18 @@ class Database:
             if self.url.database and self.url.database != ":memory:":
                 create_private_file(Path(self.url.database))
         else:
-            options |= {"pool_size": pool_size, "max_overflow": pool_size}
+            # A connection the server ended (a restart, pg_terminate_backend) is found out on checkout, not by
+            # the request that would have used it.
+            options |= {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+            if timeouts is not None:
+                options["connect_args"] = _postgres_timeouts(timeouts)
+        if timeouts is not None:
+            options["pool_timeout"] = timeouts.pool_s
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        _report_unavailability(self.engine)
         if self.is_sqlite:
-            _tune_sqlite(self.engine)
+            busy_ms = SQLITE_BUSY_TIMEOUT_MS if timeouts is None else round(timeouts.statement_s * 1000)
+            _tune_sqlite(self.engine, busy_ms)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads of one row need no transaction: on SQLite this keeps them out of the writers' lock entirely.
         self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -260,7 +291,66 @@ def create_private_file(path: Path) -> None:
             )
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _postgres_timeouts(timeouts: StoreTimeouts) -> dict[str, Any]:
+    """asyncpg's connect arguments: the server stops a statement past the bound (so its transaction is rolled
+    back, a clear outcome), and the client gives up a little later, for a server that stopped answering."""
+    return {
+        "timeout": timeouts.connect_s,
+        "command_timeout": timeouts.statement_s + min(COMMAND_MARGIN_S, timeouts.statement_s),
+        "server_settings": {"statement_timeout": str(round(timeouts.statement_s * 1000))},
+    }
+
+
+def _report_unavailability(engine: AsyncEngine) -> None:
+    """Raise `DatabaseUnavailable` for every failure that means the database cannot serve now, connecting or
+    running a statement, so that the edge can tell it from a bug."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except TimeoutError as error:
+            raise DatabaseUnavailable("the database did not accept a connection in time", error) from error
+        except Exception as error:  # refused, unreachable, starting up, too many connections, a wrong password
+            raise DatabaseUnavailable("the database could not be connected to", error) from error
+
+    # The pool's pre-ping reconnects when a connection was ended, but lets a ping that timed out (a server that
+    # stopped answering) escape as the driver's bare TimeoutError, which no hook sees.
+    dialect = engine.sync_engine.dialect
+    ping = dialect.do_ping
+
+    def _bounded_ping(dbapi_connection: Any) -> bool:
+        try:
+            return ping(dbapi_connection)
+        except TimeoutError as error:
+            raise DatabaseUnavailable("the database did not answer in time", error) from error
+
+    dialect.do_ping = _bounded_ping  # type: ignore[method-assign]
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        if context.is_pre_ping:  # the pool replaces the connection itself
+            return None
+        reason = _unavailability(context.original_exception, is_disconnect=context.is_disconnect)
+        return None if reason is None else DatabaseUnavailable(reason, context.original_exception)
+
+
+def _unavailability(error: BaseException, *, is_disconnect: bool) -> str | None:
+    if isinstance(error, TimeoutError):
+        return "the database did not answer in time"
+    state = getattr(error, "sqlstate", None) or getattr(error.__cause__, "sqlstate", None)
+    if state in TIMED_OUT_STATES:
+        return TIMED_OUT_STATES[state]
+    if is_disconnect or state in UNAVAILABLE_STATES:
+        return "the connection to the database was lost"
+    if _is_busy(error):
+        return "the database file stayed locked by another writer"
+    if is_unusable(error):  # SQLite's file cannot be opened or written, the database was dropped, a login refused
+        return "the database cannot be used now"
+    return None
+
+
+def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     """Make SQLite safe for several writers: WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE.
 
     A deferred transaction that reads and then writes can fail at once with "database is locked" when another
@@ -275,7 +365,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
             "journal_mode=WAL",
             "synchronous=NORMAL",
             "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            f"busy_timeout={busy_timeout_ms}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 MAX_REASON_CHARS = 200  # of the driver's message, quoted in a log line
@@ -35,14 +35,29 @@ _PG_CLASSES = ("08", "53", "57")
 _PG_CODES = frozenset({"28000", "28P01", "3D000", "55000"})
 
 
+class DatabaseUnavailable(OperationalError):
+    """The database refused or dropped the connection, or did not answer in time; `reason` says which in words
+    fit for a client (no address, no statement). The engine's hooks (store/database.py) raise it."""
+
+    def __init__(self, reason: str, orig: BaseException) -> None:
+        super().__init__(None, None, orig)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.orig!r})"
+
+
 def unavailable_reason(error: BaseException) -> str | None:
-    """Say, in one line, why the store cannot be used when that is what `error` means; None for any other error."""
+    """Say, in one line, why the store cannot be used when that is what `error` means; None for any other error
+    (a bug). The reason of a `DatabaseUnavailable` is fit for a client; the others, the driver's, for a log."""
+    if isinstance(error, DatabaseUnavailable):
+        return error.reason
     if isinstance(error, PoolTimeout):
-        return _one_line(f"no database connection came free: {error}")
+        return "no database connection came free in time"
     if isinstance(error, DBAPIError):
         # The driver's own message: SQLAlchemy's adds the statement and its parameters, which a log must not carry.
         reason = _one_line(str(error.orig))
-        if error.connection_invalidated or _is_unavailable(error.orig):
+        if error.connection_invalidated or is_unusable(error.orig):
             return reason
         return None
     if isinstance(error, OSError):  # raised by the driver's connect itself: refused, unreachable, timed out
@@ -50,7 +65,16 @@ def unavailable_reason(error: BaseException) -> str | None:
     return None
 
 
-def _is_unavailable(orig: BaseException | None) -> bool:
+def unavailable_detail(error: BaseException) -> str | None:
+    """Say, in one line for an operator's log, why the store cannot be used, in the driver's words too; None for
+    any other error."""
+    if isinstance(error, DatabaseUnavailable):
+        return _one_line(f"{error.reason}: {error.orig}")
+    return unavailable_reason(error)
+
+
+def is_unusable(orig: BaseException | None) -> bool:
+    """Tell whether a driver's error is one of a database that cannot be used now, not of a wrong statement."""
     code = getattr(orig, "sqlite_errorcode", None)
     if isinstance(code, int):
         return code & 0xFF in _SQLITE_UNAVAILABLE  # an extended code carries its primary one in the low byte

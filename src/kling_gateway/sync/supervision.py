@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from kling_gateway.store.outages import unavailable_reason
+from kling_gateway.store.outages import unavailable_detail
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ async def supervise(name: str, loop: Loop, stop: asyncio.Event, *, outage: Store
         try:
             await loop(stop)
         except Exception as error:
-            reason = unavailable_reason(error)
+            reason = unavailable_detail(error)
             if reason is None:
                 log.exception("%s failed; starting it again in %s", name, _seconds(pause_s))
                 wait_s = pause_s

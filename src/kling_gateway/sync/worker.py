@@ -397,7 +397,7 @@ class _Polled(NamedTuple):
 async def run_standalone(settings: Settings, stop: asyncio.Event) -> None:
     """Run a worker process: its own database pool and upstream pool, until `stop` is set."""
     redact_logs()
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), timeouts=settings.store.timeouts())
     await ensure_schema(db)
     async with upstream_http(settings.sync) as http:
         try:

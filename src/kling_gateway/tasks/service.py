@@ -24,6 +24,7 @@ from kling_gateway.errors import (
     NoCapacity,
     NotFound,
     RefusedUpstream,
+    StoreUnavailable,
     UpstreamFailed,
 )
 from kling_gateway.keys import service as keys_service
@@ -34,6 +35,7 @@ from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidB
 from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
+from kling_gateway.store.outages import unavailable_reason
 from kling_gateway.store.records import Task, TaskDraft, TaskStatus, TaskView
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.dispatch import Dispatcher, Sent
@@ -142,6 +144,17 @@ class TaskService:
             if earlier is not None:
                 return earlier
         platform_id = new_platform_id(spec.family)
+        try:
+            return await self._store_and_send(owner, draft, platform_id)
+        except Exception as failure:
+            reason = unavailable_reason(failure)
+            if reason is None:
+                raise
+            raise StoreUnavailable(_unknown_outcome(reason, platform_id, external_id)) from failure
+
+    async def _store_and_send(self, owner: Principal, draft: _Draft, platform_id: str) -> TaskView:
+        """Store the task and hold its estimate, then send it or leave it queued; answer with it as stored."""
+        external_id = draft.body.external_task_id
         try:
             task, ahead = await self._store_and_hold(owner, draft, platform_id)
         except IntegrityError:
@@ -319,6 +332,21 @@ class TaskService:
                 return False
             await ledger.settle(session, task, charge_micros=0, note=note)
         return True
+
+
+def _unknown_outcome(reason: str, platform_id: str, external_id: str | None) -> str:
+    """Tell a client whose submit met an unavailable store how to learn whether its task exists, and how to
+    retry without making two: the store may have kept the task (its commit was under way, or a worker will send
+    it after its submitter gave up)."""
+    resend = (
+        f", or resend it with external_task_id {external_id!r}, which never makes a second task"
+        if external_id is not None
+        else "; give a submit an external_task_id to retry it safely"
+    )
+    return (
+        f"the gateway's store is unavailable ({reason}), so it is not known whether this task was stored; if it "
+        f"was, it is {platform_id}: look it up by that id before sending it again{resend}"
+    )
 
 
 def _draft(spec: ActionSpec, raw: object, *, validated: object | None = None) -> _Draft:
