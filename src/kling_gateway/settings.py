@@ -137,8 +137,8 @@ class HttpConfig(BaseModel):
     # A request body, at most: Kling takes Base64 pictures of up to 50 MB in the new generation (67 MB of text).
     max_body_bytes: Annotated[int, Field(ge=1)] = 72 * MIB
     # Request bodies one process holds at once, all requests together; a body that would pass it is 503. A body is
-    # read, parsed and validated into about three times its size: 80 MiB keeps a process within about 300 MB.
-    max_bodies_in_flight_bytes: Annotated[int, Field(ge=1)] = 80 * MIB
+    # read, parsed and validated into about three times its size: 72 MiB keeps a process within 300 MB.
+    max_bodies_in_flight_bytes: Annotated[int, Field(ge=1)] = 72 * MIB
     body_timeout_s: PositiveSeconds = 60.0  # the whole body must arrive within this, once the head has
     max_head_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024  # request line and headers together (431 past it)
     head_timeout_s: PositiveSeconds = 10.0  # from a request's first byte to the end of its headers (408 past it)
