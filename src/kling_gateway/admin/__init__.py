@@ -2,7 +2,7 @@
 
 Each command is one unit of work: open the database, create the schema if it is empty, run, commit, then print
 one JSON document (`--json`) or tables for people. A domain error prints in red and exits with 1, writing nothing.
-The commands themselves are in `kling_gateway.admin.cli`.
+The commands themselves are in `kling_gateway.admin.*_cli`, gathered by `kling_gateway.admin.cli`.
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ def parse_yuan(text: str) -> int:
         raise typer.BadParameter(str(error)) from None
 
 
+def yuan_option(help_text: str) -> Any:
+    """Declare an option that takes an amount of yuan, read as micro-yuan."""
+    return typer.Option(parser=parse_yuan, metavar="YUAN", help=help_text, show_default=False)
+
+
+NewName = Annotated[str, typer.Argument(help="A unique name: 1 to 64 printable characters.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, for scripts.")]
 DatabaseUrl = Annotated[
     str | None,
