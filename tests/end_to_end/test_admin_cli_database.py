@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -16,11 +15,10 @@ from typer.testing import CliRunner, Result
 from kling_gateway.cli import app
 from kling_gateway.settings import get_settings
 from kling_gateway.store.migrate import head_revision
-from tests.databases import POSTGRES_DSN, POSTGRES_URL, ensure_postgres_running
 
 runner = CliRunner()
 UNREACHABLE = "postgresql+asyncpg://gateway:hunter2@127.0.0.1:1/gateway"  # nothing listens on port 1
-READING = (["users", "list"], ["channels", "list"], ["keys", "list"], ["callbacks", "list"])
+READING = (["users", "list"], ["channels", "list"], ["tasks", "list"], ["keys", "list"], ["callbacks", "list"])
 
 
 def command(*arguments: str) -> Result:
@@ -68,29 +66,6 @@ def test_the_default_database_is_refused_when_missing_and_named_with_its_setting
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.fixture
-def empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A database that exists but has no schema: an empty SQLite file, or a new PostgreSQL database."""
-    if backend == "sqlite":
-        path = tmp_path / "empty.db"
-        path.touch()
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    ensure_postgres_running()
-    name = f"kg_empty_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_postgres(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.format(name=name)
-    asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _postgres(statement: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 def tables_of(url: str) -> list[str]:
     """List the tables of a database, read past the gateway."""
     if url.startswith("sqlite"):
@@ -109,17 +84,17 @@ def tables_of(url: str) -> list[str]:
 
 
 @pytest.mark.both_backends
-def test_an_unmigrated_database_is_refused_and_left_empty_until_migrate(empty_database: str) -> None:
+def test_an_unmigrated_database_is_refused_and_left_empty_until_migrate(empty_database_url: str) -> None:
     for arguments in (*READING, ["users", "create", "alice"], ["worker"]):
-        said = refused_in_one_line(command(*arguments, "--database-url", empty_database))
+        said = refused_in_one_line(command(*arguments, "--database-url", empty_database_url))
         assert said.startswith("no gateway database at ")
         assert said.endswith("(it has no schema); run `kling-gateway migrate` first, or pass --database-url")
-    assert tables_of(empty_database) == []
+    assert tables_of(empty_database_url) == []
 
-    migrated = command("migrate", "--database-url", empty_database)
+    migrated = command("migrate", "--database-url", empty_database_url)
     assert migrated.exit_code == 0, migrated.output
     assert f"database at migration {head_revision()}" in migrated.stdout
-    assert command("users", "create", "alice", "--database-url", empty_database).exit_code == 0
+    assert command("users", "create", "alice", "--database-url", empty_database_url).exit_code == 0
 
 
 def test_migrate_makes_a_sqlite_database_where_there_was_none(tmp_path: Path) -> None:
@@ -133,6 +108,7 @@ def test_migrate_makes_a_sqlite_database_where_there_was_none(tmp_path: Path) ->
     ("arguments", "complaint"),
     [
         (["users", "list"], "cannot open the database postgresql+asyncpg://gateway:***@127.0.0.1:1/gateway: "),
+        (["tasks", "show", "video_x"], "cannot open the database postgresql+asyncpg://gateway:***@127.0.0.1:1/"),
         (["serve"], "cannot open the database postgresql+asyncpg://gateway:***@127.0.0.1:1/gateway: "),
         (["worker"], "cannot open the database postgresql+asyncpg://gateway:***@127.0.0.1:1/gateway: "),
         (["migrate"], "cannot open the database postgresql+asyncpg://gateway:***@127.0.0.1:1/gateway: "),

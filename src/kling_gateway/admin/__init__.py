@@ -48,6 +48,17 @@ def parse_yuan(text: str) -> int:
         raise typer.BadParameter(str(error)) from None
 
 
+def parse_since(text: str) -> datetime:
+    """Read `--since`: an ISO date (midnight UTC) or date and time (UTC unless it carries an offset)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO date or date and time; write it like 2026-09-01 or 2026-09-01T08:00:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def yuan_option(help_text: str) -> Any:
     """Declare an option that takes an amount of yuan, read as micro-yuan."""
     return typer.Option(parser=parse_yuan, metavar="YUAN", help=help_text, show_default=False)
@@ -134,6 +145,8 @@ def shown(field: str, value: Any) -> str:
         return iso_time(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 

@@ -1,14 +1,15 @@
-"""The admin commands on channels (upstream Kling accounts): add, list, update, enable and disable them."""
+"""The admin commands on channels (upstream Kling accounts): add, list, update, enable, disable and remove them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kling_gateway.admin import AsJson, DatabaseUrl, NewName, Report, grid, run, table
+from kling_gateway.admin import AsJson, DatabaseUrl, NewName, Report, grid, iso_time, run, table
 from kling_gateway.channels import admin as channels_service
+from kling_gateway.clock import now_ms
 from kling_gateway.errors import NotFound
 from kling_gateway.store.models import Channel
 
@@ -28,7 +29,9 @@ CHANNEL_FIELDS = (
 CHANNEL_COLUMNS = (*CHANNEL_FIELDS, "credentials", "webhook_secret_set", "misconfigured")
 WHSEC_FORM = "whsec_ followed by Base64, as the Kling console's Webhook tab shows it"
 
-channels_app = typer.Typer(no_args_is_help=True, help="Add, list, update, enable and disable upstream Kling accounts.")
+channels_app = typer.Typer(
+    no_args_is_help=True, help="Add, list, update, enable, disable and remove upstream Kling accounts."
+)
 
 ChannelName = Annotated[str, typer.Argument(help="The channel's name.")]
 
@@ -89,12 +92,20 @@ def add_channel(
 
 
 @channels_app.command("list")
-def list_channels(as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+def list_channels(
+    removed: Annotated[
+        bool, typer.Option("--removed", help="Also list removed channels, kept for the tasks that ran on them.")
+    ] = False,
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
     """List the channels, those tried first first, with which credentials each has; secrets are never shown."""
 
     async def work(session: AsyncSession) -> Report:
-        channels = [_channel_data(channel) for channel in await channels_service.list_channels(session)]
-        return Report({"channels": channels}, [table("Channels (concurrency per kind)", channels, CHANNEL_COLUMNS)])
+        listed = await channels_service.list_channels(session, removed_too=removed)
+        channels = [_channel_data(channel) for channel in listed]
+        columns = (*CHANNEL_COLUMNS, "removed_at") if removed else CHANNEL_COLUMNS
+        return Report({"channels": channels}, [table("Channels (concurrency per kind)", channels, columns)])
 
     run(work, as_json=as_json, database_url=database_url)
 
@@ -102,6 +113,14 @@ def list_channels(as_json: AsJson = False, database_url: DatabaseUrl = None) -> 
 @channels_app.command("update")
 def update_channel(
     name: ChannelName,
+    base_url: Annotated[
+        str | None, typer.Option(help="The account's API base from now on, e.g. https://api-beijing.klingai.com.")
+    ] = None,
+    priority: Annotated[int | None, typer.Option(help="Its priority: higher ones are tried first.")] = None,
+    weight: Annotated[int | None, typer.Option(help="Its share of traffic among equal priorities (1 or more).")] = None,
+    video_concurrency: Annotated[int | None, typer.Option(help="Video tasks running at once (1 or more).")] = None,
+    image_concurrency: Annotated[int | None, typer.Option(help="Image slots running at once (1 or more).")] = None,
+    try_on_concurrency: Annotated[int | None, typer.Option(help="Try-on tasks running at once (1 or more).")] = None,
     webhook_secret: Annotated[
         str | None,
         typer.Option(
@@ -128,7 +147,8 @@ def update_channel(
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Set or clear a channel's credentials (which clears a refusal noted on it) or its webhook secret."""
+    """Change any of a channel's settings, checked as `channels add` checks them; new credentials clear a refusal
+    noted on it. Tasks already on it stay: a lower limit only holds back new ones."""
     if webhook_secret is not None and unsigned_callbacks:
         raise typer.BadParameter("give exactly one of --webhook-secret whsec_… and --no-webhook-secret")
     if api_key is not None and no_api_key:
@@ -142,32 +162,78 @@ def update_channel(
     if access_key is not None and secret_key is not None:
         pair_change = (access_key, secret_key)
     credentials = api_change is not channels_service.KEEP or pair_change is not channels_service.KEEP
-    callbacks = webhook_secret is not None or unsigned_callbacks
-    if not credentials and not callbacks:
+    given = {
+        "base_url": base_url,
+        "priority": priority,
+        "weight": weight,
+        "video_concurrency": video_concurrency,
+        "image_concurrency": image_concurrency,
+        "try_on_concurrency": try_on_concurrency,
+        "webhook_secret": webhook_secret,
+    }
+    # The options are named as the fields are, each of its field's type.
+    changes = cast(
+        channels_service.ChannelChanges, {field: value for field, value in given.items() if value is not None}
+    )
+    if unsigned_callbacks:
+        changes["webhook_secret"] = None
+    if not credentials and not changes:
         raise typer.BadParameter(
-            "nothing to update: give exactly one of --webhook-secret whsec_… and --no-webhook-secret, and/or new "
-            "credentials (--api-key KEY or --no-api-key; --access-key AK --secret-key SK or --no-key-pair)"
+            "nothing to update: give --base-url, --priority, --weight, --video-concurrency, --image-concurrency, "
+            "--try-on-concurrency, --webhook-secret whsec_… or --no-webhook-secret, and/or new credentials "
+            "(--api-key KEY or --no-api-key; --access-key AK --secret-key SK or --no-key-pair)"
         )
 
     async def work(session: AsyncSession) -> Report:
         lines = []
         channel: Channel | None = None
+        if changes:
+            channel = await channels_service.update_channel(session, name=name, changes=changes)
+            if channel is not None:
+                lines.extend(_changed_lines(channel, changes))
         if credentials:
             channel = await channels_service.update_credentials(
                 session, name=name, key_pair=pair_change, api_key=api_change
             )
             if channel is not None:
                 lines.append(f"Credentials of channel {channel.name} updated: {_credentials(channel)}.")
-        if callbacks:
-            channel = await channels_service.set_webhook_secret(session, name=name, webhook_secret=webhook_secret)
-            if channel is not None:
-                state = (
-                    "no longer need signatures" if webhook_secret is None else "must now be signed with the new secret"
-                )
-                lines.append(f"Callbacks of channel {channel.name} {state}.")
         if channel is None:
             raise NotFound(f"there is no channel named {name!r}; `channels list` shows them")
         return Report({"channel": _channel_data(channel)}, lines)
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+def _changed_lines(channel: Channel, changes: channels_service.ChannelChanges) -> list[str]:
+    """Say what an update changed, never a secret."""
+    lines = []
+    settings = [field for field in CHANNEL_FIELDS if field in changes]
+    if settings:
+        shown = ", ".join(f"{field.replace('_', ' ')} {getattr(channel, field)}" for field in settings)
+        lines.append(f"Channel {channel.name} now has {shown}.")
+    if "webhook_secret" in changes:
+        signed = "must now be signed with the new secret" if changes["webhook_secret"] else "no longer need signatures"
+        lines.append(f"Callbacks of channel {channel.name} {signed}.")
+    return lines
+
+
+@channels_app.command("remove")
+def remove_channel(name: ChannelName, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """Remove a channel with no unfinished task: deleted if it never ran one, else kept out of sight (disabled, its
+    secrets wiped) so that each of its tasks still says where it ran."""
+
+    async def work(session: AsyncSession) -> Report:
+        removal = await channels_service.remove_channel(session, name=name, now_ms=now_ms())
+        if removal is None:
+            raise NotFound(f"there is no channel named {name!r}; `channels list` shows them")
+        if removal.deleted:
+            line = f"Channel {name} is removed: it had run no task, so nothing of it is kept."
+        else:
+            line = (
+                f"Channel {name} is removed (since {iso_time(removal.channel.removed_at or 0)}): its tasks keep it as "
+                "their channel and its secrets are wiped; `channels list --removed` still shows it."
+            )
+        return Report({"channel": _channel_data(removal.channel), "deleted": removal.deleted}, [line])
 
     run(work, as_json=as_json, database_url=database_url)
 
@@ -205,6 +271,7 @@ def _channel_data(channel: Channel) -> dict[str, Any]:
         "webhook_secret_set": channel.webhook_secret is not None,
         "misconfigured": channel.misconfigured,
         "created_at": channel.created_at,
+        "removed_at": channel.removed_at,
     }
 
 
