@@ -155,7 +155,9 @@ def test_a_task_is_shown_by_any_of_its_ids_with_its_money_callbacks_and_sends(
 
     text = tasks(gw, "show", platform_id).stdout
     assert "Ledger entries" in text
+    assert "Client callbacks" in text
     assert "Not kept:" in text
+    assert "submitted without a callback_url" in tasks(gw, "show", bobs).stdout
 
     ambiguous = tasks(gw, "show", "fox-1", exit_code=1).stderr
     assert "'fox-1' names 2 tasks" in ambiguous

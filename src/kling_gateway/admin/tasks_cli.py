@@ -133,7 +133,7 @@ def show_task(
             [
                 grid(record),
                 table("Ledger entries", entries, ENTRY_FIELDS),
-                table("Client callbacks", callbacks, CALLBACK_FIELDS),
+                table("Client callbacks", callbacks, CALLBACK_FIELDS) if callbacks else _no_callbacks(record),
                 grid(upstream, UPSTREAM_FIELDS),
                 NOT_KEPT,
             ],
@@ -175,6 +175,12 @@ def _record_data(found: tasks_admin.TaskRecord) -> dict[str, Any]:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
+
+
+def _no_callbacks(record: dict[str, Any]) -> str:
+    if record["callback_url"] is None:
+        return "No client callbacks: the task was submitted without a callback_url."
+    return "No client callbacks yet: one is queued at each status change."
 
 
 def _channel_label(found: tasks_admin.TaskRecord) -> str | None:
