@@ -108,7 +108,7 @@ class Task(Base):
         # The operator's listings: a channel's or a status's tasks newest first, and those since a time.
         Index("ix_tasks_channel_newest", "channel_id", "id"),
         Index("ix_tasks_status_newest", "status", "id"),
-        Index("ix_tasks_created_at", "created_at"),
+        Index("ix_tasks_created_at", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -76,7 +76,8 @@ async def list_tasks(
 ) -> tuple[list[TaskLine], bool]:
     """List tasks of every user (or those matching each filter given), newest first, from just past the task
     `before` (a platform id); say whether more follow. Each filter walks an index newest first: the user's, the
-    channel's, the status's, or the creation times'."""
+    channel's or the status's; a time alone walks the ids, or the creation times where the database's statistics
+    find that cheaper."""
     conditions: list[ColumnElement[bool]] = []
     if user_id is not None:
         conditions.append(_c.user_id == user_id)

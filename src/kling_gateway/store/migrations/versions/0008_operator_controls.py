@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 TASK_INDEXES = {
     "ix_tasks_channel_newest": ["channel_id", "id"],
     "ix_tasks_status_newest": ["status", "id"],
-    "ix_tasks_created_at": ["created_at"],
+    "ix_tasks_created_at": ["created_at", "id"],
 }
 
 
