@@ -139,6 +139,21 @@ def database_factories(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
 
 
 @pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database that exists but has no schema: an empty SQLite file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        path = tmp_path / "empty.db"
+        path.touch()
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    ensure_postgres_running()
+    name = f"kg_empty_{uuid.uuid4().hex[:12]}"
+    run(_admin(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.format(name=name)
+    run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
 def database_url(backend: str, database_factories: dict[str, DatabaseFactory]) -> Iterator[str]:
     """The URL of an empty, migrated database just for this test, removed when the test ends."""
     factory = database_factories[backend]

@@ -5,23 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable, Coroutine
+from importlib.metadata import version as installed_version
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
 
+from kling_gateway.admin import complain
 from kling_gateway.admin.cli import register_admin_commands
+from kling_gateway.admin.database import CannotOpen, database_url, described, migrated, open_creating, open_existing
 from kling_gateway.api import create_app as create_gateway
 from kling_gateway.demo import run_demo
 from kling_gateway.redaction import install as redact_logs
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.serving import serve as serve_app
 from kling_gateway.settings import Settings, get_settings
-from kling_gateway.store.database import Database
-from kling_gateway.store.migrate import upgrade
 from kling_gateway.sync.worker import run_standalone
+
+R = TypeVar("R")
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -34,6 +39,60 @@ register_admin_commands(app)
 
 def _option(help_text: str) -> Any:
     return typer.Option(help=help_text, show_default=False)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"kling-gateway {installed_version('kling-gateway')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def check_settings(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Refuse to run any command on settings that do not validate, naming each bad one and what it allows."""
+    try:
+        get_settings()
+    except ValidationError as error:
+        for line in setting_problems(error):
+            complain(line)
+        raise typer.Exit(2) from None
+    except SettingsError as error:  # a value that is not even JSON where JSON is expected
+        complain(f"bad setting: {error}; lists and nested objects are given as JSON")
+        raise typer.Exit(2) from None
+
+
+def setting_problems(error: ValidationError) -> list[str]:
+    """Say of each bad setting its variable (`KLING_GATEWAY_…`, also its name in .env) and what it allows."""
+    problems = error.errors()
+    locations = [problem["loc"] for problem in problems]
+    # A list's own complaint (too short, once its bad items are left out) only repeats its items' complaints.
+    return [
+        f"bad setting {_variable(problem['loc'])}: {problem['msg']}"
+        for problem in problems
+        if not any(
+            len(other) > len(problem["loc"]) and other[: len(problem["loc"])] == problem["loc"] for other in locations
+        )
+    ]
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    """Name the variable of a setting's error location: nested settings (`sandbox.speed`) are joined with `__`,
+    and what lies inside a JSON value (a list's item, an object's key) is said after it."""
+    model: type[BaseModel] | None = Settings
+    names: list[str] = []
+    parts = list(location)
+    while parts and model is not None and (name := str(parts[0])) in model.model_fields:
+        parts.pop(0)
+        names.append(name)
+        annotation = model.model_fields[name].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    variable = "KLING_GATEWAY_" + "__".join(names).upper()
+    return variable + (f" (at {'.'.join(map(str, parts))})" if parts else "")
 
 
 @app.command()
@@ -111,7 +170,8 @@ def serve(
     """Run the gateway's API, with the sync worker inside unless --no-worker."""
     given = {"host": host, "port": port, "database_url": database_url, "public_url": public_url}
     settings = _overlay(Settings, get_settings(), {name: value for name, value in given.items() if value is not None})
-    console.print(f"kling-gateway on http://{settings.host}:{settings.port} ({_describe(settings)})")
+    url = _on_database(database_url, settings, _ready)
+    console.print(f"kling-gateway on http://{settings.host}:{settings.port} (database {url})")
     gateway = create_gateway(settings, run_worker=not no_worker)
     limits = settings.http.connection_limits()
     serve_app(gateway, limits, host=settings.host, port=settings.port, log_level=settings.log_level)
@@ -123,7 +183,8 @@ def worker(
 ) -> None:
     """Run the sync worker alone: poll in-flight tasks upstream until they finish. Stop with Ctrl-C."""
     settings = _overlay(Settings, get_settings(), {"database_url": database_url} if database_url else {})
-    console.print(f"kling-gateway sync worker ({_describe(settings)})")
+    url = _on_database(database_url, settings, _existing)
+    console.print(f"kling-gateway sync worker (database {url})")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run_until_signalled(settings))
 
@@ -134,8 +195,7 @@ def migrate(
 ) -> None:
     """Bring the database to this version's schema."""
     settings = _overlay(Settings, get_settings(), {"database_url": database_url} if database_url else {})
-    revision = asyncio.run(_migrate(settings))
-    console.print(f"database at migration {revision} ({_describe(settings)})")
+    console.print(_on_database(database_url, settings, _migrate))
 
 
 @app.command()
@@ -173,9 +233,13 @@ def _overlay(model: type[ConfigModel], defaults: ConfigModel, given: dict[str, A
         raise typer.BadParameter(problems) from None
 
 
-def _describe(settings: Settings) -> str:
-    """Name the database without its password."""
-    return f"database {make_url(settings.resolved_database_url()).render_as_string(hide_password=True)}"
+def _on_database(given: str | None, settings: Settings, use: Callable[[URL], Coroutine[Any, Any, R]]) -> R:
+    """Do `use` with the command's database; a database that cannot be used is one line and exit 1."""
+    try:
+        return asyncio.run(use(database_url(given, settings)))
+    except CannotOpen as error:
+        complain(str(error))
+        raise typer.Exit(1) from None
 
 
 async def _run_until_signalled(settings: Settings) -> None:
@@ -186,9 +250,18 @@ async def _run_until_signalled(settings: Settings) -> None:
     await run_standalone(settings, stop)
 
 
-async def _migrate(settings: Settings) -> str | None:
-    db = Database(settings.resolved_database_url())
-    try:
-        return await upgrade(db)
-    finally:
-        await db.dispose()
+async def _migrate(url: URL) -> str:
+    """Bring the database to this version's schema, making it when there is none; say where it now stands."""
+    return f"database at migration {await migrated(url)} (database {described(url)})"
+
+
+async def _ready(url: URL) -> str:
+    """Check that `serve` can use the database, creating its schema when it is empty; name it."""
+    await (await open_creating(url)).dispose()
+    return described(url)
+
+
+async def _existing(url: URL) -> str:
+    """Check that a worker can use the database, which must exist and be migrated; name it."""
+    await (await open_existing(url)).dispose()
+    return described(url)

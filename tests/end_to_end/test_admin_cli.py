@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -291,12 +290,6 @@ def test_bad_input_is_refused_with_a_reason_and_writes_nothing(
     assert complaint in " ".join(result.stderr.replace("│", " ").split())
     assert result.stdout == ""
     assert in_database(url, _everything) == before
-
-
-def test_a_fresh_database_is_created_on_first_use(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'new' / 'gateway.db'}"
-    assert admin_json(url, "users", "list") == {"users": []}
-    assert admin_json(url, "channels", "list") == {"channels": []}
 
 
 def test_an_amount_in_exponent_form_or_out_of_range_is_refused_with_nothing_stored(database_url: str) -> None:

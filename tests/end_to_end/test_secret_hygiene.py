@@ -208,6 +208,7 @@ def test_a_store_outage_shows_no_database_password_or_address(
 
 def test_the_sqlite_driver_logs_no_secret_at_debug(tmp_path: Path, debug_logs: pytest.LogCaptureFixture) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    admin(url, "migrate")
     admin(url, "users", "create", "carol")
     issued = json.loads(admin(url, "keys", "create", "--user", "carol", "--json").stdout)
     assert issued["secret_key"] not in logged(debug_logs, sqlite_driver=True)

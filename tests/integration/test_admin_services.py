@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
 from kling_gateway.channels import admin as channels_service
-from kling_gateway.errors import InvalidRequest, NotFound
+from kling_gateway.clock import now_ms
+from kling_gateway.errors import InvalidRequest, NotFound, Unauthenticated
 from kling_gateway.keys import service as keys_service
+from kling_gateway.kling.schemas import Family
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
+from kling_gateway.store.models import TASKS
+from kling_gateway.tasks import repository
+from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.users import service as users_service
+from tests.factories import task_draft
 
 pytestmark = pytest.mark.both_backends  # users, keys, channels and the ledger in the store
 
@@ -188,3 +196,99 @@ async def test_bad_channel_values_are_refused(db: Database, values: dict[str, An
             await add(session, **({"name": "other"} | values))
     async with db.session() as session:
         assert [channel.name for channel in await channels_service.list_channels(session)] == ["main"]
+
+
+async def test_an_update_changes_only_what_it_names_checked_as_an_add_is(db: Database) -> None:
+    async with db.session() as session, session.begin():
+        await add(session, "main", weight=3)
+    async with db.session() as session, session.begin():
+        changes: channels_service.ChannelChanges = {"base_url": "https://kling.example/", "video_concurrency": 2}
+        updated = await channels_service.update_channel(session, name="main", changes=changes)
+        assert updated is not None
+        assert (updated.base_url, updated.video_concurrency, updated.weight) == ("https://kling.example", 2, 3)
+        assert await channels_service.update_channel(session, name="nope", changes={"priority": 1}) is None
+    for bad, complaint in (({"weight": 0}, "weight is 0"), ({"base_url": "kling.example"}, "with a host")):
+        with pytest.raises(InvalidRequest, match=complaint):
+            async with db.session() as session, session.begin():
+                await channels_service.update_channel(session, name="main", changes=bad)  # type: ignore[arg-type]
+
+
+async def stored_task(db: Database, user_id: int, **fields: Any) -> int:
+    """Store a task of a user with these columns; return its row id."""
+    async with db.session() as session, session.begin():
+        draft = task_draft(platform_id=new_platform_id(Family.VIDEOS), user_id=user_id, created_at=now_ms())
+        task = await repository.insert(session, draft)
+        if fields:
+            await session.execute(TASKS.update().where(TASKS.c.id == task.id).values(**fields))
+        return task.id
+
+
+async def main_channel(db: Database) -> int:
+    async with db.session() as session, session.begin():
+        await add(session, "main")
+        channel = await channels_service.find_channel(session, "main")
+        assert channel is not None
+        return channel.id
+
+
+async def test_a_channel_a_waiting_task_needs_is_not_removed(db: Database) -> None:
+    user_id, channel_id = await make_user(db), await main_channel(db)
+    await stored_task(db, user_id, required_channel_id=channel_id)  # queued, and only this channel may take it
+    with pytest.raises(InvalidRequest, match=r"still has 1 unfinished tasks \(1 queued\)"):
+        async with db.session() as session, session.begin():
+            await channels_service.remove_channel(session, name="main", now_ms=now_ms())
+    async with db.session() as session:
+        assert [channel.name for channel in await channels_service.list_channels(session)] == ["main"]
+
+
+async def test_a_task_cannot_be_claimed_for_a_channel_removed_meanwhile(db: Database) -> None:
+    user_id, channel_id = await make_user(db), await main_channel(db)
+    await stored_task(db, user_id, channel_id=channel_id, status="succeed")  # so the channel is kept, retired
+    waiting = await stored_task(db, user_id)
+
+    async def claim() -> bool:
+        async with db.session() as session, session.begin():
+            moment = now_ms()
+            return await repository.claim_send(
+                session, task_id=waiting, channel_id=channel_id, now_ms=moment, lease_until=moment + 60_000
+            )
+
+    async with db.session() as removing, removing.begin():
+        removal = await channels_service.remove_channel(removing, name="main", now_ms=now_ms())
+        assert removal is not None
+        assert not removal.deleted
+        claiming = asyncio.create_task(claim())  # chose the channel before it was removed: it waits for the removal
+        await asyncio.sleep(0.2)
+    assert await claiming is False
+    async with db.session() as session:
+        [task] = await session.execute(select(TASKS.c.channel_id, TASKS.c.send_attempts).where(TASKS.c.id == waiting))
+        assert tuple(task) == (None, 0)
+        assert await channels_service.find_channel(session, "main") is None
+        retired = await channels_service.find_channel(session, "main", removed_too=True)
+        assert retired is not None
+        assert (retired.enabled, retired.secret_key, retired.access_key) == (False, None, "AK")
+
+
+async def test_a_disabled_user_is_refused_new_work_and_told_why_by_the_key_lookup(db: Database) -> None:
+    user_id = await make_user(db, video_rate_micros=800_000)
+    async with db.session() as session, session.begin():
+        _, secret = await keys_service.create_key(session, user_id=user_id)
+        user, changed = await users_service.set_disabled(session, name="alice", disabled=True, now_ms=1234)
+        assert (changed, user.disabled_at) == (True, 1234)
+        again, changed = await users_service.set_disabled(session, name="alice", disabled=True, now_ms=9999)
+        assert (changed, again.disabled_at) == (False, 1234)
+    async with db.read() as connection:
+        principal = await keys_service.principal_for(connection, keys_service.hash_key(secret))
+        assert principal is not None
+        assert principal.user_disabled
+    with pytest.raises(Unauthenticated, match="the user 'alice' is disabled; ask the operator"):
+        async with db.session() as session, session.begin():
+            await users_service.rates_for_new_task(session, user_id=user_id, settings=Settings())
+    async with db.session() as session, session.begin():
+        await users_service.set_disabled(session, name="alice", disabled=False, now_ms=5678)
+        rates = await users_service.rates_for_new_task(session, user_id=user_id, settings=Settings())
+        assert rates.video_micros == 800_000
+        updated = await users_service.update_user(
+            session, name="alice", changes={"video_rate_micros": None, "note": "back"}
+        )
+        assert (updated.video_rate_micros, updated.note, updated.disabled_at) == (None, "back", None)

@@ -1,8 +1,9 @@
 """The admin command line: what every admin command shares, from opening the database to printing the report.
 
-Each command is one unit of work: open the database, create the schema if it is empty, run, commit, then print
-one JSON document (`--json`) or tables for people. A domain error prints in red and exits with 1, writing nothing.
-The commands themselves are in `kling_gateway.admin.cli`.
+Each command is one unit of work: say on stderr which database it uses, open it (never creating one: that is
+`migrate`'s), run, commit, then print one JSON document (`--json`) or tables for people. A domain error, or a
+database that cannot be used, prints one line in red and exits with 1, writing nothing.
+The commands themselves are in `kling_gateway.admin.*_cli`, gathered by `kling_gateway.admin.cli`.
 """
 
 from __future__ import annotations
@@ -18,18 +19,14 @@ import typer
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kling_gateway.admin.database import CannotOpen, database_url, described, open_existing
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.errors import GatewayError
 from kling_gateway.settings import get_settings
-from kling_gateway.store.database import Database
-from kling_gateway.store.migrate import SchemaBehind, ensure_schema
 
-DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
-USE_INSTEAD = "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
 HEADERS = {  # column titles people read, where the JSON field name is long
     "created_at": "created",
     "task_platform_id": "task",
@@ -51,6 +48,23 @@ def parse_yuan(text: str) -> int:
         raise typer.BadParameter(str(error)) from None
 
 
+def parse_since(text: str) -> datetime:
+    """Read `--since`: an ISO date (midnight UTC) or date and time (UTC unless it carries an offset)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO date or date and time; write it like 2026-09-01 or 2026-09-01T08:00:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def yuan_option(help_text: str) -> Any:
+    """Declare an option that takes an amount of yuan, read as micro-yuan."""
+    return typer.Option(parser=parse_yuan, metavar="YUAN", help=help_text, show_default=False)
+
+
+NewName = Annotated[str, typer.Argument(help="A unique name: 1 to 64 printable characters.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, for scripts.")]
 DatabaseUrl = Annotated[
     str | None,
@@ -59,10 +73,6 @@ DatabaseUrl = Annotated[
         show_default=False,
     ),
 ]
-
-
-class CannotOpen(Exception):
-    """The database cannot be reached or opened: a wrong URL, password or path, or the server is down."""
 
 
 @dataclass(frozen=True)
@@ -78,11 +88,11 @@ Work = Callable[[AsyncSession], Awaitable[Report]]
 
 def run(work: Work, *, as_json: bool, database_url: str | None) -> None:
     """Run `work` as one unit of work on the database and print its report; exit 1 on a refusal."""
-    url = _database_url(database_url)
     try:
+        url = _announced(database_url)
         report = asyncio.run(_in_one_transaction(work, url))
-    except (GatewayError, SchemaBehind, CannotOpen) as error:
-        complaints.print(str(error), style="red", soft_wrap=True)
+    except (GatewayError, CannotOpen) as error:
+        complain(str(error))
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(report.data, ensure_ascii=False))
@@ -91,40 +101,24 @@ def run(work: Work, *, as_json: bool, database_url: str | None) -> None:
             console.print(item, soft_wrap=isinstance(item, str))  # lines are copied (keys, URLs): never wrap them
 
 
-def _database_url(given: str | None) -> URL:
-    text = given or get_settings().resolved_database_url()
-    source = "--database-url" if given else "KLING_GATEWAY_DATABASE_URL"
-    try:
-        url = make_url(text)
-    except ArgumentError:
-        raise typer.BadParameter(f"{text!r} is not a database URL; {USE_INSTEAD}", param_hint=source) from None
-    if url.drivername not in DRIVERS:
-        raise typer.BadParameter(f"{url.drivername} databases are not supported; {USE_INSTEAD}", param_hint=source)
+def complain(line: str) -> None:
+    """Say on stderr, in red, why a command did nothing."""
+    complaints.print(line, style="red", soft_wrap=True)
+
+
+def _announced(given: str | None) -> URL:
+    url = database_url(given, get_settings())
+    complaints.print(f"database: {described(url)}", soft_wrap=True)
     return url
 
 
 async def _in_one_transaction(work: Work, url: URL) -> Report:
-    db = await _open(url)
+    db = await open_existing(url)
     try:
         async with db.session() as session, session.begin():
             return await work(session)
     finally:
         await db.dispose()
-
-
-async def _open(url: URL) -> Database:
-    # Only failures while opening mean "wrong URL, password or path, or the server is down"; later ones are bugs.
-    where = url.render_as_string()
-    try:
-        db = Database(url)
-    except OSError as error:
-        raise CannotOpen(f"cannot open the database {where}: {error}") from error
-    try:
-        await ensure_schema(db)
-    except (OSError, DBAPIError) as error:
-        await db.dispose()
-        raise CannotOpen(f"cannot open the database {where}: {getattr(error, 'orig', None) or error}") from error
-    return db
 
 
 def grid(record: Mapping[str, Any], fields: Sequence[str] | None = None) -> Table:
@@ -151,6 +145,8 @@ def shown(field: str, value: Any) -> str:
         return iso_time(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 

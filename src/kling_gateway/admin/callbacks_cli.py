@@ -47,7 +47,7 @@ def list_callbacks(
 
     async def work(session: AsyncSession) -> Report:
         rows = await outbox.list_callbacks(session, state=state, platform_id=task, limit=limit)
-        listed = [_callback_data(row) for row in rows]
+        listed = [callback_data(row) for row in rows]
         title = "Client callbacks" + (f" ({state})" if state is not None else "")
         return Report({"callbacks": listed}, [table(title, listed, LIST_FIELDS)])
 
@@ -69,14 +69,15 @@ def retry_callback(
     async def work(session: AsyncSession) -> Report:
         give_up_s = get_settings().sync.callback_give_up_s
         row = await outbox.retry_callback(session, callback_id=callback_id, now_ms=now_ms(), give_up_s=give_up_s)
-        data = _callback_data(row)
+        data = callback_data(row)
         line = f"Callback {row.id} ({row.status} of {row.platform_id}) will be sent at the worker's next round."
         return Report({"callback": data}, [line, grid(data)])
 
     run(work, as_json=as_json, database_url=database_url)
 
 
-def _callback_data(row: ListedCallback) -> dict[str, Any]:
+def callback_data(row: ListedCallback) -> dict[str, Any]:
+    """Lay out a callback as its listings show it, for people and scripts."""
     return {
         "id": row.id,
         "task": row.platform_id,

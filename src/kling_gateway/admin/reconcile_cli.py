@@ -4,7 +4,7 @@ Exit 0 when everything reconciles, 1 when anything differs, 2 when a channel's e
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -12,7 +12,7 @@ import typer
 from rich.console import RenderableType
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kling_gateway.admin import AsJson, DatabaseUrl, Report, complaints, iso_time, run, table
+from kling_gateway.admin import AsJson, DatabaseUrl, Report, complaints, iso_time, parse_since, run, table
 from kling_gateway.clock import now_ms
 from kling_gateway.reconcile.compare import Difference
 from kling_gateway.reconcile.service import ChannelReconciliation, reconcile
@@ -22,17 +22,6 @@ from kling_gateway.upstream.client import KlingClient
 DEFAULT_WINDOW = timedelta(days=30)  # as far back as `--since` goes unless told
 DIFFERENCE_FIELDS = ("kind", "task", "upstream_task_id", "upstream", "gateway", "detail")
 CLEAN, DIFFERENT, UNREADABLE = 0, 1, 2
-
-
-def parse_since(text: str) -> datetime:
-    """Read `--since`: an ISO date (midnight UTC) or date and time (UTC unless it carries an offset)."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO date or date and time; write it like 2026-09-01 or 2026-09-01T08:00:00Z"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def reconcile_command(

@@ -17,6 +17,7 @@ from kling_gateway.kling import signing
 from kling_gateway.kling.codes import KlingCode
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
+from kling_gateway.users.service import disabled_message
 
 
 class KeyCache:
@@ -25,7 +26,7 @@ class KeyCache:
     Only keys that exist are cached, so a new key works at once; a revoked key stops working within `ttl_s`.
     A verified JWT is remembered until it expires, so a token reused for 30 minutes has its signature checked once;
     its key is still looked up through the cache on every request, so revoking the key stops the token too.
-    A key's new limits, like its revocation, apply within `ttl_s`.
+    A key's new limits, like its revocation and its user being disabled or enabled, apply within `ttl_s`.
     """
 
     def __init__(
@@ -74,7 +75,14 @@ class KeyCache:
         return owner
 
     async def identify(self, authorization: str | None) -> Principal:
-        """Return the owner of the key or token in an Authorization header, without counting the request."""
+        """Return the owner of the key or token in an Authorization header, without counting the request; refuse a
+        disabled user's."""
+        owner = await self.owner(authorization)
+        refuse_disabled(owner)
+        return owner
+
+    async def owner(self, authorization: str | None) -> Principal:
+        """Return whose the key or token in an Authorization header is, their user disabled or not."""
         try:
             token = signing.bearer_token(authorization)
             return await (self._api_key_owner(token) if token.startswith(KEY_MARKER) else self._token_signer(token))
@@ -121,6 +129,12 @@ class KeyCache:
         return key
 
 
+def refuse_disabled(owner: Principal) -> None:
+    """Refuse every request of a user the operator disabled, saying so (not as an unknown key: the key is fine)."""
+    if owner.user_disabled:
+        raise Unauthenticated(disabled_message(owner.user_name))
+
+
 NO_TOKENS_HERE = (
     "Authentication error. The current API does not support AK/SK; use the gateway API key (sk-…) of your key "
     "as `Authorization: Bearer sk-…`"
@@ -142,8 +156,9 @@ async def api_key_caller(keys: KeyCache, request: Request) -> Principal:
 
 async def caller(keys: KeyCache, request: Request) -> Principal:
     """Authenticate a request and count it against its key; from then on its errors speak the key's default
-    dialect (a 429 for the key's own rate included)."""
-    owner = await keys.identify(request.headers.get("authorization"))
+    dialect (a disabled user's 401 and a 429 for the key's own rate included)."""
+    owner = await keys.owner(request.headers.get("authorization"))
     request.state.key_dialect = owner.dialect
+    refuse_disabled(owner)
     await keys.limits.admit(owner)
     return owner

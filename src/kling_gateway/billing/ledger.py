@@ -154,6 +154,12 @@ async def recent_entries(session: AsyncSession, *, user_id: int, limit: int = 20
     return list((await session.scalars(query)).all())
 
 
+async def entries_of_task(session: AsyncSession, *, task_platform_id: str) -> list[LedgerEntry]:
+    """List the ledger entries of one task, oldest first: its hold, then its release and charge."""
+    query = select(LedgerEntry).where(LedgerEntry.task_platform_id == task_platform_id).order_by(LedgerEntry.id)
+    return list((await session.scalars(query)).all())
+
+
 async def _record(
     session: AsyncSession,
     user_id: int,

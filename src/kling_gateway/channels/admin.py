@@ -1,24 +1,44 @@
-"""Add, list, enable and disable channels (upstream Kling accounts), set their credentials and webhook secrets,
-and mark those whose credentials the upstream refused; every admin query about them lives here."""
+"""Add, list, update, enable, disable and remove channels (upstream Kling accounts), and mark those whose
+credentials the upstream refused; every admin query about them lives here.
+
+A removed channel that nothing refers to is deleted. One that has run tasks (or made videos, sessions, elements or
+voices that later tasks name) is retired instead: its row stays, disabled, without its secrets, so that each of its
+tasks still says where it ran; listings, selection and every admin command by name leave it out.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from enum import Enum
+from typing import NamedTuple, TypedDict
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest
-from kling_gateway.store.models import CHANNELS, Channel
+from kling_gateway.store.models import CHANNELS, TASKS, Channel
+from kling_gateway.store.records import TaskStatus
 from kling_gateway.users.service import check_name
 
 TEXT_MAX_CHARS = 255  # the width of the base URL and key columns
 WHSEC_PREFIX = "whsec_"
+_UNFINISHED = [status.value for status in TaskStatus if not status.is_final]
+
+
+class ChannelChanges(TypedDict, total=False):
+    """What `update_channel` changes besides credentials; a field left out stays as it is."""
+
+    base_url: str
+    priority: int
+    weight: int
+    video_concurrency: int
+    image_concurrency: int
+    try_on_concurrency: int
+    webhook_secret: str | None  # None: callbacks need no signature from now on
 
 
 class Keep(Enum):
@@ -51,31 +71,30 @@ async def add_channel(
     """
     check_name(name, what="channel name")
     check_credentials(access_key=access_key, secret_key=secret_key, api_key=api_key)
-    for what, value in (
-        ("weight", weight),
-        ("video concurrency", video_concurrency),
-        ("image concurrency", image_concurrency),
-        ("try-on concurrency", try_on_concurrency),
-    ):
-        if value < 1:
-            raise InvalidRequest(f"the {what} is {value}; it must be 1 or more")
-    if webhook_secret is not None:
-        check_webhook_secret(webhook_secret)
+    settings = checked_changes(
+        {
+            "base_url": base_url,
+            "priority": priority,
+            "weight": weight,
+            "video_concurrency": video_concurrency,
+            "image_concurrency": image_concurrency,
+            "try_on_concurrency": try_on_concurrency,
+            "webhook_secret": webhook_secret,
+        }
+    )
     channel = Channel(
         name=name,
-        base_url=normalized_base_url(base_url),
         access_key=access_key,
         secret_key=secret_key,
         api_key=api_key,
-        priority=priority,
-        weight=weight,
-        video_concurrency=video_concurrency,
-        image_concurrency=image_concurrency,
-        try_on_concurrency=try_on_concurrency,
         enabled=True,
         created_at=now_ms(),
-        webhook_secret=webhook_secret,
+        **settings,
     )
+    if await session.scalar(select(CHANNELS.c.removed_at).where(CHANNELS.c.name == name)) is not None:
+        raise InvalidRequest(
+            f"a removed channel named {name!r} keeps its name for the tasks that ran on it; choose another name"
+        )
     session.add(channel)
     try:
         await session.flush()
@@ -83,6 +102,26 @@ async def add_channel(
         # Also the outcome of two admins racing for one name: the unique index decides, not a prior read.
         raise InvalidRequest(f"a channel named {name!r} already exists; choose another name") from None
     return channel
+
+
+def checked_changes(changes: ChannelChanges) -> ChannelChanges:
+    """Check each setting of a channel being added or updated, the same way for both; return them with the base
+    URL normalized (no trailing slash)."""
+    checked = changes.copy()
+    if "base_url" in checked:
+        checked["base_url"] = normalized_base_url(checked["base_url"])
+    for what, value in (
+        ("weight", checked.get("weight")),
+        ("video concurrency", checked.get("video_concurrency")),
+        ("image concurrency", checked.get("image_concurrency")),
+        ("try-on concurrency", checked.get("try_on_concurrency")),
+    ):
+        if value is not None and value < 1:
+            raise InvalidRequest(f"the {what} is {value}; it must be 1 or more")
+    secret = checked.get("webhook_secret")
+    if secret is not None:
+        check_webhook_secret(secret)
+    return checked
 
 
 def check_credentials(*, access_key: str | None, secret_key: str | None, api_key: str | None) -> None:
@@ -117,7 +156,7 @@ async def update_credentials(
     The channel is left with at least one credential, and any earlier refusal of its credentials is forgotten:
     the next task tries the new ones.
     """
-    channel: Channel | None = await session.scalar(select(Channel).where(Channel.name == name))
+    channel = await find_channel(session, name)
     if channel is None:
         return None
     if not isinstance(key_pair, Keep):
@@ -168,27 +207,95 @@ def normalized_base_url(base_url: str) -> str:
     return normalized
 
 
-async def list_channels(session: AsyncSession) -> list[Channel]:
-    """List every channel, the first to be tried first (highest priority), then by name."""
+async def find_channel(session: AsyncSession, name: str, *, removed_too: bool = False) -> Channel | None:
+    """Look a channel up by name; a removed one only when asked (`removed_too`)."""
+    query = select(Channel).where(Channel.name == name)
+    if not removed_too:
+        query = query.where(Channel.removed_at.is_(None))
+    found: Channel | None = await session.scalar(query)
+    return found
+
+
+async def list_channels(session: AsyncSession, *, removed_too: bool = False) -> list[Channel]:
+    """List every channel (the removed ones too, when asked), the first to be tried first (highest priority),
+    then by name."""
     query = select(Channel).order_by(Channel.priority.desc(), Channel.name)
+    if not removed_too:
+        query = query.where(Channel.removed_at.is_(None))
     return list((await session.scalars(query)).all())
+
+
+async def update_channel(session: AsyncSession, *, name: str, changes: ChannelChanges) -> Channel | None:
+    """Change a channel's base URL, priority, weight, concurrency limits or webhook secret, each checked as
+    `add_channel` checks it; None for an unknown name. Tasks already on the channel stay there: a lower limit only
+    holds back new ones until enough have finished."""
+    if not changes:
+        raise InvalidRequest("nothing to change: give a base URL, priority, weight, concurrency or webhook secret")
+    checked = checked_changes(changes)
+    channel = await find_channel(session, name)
+    if channel is not None:
+        for field, value in checked.items():
+            setattr(channel, field, value)
+        await session.flush()
+    return channel
 
 
 async def set_webhook_secret(session: AsyncSession, *, name: str, webhook_secret: str | None) -> Channel | None:
     """Make a channel's callbacks need signatures with this secret, or none (None); None for an unknown name."""
-    if webhook_secret is not None:
-        check_webhook_secret(webhook_secret)
-    channel: Channel | None = await session.scalar(select(Channel).where(Channel.name == name))
-    if channel is not None:
-        channel.webhook_secret = webhook_secret
-        await session.flush()
-    return channel
+    return await update_channel(session, name=name, changes={"webhook_secret": webhook_secret})
 
 
 async def set_channel_enabled(session: AsyncSession, *, name: str, enabled: bool) -> Channel | None:
     """Let a channel take new tasks, or stop it; None for an unknown name."""
-    channel: Channel | None = await session.scalar(select(Channel).where(Channel.name == name))
+    channel = await find_channel(session, name)
     if channel is not None:
         channel.enabled = enabled
         await session.flush()
     return channel
+
+
+class Removal(NamedTuple):
+    """What removing a channel did: deleted it (nothing referred to it) or retired it, keeping its row."""
+
+    channel: Channel
+    deleted: bool
+
+
+async def remove_channel(session: AsyncSession, *, name: str, now_ms: int) -> Removal | None:
+    """Remove a channel that holds no unfinished task: delete it when nothing refers to it, else retire it (row
+    kept, disabled, secrets wiped) so that its tasks keep their channel. None for an unknown name.
+
+    Refuse, saying how many tasks and in which statuses, while tasks run on it or wait that only it may take. Its
+    row is locked first (on PostgreSQL; SQLite has one writer), so a task cannot be claimed for it meanwhile.
+    """
+    channel: Channel | None = await session.scalar(
+        select(Channel).where(Channel.name == name, Channel.removed_at.is_(None)).with_for_update()
+    )
+    if channel is None:
+        return None
+    unfinished = await unfinished_on_channel(session, channel_id=channel.id)
+    if unfinished:
+        statuses = ", ".join(f"{unfinished[status]} {status}" for status in TaskStatus if status in unfinished)
+        raise InvalidRequest(
+            f"channel {name!r} still has {sum(unfinished.values())} unfinished tasks ({statuses}); "
+            f"`channels disable {name}` stops new ones, then remove it once these have finished"
+        )
+    try:
+        async with session.begin_nested():  # the foreign keys of tasks and remembered objects decide
+            await session.execute(delete(CHANNELS).where(CHANNELS.c.id == channel.id))
+    except IntegrityError:
+        pass
+    else:
+        return Removal(channel, deleted=True)
+    channel.removed_at, channel.enabled = now_ms, False
+    channel.secret_key = channel.api_key = channel.webhook_secret = None
+    await session.flush()
+    return Removal(channel, deleted=False)
+
+
+async def unfinished_on_channel(session: AsyncSession, *, channel_id: int) -> dict[TaskStatus, int]:
+    """Count the unfinished tasks a channel holds, by status: those on it, and those waiting that only it may take."""
+    on_it = (TASKS.c.channel_id == channel_id) & TASKS.c.status.in_(_UNFINISHED)
+    bound = (TASKS.c.status == TaskStatus.QUEUED.value) & (TASKS.c.required_channel_id == channel_id)
+    query = select(TASKS.c.status, func.count()).where(or_(on_it, bound)).group_by(TASKS.c.status)
+    return {TaskStatus(status): int(count) for status, count in (await session.execute(query)).all()}

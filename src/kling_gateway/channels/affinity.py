@@ -32,7 +32,7 @@ from kling_gateway.kling.schemas.library import CustomElement, CustomVoice, Dele
 from kling_gateway.kling.schemas.new_parts import Content
 from kling_gateway.kling.schemas.selection import IdentifyFace, InitSelection, SessionCall
 from kling_gateway.kling.schemas.videos import VoiceRef
-from kling_gateway.store.models import TASKS, UPSTREAM_OBJECTS
+from kling_gateway.store.models import CHANNELS, TASKS, UPSTREAM_OBJECTS
 from kling_gateway.upstream.client import UpstreamTask
 
 log = logging.getLogger(__name__)
@@ -166,13 +166,21 @@ async def bound_channel(
 async def _holder(session: AsyncSession, *, user_id: int, reference: Reference, call: str) -> int | None:
     """Return the channel holding one of the caller's objects; None for a possible preset (an element or voice
     nobody made here); raise InvalidRequest naming the field for any other id."""
-    query = select(_uo.user_id, _uo.channel_id).where(
-        _uo.kind == reference.kind.value, _uo.object_id == reference.object_id
+    query = (
+        select(_uo.user_id, _uo.channel_id, CHANNELS.c.name, CHANNELS.c.removed_at)
+        .join(CHANNELS, CHANNELS.c.id == _uo.channel_id)
+        .where(_uo.kind == reference.kind.value, _uo.object_id == reference.object_id)
     )
     if not reference.preset:
         query = query.where(_uo.user_id == user_id)
     makers = (await session.execute(query)).all()
     for maker in makers:
+        if maker.user_id == user_id and maker.removed_at is not None:
+            raise InvalidRequest(
+                f"{reference.field}: {reference.object_id!r} is on the upstream account of channel {maker.name!r}, "
+                f"which was removed from this gateway, so {call} cannot use it",
+                param=reference.field,
+            )
         if maker.user_id == user_id:
             return int(maker.channel_id)
     if reference.preset and not makers:

@@ -37,8 +37,11 @@ async def enabled_channels(session: Executor) -> list[ChannelChoice]:
 
 
 async def all_channels(session: Executor, *, enabled_only: bool = False) -> list[ChannelChoice]:
-    """Load the channels; tasks already on a disabled channel still need it to finish."""
-    query = select(CHANNELS).where(CHANNELS.c.enabled.is_(True)) if enabled_only else select(CHANNELS)
+    """Load the channels; tasks already on a disabled channel still need it to finish. A removed channel is left
+    out: it is removed only once no unfinished task is on it, and none can be sent to it after."""
+    query = select(CHANNELS).where(CHANNELS.c.removed_at.is_(None))
+    if enabled_only:
+        query = query.where(CHANNELS.c.enabled.is_(True))
     rows = (await session.execute(query)).all()
     return [
         ChannelChoice(

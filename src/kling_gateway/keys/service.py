@@ -50,6 +50,7 @@ class Principal:
     dialect: Dialect | None = None
     rate_limit_rps: float | None = None  # the key's own limit; None: the gateway's default applies
     max_in_flight: int | None = None  # the key's own limit of unfinished tasks; None: the default applies
+    user_disabled: bool = False  # the operator disabled the key's user: every request of theirs is refused
 
     def limits(self, defaults: AdmissionConfig) -> KeyLimits:
         """The limits the key is held to."""
@@ -105,6 +106,7 @@ _OWNER = (
     API_KEYS.c.dialect,
     API_KEYS.c.rate_limit_rps,
     API_KEYS.c.max_in_flight,
+    USERS.c.disabled_at,
 )
 _KEYS_AND_OWNERS = API_KEYS.join(USERS, USERS.c.id == API_KEYS.c.user_id)
 _PRINCIPAL_BY_HASH = (
@@ -248,7 +250,8 @@ async def lock_key(session: AsyncSession, *, key_id: int) -> None:
 
 
 async def principal_for(connection: Reader, key_hash: str) -> Principal | None:
-    """Find whose active key has this hash, in one indexed lookup; None for an unknown or revoked key."""
+    """Find whose active key has this hash, in one indexed lookup; None for an unknown or revoked key (a key of a
+    disabled user is found, saying so)."""
     row = (await connection.execute(_PRINCIPAL_BY_HASH, {"key_hash": key_hash})).one_or_none()
     return None if row is None else _principal(row)
 
@@ -270,4 +273,5 @@ def _principal(row: Row[*tuple[Any, ...]]) -> Principal:
         dialect=dialect,
         rate_limit_rps=row.rate_limit_rps,
         max_in_flight=row.max_in_flight,
+        user_disabled=row.disabled_at is not None,
     )

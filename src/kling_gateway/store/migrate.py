@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -26,6 +27,7 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache  # the shipped migrations do not change while a process runs, and reading them takes tens of ms
 def head_revision() -> str | None:
     """Name the newest migration this version ships."""
     return ScriptDirectory.from_config(_config()).get_current_head()
@@ -37,10 +39,17 @@ async def current_revision(db: Database) -> str | None:
         return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
 
-async def upgrade(db: Database) -> str | None:
-    """Bring the database to the newest schema; return the revision it is at."""
+async def upgrade(db: Database, to: str = "head") -> str | None:
+    """Bring the database to the newest schema (or to the revision `to`); return the revision it is at."""
     async with db.engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
+        await connection.run_sync(lambda sync: command.upgrade(_config(sync), to))
+    return await current_revision(db)
+
+
+async def downgrade(db: Database, to: str) -> str | None:
+    """Take the database back to the revision `to`; return the revision it is at."""
+    async with db.engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(_config(sync), to))
     return await current_revision(db)
 
 

@@ -38,6 +38,9 @@ class User(Base):
     image_rate_micros: Mapped[int | None]  # per image credit; None = the gateway default
     audio_rate_micros: Mapped[int | None]  # per audio credit; None = the gateway default
     created_at: Mapped[int]
+    # Since when the user is disabled: their keys are refused and they submit nothing; None while active.
+    disabled_at: Mapped[int | None]
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")  # the operator's, about the user
 
 
 class ApiKey(Base):
@@ -85,6 +88,9 @@ class Channel(Base):
     webhook_secret: Mapped[str | None] = mapped_column(String(255))
     # Why the upstream refused the channel's credentials (401), for the admin; None while they are accepted.
     misconfigured: Mapped[str | None] = mapped_column(Text)
+    # When the operator removed the channel. The row stays, disabled and without its secrets, for the tasks that
+    # ran on it and the objects made there; listings and selection leave it out. None while it is in use.
+    removed_at: Mapped[int | None]
 
 
 class Task(Base):
@@ -99,6 +105,10 @@ class Task(Base):
         Index("ix_tasks_due", "status", "next_sync_at"),
         Index("ix_tasks_key_status", "key_id", "status"),
         Index("ix_tasks_user_newest", "user_id", "id"),
+        # The operator's listings: a channel's or a status's tasks newest first, and those since a time.
+        Index("ix_tasks_channel_newest", "channel_id", "id"),
+        Index("ix_tasks_status_newest", "status", "id"),
+        Index("ix_tasks_created_at", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

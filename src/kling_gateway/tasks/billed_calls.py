@@ -32,7 +32,7 @@ from kling_gateway.store.records import Task, TaskDraft, TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.ids import new_platform_id
 from kling_gateway.tasks.repository import TaskChanges
-from kling_gateway.users.service import credit_rates
+from kling_gateway.users.service import rates_for_new_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ async def hold_call(
     platform_id = new_platform_id(call.family)
     canonical = orjson.dumps(dict(raw), option=orjson.OPT_SORT_KEYS)
     async with db.session() as session, session.begin():
-        rates = await credit_rates(session, user_id=owner.user_id, settings=settings)
+        rates = await rates_for_new_task(session, user_id=owner.user_id, settings=settings)
         rate = rates.of(call.package)
         price = cost_micros(call.price_units, rate)
         if await ledger.hold(session, user_id=owner.user_id, task_platform_id=platform_id, amount_micros=price) is None:

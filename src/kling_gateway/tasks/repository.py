@@ -214,9 +214,17 @@ async def claim_send(session: AsyncSession, *, task_id: int, channel_id: int, no
     Until the upstream has been asked for the task by its external id, a claimed task goes nowhere else: the
     mark is what keeps a create whose answer was lost (or whose sender died) from being repeated elsewhere.
     """
+    # The channel must not have been removed since it was chosen. On PostgreSQL its row is read under a key-share
+    # lock, which waits for a removal under way (it locks the row for update) and then sees the row as it left it.
+    live = (
+        select(CHANNELS.c.id)
+        .where(CHANNELS.c.id == channel_id, CHANNELS.c.removed_at.is_(None))
+        .with_for_update(read=True, key_share=True)
+        .exists()
+    )
     query = (
         update(TASKS)
-        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None))
+        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None), live)
         .values(channel_id=channel_id, send_attempts=_c.send_attempts + 1, updated_at=now_ms, next_sync_at=lease_until)
     )
     return cast(CursorResult[Any], await session.execute(query)).rowcount == 1

@@ -260,7 +260,7 @@ class TaskService:
             units = await hold_units(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             await self._check_in_flight(session, owner)
-            rates = await users_service.credit_rates(session, user_id=owner.user_id, settings=self.settings)
+            rates = await users_service.rates_for_new_task(session, user_id=owner.user_id, settings=self.settings)
             rate = rates.of(draft.body.package())
             estimate = cost_micros(units, rate)
             if (

@@ -1,25 +1,40 @@
-"""Create, find and list users, and top up their balances; every query about users lives here."""
+"""Create, find, list, change and disable users, and top up their balances; every query about users lives here."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan, yuan_to_micros
 from kling_gateway.clock import now_ms
-from kling_gateway.errors import InvalidRequest, NotFound
+from kling_gateway.errors import InvalidRequest, NotFound, Unauthenticated
 from kling_gateway.kling.schemas import Package
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Executor
 from kling_gateway.store.models import USERS, User
 
 NAME_MAX_CHARS = 64  # the width of the name columns
+NOTE_MAX_CHARS = 1000  # an operator's note on a user: a line or two, not a document
 INITIAL_BALANCE_NOTE = "initial balance"
+
+
+class UserChanges(TypedDict, total=False):
+    """What `update_user` changes; a field left out stays as it is."""
+
+    video_rate_micros: int | None  # None: the gateway's default price from now on
+    image_rate_micros: int | None
+    audio_rate_micros: int | None
+    note: str
+
+
+def disabled_message(name: str) -> str:
+    """Say why a disabled user's request is refused, and who can change that."""
+    return f"the user {name!r} is disabled; ask the operator of this gateway to enable it"
 
 
 def check_name(value: str, *, what: str, max_chars: int = NAME_MAX_CHARS, allow_empty: bool = False) -> str:
@@ -46,14 +61,12 @@ async def create_user(
     """Add a user; an opening balance goes through the ledger as a top-up, so the ledger always adds up."""
     check_name(name, what="user name")
     _check_not_negative("the opening balance", balance_micros)
-    rates = (
-        ("the video credit price", video_rate_micros),
-        ("the image credit price", image_rate_micros),
-        ("the audio credit price", audio_rate_micros),
-    )
-    for what, rate in rates:
-        if rate is not None:
-            _check_not_negative(what, rate)
+    rates: UserChanges = {
+        "video_rate_micros": video_rate_micros,
+        "image_rate_micros": image_rate_micros,
+        "audio_rate_micros": audio_rate_micros,
+    }
+    _check_changes(rates)
     user = User(
         name=name,
         balance_micros=0,
@@ -94,6 +107,29 @@ async def list_users(session: AsyncSession) -> list[User]:
     return list((await session.scalars(select(User).order_by(User.id))).all())
 
 
+async def update_user(session: AsyncSession, *, name: str, changes: UserChanges) -> User:
+    """Change a user's credit prices (for tasks submitted from now on: a task keeps the price of its submit) or
+    the operator's note on them; refuse an unknown name."""
+    if not changes:
+        raise InvalidRequest("nothing to change: give a credit price or a note")
+    _check_changes(changes)
+    user = await require_user(session, name)
+    await session.execute(update(USERS).where(USERS.c.id == user.id).values(**changes))
+    await session.refresh(user)
+    return user
+
+
+async def set_disabled(session: AsyncSession, *, name: str, disabled: bool, now_ms: int) -> tuple[User, bool]:
+    """Disable a user (their keys are refused, their new tasks too; those in flight finish and are billed) or
+    enable them again; tell whether this changed anything. A user disabled twice keeps the first time."""
+    user = await require_user(session, name)
+    if (user.disabled_at is not None) == disabled:
+        return user, False
+    await session.execute(update(USERS).where(USERS.c.id == user.id).values(disabled_at=now_ms if disabled else None))
+    await session.refresh(user)
+    return user, True
+
+
 async def add_credits(session: AsyncSession, *, name: str, amount_micros: int, note: str = "") -> ledger.Balance:
     """Top up a user's balance by name; a negative amount corrects it, never below what is held."""
     if amount_micros == 0:
@@ -131,10 +167,15 @@ def rates_of(user: User, settings: Settings) -> CreditRates:
     return _rates(user.video_rate_micros, user.image_rate_micros, user.audio_rate_micros, settings)
 
 
-async def credit_rates(session: Executor, *, user_id: int, settings: Settings) -> CreditRates:
-    """Price one video, image and audio credit for a user, by id: their own rate or the default."""
+async def rates_for_new_task(session: Executor, *, user_id: int, settings: Settings) -> CreditRates:
+    """Price one video, image and audio credit for a task a user is about to be held for: their own rate or the
+    default. Refuse a disabled user (their keys are refused too, once the key cache forgets them), so that no task
+    of theirs is stored or held from the moment they are disabled."""
     columns = (USERS.c.video_rate_micros, USERS.c.image_rate_micros, USERS.c.audio_rate_micros)
-    video, image, audio = (await session.execute(select(*columns).where(USERS.c.id == user_id))).one()
+    query = select(*columns, USERS.c.name, USERS.c.disabled_at).where(USERS.c.id == user_id)
+    video, image, audio, name, disabled_at = (await session.execute(query)).one()
+    if disabled_at is not None:
+        raise Unauthenticated(disabled_message(name))
     return _rates(video, image, audio, settings)
 
 
@@ -144,6 +185,19 @@ def _rates(video: int | None, image: int | None, audio: int | None, settings: Se
         image if image is not None else yuan_to_micros(settings.image_credit_yuan),
         audio if audio is not None else yuan_to_micros(settings.audio_credit_yuan),
     )
+
+
+def _check_changes(changes: UserChanges) -> None:
+    """Refuse a negative credit price or a note that does not fit."""
+    for what, rate in (
+        ("the video credit price", changes.get("video_rate_micros")),
+        ("the image credit price", changes.get("image_rate_micros")),
+        ("the audio credit price", changes.get("audio_rate_micros")),
+    ):
+        if rate is not None:
+            _check_not_negative(what, rate)
+    if "note" in changes:
+        check_name(changes["note"], what="the note", max_chars=NOTE_MAX_CHARS, allow_empty=True)
 
 
 def _check_not_negative(what: str, micros: int) -> None:
