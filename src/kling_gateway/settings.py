@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kling_gateway.logs import LogFormat
 from kling_gateway.sandbox.config import SandboxConfig
 from kling_gateway.store.database import sqlite_url
 
@@ -122,6 +123,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     log_level: LogLevel = "info"
+    log_format: LogFormat = "text"  # json: one JSON object a line, for log shippers
+    access_log: bool = True  # one line per request (at info): method, path, status, duration, request and key ids
     # Default: a SQLite file in data_dir; or postgresql+asyncpg://user:password@host/db (kept out of repr).
     database_url: str | None = Field(default=None, repr=False)
     host: str = "127.0.0.1"

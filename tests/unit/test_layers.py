@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"settings", "errors", "serving", "redaction"}),  # redaction: no secret in a log line
     frozenset({"store", "sandbox"}),  # the sandbox shares only the request schemas (kling) with the gateway
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing
-    frozenset({"clock"}),
+    frozenset({"clock", "logs"}),  # logs: what every log line says, and which request it belongs to
 )
 LAYER_OF = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 

@@ -14,7 +14,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kling_gateway.api import documentation, new_routes, openai_videos, responses, session_routes, video_generations
+from kling_gateway.api import (
+    documentation,
+    new_routes,
+    openai_videos,
+    request_log,
+    responses,
+    session_routes,
+    video_generations,
+)
 from kling_gateway.api.deps import invalid_request
 from kling_gateway.api.kling_routes import KlingRoutes
 from kling_gateway.api.query_lane import TaskQueryLane
@@ -81,6 +89,7 @@ def create_app(
     kling_routes.mount_fallback(app)
     new_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
+    request_log.install(app, access_log=settings.access_log)  # outside every layer, the query lane's included
     return app
 
 

@@ -15,6 +15,7 @@ from kling_gateway.errors import Unauthenticated
 from kling_gateway.keys.service import KEY_MARKER, Principal, SigningKey, hash_key, principal_for, signing_key_for
 from kling_gateway.kling import signing
 from kling_gateway.kling.codes import KlingCode
+from kling_gateway.logs import note_key
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 
@@ -144,6 +145,7 @@ async def caller(keys: KeyCache, request: Request) -> Principal:
     """Authenticate a request and count it against its key; from then on its errors speak the key's default
     dialect (a 429 for the key's own rate included)."""
     owner = await keys.identify(request.headers.get("authorization"))
+    note_key(owner.key_id)
     request.state.key_dialect = owner.dialect
     await keys.limits.admit(owner)
     return owner
