@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -13,15 +11,15 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from kling_gateway import launch, logs
 from kling_gateway.admin.cli import register_admin_commands
-from kling_gateway.api import create_app as create_gateway
 from kling_gateway.demo import run_demo
+from kling_gateway.logs import LogFormat
 from kling_gateway.redaction import install as redact_logs
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.settings import Settings, get_settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import upgrade
-from kling_gateway.sync.worker import run_standalone
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -107,24 +105,41 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Leave syncing tasks to `kling-gateway worker`.")
     ] = False,
+    workers: Annotated[int | None, _option("API processes (default: one per core); the sync worker runs once.")] = None,
+    graceful_timeout: Annotated[
+        int | None, _option("Seconds requests under way may take to finish after SIGTERM (default: 30).")
+    ] = None,
+    log_format: Annotated[LogFormat | None, _option("text (default) or json: one JSON object a line.")] = None,
 ) -> None:
-    """Run the gateway's API, with the sync worker inside unless --no-worker."""
-    given = {"host": host, "port": port, "database_url": database_url, "public_url": public_url}
-    settings = _overlay(Settings, get_settings(), {name: value for name, value in given.items() if value is not None})
-    console.print(f"kling-gateway on http://{settings.host}:{settings.port} ({_describe(settings)})")
-    gateway = create_gateway(settings, run_worker=not no_worker)
-    uvicorn.run(gateway, host=settings.host, port=settings.port, log_level=settings.log_level)
+    """Run the gateway's API on every core, with the sync worker once beside it unless --no-worker."""
+    given = {
+        "host": host,
+        "port": port,
+        "database_url": database_url,
+        "public_url": public_url,
+        "workers": workers,
+        "graceful_timeout_s": graceful_timeout,
+        "log_format": log_format,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    settings = _overlay(Settings, get_settings(), given)
+    processes = settings.workers or launch.cores()
+    where = f"http://{settings.host}:{settings.port} ({_describe(settings)}"
+    console.print(f"kling-gateway on {where}, {processes} API process{'es' if processes > 1 else ''})")
+    launch.serve(settings, run_worker=not no_worker, given=given)
 
 
 @app.command()
 def worker(
     database_url: Annotated[str | None, _option("SQLAlchemy URL (default: a SQLite file in the data dir).")] = None,
+    log_format: Annotated[LogFormat | None, _option("text (default) or json: one JSON object a line.")] = None,
 ) -> None:
     """Run the sync worker alone: poll in-flight tasks upstream until they finish. Stop with Ctrl-C."""
-    settings = _overlay(Settings, get_settings(), {"database_url": database_url} if database_url else {})
+    given = {"database_url": database_url, "log_format": log_format}
+    settings = _overlay(Settings, get_settings(), {name: value for name, value in given.items() if value})
     console.print(f"kling-gateway sync worker ({_describe(settings)})")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_until_signalled(settings))
+    logs.configure(settings.log_level, settings.log_format)
+    launch.run_worker(settings)
 
 
 @app.command()
@@ -175,14 +190,6 @@ def _overlay(model: type[ConfigModel], defaults: ConfigModel, given: dict[str, A
 def _describe(settings: Settings) -> str:
     """Name the database without its password."""
     return f"database {make_url(settings.resolved_database_url()).render_as_string(hide_password=True)}"
-
-
-async def _run_until_signalled(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    await run_standalone(settings, stop)
 
 
 async def _migrate(settings: Settings) -> str | None:
