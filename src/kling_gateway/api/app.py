@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kling_gateway.api import (
+    docs_pages,
     documentation,
     new_routes,
     openai_videos,
@@ -66,6 +67,8 @@ def create_app(
         "else the key's default, else `kling`. The OpenAI videos API and the new-api route have shapes of their own. "
         "Kling's new generation (`/{product}/{model}`, `/tasks`) is served on `/kling/…` and at the root, by API key.",
         version="0.1.0",
+        docs_url=None,  # served from the installed assets instead of a CDN (`docs_pages`)
+        redoc_url=None,
         lifespan=lifespan,
         default_response_class=responses.JsonAnswer,
         exception_handlers={
@@ -80,6 +83,7 @@ def create_app(
     )
     app.state.runtime = runtime
     documentation.install(app)  # before any route: it sets the class routes are made of
+    docs_pages.install(app)
     kling_routes = KlingRoutes(runtime)
     kling_routes.mount(app)  # first: /v1/videos/text2video is Kling's, not an OpenAI video id
     session_routes.mount(app)
