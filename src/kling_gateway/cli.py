@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
-from kling_gateway import launch, logs
+from kling_gateway import launch, logs, sample_config
 from kling_gateway.admin.cli import register_admin_commands
 from kling_gateway.demo import run_demo
 from kling_gateway.logs import LogFormat
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 console = Console()
 register_admin_commands(app)
+config = typer.Typer(no_args_is_help=True, help="The settings: every one, with its default and unit.")
+app.add_typer(config, name="config")
 
 
 def _option(help_text: str) -> Any:
@@ -150,6 +152,12 @@ def migrate(
     settings = _overlay(Settings, get_settings(), {"database_url": database_url} if database_url else {})
     revision = asyncio.run(_migrate(settings))
     console.print(f"database at migration {revision} ({_describe(settings)})")
+
+
+@config.command("example")
+def config_example() -> None:
+    """Print every setting with its default, unit and meaning, as a .env file (`> .env.example`)."""
+    typer.echo(sample_config.example(), nl=False)
 
 
 @app.command()

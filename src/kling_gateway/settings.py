@@ -123,13 +123,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", env_file=".env", extra="ignore")
 
-    data_dir: Path = Path("data")
-    log_level: LogLevel = "info"
+    data_dir: Path = Path("data")  # where the SQLite file lives (unless database_url names another database)
+    log_level: LogLevel = "info"  # of every process; warning hides the access log
     log_format: LogFormat = "text"  # json: one JSON object a line, for log shippers
     access_log: bool = True  # one line per request (at info): method, path, status, duration, request and key ids
     # Default: a SQLite file in data_dir; or postgresql+asyncpg://user:password@host/db (kept out of repr).
     database_url: str | None = Field(default=None, repr=False)
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # where `serve` listens
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     workers: Annotated[int | None, Field(ge=1)] = None  # API processes of `serve`; None: one per core
     # On SIGTERM, how long requests under way may take to finish, and then the sync worker its round.

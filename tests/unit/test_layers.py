@@ -14,7 +14,8 @@ ROOT = Path(kling_gateway.__file__).parent
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__main__"}),
     frozenset({"cli"}),
-    frozenset({"demo", "admin", "launch"}),  # launch: the API on every core, the sync worker once
+    # launch: the API on every core, the sync worker once; sample_config: `.env.example` from the settings
+    frozenset({"demo", "admin", "launch", "sample_config"}),
     frozenset({"api"}),  # the edge: HTTP, auth, dialect choice
     frozenset({"sync"}),  # the worker: polling, upstream callbacks, client-callback delivery
     # submit, query, the state machine, dispatch, a move's effects; reconcile: the exports against the ledger
