@@ -86,13 +86,12 @@ def client_request_id(scope: Scope) -> str | None:
 
 
 def log_access(scope: Scope, status: int, duration_ms: float) -> None:
-    """Write the access-log line of one request."""
+    """Write the access-log line of one request.
+
+    The record is made and handed to the handlers directly: through `Logger.info` every line would also search the
+    stack for its caller, a fifth of the line's cost, to say what the logger's name already says.
+    """
     method, path = scope["method"], redact(scope["path"])
-    access.info(
-        "%s %s %d %.2f ms",
-        method,
-        path,
-        status,
-        duration_ms,
-        extra={"method": method, "path": path, "status": status, "duration_ms": round(duration_ms, 3)},
-    )
+    fields = {"method": method, "path": path, "status": status, "duration_ms": round(duration_ms, 3)}
+    message = f"{method} {path} {status} {duration_ms:.2f} ms"
+    access.handle(access.makeRecord(access.name, logging.INFO, __file__, 0, message, (), None, extra=fields))
