@@ -107,9 +107,15 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Leave syncing tasks to `kling-gateway worker`.")
     ] = False,
-    workers: Annotated[int | None, _option("API processes (default: one per core); the sync worker runs once.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, show_default=False, help="API processes (default: one per core); the worker runs once."),
+    ] = None,
     graceful_timeout: Annotated[
-        int | None, _option("Seconds requests under way may take to finish after SIGTERM (default: 30).")
+        int | None,
+        typer.Option(
+            min=0, show_default=False, help="Seconds requests under way may take to finish after SIGTERM (default: 30)."
+        ),
     ] = None,
     log_format: Annotated[LogFormat | None, _option("text (default) or json: one JSON object a line.")] = None,
 ) -> None:

@@ -70,6 +70,7 @@ def serve(settings: Settings, *, run_worker: bool, given: Iterable[str] = ()) ->
     if workers == 1:
         run(create_app(settings, run_worker=run_worker))
         return
+    logs.configure(settings.log_level, settings.log_format)  # this process's lines before uvicorn's start
     before_processes_start(settings)
     hand_down(settings, given)
     with WorkerProcess(settings) if run_worker else contextlib.nullcontext():
