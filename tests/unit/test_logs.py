@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import subprocess
 import sys
 
 import orjson
@@ -71,3 +72,19 @@ def test_outside_a_request_a_json_line_has_no_request_fields() -> None:
 def test_a_key_noted_outside_a_request_changes_nothing() -> None:
     logs.note_key(9)
     assert logs.current_request() is None
+
+
+def test_the_process_configuration_sends_every_logger_through_one_handler_and_quiets_chatty_ones() -> None:
+    script = (
+        "import logging; from kling_gateway import logs; logs.configure('info', 'json');"
+        "logging.getLogger('uvicorn.error').info('server line');"
+        "logging.getLogger('kling_gateway.sync').warning('worker line');"
+        "logging.getLogger('httpx').info('HTTP Request: GET https://api.example.com/v1/x');"
+        "logging.getLogger('kling_gateway.tasks').debug('not at info')"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    lines = [orjson.loads(line) for line in done.stderr.splitlines()]
+    assert [(line["logger"], line["message"]) for line in lines] == [
+        ("uvicorn.error", "server line"),
+        ("kling_gateway.sync", "worker line"),
+    ]
