@@ -405,12 +405,8 @@ def run_abuse(plan: Plan, only: Sequence[str], console: Console) -> list[Phase]:
             env,
             work_dir,
         )  # fmt: skip
-        gateway = Process(
-            "gateway",
-            ["serve", "--port", str(gateway_port), "--database-url", database_url, "--public-url", gateway_url],
-            env,
-            work_dir,
-        )
+        serve = ["serve", "--workers", "1", "--port", str(gateway_port), "--database-url", database_url]
+        gateway = Process("gateway", [*serve, "--public-url", gateway_url], env, work_dir)
         try:
             sandbox.start()
             wait_listening(sandbox, sandbox_url)

@@ -507,7 +507,7 @@ class Cluster:
         self.sandbox = Process("sandbox", sandbox_arguments(config, sandbox_port, self.accounts), env, work_dir)
         api_ports = [free_port() for _ in range(config.apis)]
         self.api_urls = [f"http://127.0.0.1:{port}" for port in api_ports]
-        serve = ["serve", "--no-worker", "--database-url", database_url, "--port"]
+        serve = ["serve", "--workers", "1", "--no-worker", "--database-url", database_url, "--port"]
         self.apis = [Process(f"api-{n}", [*serve, str(port)], env, work_dir) for n, port in enumerate(api_ports)]
         worker = ["worker", "--database-url", database_url]
         self.workers = [Process(f"worker-{n}", worker, env, work_dir) for n in range(workers)]

@@ -25,7 +25,11 @@ from rich.table import Table
 from benchmarks.api_figures import ID_FORMS, ApiFigures, measure_api
 
 # The parts that need more than the API servers: each module's function returns its figures by name.
-PARTS = {"store": ("benchmarks.store", "store_figures"), "sync": ("benchmarks.sync_figures", "sync_figures")}
+PARTS = {
+    "store": ("benchmarks.store", "store_figures"),
+    "sync": ("benchmarks.sync_figures", "sync_figures"),
+    "access_log": ("benchmarks.access_log", "access_log_figures"),
+}
 API_FIGURES = (
     "baseline_rps",
     "baseline_p99_ms",
@@ -88,6 +92,7 @@ TARGETS = (
     Target("sync_callback_visible_p50_ms", at_least=False, bound=100.0),
     Target("rss_gateway_mb", at_least=False, bound=300.0),
     Target("rss_worker_mb", at_least=False, bound=300.0),
+    Target("access_log_json_ratio", at_least=True, bound=0.8),
 )
 
 

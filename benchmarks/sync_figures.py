@@ -478,7 +478,7 @@ def measure(size: Size, *, say: Callable[[str], None] = print) -> dict[str, floa
                 "KLING_GATEWAY_PUBLIC_URL": gateway_url,
                 "KLING_GATEWAY_SYNC__POLL_INTERVAL_S": str(size.poll_interval_s),
             }
-            serve = ["serve", "--no-worker", "--database-url", url, "--port", str(gateway_port)]
+            serve = ["serve", "--workers", "1", "--no-worker", "--database-url", url, "--port", str(gateway_port)]
             processes.append(GatewayProcess(serve, env, work_dir / "api.log"))
             processes.append(GatewayProcess(["worker", "--database-url", url], env, work_dir / "worker.log"))
             cluster = Cluster(size, plans, url, sandbox.url, api=processes[0], worker=processes[1])

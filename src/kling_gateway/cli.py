@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from collections.abc import Callable, Coroutine
 from importlib.metadata import version as installed_version
 from typing import Annotated, Any, TypeVar
@@ -15,16 +13,16 @@ from pydantic_settings import SettingsError
 from rich.console import Console
 from sqlalchemy.engine import URL
 
+from kling_gateway import launch, logs, sample_config
 from kling_gateway.admin import complain
 from kling_gateway.admin.cli import register_admin_commands
 from kling_gateway.admin.database import CannotOpen, database_url, described, migrated, open_creating, open_existing
-from kling_gateway.api import create_app as create_gateway
 from kling_gateway.demo import run_demo
+from kling_gateway.logs import LogFormat
 from kling_gateway.redaction import install as redact_logs
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.serving import serve as serve_app
 from kling_gateway.settings import Settings, get_settings
-from kling_gateway.sync.worker import run_standalone
 
 R = TypeVar("R")
 
@@ -35,6 +33,8 @@ app = typer.Typer(
 )
 console = Console()
 register_admin_commands(app)
+config = typer.Typer(no_args_is_help=True, help="The settings: every one, with its default and unit.")
+app.add_typer(config, name="config")
 
 
 def _option(help_text: str) -> Any:
@@ -166,27 +166,49 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Leave syncing tasks to `kling-gateway worker`.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, show_default=False, help="API processes (default: one per core); the worker runs once."),
+    ] = None,
+    graceful_timeout: Annotated[
+        int | None,
+        typer.Option(
+            min=0, show_default=False, help="Seconds requests under way may take to finish after SIGTERM (default: 30)."
+        ),
+    ] = None,
+    log_format: Annotated[LogFormat | None, _option("text (default) or json: one JSON object a line.")] = None,
 ) -> None:
-    """Run the gateway's API, with the sync worker inside unless --no-worker."""
-    given = {"host": host, "port": port, "database_url": database_url, "public_url": public_url}
-    settings = _overlay(Settings, get_settings(), {name: value for name, value in given.items() if value is not None})
+    """Run the gateway's API on every core, with the sync worker once beside it unless --no-worker."""
+    given = {
+        "host": host,
+        "port": port,
+        "database_url": database_url,
+        "public_url": public_url,
+        "workers": workers,
+        "graceful_timeout_s": graceful_timeout,
+        "log_format": log_format,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    settings = _overlay(Settings, get_settings(), given)
     url = _on_database(database_url, settings, _ready)
-    console.print(f"kling-gateway on http://{settings.host}:{settings.port} (database {url})")
-    gateway = create_gateway(settings, run_worker=not no_worker)
-    limits = settings.http.connection_limits()
-    serve_app(gateway, limits, host=settings.host, port=settings.port, log_level=settings.log_level)
+    processes = settings.workers or launch.cores()
+    where = f"http://{settings.host}:{settings.port} (database {url}"
+    console.print(f"kling-gateway on {where}, {processes} API process{'es' if processes > 1 else ''})")
+    launch.serve(settings, run_worker=not no_worker, given=given)
 
 
 @app.command()
 def worker(
     database_url: Annotated[str | None, _option("SQLAlchemy URL (default: a SQLite file in the data dir).")] = None,
+    log_format: Annotated[LogFormat | None, _option("text (default) or json: one JSON object a line.")] = None,
 ) -> None:
     """Run the sync worker alone: poll in-flight tasks upstream until they finish. Stop with Ctrl-C."""
-    settings = _overlay(Settings, get_settings(), {"database_url": database_url} if database_url else {})
+    given = {"database_url": database_url, "log_format": log_format}
+    settings = _overlay(Settings, get_settings(), {name: value for name, value in given.items() if value})
     url = _on_database(database_url, settings, _existing)
     console.print(f"kling-gateway sync worker (database {url})")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_until_signalled(settings))
+    logs.configure(settings.log_level, settings.log_format)
+    launch.run_worker(settings)
 
 
 @app.command()
@@ -196,6 +218,12 @@ def migrate(
     """Bring the database to this version's schema."""
     settings = _overlay(Settings, get_settings(), {"database_url": database_url} if database_url else {})
     console.print(_on_database(database_url, settings, _migrate))
+
+
+@config.command("example")
+def config_example() -> None:
+    """Print every setting with its default, unit and meaning, as a .env file (`> .env.example`)."""
+    typer.echo(sample_config.example(), nl=False)
 
 
 @app.command()
@@ -240,14 +268,6 @@ def _on_database(given: str | None, settings: Settings, use: Callable[[URL], Cor
     except CannotOpen as error:
         complain(str(error))
         raise typer.Exit(1) from None
-
-
-async def _run_until_signalled(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    await run_standalone(settings, stop)
 
 
 async def _migrate(url: URL) -> str:

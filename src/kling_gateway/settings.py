@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -10,10 +13,12 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kling_gateway.logs import LogFormat
 from kling_gateway.sandbox.config import SandboxConfig
 from kling_gateway.serving import ConnectionLimits
 from kling_gateway.store.database import StoreTimeouts, sqlite_url
 
+ENV_PREFIX = "KLING_GATEWAY_"
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 PositiveSeconds = Annotated[float, Field(gt=0)]
 MIB = 1024 * 1024
@@ -158,16 +163,19 @@ class Settings(BaseSettings):
     `KLING_GATEWAY_SANDBOX__ACCOUNTS='[{"access_key": "AK", "secret_key": "SK"}]'`.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="KLING_GATEWAY_", env_nested_delimiter="__", env_file=".env", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", env_file=".env", extra="ignore")
 
-    data_dir: Path = Path("data")
-    log_level: LogLevel = "info"
+    data_dir: Path = Path("data")  # where the SQLite file lives (unless database_url names another database)
+    log_level: LogLevel = "info"  # of every process; warning hides the access log
+    log_format: LogFormat = "text"  # json: one JSON object a line, for log shippers
+    access_log: bool = True  # one line per request (at info): method, path, status, duration, request and key ids
     # Default: a SQLite file in data_dir; or postgresql+asyncpg://user:password@host/db (kept out of repr).
     database_url: str | None = Field(default=None, repr=False)
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # where `serve` listens
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    workers: Annotated[int | None, Field(ge=1)] = None  # API processes of `serve`; None: one per core
+    # On SIGTERM, how long requests under way may take to finish, and then the sync worker its round.
+    graceful_timeout_s: Annotated[int, Field(ge=0)] = 30
     public_url: AnyHttpUrl | None = None  # where the upstream can reach this gateway; enables upstream callbacks
     video_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal(1)  # price of one video credit (积分)
     image_credit_yuan: Annotated[Decimal, Field(ge=0)] = Decimal("0.025")  # price of one image credit
@@ -201,3 +209,11 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Load the settings once per process."""
     return Settings()
+
+
+def hand_down(settings: Settings, names: Iterable[str]) -> None:
+    """Have the processes this one starts read these settings as it holds them (the command line's among them):
+    each goes to the environment they inherit, as its `KLING_GATEWAY_*` variable."""
+    for name, value in settings.model_dump(mode="json", include=set(names)).items():
+        if value is not None:
+            os.environ[f"{ENV_PREFIX}{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)

@@ -14,7 +14,8 @@ ROOT = Path(kling_gateway.__file__).parent
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__main__"}),
     frozenset({"cli"}),
-    frozenset({"demo", "admin"}),
+    # launch: the API on every core, the sync worker once; sample_config: `.env.example` from the settings
+    frozenset({"demo", "admin", "launch", "sample_config"}),
     frozenset({"api"}),  # the edge: HTTP, auth, dialect choice
     frozenset({"sync"}),  # the worker: polling, upstream callbacks, client-callback delivery
     # submit, query, the state machine, dispatch, a move's effects; reconcile: the exports against the ledger
@@ -27,7 +28,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     # the sandbox shares only the request schemas (kling) with the gateway; serving: uvicorn within limits
     frozenset({"store", "sandbox", "serving"}),
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing
-    frozenset({"clock"}),
+    frozenset({"clock", "logs"}),  # logs: what every log line says, and which request it belongs to
 )
 LAYER_OF = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 

@@ -14,7 +14,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from kling_gateway.api import documentation, new_routes, openai_videos, responses, session_routes, video_generations
+from kling_gateway.api import (
+    docs_pages,
+    documentation,
+    new_routes,
+    openai_videos,
+    request_log,
+    responses,
+    session_routes,
+    video_generations,
+)
 from kling_gateway.api.deps import invalid_request
 from kling_gateway.api.edge import Edge, answer_failure, log_unavailable
 from kling_gateway.api.kling_routes import KlingRoutes
@@ -66,6 +75,8 @@ def create_app(
         "else the key's default, else `kling`. The OpenAI videos API and the new-api route have shapes of their own. "
         "Kling's new generation (`/{product}/{model}`, `/tasks`) is served on `/kling/…` and at the root, by API key.",
         version="0.1.0",
+        docs_url=None,  # served from the installed assets instead of a CDN (`docs_pages`)
+        redoc_url=None,
         lifespan=lifespan,
         # A path with a slash too many or too few is answered, never redirected: clients POST, and Kling's own
         # paths are tidied by the fallback routes (`KlingRoutes.mount_fallback`).
@@ -83,6 +94,7 @@ def create_app(
     )
     app.state.runtime = runtime
     documentation.install(app)  # before any route: it sets the class routes are made of
+    docs_pages.install(app)
     kling_routes = KlingRoutes(runtime)
     kling_routes.mount(app)  # first: /v1/videos/text2video is Kling's, not an OpenAI video id
     session_routes.mount(app)
@@ -93,6 +105,7 @@ def create_app(
     new_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
     app.add_middleware(Edge, config=settings.http)  # outermost: every request's body is bounded
+    request_log.install(app, access_log=settings.access_log)  # outside every layer, the query lane's included
     return app
 
 

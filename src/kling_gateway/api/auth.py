@@ -15,6 +15,7 @@ from kling_gateway.errors import Unauthenticated
 from kling_gateway.keys.service import KEY_MARKER, Principal, SigningKey, hash_key, principal_for, signing_key_for
 from kling_gateway.kling import signing
 from kling_gateway.kling.codes import KlingCode
+from kling_gateway.logs import note_key
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.users.service import disabled_message
@@ -158,6 +159,7 @@ async def caller(keys: KeyCache, request: Request) -> Principal:
     """Authenticate a request and count it against its key; from then on its errors speak the key's default
     dialect (a disabled user's 401 and a 429 for the key's own rate included)."""
     owner = await keys.owner(request.headers.get("authorization"))
+    note_key(owner.key_id)
     request.state.key_dialect = owner.dialect
     refuse_disabled(owner)
     await keys.limits.admit(owner)

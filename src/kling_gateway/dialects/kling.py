@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from ulid import ULID
 
+from kling_gateway import logs
 from kling_gateway.dialects.outputs import legacy_result_json, unit_deduction
 from kling_gateway.errors import GatewayError
 from kling_gateway.store.records import TaskView
@@ -21,9 +21,10 @@ EMPTY_OBJECT = "{}"
 LEGACY = "legacy"
 
 
-def new_request_id() -> str:
-    """Name a request in answers and logs."""
-    return f"req_{ULID()}"
+def request_id() -> str:
+    """Name the request being answered as its log lines and `X-Request-Id` do; a new id outside a request."""
+    request = logs.current_request()
+    return logs.generate_request_id() if request is None else request.request_id
 
 
 def task_data(row: TaskView) -> dict[str, object]:
@@ -54,8 +55,8 @@ def _task_result(row: TaskView) -> object:
 
 
 def envelope(data: object) -> dict[str, object]:
-    """Wrap `data` in the success envelope, with a new request id."""
-    return {"code": 0, "message": SUCCESS_MESSAGE, "request_id": new_request_id(), "data": data}
+    """Wrap `data` in the success envelope, with the request's id."""
+    return {"code": 0, "message": SUCCESS_MESSAGE, "request_id": request_id(), "data": data}
 
 
 def one(row: TaskView, _now: int) -> object:
@@ -70,4 +71,4 @@ def page(rows: Sequence[TaskView], _now: int, _has_more: bool) -> dict[str, obje
 
 def error(failure: GatewayError) -> dict[str, object]:
     """Answer an error the official way: its Kling code and message."""
-    return {"code": failure.kling_code.code, "message": failure.message, "request_id": new_request_id()}
+    return {"code": failure.kling_code.code, "message": failure.message, "request_id": request_id()}

@@ -1,0 +1,155 @@
+"""Configure every process's log lines once, at start-up: time, level, logger, process and, for a request, its
+request id and the id of the key that made it; as text for a terminal or as JSON lines for a log shipper.
+
+The request a line belongs to travels in a context variable: the edge names each request as it comes in
+(`api.request_log`) and authentication adds the key; a line logged anywhere while the request is being answered,
+in the routes, the services or the store, carries both. Lines of the sync worker belong to no request.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any, Literal
+
+import orjson
+from ulid import ULID
+
+LogFormat = Literal["text", "json"]
+ACCESS_LOGGER = "kling_gateway.access"  # one line per answered request
+# Libraries whose info lines repeat, one per request or upstream call, what the gateway's own lines already say.
+CHATTY = ("httpx", "httpcore")
+TEXT_LINE = "%(asctime)s %(levelname)s %(name)s [%(process)d]%(request)s %(message)s"
+# What every record has of its own; anything else on a record came in `extra=` and is a field of its JSON line.
+STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request",
+    "request_id",
+    "key_id",
+    "color_message",  # uvicorn's coloured copy of the message
+    "taskName",
+}
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """The request being answered: its id, and its key's once authentication has found it."""
+
+    request_id: str
+    key_id: int | None = None
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("kling_gateway_request", default=None)
+
+
+def generate_request_id() -> str:
+    """Name a request that came without a usable id of its own."""
+    return f"req_{ULID()}"
+
+
+def enter_request(request_id: str) -> Token[RequestContext | None]:
+    """Make the lines logged from here on, in this context, belong to the request `request_id`."""
+    return _current.set(RequestContext(request_id))
+
+
+def leave_request(token: Token[RequestContext | None]) -> None:
+    """End what `enter_request` began."""
+    _current.reset(token)
+
+
+def current_request() -> RequestContext | None:
+    """The request being answered here, if any."""
+    return _current.get()
+
+
+def note_key(key_id: int) -> None:
+    """Say which key made the request being answered, for the lines logged after."""
+    request = _current.get()
+    if request is not None:
+        request.key_id = key_id
+
+
+class RequestFields(logging.Filter):
+    """Stamp each record with the request it was logged for, as the record is handled."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = _current.get()
+        record.request_id = None if request is None else request.request_id
+        record.key_id = None if request is None else request.key_id
+        return True
+
+
+class TextLines(logging.Formatter):
+    """`2026-05-01 10:00:00,123 INFO kling_gateway.access [4242] req_01… key 7 GET /v1/… 200 1.20 ms`"""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_LINE)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        request_id, key_id = getattr(record, "request_id", None), getattr(record, "key_id", None)
+        record.request = "" if request_id is None else f" {request_id}" + ("" if key_id is None else f" key {key_id}")
+        return super().formatMessage(record)
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line: time (UTC), level, logger, pid, message, the request's ids, the record's extra fields
+    and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if (request_id := getattr(record, "request_id", None)) is not None:
+            line["request_id"] = request_id
+            if (key_id := getattr(record, "key_id", None)) is not None:
+                line["key_id"] = key_id
+        for name, value in record.__dict__.items():
+            if name not in STANDARD_ATTRIBUTES:
+                line[name] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def log_handler(log_format: LogFormat = "text", stream: IO[str] | None = None) -> logging.Handler:
+    """A handler writing lines of `log_format` to `stream` (standard error by default), each with its request."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLines() if log_format == "json" else TextLines())
+    handler.addFilter(RequestFields())
+    return handler
+
+
+def logging_config(level: str, log_format: LogFormat) -> dict[str, Any]:
+    """The `logging.config.dictConfig` of a gateway process; uvicorn applies it in each process it starts."""
+    level = level.upper()
+    quiet = max(logging.WARNING, logging.getLevelNamesMapping()[level])
+    own_handlers = {"handlers": [], "propagate": True}  # uvicorn's loggers write through the one handler too
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"main": {"()": f"{__name__}.log_handler", "log_format": log_format}},
+        "root": {"level": level, "handlers": ["main"]},
+        "loggers": {
+            "uvicorn": {"level": level, **own_handlers},
+            "uvicorn.error": {"level": level, **own_handlers},
+            "uvicorn.access": {"level": level, **own_handlers},
+            **{name: {"level": logging.getLevelName(quiet)} for name in CHATTY},
+        },
+    }
+
+
+def configure(level: str, log_format: LogFormat) -> None:
+    """Set up this process's logging: every logger through one handler on standard error."""
+    logging.config.dictConfig(logging_config(level, log_format))

@@ -1,0 +1,90 @@
+"""A log line says when, how bad, who wrote it, in which process and, within a request, which request and key."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import subprocess
+import sys
+
+import orjson
+
+from kling_gateway import logs
+
+
+def record(message: str = "hello %s", *args: object, **extra: object) -> logging.LogRecord:
+    made = logging.LogRecord("kling_gateway.tasks", logging.WARNING, __file__, 1, message, args or ("world",), None)
+    made.__dict__.update(extra)
+    return made
+
+
+def written(log_format: logs.LogFormat, *records: logging.LogRecord) -> list[str]:
+    stream = io.StringIO()
+    handler = logs.log_handler(log_format, stream)
+    for each in records:
+        handler.handle(each)
+    return stream.getvalue().splitlines()
+
+
+def test_a_text_line_names_time_level_logger_process_request_and_key() -> None:
+    token = logs.enter_request("req_1")
+    try:
+        [before_key] = written("text", record())
+        logs.note_key(7)
+        [after_key] = written("text", record())
+    finally:
+        logs.leave_request(token)
+    [outside] = written("text", record())
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    assert re.fullmatch(rf"{stamp} WARNING kling_gateway.tasks \[\d+\] req_1 hello world", before_key)
+    assert re.fullmatch(rf"{stamp} WARNING kling_gateway.tasks \[\d+\] req_1 key 7 hello world", after_key)
+    assert re.fullmatch(rf"{stamp} WARNING kling_gateway.tasks \[\d+\] hello world", outside)
+
+
+def test_a_json_line_holds_the_fields_given_and_the_traceback() -> None:
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        failing = record("failed %s", "once", path="/v1/x", status=500)
+        failing.exc_info = sys.exc_info()
+    token = logs.enter_request("req_2")
+    logs.note_key(3)
+    try:
+        [line] = [orjson.loads(text) for text in written("json", failing)]
+    finally:
+        logs.leave_request(token)
+    assert line["time"].endswith("+00:00")
+    assert (line["level"], line["logger"], line["message"]) == ("WARNING", "kling_gateway.tasks", "failed once")
+    assert (line["request_id"], line["key_id"], line["path"], line["status"]) == ("req_2", 3, "/v1/x", 500)
+    assert isinstance(line["pid"], int)
+    assert "ValueError: broken" in line["exception"]
+    assert "args" not in line
+    assert "msg" not in line
+
+
+def test_outside_a_request_a_json_line_has_no_request_fields() -> None:
+    [line] = [orjson.loads(text) for text in written("json", record())]
+    assert "request_id" not in line
+    assert "key_id" not in line
+
+
+def test_a_key_noted_outside_a_request_changes_nothing() -> None:
+    logs.note_key(9)
+    assert logs.current_request() is None
+
+
+def test_the_process_configuration_sends_every_logger_through_one_handler_and_quiets_chatty_ones() -> None:
+    script = (
+        "import logging; from kling_gateway import logs; logs.configure('info', 'json');"
+        "logging.getLogger('uvicorn.error').info('server line');"
+        "logging.getLogger('kling_gateway.sync').warning('worker line');"
+        "logging.getLogger('httpx').info('HTTP Request: GET https://api.example.com/v1/x');"
+        "logging.getLogger('kling_gateway.tasks').debug('not at info')"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    lines = [orjson.loads(line) for line in done.stderr.splitlines()]
+    assert [(line["logger"], line["message"]) for line in lines] == [
+        ("uvicorn.error", "server line"),
+        ("kling_gateway.sync", "worker line"),
+    ]
