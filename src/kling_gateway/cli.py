@@ -14,6 +14,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from kling_gateway.admin.cli import register_admin_commands
+from kling_gateway.admin.status_cli import status_command
 from kling_gateway.api import create_app as create_gateway
 from kling_gateway.demo import run_demo
 from kling_gateway.redaction import install as redact_logs
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 console = Console()
 register_admin_commands(app)
+app.command("status")(status_command)
 
 
 def _option(help_text: str) -> Any:

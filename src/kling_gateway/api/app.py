@@ -14,13 +14,23 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kling_gateway.api import documentation, new_routes, openai_videos, responses, session_routes, video_generations
+from kling_gateway.api import (
+    documentation,
+    new_routes,
+    openai_videos,
+    operations,
+    responses,
+    session_routes,
+    video_generations,
+)
 from kling_gateway.api.deps import invalid_request
 from kling_gateway.api.kling_routes import KlingRoutes
 from kling_gateway.api.query_lane import TaskQueryLane
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import Clock
 from kling_gateway.errors import GatewayError, MethodNotAllowed, NoSuchEndpoint, ServerError
+from kling_gateway.observability.http import HttpMetrics
+from kling_gateway.observability.metrics import UNEXPECTED_ERRORS
 from kling_gateway.redaction import install as redact_logs
 from kling_gateway.redaction import redact
 from kling_gateway.settings import Settings
@@ -78,9 +88,12 @@ def create_app(
     new_routes.mount(app)
     openai_videos.mount(app)
     video_generations.mount(app)
+    operations.mount(app, runtime)  # before the fallbacks, which would take any path
     kling_routes.mount_fallback(app)
     new_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
+    if settings.metrics.enabled:
+        app.add_middleware(HttpMetrics)  # outside the lane: the lane's answers are measured too
     return app
 
 
@@ -103,5 +116,6 @@ async def _http_exception(request: Request, failure: Exception) -> Response:
 
 
 async def _unexpected(request: Request, failure: Exception) -> Response:
+    UNEXPECTED_ERRORS.labels("http").inc()
     log.exception("unexpected failure on %s %s", request.method, redact(request.url.path), exc_info=failure)
     return responses.error(request, ServerError())

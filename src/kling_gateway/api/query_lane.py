@@ -21,6 +21,8 @@ from kling_gateway.api import responses
 from kling_gateway.api.kling_routes import SERVED_ACTIONS, KlingRoutes
 from kling_gateway.errors import GatewayError, ServerError
 from kling_gateway.kling.schemas import Family
+from kling_gateway.observability.http import ROUTE_KEY
+from kling_gateway.observability.metrics import UNEXPECTED_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,9 @@ class TaskQueryLane:
         if spec is None:
             await self.app(scope, receive, send)
             return
+        # The documented route's template, for the request metrics: never the path, whose id is the caller's.
+        prefix = "/kling/v1" if path.startswith("/kling/") else "/v1"
+        scope[ROUTE_KEY] = f"{prefix}/{spec.family}/{spec.action}" + ("" if reference is None else "/{task_id}")
         request = Request(scope, receive)
         try:
             if reference is None:
@@ -62,6 +67,7 @@ class TaskQueryLane:
         except GatewayError as failure:
             answer = responses.error(request, failure)
         except Exception:
+            UNEXPECTED_ERRORS.labels("http").inc()
             log.exception("unexpected failure on GET %s", scope["path"])
             answer = responses.error(request, ServerError())
         await answer(scope, receive, send)
