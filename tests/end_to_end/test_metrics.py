@@ -10,8 +10,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kling_gateway.observability.metrics import exposition
-from tests.gateway import GatewayFactory, RunningGateway
 from tests.end_to_end.test_admission_queue import run_out
+from tests.gateway import GatewayFactory, RunningGateway
 from tests.helpers import SteppedClock, create, wait_until
 
 T2V = "/kling/v1/videos/text2video"
@@ -98,9 +98,10 @@ def test_a_failed_task_is_counted_failed_and_charged_nothing(gateway_factory: Ga
     failed = {"status": "failed", "channel": "sandbox-1", **TASK}
     assert moved(before, after, "kling_gateway_tasks_finished_total", **failed) == 1
     assert moved(before, after, "kling_gateway_ledger_micros_total", kind="charge") == 0
-    assert moved(before, after, "kling_gateway_ledger_micros_total", kind="release") == gw.admin.ledger(
-        task["platform_id"]
-    )["hold"]
+    assert (
+        moved(before, after, "kling_gateway_ledger_micros_total", kind="release")
+        == gw.admin.ledger(task["platform_id"])["hold"]
+    )
 
 
 def test_unmatched_paths_and_ids_never_become_series(gateway: RunningGateway) -> None:
