@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -71,7 +72,7 @@ def test_two_api_processes_and_a_worker_are_counted_together(
             processes.enter_context(started("serve", "--port", port, "--database-url", url, "--no-worker", env=env))
         processes.enter_context(started("worker", "--database-url", url, env=env))
         for api in (first, second):
-            wait_for(lambda api=api: answers(api), f"{api} to answer", timeout_s=30, every_s=0.1)
+            wait_for(partial(answers, api), f"{api} to answer", timeout_s=30, every_s=0.1)
         before = scrape(first)
         headers = {"Authorization": f"Bearer {secret}"}
         with (

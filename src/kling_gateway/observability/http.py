@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from prometheus_client import Counter, Histogram
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +24,8 @@ class HttpMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Each series' children, found once: `labels()` takes a lock and builds a key on every call.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,9 +43,14 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route, method = route_template(scope), scope["method"]
-            HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            HTTP_SECONDS.labels(route, method).observe(time.perf_counter() - started)
+            key = (route_template(scope), scope["method"], status)
+            series = self._series.get(key)
+            if series is None:
+                route, method, _ = key
+                series = HTTP_REQUESTS.labels(route, method, str(status)), HTTP_SECONDS.labels(route, method)
+                self._series[key] = series
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
 
 
 def route_template(scope: Scope) -> str:
