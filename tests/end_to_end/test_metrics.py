@@ -10,9 +10,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kling_gateway.observability.metrics import exposition
+from tests.conftest import CallbackReceiver
 from tests.end_to_end.test_admission_queue import run_out
-from tests.gateway import GatewayFactory, RunningGateway
-from tests.helpers import SteppedClock, create, wait_until
+from tests.gateway import GatewayFactory, RunningGateway, free_port
+from tests.helpers import SteppedClock, create, wait_for, wait_until
 
 T2V = "/kling/v1/videos/text2video"
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -144,3 +145,25 @@ def test_metrics_can_be_switched_off(gateway_factory: GatewayFactory) -> None:
 def test_without_multiprocess_mode_a_scrape_shows_this_process() -> None:
     series = parsed(exposition().decode())
     assert any(name.startswith("process_") or name.startswith("python_") for name, _ in series)
+
+
+def test_callback_deliveries_and_the_backlog_are_counted(
+    gateway_factory: GatewayFactory, callback_receiver: CallbackReceiver
+) -> None:
+    gw = gateway_factory(allow_private_callbacks=True)
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # nobody listens there
+    with gw.client() as client, gw.http() as operator:
+        before = scrape(operator)
+        delivered = create(client, T2V, {"prompt": "a fox", "callback_url": callback_receiver.url})
+        create(client, T2V, {"prompt": "a lost fox", "callback_url": dead})
+        wait_until(client, f"{T2V}/{delivered['platform_id']}")
+
+        def counted() -> bool:
+            after = scrape(operator)
+            return (
+                moved(before, after, "kling_gateway_callback_deliveries_total", outcome="delivered") >= 1
+                and moved(before, after, "kling_gateway_callback_deliveries_total", outcome="retry") >= 1
+            )
+
+        wait_for(counted, "a delivery and a failed one to be counted", every_s=0.05)
+        assert value(scrape(operator), "kling_gateway_callbacks_pending") >= 1  # the dead receiver's, retried later
