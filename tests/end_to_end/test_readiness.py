@@ -87,6 +87,9 @@ def test_readiness_names_a_database_gone_and_comes_back_with_it(
             assert checks["worker"]["outcome"] == "skip"
             assert operator.get("/livez").status_code == 200  # the process still answers
             assert operator.get("/healthz").status_code == 200
+            scraped = operator.get("/metrics")  # still answers, saying which check fails
+            assert scraped.status_code == 200
+            assert 'kling_gateway_ready_check{check="database"} 0.0' in scraped.text
         status, checks = readiness(operator)
     assert status == 200, checks
 
@@ -129,6 +132,13 @@ def test_status_prints_the_checks_and_each_channels_load(gateway_factory: Gatewa
     assert text.exit_code == 0, text.output
     assert "ready" in text.stdout
     assert "sandbox-1" in text.stdout
+
+
+def test_status_refuses_what_is_no_database_url_in_one_line() -> None:
+    done = runner.invoke(app, ["status", "--database-url", "mysql://somewhere/db"])
+    assert done.exit_code == 2
+    assert "not a database URL the gateway can use" in done.output
+    assert "Traceback" not in done.output
 
 
 def test_status_of_a_missing_database_fails_and_creates_nothing(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ from typing import Any
 import typer
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from kling_gateway.admin import AsJson, DatabaseUrl, console, table
+from kling_gateway.admin import DRIVERS, USE_INSTEAD, AsJson, DatabaseUrl, console, table
 from kling_gateway.clock import now_ms
 from kling_gateway.health.status import status
 from kling_gateway.settings import Settings, get_settings
@@ -25,6 +27,7 @@ def status_command(as_json: AsJson = False, database_url: DatabaseUrl = None) ->
     settings = get_settings()
     if database_url is not None:
         settings = Settings.model_validate(settings.model_dump() | {"database_url": database_url})
+    _check_url(settings.resolved_database_url())
     document = asyncio.run(_look(settings))
     if as_json:
         typer.echo(json.dumps(document, ensure_ascii=False))
@@ -32,6 +35,17 @@ def status_command(as_json: AsJson = False, database_url: DatabaseUrl = None) ->
         _print(document)
     if not document["ready"]:
         raise typer.Exit(1)
+
+
+def _check_url(text: str) -> None:
+    """Refuse, in one line, a URL that names no database the gateway can use."""
+    try:
+        drivername = make_url(text).drivername
+    except ArgumentError:
+        drivername = None
+    if drivername not in DRIVERS:
+        problem = f"not a database URL the gateway can use: {text!r}; {USE_INSTEAD}"
+        raise typer.BadParameter(problem, param_hint="--database-url")
 
 
 async def _look(settings: Settings) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
@@ -18,6 +19,8 @@ class Probe:
 
     def __init__(self, url: str | URL, *, timeout_s: float) -> None:
         self.url = make_url(url)
+        on_file = self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:")
+        self.file = Path(str(self.url.database)) if on_file else None
         # `timeout` is the connect timeout of asyncpg, and the busy timeout of SQLite.
         self.engine: AsyncEngine = create_async_engine(
             _without_creating(self.url), poolclass=NullPool, connect_args={"timeout": timeout_s}
@@ -26,6 +29,10 @@ class Probe:
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """Open a connection that reads without a transaction of its own, and close it afterwards."""
+        if self.file is not None and not self.file.is_file():
+            # Said before the driver tries: its thread, left behind by a failed connect, outlives a short event loop.
+            missing = "is not a file" if self.file.exists() else "does not exist"
+            raise FileNotFoundError(f"unable to open database file: {self.file} {missing}")
         async with self.engine.connect() as connection:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
