@@ -9,6 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kling_gateway.api.operations import bound_to_loopback
 from kling_gateway.observability.metrics import exposition
 from tests.conftest import CallbackReceiver
 from tests.end_to_end.test_admission_queue import run_out
@@ -167,3 +168,21 @@ def test_callback_deliveries_and_the_backlog_are_counted(
 
         wait_for(counted, "a delivery and a failed one to be counted", every_s=0.05)
         assert value(scrape(operator), "kling_gateway_callbacks_pending") >= 1  # the dead receiver's, retried later
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),  # noqa: S104  # every interface: what the check is for
+        ("::", False),
+        ("192.168.1.20", False),
+        ("gateway.example", False),
+    ],
+)
+def test_only_a_loopback_host_counts_as_bound_to_loopback(host: str, loopback: bool) -> None:
+    assert bound_to_loopback(host) is loopback
