@@ -25,7 +25,7 @@ from kling_gateway.channels.admin import add_channel
 from kling_gateway.keys.service import create_key
 from kling_gateway.sandbox import Account, SandboxConfig
 from kling_gateway.sandbox import create_app as create_sandbox
-from kling_gateway.settings import Settings, SyncConfig
+from kling_gateway.settings import MetricsConfig, Settings, SyncConfig
 from kling_gateway.store.database import Database, sqlite_url
 from kling_gateway.store.migrate import upgrade
 from kling_gateway.upstream.tokens import TokenCache
@@ -87,9 +87,14 @@ class Gateway:
     database_url: str
     key: str
 
-    def factory(self, *, worker: bool) -> Callable[[], Any]:
-        """Return a factory of this gateway's app, with or without its sync worker."""
-        settings = Settings(database_url=self.database_url, log_level="error", sync=QUICK_SYNC)
+    def factory(self, *, worker: bool, metrics: bool = True) -> Callable[[], Any]:
+        """Return a factory of this gateway's app, with or without its sync worker, measuring requests or not."""
+        settings = Settings(
+            database_url=self.database_url,
+            log_level="error",
+            sync=QUICK_SYNC,
+            metrics=MetricsConfig(enabled=metrics),
+        )
         return lambda: create_gateway(settings, run_worker=worker)
 
     @property
@@ -211,7 +216,30 @@ def measure_finished(plan: Plan) -> dict[str, Load]:
             for size in (30, 500):
                 path = f"{GATEWAY_PATH}?pageNum=1&pageSize={size}"
                 loads[f"list_{size}"] = wrk(server.url + path, headers=gateway.headers, seconds=plan.seconds)
+        loads |= measure_metrics_cost(plan, gateway, id_paths(task)[METRICS_FORM])
     return loads
+
+
+METRICS_FORM = "platform_id"  # the id form the cost of metrics is measured on
+
+
+METRICS_ROUNDS = 2  # loads of each gateway, taken in turns; the best of each counts, so a noisy moment misleads less
+
+
+def measure_metrics_cost(plan: Plan, gateway: Gateway, path: str) -> dict[str, Load]:
+    """Load one finished task's GET on a gateway measuring its requests and on one that does not, in turns, so
+    their ratio is what the metrics cost."""
+    best: dict[str, Load] = {}
+    with (
+        ServerProcess(gateway.factory(worker=False, metrics=True)) as measured,
+        ServerProcess(gateway.factory(worker=False, metrics=False)) as bare,
+    ):
+        for _ in range(METRICS_ROUNDS):
+            for label, server in (("query_metrics_on", measured), ("query_metrics_off", bare)):
+                load = wrk(server.url + path, headers=gateway.headers, seconds=plan.seconds)
+                if label not in best or load.requests_per_s > best[label].requests_per_s:
+                    best[label] = load
+    return best
 
 
 def measure_inflight_and_submit(plan: Plan) -> tuple[dict[str, Load], Latency, Latency]:

@@ -37,6 +37,7 @@ API_FIGURES = (
     "query_finished_p99_ms",
     "query_inflight_ratio",
     "query_inflight_p99_ms",
+    "query_metrics_ratio",
     "list_30_p99_ms",
     "list_500_p99_ms",
     "submit_overhead_p50_ms",
@@ -83,6 +84,7 @@ TARGETS = (
     Target("query_finished_ratio", at_least=True, bound=0.6),
     Target("query_finished_p99_ms", at_least=False, bound=5.0),
     Target("query_inflight_ratio", at_least=True, bound=0.4),
+    Target("query_metrics_ratio", at_least=True, bound=0.9),
     Target("submit_overhead_p50_ms", at_least=False, bound=3.0),
     Target("store_get_p99_ms", at_least=False, bound=5.0),
     Target("store_deepest_page_p99_ms", at_least=False, bound=100.0),
@@ -121,6 +123,9 @@ def summarize(api: ApiFigures) -> dict[str, float]:
         "query_finished_p99_ms": finished_p99,
         "query_inflight_ratio": inflight_ratio,
         "query_inflight_p99_ms": inflight_p99,
+        # A finished task's GET with the request metrics on, against the same gateway with them off.
+        "query_metrics_ratio": api.loads["query_metrics_on"].requests_per_s
+        / api.loads["query_metrics_off"].requests_per_s,
         "list_30_p99_ms": api.loads["list_30"].p99_ms,
         "list_500_p99_ms": api.loads["list_500"].p99_ms,
         "submit_overhead_p50_ms": api.submit_gateway.p50_ms - api.submit_sandbox.p50_ms,

@@ -17,6 +17,7 @@ from kling_gateway import launch, logs, sample_config
 from kling_gateway.admin import complain
 from kling_gateway.admin.cli import register_admin_commands
 from kling_gateway.admin.database import CannotOpen, database_url, described, migrated, open_creating, open_existing
+from kling_gateway.admin.status_cli import status_command
 from kling_gateway.demo import run_demo
 from kling_gateway.logs import LogFormat
 from kling_gateway.redaction import install as redact_logs
@@ -35,6 +36,7 @@ console = Console()
 register_admin_commands(app)
 config = typer.Typer(no_args_is_help=True, help="The settings: every one, with its default and unit.")
 app.add_typer(config, name="config")
+app.command("status")(status_command)
 
 
 def _option(help_text: str) -> Any:

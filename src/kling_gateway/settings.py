@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kling_gateway.logs import LogFormat
@@ -98,6 +98,28 @@ class DownloadConfig(BaseModel):
     private_origins: tuple[AnyHttpUrl, ...] = ()
     # Fetch result files through this HTTP(S) proxy; HTTP(S)_PROXY of the environment never applies to them.
     proxy: AnyHttpUrl | None = None
+
+
+class MetricsConfig(BaseModel):
+    """Who may read `/metrics`, and whether requests are measured at all."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = True  # measure HTTP requests and serve /metrics (off only to measure what metrics cost)
+    # The operator's token, sent as `Authorization: Bearer …`; when set, /metrics always requires it.
+    token: SecretStr | None = None
+    # Without a token, serve /metrics to anyone only while the gateway listens on a loopback address (`host`).
+    public_on_loopback: bool = True
+
+
+class HealthConfig(BaseModel):
+    """What /readyz and `kling-gateway status` call healthy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    worker_stale_after_s: PositiveSeconds = 120.0  # no worker round finished this long: not ready
+    heartbeat_every_s: PositiveSeconds = 5.0  # a worker writes its heartbeat at most this often
+    check_timeout_s: PositiveSeconds = 3.0  # each readiness check, connecting to the database included
 
 
 def _retired_by_default() -> dict[str, tuple[str, ...]]:
@@ -199,6 +221,8 @@ class Settings(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
 
     def resolved_database_url(self) -> str:
         """Name the database to use: the configured URL, else the SQLite file in the data directory."""

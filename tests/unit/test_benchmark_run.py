@@ -20,6 +20,7 @@ def made_up() -> ApiFigures:
     for number, form in enumerate(ID_FORMS):
         loads[f"query_finished_{form}"] = load(7_000 - 1_000 * number, 3.0 + number)
         loads[f"query_inflight_{form}"] = load(5_000 + 500 * number, 6.0 - number)
+    loads |= {"query_metrics_on": load(5_700, 3.2), "query_metrics_off": load(6_000, 3.0)}
     return ApiFigures(loads=loads, submit_gateway=Latency(6.0, 9.5), submit_sandbox=Latency(4.0, 6.0))
 
 
@@ -54,6 +55,7 @@ def test_figures_carry_exactly_the_named_keys_with_the_worst_id_form() -> None:
     assert figures["query_finished_p99_ms"] == 5.0
     assert figures["query_inflight_ratio"] == pytest.approx(0.5)
     assert figures["query_inflight_p99_ms"] == 6.0
+    assert figures["query_metrics_ratio"] == pytest.approx(0.95)  # metrics on against off
     assert (figures["list_30_p99_ms"], figures["list_500_p99_ms"]) == (12.0, 40.0)
     assert (figures["submit_overhead_p50_ms"], figures["submit_overhead_p99_ms"]) == (2.0, 3.5)
 
@@ -65,6 +67,7 @@ def test_targets_tell_pass_from_miss() -> None:
         "query_finished_ratio": False,  # 0.5 < 0.6
         "query_finished_p99_ms": True,  # 5 ≤ 5
         "query_inflight_ratio": True,
+        "query_metrics_ratio": True,  # 0.95 ≥ 0.9
         "submit_overhead_p50_ms": True,
     }
 
@@ -97,7 +100,7 @@ def test_table_says_when_the_store_part_is_not_measured() -> None:
     text = console.export_text()
     assert "not measured" in text
     assert text.count("MISS") == 1
-    assert text.count("PASS") == 3
+    assert text.count("PASS") == 4
 
 
 def test_table_lists_each_part_with_its_verdicts() -> None:
@@ -110,4 +113,4 @@ def test_table_lists_each_part_with_its_verdicts() -> None:
     assert "store_get_p99_ms" in text
     assert "sync: failed: RuntimeError: no sandbox" in text
     assert text.count("MISS") == 2  # query_finished_ratio and the deepest page
-    assert text.count("PASS") == 4
+    assert text.count("PASS") == 5

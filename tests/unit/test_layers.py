@@ -17,6 +17,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     # launch: the API on every core, the sync worker once; sample_config: `.env.example` from the settings
     frozenset({"demo", "admin", "launch", "sample_config"}),
     frozenset({"api"}),  # the edge: HTTP, auth, dialect choice
+    frozenset({"health"}),  # readiness and the store's gauges, for /readyz, /metrics and `status`
     frozenset({"sync"}),  # the worker: polling, upstream callbacks, client-callback delivery
     # submit, query, the state machine, dispatch, a move's effects; reconcile: the exports against the ledger
     frozenset({"tasks", "reconcile"}),
@@ -24,7 +25,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"users", "outbox", "dialects"}),
     # catalog: the operator's word on models; egress: requests made on a user's behalf, to checked addresses only
     frozenset({"billing", "upstream", "catalog", "egress"}),
-    frozenset({"settings", "errors", "redaction"}),  # redaction: no secret in a log line
+    # redaction: no secret in a log line; observability: the metrics every part reports through
+    frozenset({"settings", "errors", "redaction", "observability"}),
     # the sandbox shares only the request schemas (kling) with the gateway; serving: uvicorn within limits
     frozenset({"store", "sandbox", "serving"}),
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing

@@ -19,6 +19,7 @@ from kling_gateway.api import (
     documentation,
     new_routes,
     openai_videos,
+    operations,
     request_log,
     responses,
     session_routes,
@@ -39,6 +40,7 @@ from kling_gateway.errors import (
     StoreUnavailable,
 )
 from kling_gateway.kling.schemas import Family
+from kling_gateway.observability.http import HttpMetrics
 from kling_gateway.redaction import install as redact_logs
 from kling_gateway.settings import Settings
 
@@ -101,11 +103,14 @@ def create_app(
     new_routes.mount(app)
     openai_videos.mount(app)
     video_generations.mount(app)
+    operations.mount(app, runtime)  # before the fallbacks, which would take any path
     kling_routes.mount_fallback(app)
     new_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
     app.add_middleware(Edge, config=settings.http)  # outermost: every request's body is bounded
     request_log.install(app, access_log=settings.access_log)  # outside every layer, the query lane's included
+    if settings.metrics.enabled:
+        app.add_middleware(HttpMetrics)  # outside the lane: the lane's answers are measured too
     return app
 
 

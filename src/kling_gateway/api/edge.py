@@ -30,6 +30,7 @@ from kling_gateway.errors import (
     ServerError,
     StoreUnavailable,
 )
+from kling_gateway.observability.metrics import UNEXPECTED_ERRORS
 from kling_gateway.redaction import redact
 from kling_gateway.settings import HttpConfig
 from kling_gateway.store.outages import unavailable_reason
@@ -56,6 +57,7 @@ def answer_failure(request: Request, failure: Exception) -> GatewayError:
     if reason is not None:
         log_unavailable(request, failure)
         return StoreUnavailable(f"the gateway's store is unavailable ({reason}); retry in a few seconds")
+    UNEXPECTED_ERRORS.labels("http").inc()
     log.exception("unexpected failure on %s", where, exc_info=failure)
     return ServerError()
 

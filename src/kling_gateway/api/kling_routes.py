@@ -82,7 +82,6 @@ class KlingRoutes:
         app.add_api_route(
             CALLBACK_PREFIX + "/{platform_id}/{token}", upstream_callback, methods=["POST"], include_in_schema=False
         )
-        app.add_api_route("/healthz", health, methods=["GET"], include_in_schema=False)
 
     # -- the three operations ------------------------------------------------------------------------------------
 
@@ -193,8 +192,3 @@ async def upstream_callback(
         billing=runtime.settings.billing,
     )
     return responses.json(kling.envelope({"applied": moved}))
-
-
-async def health() -> Response:
-    """Say the process is up."""
-    return responses.json(kling.envelope({"status": "ok"}))

@@ -20,6 +20,7 @@ from kling_gateway.api import responses
 from kling_gateway.api.kling_routes import SERVED_ACTIONS, KlingRoutes
 from kling_gateway.errors import GatewayError
 from kling_gateway.kling.schemas import Family
+from kling_gateway.observability.http import ROUTE_KEY
 
 # `/kling/v1/videos/text2video/{id}` or `/v1/…`; an action may itself hold a slash, so the id is the last segment.
 TASK_PATH = re.compile(r"/(?:kling/)?v1/(videos|images|audio|general)/([a-z0-9/-]+)/([^/]+)")
@@ -50,6 +51,9 @@ class TaskQueryLane:
         if spec is None:
             await self.app(scope, receive, send)
             return
+        # The documented route's template, for the request metrics: never the path, whose id is the caller's.
+        prefix = "/kling/v1" if path.startswith("/kling/") else "/v1"
+        scope[ROUTE_KEY] = f"{prefix}/{spec.family}/{spec.action}" + ("" if reference is None else "/{task_id}")
         request = Request(scope, receive)
         try:
             if reference is None:

@@ -14,6 +14,7 @@ from kling_gateway.egress.clients import downloads_http
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
+from kling_gateway.store.probe import Probe
 from kling_gateway.sync.worker import Worker
 from kling_gateway.tasks.listing import TaskRecords
 from kling_gateway.tasks.service import TaskService
@@ -37,6 +38,7 @@ class Runtime:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.resolved_database_url(), timeouts=settings.store.timeouts())
+        self.probe = Probe(settings.resolved_database_url(), timeout_s=settings.health.check_timeout_s)  # readiness
         self._own_http = http is None
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)
@@ -68,3 +70,4 @@ class Runtime:
             await self.http.aclose()
         await self.downloads.http.aclose()
         await self.db.dispose()
+        await self.probe.dispose()

@@ -9,6 +9,7 @@ whole transaction it is in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing.money import MAX_BALANCE_MICROS, format_yuan
 from kling_gateway.clock import now_ms
+from kling_gateway.observability.metrics import LEDGER_ENTRIES, LEDGER_MICROS, on_commit
 from kling_gateway.store.models import LEDGER, USERS, LedgerEntry
 
 log = logging.getLogger(__name__)
@@ -181,3 +183,14 @@ async def _record(
             created_at=now_ms(),
         )
     )
+    on_commit(session, _counter(kind, abs(amount_micros)))
+
+
+def _counter(kind: EntryKind, micros: int) -> Callable[[], None]:
+    """Count one entry of `kind` moving `micros`, for when its transaction commits."""
+
+    def count() -> None:
+        LEDGER_ENTRIES.labels(kind.value).inc()
+        LEDGER_MICROS.labels(kind.value).inc(micros)
+
+    return count

@@ -47,7 +47,7 @@ async def all_channels(session: Executor, *, enabled_only: bool = False) -> list
         ChannelChoice(
             id=row.id,
             name=row.name,
-            credentials=ChannelCredentials(row.base_url, row.access_key, row.secret_key, row.api_key),
+            credentials=ChannelCredentials(row.base_url, row.access_key, row.secret_key, row.api_key, name=row.name),
             priority=row.priority,
             weight=row.weight,
             limits={
@@ -61,6 +61,12 @@ async def all_channels(session: Executor, *, enabled_only: bool = False) -> list
         )
         for row in rows
     ]
+
+
+async def channel_name(session: Executor, *, channel_id: int) -> str:
+    """Name a channel by its id ("" for one that no longer exists)."""
+    name = (await session.execute(select(CHANNELS.c.name).where(CHANNELS.c.id == channel_id))).scalar_one_or_none()
+    return name or ""
 
 
 def refused_reason(channel: ChannelChoice, message: str) -> str:

@@ -27,6 +27,7 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.egress.addresses import Resolver, system_resolver
 from kling_gateway.errors import InvalidRequest
+from kling_gateway.observability.metrics import CALLBACK_DELIVERIES, LEASE_LOSSES
 from kling_gateway.outbox import repository
 from kling_gateway.outbox.repository import AfterDelivery, Claimed
 from kling_gateway.outbox.targets import check_callback_target
@@ -148,7 +149,10 @@ class Deliverer:
             self._posting.discard(current)
             after = self._after(callback, error, self.clock.now_ms())
             async with self.db.session() as session, session.begin():
-                await repository.record_attempts(session, [(callback.id, after)], lease_until=lease_until)
+                held = await repository.record_attempts(session, [(callback.id, after)], lease_until=lease_until)
+            CALLBACK_DELIVERIES.labels(_outcome(after)).inc()
+            if not held:
+                LEASE_LOSSES.labels("callback").inc()
         except Exception as unrecorded:  # the lease runs out and the callback is sent again: at least once
             self._unrecorded.append(unrecorded)
         finally:
@@ -262,6 +266,13 @@ class Deliverer:
         """Wait after `attempts` failed deliveries: 5 s doubling up to 1 h, plus up to a tenth more at random."""
         wait_s = min(FIRST_RETRY_S * 2 ** (attempts - 1), MAX_RETRY_S)
         return int(wait_s * (1 + self.rng.uniform(0, RETRY_JITTER)) * 1000)
+
+
+def _outcome(after: AfterDelivery) -> str:
+    """Name how a delivery ended, for the metrics."""
+    if "delivered_at" in after:
+        return "delivered"
+    return "given_up" if "given_up_at" in after else "retry"
 
 
 def _headers(callback: Claimed) -> dict[str, str]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypedDict
+from typing import Any, NamedTuple, TypedDict, cast
 
-from sqlalchemy import ColumnElement, and_, exists, select, true, update
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
+from kling_gateway.store.database import Executor
 from kling_gateway.store.models import API_KEYS, CLIENT_CALLBACKS, TASKS
 
 _cb = CLIENT_CALLBACKS.c
@@ -164,11 +165,15 @@ async def release(session: AsyncSession, *, callback_ids: Sequence[int], lease_u
 
 async def record_attempts(
     session: AsyncSession, outcomes: Sequence[tuple[int, AfterDelivery]], *, lease_until: int
-) -> None:
-    """Write how each claimed callback stands, unless the lease on it was lost meanwhile."""
+) -> int:
+    """Write how each claimed callback stands, unless the lease on it was lost meanwhile; return how many were
+    still held."""
+    held = 0
     for callback_id, after in outcomes:
         still_ours = (_cb.id == callback_id, _cb.next_attempt_at == lease_until)
-        await session.execute(update(CLIENT_CALLBACKS).where(*still_ours).values(**after))
+        written = await session.execute(update(CLIENT_CALLBACKS).where(*still_ours).values(**after))
+        held += cast(CursorResult[Any], written).rowcount
+    return held
 
 
 class ListedCallback(NamedTuple):
@@ -204,6 +209,12 @@ _WITH_TASKS = CLIENT_CALLBACKS.join(TASKS, TASKS.c.id == _cb.task_id)
 PENDING = _cb.next_attempt_at.is_not(None)
 DELIVERED = _cb.delivered_at.is_not(None)
 GIVEN_UP = _cb.given_up_at.is_not(None)
+
+
+async def backlog(session: Executor) -> tuple[int, int | None]:
+    """Count the callbacks waiting to be delivered, and say when the most overdue of them was due."""
+    count, due = (await session.execute(select(func.count(), func.min(_cb.next_attempt_at)).where(PENDING))).one()
+    return int(count), None if due is None else int(due)
 
 
 async def newest(session: AsyncSession, *, only: ColumnElement[bool] | None = None, limit: int) -> list[ListedCallback]:

@@ -250,6 +250,17 @@ class UpstreamObject(Base):
     duration_ms: Mapped[int | None]
 
 
+class WorkerHeartbeat(Base):
+    """A sync worker's last sign of life: one row per worker process, written as its rounds finish."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(128), primary_key=True)  # host, process id and a random part
+    started_at: Mapped[int]
+    beat_at: Mapped[int] = mapped_column(index=True)  # when its latest round finished
+    rounds: Mapped[int]  # rounds finished since it started
+
+
 # The same tables for Core statements (the hot path and bulk updates), typed as tables rather than FromClause.
 USERS = cast(Table, User.__table__)
 API_KEYS = cast(Table, ApiKey.__table__)
@@ -259,3 +270,4 @@ LEDGER = cast(Table, LedgerEntry.__table__)
 CLIENT_CALLBACKS = cast(Table, ClientCallback.__table__)
 UPSTREAM_OBJECTS = cast(Table, UpstreamObject.__table__)
 MODELS = cast(Table, CatalogModel.__table__)
+WORKER_HEARTBEATS = cast(Table, WorkerHeartbeat.__table__)

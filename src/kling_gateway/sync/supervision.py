@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from kling_gateway.observability.metrics import UNEXPECTED_ERRORS
 from kling_gateway.store.outages import unavailable_detail
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ async def supervise(name: str, loop: Loop, stop: asyncio.Event, *, outage: Store
         except Exception as error:
             reason = unavailable_detail(error)
             if reason is None:
+                UNEXPECTED_ERRORS.labels("worker").inc()
                 log.exception("%s failed; starting it again in %s", name, _seconds(pause_s))
                 wait_s = pause_s
             else:

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import math
 import random
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import NamedTuple
@@ -31,6 +32,7 @@ from kling_gateway.channels.selection import ChannelChoice, all_channels
 from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.egress import clients as egress_clients
 from kling_gateway.kling.schemas import Generation
+from kling_gateway.observability.metrics import LEASE_LOSSES, WORKER_ROUND_SECONDS
 from kling_gateway.outbox.delivery import Deliverer
 from kling_gateway.redaction import install as redact_logs
 from kling_gateway.settings import Settings
@@ -39,6 +41,8 @@ from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.store.records import PolledTask
 from kling_gateway.sync.absence import Absences
 from kling_gateway.sync.batched import BatchedPoll
+from kling_gateway.sync.heartbeat import Heartbeat
+from kling_gateway.sync.lag import PollLag
 from kling_gateway.sync.stuck import StuckTasks
 from kling_gateway.sync.supervision import StoreOutage, rest, supervise
 from kling_gateway.tasks import effects, repository, transitions
@@ -54,6 +58,7 @@ MAX_PAGE_NUM = 1000  # the upstream list endpoint accepts pageNum up to 1000
 # A sweep reads pages down to this much before the oldest task it looks for (by the gateway's clock, the upstream
 # stamps created_at by its own), so a task is not missed for a clock off by less; past that, single GETs find it.
 CLOCK_SKEW_MS = 10 * 60_000
+FINAL_REPORTS = frozenset({"succeed", "failed"})  # an upstream status after which a task is never looked at again
 
 
 class Worker:
@@ -100,6 +105,10 @@ class Worker:
             first_pause_s=self.config.store_retry_s, longest_pause_s=self.config.store_retry_max_s
         )
         self.rounds = 0  # completed rounds, for tests and health checks
+        self.heartbeat = Heartbeat(
+            db, every_ms=round(settings.health.heartbeat_every_s * 1000), started_at=self.clock.now_ms()
+        )
+        self.lag = PollLag(forget_after_ms=round(4 * max(self.config.max_poll_interval_s, self.config.lease_s) * 1000))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run rounds, and deliver callbacks beside them, until `stop` is set; a loop that fails is told in a line
@@ -130,6 +139,7 @@ class Worker:
 
     async def run_once(self) -> int:
         """Do one round; return how many tasks it worked on."""
+        started = time.perf_counter()
         async with self.db.session() as session:
             channels = {channel.id: channel for channel in await all_channels(session)}
         worked_on = await self._poll(channels)
@@ -137,6 +147,10 @@ class Worker:
         worked_on += await self.dispatcher.dispatch_waiting()
         worked_on += await self.stuck.settle(channels)
         self.rounds += 1
+        WORKER_ROUND_SECONDS.observe(time.perf_counter() - started)
+        moment = self.clock.now_ms()
+        self.lag.prune(now_ms=moment)
+        await self.heartbeat.round_done(now_ms=moment, rounds=self.rounds)
         return worked_on
 
     # -- polling -------------------------------------------------------------------------------------------------
@@ -154,8 +168,9 @@ class Worker:
         batched: dict[int, dict[str, PolledTask]] = defaultdict(dict)  # new generation: by channel, upstream id
         running: list[asyncio.Task[None]] = []
         claimed = 0
+        lease_until = self._poll_lease(self.clock.now_ms())
         try:
-            async for chunk in self._claim_due():
+            async for chunk in self._claim_due(lease_until):
                 claimed += len(chunk)
                 for polled in _grouped(chunk, Generation.NEW).values():
                     for upstream_task_id, task in polled:
@@ -184,15 +199,20 @@ class Worker:
             for sweep in sweeps.values():
                 sweep.close()
             failures = [error for error in await asyncio.gather(*running, return_exceptions=True) if error]
+            if claimed and self.clock.now_ms() > lease_until:  # the claims ran out while the round read them
+                LEASE_LOSSES.labels("poll").inc(claimed)
             if failures:
                 raise failures[0]
         return claimed
 
-    async def _claim_due(self) -> AsyncIterator[list[PolledTask]]:
+    def _poll_lease(self, moment: int) -> int:
+        """Say until when a poll round's claims hold: the task's next look on the grid, at most the lease."""
+        return min(next_look(moment, self.config.poll_interval_s), moment + round(self.config.lease_s * 1000))
+
+    async def _claim_due(self, lease_until: int) -> AsyncIterator[list[PolledTask]]:
         """Claim the due tasks, up to `poll_claim_limit`, newest first, a chunk per transaction: a claim holds its
         rows' locks until it commits, and an upstream callback about one of them waits that long."""
         moment = self.clock.now_ms()
-        lease_until = min(next_look(moment, self.config.poll_interval_s), moment + round(self.config.lease_s * 1000))
         claimed = 0
         while claimed < self.config.poll_claim_limit:
             size = min(self.config.claim_chunk, self.config.poll_claim_limit - claimed)
@@ -283,6 +303,8 @@ class Worker:
         later: dict[int, list[int]] = defaultdict(list)
         for task, report in looked_at:
             moment = self.clock.now_ms()
+            if report is not None:
+                self.lag.found(task, now_ms=moment, final=report.task_status in FINAL_REPORTS)
             interval = poll_interval(  # counted from its last change: time in the queue is not time running
                 age_ms=moment - task.updated_at,
                 expected_ms=task.expected_ms,

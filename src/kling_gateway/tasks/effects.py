@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing import ledger
 from kling_gateway.channels.affinity import remember_results
+from kling_gateway.channels.selection import channel_name
 from kling_gateway.dialects.shapes import callback_body
+from kling_gateway.observability.metrics import TASK_SECONDS, TASKS_FINISHED, on_commit
 from kling_gateway.outbox import repository as outbox
 from kling_gateway.outbox.targets import callback_target
 from kling_gateway.store.records import TaskStatus
@@ -28,6 +30,8 @@ async def record(session: AsyncSession, move: Move | None, *, callback_give_up_s
     task = move.task
     if move.settles:
         await ledger.settle(session, task, charge_micros=move.charge_micros, note=move.note)
+        channel = "" if task.channel_id is None else await channel_name(session, channel_id=task.channel_id)
+        on_commit(session, lambda: count_finished(move, channel))
     if move.status is TaskStatus.SUCCEED and move.report is not None and task.channel_id is not None:
         # Later calls on these videos, elements and voices must go to the account that made them.
         await remember_results(
@@ -40,6 +44,13 @@ async def record(session: AsyncSession, move: Move | None, *, callback_give_up_s
         )
     if move.callback_owed:
         await queue_callback(session, task_id=task.id, now_ms=move.at_ms, give_up_s=callback_give_up_s)
+
+
+def count_finished(move: Move, channel: str) -> None:
+    """Count a task that reached its final status on a channel, and how long it took from its submit."""
+    task, status = move.task, move.status.value
+    TASKS_FINISHED.labels(status, task.family, task.action, task.generation, channel).inc()
+    TASK_SECONDS.labels(task.family, task.action, status).observe(max(move.at_ms - task.created_at, 0) / 1000)
 
 
 async def queue_callback(session: AsyncSession, *, task_id: int, now_ms: int, give_up_s: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ import orjson
 
 from kling_gateway.kling.codes import KlingCode
 from kling_gateway.kling.schemas import Generation
+from kling_gateway.observability.metrics import UPSTREAM_REQUESTS, UPSTREAM_SECONDS
 from kling_gateway.upstream.errors import (
     CREDENTIAL_CODES,
     ChannelMisconfigured,
@@ -55,6 +57,7 @@ class ChannelCredentials:
     access_key: str | None = None
     secret_key: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
+    name: str = ""  # the channel's name, for metrics; "" where the caller has no channel row
 
     def __post_init__(self) -> None:
         # Paths are appended as "/v1/...": a trailing slash would double it.
@@ -220,7 +223,8 @@ class KlingClient:
         """Fetch one task by task_id or external_task_id; return None when the upstream does not know it."""
         if not reference:
             raise ValueError("reference must not be empty: the request would list the tasks instead")
-        response = await self._send(channel, "GET", f"/v1/{family}/{action}/{quote(reference, safe='')}")
+        path = f"/v1/{family}/{action}/{quote(reference, safe='')}"
+        response = await self._send(channel, "GET", path, endpoint=f"/v1/{family}/{action}/{{id}}")
         if response.status_code == 404 and _code(_envelope(response)) == KlingCode.RESOURCE_NOT_FOUND.code:
             return None
         return UpstreamTask.from_json(self._data(channel, response, dict))
@@ -250,24 +254,31 @@ class KlingClient:
         content: bytes | None = None,
         params: Mapping[str, int | str] | None = None,
         generation: Generation = Generation.LEGACY,
+        endpoint: str | None = None,
     ) -> httpx.Response:
-        """Send one authorized request; raise the matching error when no answer came back."""
+        """Send one authorized request; raise the matching error when no answer came back. Each request is
+        counted and timed under `endpoint`, the path's template (the path itself when it names no id)."""
         headers = {"Authorization": f"Bearer {self._bearer(channel, generation)}"}
         if content is not None:
             headers["Content-Type"] = "application/json"
         self.requests_sent += 1
+        measured = UpstreamCall(channel.name or channel.base_url, f"{method} {endpoint or path}")
         try:
-            return await self._http.request(
+            response = await self._http.request(
                 method, channel.base_url + path, content=content, params=params, headers=headers
             )
         except _NOT_SENT as error:
+            measured.done("unreachable")
             raise ChannelUnavailable(
                 f"could not reach the upstream at {channel.base_url}: {_describe(error)}"
             ) from error
         except httpx.RequestError as error:  # timeouts and drops after sending, and undecodable answers
+            measured.done("lost")
             raise OutcomeUnknown(
                 f"lost the upstream at {channel.base_url} during {method} {path}: {_describe(error)}"
             ) from error
+        measured.done(_outcome(response))
+        return response
 
     def _bearer(self, channel: ChannelCredentials, generation: Generation) -> str:
         """Choose the credential of a request: the API key wherever the channel has one, else a signed JWT.
@@ -328,6 +339,27 @@ class KlingClient:
         params = {"pageNum": page_num, "pageSize": page_size}
         response = await self._send(channel, "GET", f"/v1/{family}/{action}", params=params)
         return [UpstreamTask.from_json(item) for item in self._data(channel, response, builtins.list)]
+
+
+class UpstreamCall:
+    """Time one upstream request from its start; count it with its outcome when it ends."""
+
+    __slots__ = ("channel", "endpoint", "started")
+
+    def __init__(self, channel: str, endpoint: str) -> None:
+        self.channel, self.endpoint, self.started = channel, endpoint, time.perf_counter()
+
+    def done(self, outcome: str) -> None:
+        UPSTREAM_SECONDS.labels(self.channel, self.endpoint).observe(time.perf_counter() - self.started)
+        UPSTREAM_REQUESTS.labels(self.channel, self.endpoint, outcome).inc()
+
+
+def _outcome(response: httpx.Response) -> str:
+    """Name how the upstream answered: the HTTP status, and the Kling code of a refusal (`429/1303`)."""
+    if response.is_success:
+        return str(response.status_code)
+    code = _code(_envelope(response))  # only refusals are decoded here: their bodies are small
+    return f"{response.status_code}/{code}" if code is not None else str(response.status_code)
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any] | None:
