@@ -10,6 +10,7 @@ against the task's own channel.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from starlette.requests import Request
@@ -35,6 +36,7 @@ class CallbackLane:
         self.runtime = runtime
         self._secrets: tuple[str, ...] = ()
         self._read_at_ms: int | None = None
+        self._reading = asyncio.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(CALLBACK_PREFIX):
@@ -52,14 +54,17 @@ class CallbackLane:
         """Tell whether any channel's secret makes this token for this task (reading the secrets when stale)."""
         if self._matches(platform_id, token):
             return True
-        now_ms = self.runtime.clock.now_ms()
-        if self._read_at_ms is not None and now_ms - self._read_at_ms < REFRESH_S * 1000:
-            return False
-        self._read_at_ms = now_ms
-        async with self.runtime.db.read() as connection:
-            channels = await all_channels(connection)
-        self._secrets = tuple({channel.credentials.callback_secret for channel in channels})
-        return self._matches(platform_id, token)
+        async with self._reading:  # callbacks that miss together wait for one read, then look again
+            if self._matches(platform_id, token):
+                return True
+            now_ms = self.runtime.clock.now_ms()
+            if self._read_at_ms is not None and now_ms - self._read_at_ms < REFRESH_S * 1000:
+                return False
+            async with self.runtime.db.read() as connection:
+                channels = await all_channels(connection)
+            self._secrets = tuple({channel.credentials.callback_secret for channel in channels})
+            self._read_at_ms = now_ms
+            return self._matches(platform_id, token)
 
     def _matches(self, platform_id: str, token: str) -> bool:
         # Every secret is tried, so the time taken tells nothing about which one matched.
