@@ -1,5 +1,5 @@
-"""Choose upstream channels for a task: healthy before degraded, then highest priority first, then weighted among
-those with free capacity; a channel down or misconfigured gets none while it is so."""
+"""Choose upstream channels for a task: highest priority first, healthy before degraded within a priority, then
+weighted among those with free capacity; a channel down or misconfigured gets none while it is so."""
 
 from __future__ import annotations
 
@@ -132,14 +132,13 @@ def rank(
     slots: int,
     rng: random.Random,
 ) -> list[ChannelChoice]:
-    """Keep the channels with `slots` free: the degraded after the others, highest priority first within each,
-    weighted-random within a priority."""
+    """Keep the channels with `slots` free, highest priority first; within a priority the degraded after the
+    others, each weighted-random (the operator's priorities stand: a degraded channel still answers)."""
     free = [c for c in channels if c.limits[pack_type] - in_use.get(c.id, 0) >= slots]
     ordered: list[ChannelChoice] = []
-    for degraded in (False, True):
-        group = [c for c in free if (c.health is HealthState.DEGRADED) is degraded]
-        for priority in sorted({c.priority for c in group}, reverse=True):
-            tier = [c for c in group if c.priority == priority]
+    for priority in sorted({c.priority for c in free}, reverse=True):
+        for degraded in (False, True):
+            tier = [c for c in free if c.priority == priority and (c.health is HealthState.DEGRADED) is degraded]
             # Weighted sampling without replacement (Efraimidis-Spirakis): weight 3 comes first 3x as often.
             ordered += sorted(tier, key=lambda c: rng.random() ** (1 / c.weight), reverse=True)
     return ordered
