@@ -58,7 +58,7 @@ async def test_two_processes_fold_their_calls_into_one_row_and_each_writes_at_mo
         api.observe(call(channel_id, CallKind.UPSTREAM_FAULT, "upstream answered 500/5000"))
         worker.observe(call(channel_id, CallKind.UPSTREAM_FAULT, "upstream answered 500/5000"))
     api.observe(call(None, CallKind.UPSTREAM_FAULT))  # no channel row: nothing kept
-    assert await asyncio.gather(api.report(), worker.report()) == [1, 1]  # at once, each under the row's lock
+    assert list(await asyncio.gather(api.report(), worker.report())) == [1, 1]  # at once, each under the row's lock
 
     async with db.read() as connection:
         record = (await health_rows.read_all(connection))[channel_id]
