@@ -80,6 +80,7 @@ def test_a_failing_channel_goes_down_its_tasks_go_elsewhere_once_each_and_a_prob
         for _ in range(breaker_faults + 1):
             clock.advance(s=STEP_S)
             platform_ids.append(create(client, KLING_T2V, {"prompt": "a fox"})["platform_id"])
+            gw.network.loop.run(gw.runtime.health.report())  # the submit reports in the background: done by now
         assert failing.creates[first.api_key or ""] == breaker_faults  # the last submit did not try a: it is down
         assert set(gw.admin.task_channels().values()) == {"b"}
         upstream = Counter(task.body.external_task_id for task in gw.sandbox.state.tasks.all_tasks())

@@ -86,6 +86,7 @@ class Runtime:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.health.settle()
         if self._own_http:
             await self.http.aclose()
         await self.downloads.http.aclose()

@@ -39,6 +39,7 @@ class HealthTracker:
         self._records: dict[int, HealthRecord] = {}
         self._read_at: int | None = None
         self._lock = asyncio.Lock()
+        self._reporting: asyncio.Task[None] | None = None
         # While the store cannot take them, keep this many calls of a channel at most: enough to open its breaker.
         self._keep = max(config.window_calls, config.breaker_faults)
 
@@ -78,6 +79,22 @@ class HealthTracker:
                 self._written_at[channel_id] = moment
                 self._records[channel_id] = record
             return len(due)
+
+    def report_soon(self) -> None:
+        """Report in the background, so that whoever made the calls (a submit) does not wait for the write."""
+        if self._reporting is None or self._reporting.done():
+            self._reporting = asyncio.create_task(self._report_quietly(), name="channel-health-report")
+
+    async def _report_quietly(self) -> None:
+        try:
+            await self.report()
+        except Exception:  # a bug: told; the calls are reported by the next report
+            log.exception("reporting channel health failed")
+
+    async def settle(self) -> None:
+        """Wait for a background report under way, before the database goes."""
+        if self._reporting is not None:
+            await self._reporting
 
     async def records(self, reader: Executor | None = None) -> dict[int, HealthRecord]:
         """Every channel's stored record, as read at most `cache_s` ago (with this process's own writes since)."""

@@ -136,7 +136,9 @@ class Worker:
         await self.deliverer.run(stop, idle_s=self.config.idle_sleep_s)
 
     async def aclose(self) -> None:
-        """Close the client that delivers callbacks, if it is the worker's own."""
+        """Let a health report under way finish; close the client that delivers callbacks, if it is the worker's
+        own."""
+        await self.probes.health.settle()
         if self._own_callbacks_http:
             await self.callbacks_http.aclose()
 

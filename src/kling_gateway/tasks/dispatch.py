@@ -8,7 +8,7 @@ and the task offered again, to the same or another channel. So a task never has 
 channels of one offer the sender keeps the task's lease, so no worker offers it meanwhile.
 
 A channel whose breaker is open (down) or whose account refused (misconfigured) is offered nothing while it is so;
-what each offer's calls said of their channels is reported once the offer is over (`channels.health`).
+what each offer's calls said of their channels is reported as soon as the offer is over (`channels.health`).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class Dispatcher:
         try:
             return await self._offer(task, ranked, enabled=len(allowed), why_none=why_none)
         finally:
-            await self.health.report()
+            self.health.report_soon()  # a submit's faults count at once, and the submit does not wait for them
 
     async def _offer(self, task: Task, ranked: Sequence[ChannelChoice], *, enabled: int, why_none: str = "") -> Outcome:
         busy, problems = enabled - len(ranked), []
