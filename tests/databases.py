@@ -92,7 +92,7 @@ class DatabaseFactory:
             path = self._tmp_dir / f"{name}.db"
             shutil.copy(template, path)  # with its mode: private, as the gateway makes its database
             return f"sqlite+aiosqlite:///{path}"
-        run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY'))
         return POSTGRES_URL.format(name=name)
 
     def drop(self, url: str) -> None:

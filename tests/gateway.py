@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from kling_gateway.api import create_app
 from kling_gateway.api.runtime import Runtime
@@ -142,6 +142,10 @@ class Admin:
                 **(limits | options),
             )
         )
+
+    def execute(self, statement: str) -> None:
+        """Run one SQL statement, for a test that changes the schema under a running gateway."""
+        self._run(lambda session: session.execute(text(statement)))
 
     def enable_channel(self, name: str, enabled: bool) -> None:
         """Enable or disable a channel, as `channels enable|disable` does."""

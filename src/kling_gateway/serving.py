@@ -33,6 +33,7 @@ class ConnectionLimits:
 
 
 LINGER_S = 2.0  # how long a refused connection's further bytes are read and dropped, so the refusal is read
+LINGER_BYTES = 1024 * 1024  # and how many at most: past them the connection is closed (reset) at once
 
 
 class _HeadTooLarge(Exception):
@@ -51,6 +52,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False  # answered before its head was read: what else comes is dropped
+        self._dropped = 0  # bytes dropped since the refusal
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -64,6 +66,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         # uvicorn's own, but for the head's bounds: a refusal raised while parsing is not a malformed request.
         if self._refused:
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:  # a client that keeps sending is not reading: spend nothing more on it
+                self.transport.close()
             return
         self._unset_keepalive_if_required()
         if self._awaiting_head:

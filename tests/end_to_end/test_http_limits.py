@@ -190,6 +190,18 @@ def test_a_head_over_the_limit_is_answered_431_and_closed(
         assert client.get("/healthz").status_code == 200
 
 
+def test_a_client_that_keeps_sending_after_the_refusal_is_cut_off(
+    gateway_factory: GatewayFactory, connect: Connect
+) -> None:
+    gateway = gateway_factory(worker=False, listen=True)
+    connection = connect(gateway)
+    connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Pad: ")
+    with pytest.raises((BrokenPipeError, ConnectionResetError)):
+        connection.sendall(b"x" * 64 * 1024 * 1024)  # far past what is read and dropped after the 431
+    with gateway.http() as client:
+        assert client.get("/healthz").status_code == 200
+
+
 def test_a_head_that_comes_too_slowly_is_answered_408_and_closed(
     gateway_factory: GatewayFactory, connect: Connect
 ) -> None:

@@ -30,7 +30,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     # the sandbox shares only the request schemas (kling) with the gateway; serving: uvicorn within limits
     frozenset({"store", "sandbox", "serving"}),
     frozenset({"kling"}),  # the Kling API itself: schemas, codes, prices, signing
-    frozenset({"clock", "logs"}),  # logs: what every log line says, and which request it belongs to
+    # logs: what every log line says, and which request it belongs to; tls: one verifying context per process
+    frozenset({"clock", "logs", "tls"}),
 )
 LAYER_OF = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 

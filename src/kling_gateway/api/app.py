@@ -25,6 +25,7 @@ from kling_gateway.api import (
     session_routes,
     video_generations,
 )
+from kling_gateway.api.callback_lane import CallbackLane
 from kling_gateway.api.deps import invalid_request
 from kling_gateway.api.edge import Edge, answer_failure, log_unavailable
 from kling_gateway.api.kling_routes import KlingRoutes
@@ -107,6 +108,7 @@ def create_app(
     kling_routes.mount_fallback(app)
     new_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
+    app.add_middleware(CallbackLane, runtime=runtime)  # a forged callback costs no store read
     app.add_middleware(Edge, config=settings.http)  # outermost: every request's body is bounded
     request_log.install(app, access_log=settings.access_log)  # outside every layer, the query lane's included
     if settings.metrics.enabled:

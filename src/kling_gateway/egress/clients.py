@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from kling_gateway.settings import DownloadConfig, SyncConfig
+from kling_gateway.tls import verified_context
 
 
 def downloads_http(config: DownloadConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -25,7 +26,9 @@ def downloads_http(config: DownloadConfig, *, transport: httpx.AsyncBaseTranspor
     )
     limits = httpx.Limits(max_connections=config.at_once, max_keepalive_connections=0)
     proxy = None if config.proxy is None else str(config.proxy)
-    return httpx.AsyncClient(timeout=timeout, limits=limits, proxy=proxy, transport=transport, trust_env=False)
+    return httpx.AsyncClient(
+        timeout=timeout, limits=limits, proxy=proxy, transport=transport, trust_env=False, verify=verified_context()
+    )
 
 
 def callbacks_http(config: SyncConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -34,5 +37,10 @@ def callbacks_http(config: SyncConfig, *, transport: httpx.AsyncBaseTransport | 
     limits = httpx.Limits(max_connections=config.callback_concurrency, max_keepalive_connections=0)
     proxy = None if config.callback_proxy is None else str(config.callback_proxy)
     return httpx.AsyncClient(
-        timeout=config.callback_timeout_s, limits=limits, proxy=proxy, transport=transport, trust_env=False
+        timeout=config.callback_timeout_s,
+        limits=limits,
+        proxy=proxy,
+        transport=transport,
+        trust_env=False,
+        verify=verified_context(),
     )

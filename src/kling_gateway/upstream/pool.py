@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from kling_gateway.settings import SyncConfig
+from kling_gateway.tls import verified_context
 
 MAX_KEEPALIVE = 50
 CONNECT_TIMEOUT_S = 5.0
@@ -19,4 +20,4 @@ def upstream_http(config: SyncConfig) -> httpx.AsyncClient:
         max_connections=config.upstream_connections,
         max_keepalive_connections=min(MAX_KEEPALIVE, config.upstream_connections),
     )
-    return httpx.AsyncClient(timeout=timeout, limits=limits)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, verify=verified_context())
