@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kling_gateway.logs import LogFormat
@@ -122,6 +122,33 @@ class HealthConfig(BaseModel):
     check_timeout_s: PositiveSeconds = 3.0  # each readiness check, connecting to the database included
 
 
+class ChannelHealthConfig(BaseModel):
+    """When a channel counts as degraded or down, and how the breaker that stops sending it tasks tries it again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window_s: PositiveSeconds = 300.0  # error rate and latency are taken over the calls of this last stretch
+    window_calls: Annotated[int, Field(ge=1, le=1000)] = 100  # and over this many of its latest calls at most
+    min_calls: Annotated[int, Field(ge=1)] = 5  # fewer calls in the window say nothing about its error rate
+    degraded_error_ratio: Annotated[float, Field(gt=0, le=1)] = 0.2  # this share of faults in the window: degraded
+    breaker_faults: Annotated[int, Field(ge=1)] = 5  # upstream faults in a row that take a channel down
+    cooldown_s: PositiveSeconds = 30.0  # a channel down takes no task this long, then one probe decides
+    max_cooldown_s: PositiveSeconds = 600.0  # each failed probe doubles the cool-down, up to this
+    # The probe: one item of this legacy task list, a cheap request that the channel's credentials must authorize.
+    probe_path: str = Field(default="/v1/videos/text2video", pattern=r"^/v1/[a-z0-9/-]+$")
+    report_every_s: PositiveSeconds = 1.0  # a process writes what it saw of one channel at most this often
+    cache_s: Annotated[float, Field(ge=0)] = 2.0  # a process reads the channels' health again after this
+
+    @model_validator(mode="after")
+    def _cooldowns_in_order(self) -> ChannelHealthConfig:
+        if self.max_cooldown_s < self.cooldown_s:
+            raise ValueError(
+                f"max_cooldown_s ({self.max_cooldown_s:g}) must be at least cooldown_s ({self.cooldown_s:g}): "
+                "the cool-down only grows from the first to the longest"
+            )
+        return self
+
+
 def _retired_by_default() -> dict[str, tuple[str, ...]]:
     return {"videos": ("kling-v1",)}  # 2026 reference §1: the upstream answers it "has been discontinued"
 
@@ -223,6 +250,7 @@ class Settings(BaseSettings):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    channel_health: ChannelHealthConfig = Field(default_factory=ChannelHealthConfig)
 
     def resolved_database_url(self) -> str:
         """Name the database to use: the configured URL, else the SQLite file in the data directory."""

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.admin import AsJson, DatabaseUrl, NewName, Report, grid, iso_time, run, table
 from kling_gateway.channels import admin as channels_service
+from kling_gateway.channels import health as channels_health
 from kling_gateway.clock import now_ms
 from kling_gateway.errors import NotFound
+from kling_gateway.settings import get_settings
 from kling_gateway.store.models import Channel
 
 # Named one by one, so that a channel's secret key and API key can never reach any output.
@@ -27,6 +29,8 @@ CHANNEL_FIELDS = (
 )
 # Which credentials a channel has and whether callbacks must be signed, never the secrets; why it was refused.
 CHANNEL_COLUMNS = (*CHANNEL_FIELDS, "credentials", "webhook_secret_set", "misconfigured")
+# What its calls say of it: `channels.health`, flattened for the table.
+HEALTH_COLUMNS = ("state", "error_rate", "latency_ms", "last_success_at", "last_error_at", "last_error")
 WHSEC_FORM = "whsec_ followed by Base64, as the Kling console's Webhook tab shows it"
 
 channels_app = typer.Typer(
@@ -99,13 +103,18 @@ def list_channels(
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List the channels, those tried first first, with which credentials each has; secrets are never shown."""
+    """List the channels, those tried first first, with which credentials each has and what their calls say of
+    them (state, error rate, latency p50/p95 over the health window, last success and error); secrets are never
+    shown."""
 
     async def work(session: AsyncSession) -> Report:
         listed = await channels_service.list_channels(session, removed_too=removed)
-        channels = [_channel_data(channel) for channel in listed]
-        columns = (*CHANNEL_COLUMNS, "removed_at") if removed else CHANNEL_COLUMNS
-        return Report({"channels": channels}, [table("Channels (concurrency per kind)", channels, columns)])
+        health = await channels_health.read_overview(session, now_ms=now_ms(), config=get_settings().channel_health)
+        by_id = {channel.id: channel for channel in health}
+        channels = [_channel_data(channel) | {"health": _health_data(by_id.get(channel.id))} for channel in listed]
+        rows = [channel | _health_cells(by_id.get(channel["id"])) for channel in channels]
+        columns = (*CHANNEL_COLUMNS, *HEALTH_COLUMNS, *(("removed_at",) if removed else ()))
+        return Report({"channels": channels}, [table("Channels (concurrency per kind)", rows, columns)])
 
     run(work, as_json=as_json, database_url=database_url)
 
@@ -273,6 +282,29 @@ def _channel_data(channel: Channel) -> dict[str, Any]:
         "created_at": channel.created_at,
         "removed_at": channel.removed_at,
     }
+
+
+def _health_data(health: channels_health.ChannelHealth | None) -> dict[str, Any] | None:
+    return None if health is None else health.as_json()  # a removed channel has none
+
+
+def _health_cells(health: channels_health.ChannelHealth | None) -> dict[str, Any]:
+    """A channel's health as the table's cells show it."""
+    if health is None:
+        return dict.fromkeys(HEALTH_COLUMNS)
+    return {
+        "state": health.state.value,
+        "error_rate": f"{health.error_ratio:.0%} of {health.calls}",
+        "latency_ms": _latency(health),
+        "last_success_at": health.last_success_at,
+        "last_error_at": health.last_error_at,
+        "last_error": health.last_error or None,
+    }
+
+
+def _latency(health: channels_health.ChannelHealth) -> str | None:
+    """Write a channel's latency percentiles as `p50/p95`, in milliseconds."""
+    return None if health.p50_ms is None else f"{health.p50_ms}/{health.p95_ms}"
 
 
 def _credentials(channel: Channel) -> str:

@@ -19,7 +19,19 @@ from kling_gateway.health.status import status
 from kling_gateway.settings import Settings, get_settings
 from kling_gateway.store.probe import Probe
 
-CHANNEL_FIELDS = ("name", "enabled", "misconfigured", "video", "image", "try_on", "waiting")
+CHANNEL_FIELDS = (
+    "name",
+    "enabled",
+    "state",
+    "error_rate",
+    "latency_ms",
+    "last_success_at",
+    "last_error_at",
+    "video",
+    "image",
+    "try_on",
+    "waiting",
+)
 STYLES = {"pass": "green", "fail": "red", "skip": "yellow"}
 
 
@@ -52,9 +64,13 @@ def _check_url(text: str) -> None:
 async def _look(settings: Settings) -> dict[str, Any]:
     probe = Probe(settings.resolved_database_url(), timeout_s=settings.health.check_timeout_s)
     try:
-        return await status(probe, settings.health, now_ms=now_ms())
+        return await status(probe, settings.health, now_ms=now_ms(), channel_health=settings.channel_health)
     finally:
         await probe.dispose()
+
+
+def _latency(health: dict[str, Any]) -> str | None:
+    return None if health["p50_ms"] is None else f"{health['p50_ms']}/{health['p95_ms']}"
 
 
 def _print(document: dict[str, Any]) -> None:
@@ -71,14 +87,21 @@ def _print(document: dict[str, Any]) -> None:
         {
             "name": channel["name"],
             "enabled": channel["enabled"],
-            "misconfigured": channel["misconfigured"],
+            "state": channel["health"]["state"],
+            "error_rate": f"{channel['health']['error_ratio']:.0%} of {channel['health']['calls']}",
+            "latency_ms": _latency(channel["health"]),
+            "last_success_at": channel["health"]["last_success_at"],
+            "last_error_at": channel["health"]["last_error_at"],
             **{pack: f"{channel['in_flight'][pack]}/{limit}" for pack, limit in channel["limits"].items()},
             "waiting": channel["waiting"],
         }
         for channel in document["channels"]
     ]
     if rows:
-        console.print(table("Channels (slots in use / limit)", rows, CHANNEL_FIELDS))
+        console.print(table("Channels (slots in use / limit; latency p50/p95)", rows, CHANNEL_FIELDS))
+        for channel in document["channels"]:
+            if channel["health"]["reason"]:
+                console.print(f"{channel['name']} is {channel['health']['state']}: {channel['health']['reason']}")
     for worker in document["workers"]:
         console.print(
             f"worker {worker['worker']}: last round {worker['last_round_s_ago']} s ago, {worker['rounds']} rounds"

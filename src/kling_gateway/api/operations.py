@@ -30,7 +30,12 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
 
     async def ready() -> Response:
         """Say whether the gateway can do its work, naming each check that fails and why: 200 or 503."""
-        looked = await readiness(runtime.probe, runtime.settings.health, now_ms=runtime.clock.now_ms())
+        looked = await readiness(
+            runtime.probe,
+            runtime.settings.health,
+            now_ms=runtime.clock.now_ms(),
+            channel_health=runtime.settings.channel_health,
+        )
         return responses.json(looked.as_json(), 200 if looked.ready else 503)
 
     async def metrics(request: Request) -> Response:
@@ -39,7 +44,9 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         if refused is not None:
             return refused
         now = runtime.clock.now_ms()
-        looked = await readiness(runtime.probe, runtime.settings.health, now_ms=now)
+        looked = await readiness(
+            runtime.probe, runtime.settings.health, now_ms=now, channel_health=runtime.settings.channel_health
+        )
         # Reading every process's files is disk work: off the event loop.
         body = await asyncio.to_thread(exposition, [StoreGauges(looked, now_ms=now)])
         return Response(body, media_type=CONTENT_TYPE)

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import httpx
 
 from kling_gateway.api.auth import KeyCache
 from kling_gateway.api.downloads import Downloads
+from kling_gateway.channels.health import tracker_of
 from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.egress.clients import downloads_http
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.store.probe import Probe
+from kling_gateway.sync.supervision import rest
 from kling_gateway.sync.worker import Worker
 from kling_gateway.tasks.listing import TaskRecords
 from kling_gateway.tasks.service import TaskService
 from kling_gateway.tasks.session_calls import SessionCalls
 from kling_gateway.upstream.client import KlingClient
 from kling_gateway.upstream.pool import upstream_http
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -42,6 +47,7 @@ class Runtime:
         self._own_http = http is None
         self.http = http or upstream_http(settings.sync)
         self.client = KlingClient(self.http)
+        self.health = tracker_of(self.client, self.db, settings.channel_health, self.clock)  # one per process
         # Result files stream through a pool of their own: a download never holds an upstream API connection.
         self.downloads = Downloads(
             settings.downloads, downloads_http(settings.downloads, transport=downloads_transport)
@@ -53,19 +59,34 @@ class Runtime:
         self.worker = Worker(self.db, self.client, settings, clock=self.clock) if run_worker else None
         self._stop = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
+        self._report_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Create the schema on an empty database, then start the worker if this process runs one."""
+        """Create the schema on an empty database, then start the worker if this process runs one (else a loop
+        that reports what this process's calls said of the channels: the worker's reports them with its own)."""
         await ensure_schema(self.db)
         if self.worker is not None:
             self._worker_task = asyncio.create_task(self.worker.run(self._stop), name="sync-worker")
+        else:
+            self._report_task = asyncio.create_task(self._report_health(), name="channel-health")
+
+    async def _report_health(self) -> None:
+        """Write, at the report interval, the calls a submit has not reported itself; never stop for a failure."""
+        while not self._stop.is_set():
+            try:
+                await self.health.report()
+            except Exception:  # a bug: told, and the loop goes on, as the worker's loops do
+                log.exception("reporting channel health failed")
+            await rest(self._stop, self.settings.channel_health.report_every_s)
 
     async def stop(self) -> None:
         """Let the worker finish its round, then close connections."""
         self._stop.set()
-        if self._worker_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker_task
+        for task in (self._worker_task, self._report_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.health.settle()
         if self._own_http:
             await self.http.aclose()
         await self.downloads.http.aclose()

@@ -22,6 +22,7 @@ from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest
 from kling_gateway.store.models import CHANNELS, TASKS, Channel
 from kling_gateway.store.records import TaskStatus
+from kling_gateway.upstream import health_rows
 from kling_gateway.users.service import check_name
 
 TEXT_MAX_CHARS = 255  # the width of the base URL and key columns
@@ -153,8 +154,8 @@ async def update_credentials(
 ) -> Channel | None:
     """Set (a value), clear (None) or keep (KEEP) a channel's key pair and API key; None for an unknown name.
 
-    The channel is left with at least one credential, and any earlier refusal of its credentials is forgotten:
-    the next task tries the new ones.
+    The channel is left with at least one credential, and any earlier refusal of its credentials (or of its
+    account, by its calls) is forgotten: the next task tries the new ones.
     """
     channel = await find_channel(session, name)
     if channel is None:
@@ -166,6 +167,7 @@ async def update_credentials(
     check_credentials(access_key=channel.access_key, secret_key=channel.secret_key, api_key=channel.api_key)
     channel.misconfigured = None
     await session.flush()
+    await health_rows.clear_account_fault(session, channel_id=channel.id)
     return channel
 
 
@@ -286,10 +288,12 @@ async def remove_channel(session: AsyncSession, *, name: str, now_ms: int) -> Re
     except IntegrityError:
         pass
     else:
+        await health_rows.forget(session, channel_id=channel.id)
         return Removal(channel, deleted=True)
     channel.removed_at, channel.enabled = now_ms, False
     channel.secret_key = channel.api_key = channel.webhook_secret = None
     await session.flush()
+    await health_rows.forget(session, channel_id=channel.id)
     return Removal(channel, deleted=False)
 
 

@@ -1,4 +1,5 @@
-"""Choose upstream channels for a task: highest priority first, then weighted among those with free capacity."""
+"""Choose upstream channels for a task: highest priority first, healthy before degraded within a priority, then
+weighted among those with free capacity; a channel down or misconfigured gets none while it is so."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from kling_gateway.kling.schemas import Generation, PackType
 from kling_gateway.store.database import Executor
 from kling_gateway.store.models import CHANNELS
 from kling_gateway.upstream.client import ChannelCredentials
+from kling_gateway.upstream.health import HealthState
 
 NONE_CONFIGURED = "no upstream channel is configured"
 
@@ -29,6 +31,8 @@ class ChannelChoice:
     webhook_secret: str | None = field(default=None, repr=False)  # whsec_…: its callbacks must be signed with it
     misconfigured: str | None = None  # why the upstream refused its credentials; None while they are accepted
     enabled: bool = True
+    health: HealthState = HealthState.UNKNOWN  # what its calls say (`channels.health.with_health`)
+    health_reason: str = ""  # why it is not healthy, for a person
 
 
 async def enabled_channels(session: Executor) -> list[ChannelChoice]:
@@ -47,7 +51,9 @@ async def all_channels(session: Executor, *, enabled_only: bool = False) -> list
         ChannelChoice(
             id=row.id,
             name=row.name,
-            credentials=ChannelCredentials(row.base_url, row.access_key, row.secret_key, row.api_key, name=row.name),
+            credentials=ChannelCredentials(
+                row.base_url, row.access_key, row.secret_key, row.api_key, name=row.name, channel_id=row.id
+            ),
             priority=row.priority,
             weight=row.weight,
             limits={
@@ -76,13 +82,17 @@ def refused_reason(channel: ChannelChoice, message: str) -> str:
 
 
 def usable(channels: Sequence[ChannelChoice], generation: Generation | str) -> tuple[list[ChannelChoice], str]:
-    """Keep the channels a task of `generation` may go to: enabled, credentials accepted, and an API key for the
-    new generation (it takes nothing else). When none is left, also say why, for the task's error."""
+    """Keep the channels a task of `generation` may go to: enabled, credentials accepted, an API key for the new
+    generation (it takes nothing else), and not down nor misconfigured by their calls' account. When none is left,
+    also say why, for the task's error."""
     keyed_only = Generation(generation) is Generation.NEW
     left = [
         c
         for c in channels
-        if c.enabled and c.misconfigured is None and (c.credentials.api_key is not None or not keyed_only)
+        if c.enabled
+        and c.misconfigured is None
+        and c.health.takes_tasks
+        and (c.credentials.api_key is not None or not keyed_only)
     ]
     return left, "" if left else _why_none(channels, keyed_only=keyed_only)
 
@@ -96,19 +106,23 @@ def _why_none(channels: Sequence[ChannelChoice], *, keyed_only: bool) -> str:
             f"every upstream channel is disabled ({', '.join(c.name for c in channels)}); an admin enables one "
             "with `kling-gateway channels enable NAME`"
         )
-    if not keyed_only:
-        return "every channel is misconfigured: " + _reasons(enabled)
-    keyed = [c for c in enabled if c.credentials.api_key is not None]
-    if not keyed:
-        return (
-            "no channel with an API key, which the new generation's endpoints require; an admin adds one "
-            "with `kling-gateway channels update NAME --api-key KEY`"
-        )
-    return "every channel with an API key is misconfigured: " + _reasons(keyed)
+    candidates, which = enabled, "every channel"
+    if keyed_only:
+        candidates, which = [c for c in enabled if c.credentials.api_key is not None], "every channel with an API key"
+        if not candidates:
+            return (
+                "no channel with an API key, which the new generation's endpoints require; an admin adds one "
+                "with `kling-gateway channels update NAME --api-key KEY`"
+            )
+    if all(c.misconfigured is not None for c in candidates):
+        return f"{which} is misconfigured: " + _reasons(candidates)
+    if all(c.health is HealthState.DOWN for c in candidates):
+        return "every upstream channel is down: " + _reasons(candidates)
+    return "every upstream channel is down or misconfigured: " + _reasons(candidates)
 
 
 def _reasons(channels: Sequence[ChannelChoice]) -> str:
-    return "; ".join(f"{c.name}: {c.misconfigured}" for c in channels if c.misconfigured is not None)
+    return "; ".join(f"{c.name}: {c.misconfigured or c.health_reason or c.health.value}" for c in channels)
 
 
 def rank(
@@ -118,11 +132,13 @@ def rank(
     slots: int,
     rng: random.Random,
 ) -> list[ChannelChoice]:
-    """Keep the channels with `slots` free, highest priority first, weighted-random within a priority."""
+    """Keep the channels with `slots` free, highest priority first; within a priority the degraded after the
+    others, each weighted-random (the operator's priorities stand: a degraded channel still answers)."""
     free = [c for c in channels if c.limits[pack_type] - in_use.get(c.id, 0) >= slots]
     ordered: list[ChannelChoice] = []
     for priority in sorted({c.priority for c in free}, reverse=True):
-        tier = [c for c in free if c.priority == priority]
-        # Weighted sampling without replacement (Efraimidis-Spirakis): a channel of weight 3 comes first 3x as often.
-        ordered += sorted(tier, key=lambda c: rng.random() ** (1 / c.weight), reverse=True)
+        for degraded in (False, True):
+            tier = [c for c in free if c.priority == priority and (c.health is HealthState.DEGRADED) is degraded]
+            # Weighted sampling without replacement (Efraimidis-Spirakis): weight 3 comes first 3x as often.
+            ordered += sorted(tier, key=lambda c: rng.random() ** (1 / c.weight), reverse=True)
     return ordered

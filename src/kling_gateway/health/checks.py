@@ -12,7 +12,7 @@ from typing import Any
 from kling_gateway.channels.selection import usable
 from kling_gateway.health.tallies import Snapshot, snapshot
 from kling_gateway.kling.schemas import Generation
-from kling_gateway.settings import HealthConfig
+from kling_gateway.settings import ChannelHealthConfig, HealthConfig
 from kling_gateway.store.migrate import head_revision
 from kling_gateway.store.outages import unavailable_reason
 from kling_gateway.store.probe import Probe, reachable, revision
@@ -63,16 +63,19 @@ class Readiness:
         }
 
 
-async def readiness(probe: Probe, config: HealthConfig, *, now_ms: int) -> Readiness:
+async def readiness(
+    probe: Probe, config: HealthConfig, *, now_ms: int, channel_health: ChannelHealthConfig
+) -> Readiness:
     """Run every check on a fresh connection; a check whose ground is missing (the database cannot be reached, the
-    schema is another version's) fails and leaves the checks that need it unrun."""
+    schema is another version's) fails and leaves the checks that need it unrun. A channel down or misconfigured
+    by its calls is not usable."""
     store: Snapshot | None = None
     try:
         async with asyncio.timeout(config.check_timeout_s), probe.connect() as connection:
             await reachable(connection)
             found = await revision(connection)
             if found == head_revision():
-                store = await snapshot(connection)
+                store = await snapshot(connection, now_ms=now_ms, config=channel_health)
     except TimeoutError:
         return _skipping(Check(DATABASE, Outcome.FAIL, f"no answer within {config.check_timeout_s:g} s"))
     except Exception as error:

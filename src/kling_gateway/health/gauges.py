@@ -11,6 +11,7 @@ from prometheus_client.metrics_core import Metric
 from kling_gateway.health.checks import Outcome, Readiness
 from kling_gateway.health.tallies import Snapshot, limits
 from kling_gateway.observability.metrics import PREFIX
+from kling_gateway.upstream.health import HealthState
 
 ANY_CHANNEL = "any"  # a waiting task that any channel may take
 
@@ -75,11 +76,25 @@ class StoreGauges:
         )
         up = GaugeMetricFamily(
             PREFIX + "channel_usable",
-            "1 when a channel can take tasks (enabled, credentials accepted)",
+            "1 when a channel can take tasks (enabled, credentials accepted, neither down nor misconfigured)",
             labels=["channel"],
         )
-        for channel in store.channels:
-            up.add_metric([channel.name], 1.0 if channel.enabled and channel.misconfigured is None else 0.0)
+        state = GaugeMetricFamily(
+            PREFIX + "channel_state",
+            "1 for a channel's health state now (healthy, degraded, misconfigured, down, unknown), 0 for the others",
+            labels=["channel", "state"],
+        )
+        errors = GaugeMetricFamily(
+            PREFIX + "channel_error_ratio",
+            "The share of a channel's calls in the health window that were its fault (upstream or account)",
+            labels=["channel"],
+        )
+        for channel, health in zip(store.channels, store.health, strict=True):
+            takes = channel.enabled and channel.misconfigured is None and channel.health.takes_tasks
+            up.add_metric([channel.name], 1.0 if takes else 0.0)
+            for each in HealthState:
+                state.add_metric([channel.name, each.value], 1.0 if each is health.state else 0.0)
+            errors.add_metric([channel.name], health.error_ratio)
             for pack_type, bound in limits(channel).items():
                 limit.add_metric([channel.name, pack_type], bound)
                 in_use.add_metric([channel.name, pack_type], used.get((channel.id, pack_type), 0))
@@ -91,4 +106,4 @@ class StoreGauges:
         for (channel_id, pack_type), count in sorted(store.waiting().items(), key=str):
             name = ANY_CHANNEL if channel_id is None else names.get(channel_id, str(channel_id))
             waiting.add_metric([name, pack_type], count)
-        yield from (in_use, limit, up, waiting)
+        yield from (in_use, limit, up, state, errors, waiting)

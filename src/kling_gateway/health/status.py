@@ -7,13 +7,15 @@ from typing import Any
 
 from kling_gateway.health.checks import Readiness, readiness
 from kling_gateway.health.tallies import Snapshot, limits
-from kling_gateway.settings import HealthConfig
+from kling_gateway.settings import ChannelHealthConfig, HealthConfig
 from kling_gateway.store.probe import Probe
 
 
-async def status(probe: Probe, config: HealthConfig, *, now_ms: int) -> dict[str, Any]:
+async def status(
+    probe: Probe, config: HealthConfig, *, now_ms: int, channel_health: ChannelHealthConfig
+) -> dict[str, Any]:
     """Look at the store once and say everything `status` shows, as one JSON document."""
-    looked = await readiness(probe, config, now_ms=now_ms)
+    looked = await readiness(probe, config, now_ms=now_ms, channel_health=channel_health)
     return describe(looked, now_ms=now_ms)
 
 
@@ -28,18 +30,20 @@ def describe(looked: Readiness, *, now_ms: int) -> dict[str, Any]:
 
 
 def channels(store: Snapshot) -> list[dict[str, Any]]:
-    """Each channel: enabled, why the upstream refuses it (if it does), and its slots in use against its limits."""
+    """Each channel: enabled, why the upstream refuses it (if it does), its health, and its slots in use against
+    its limits."""
     used, waiting = store.slots_in_use(), store.waiting()
     return [
         {
             "name": channel.name,
             "enabled": channel.enabled,
             "misconfigured": channel.misconfigured,
+            "health": health.as_json(),
             "in_flight": {pack: used.get((channel.id, pack), 0) for pack in limits(channel)},
             "limits": dict(limits(channel)),
             "waiting": sum(count for (required, _), count in waiting.items() if required == channel.id),
         }
-        for channel in store.channels
+        for channel, health in zip(store.channels, store.health, strict=True)
     ]
 
 

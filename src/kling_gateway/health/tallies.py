@@ -9,13 +9,16 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
+from kling_gateway.channels.health import ChannelHealth, overview, with_health
 from kling_gateway.channels.selection import ChannelChoice, all_channels
 from kling_gateway.kling.schemas import PackType
 from kling_gateway.outbox import repository as outbox
+from kling_gateway.settings import ChannelHealthConfig
 from kling_gateway.store.database import Executor
 from kling_gateway.store.models import TASKS
 from kling_gateway.sync.heartbeat import Beat, latest
 from kling_gateway.tasks.states import UNFINISHED
+from kling_gateway.upstream import health_rows
 
 _t = TASKS.c
 
@@ -56,7 +59,8 @@ class Snapshot:
     """What the store says now."""
 
     unfinished: list[Unfinished]
-    channels: list[ChannelChoice]
+    channels: list[ChannelChoice]  # each with its health state now
+    health: list[ChannelHealth]  # in the same order
     callbacks_pending: int
     callback_due_ms: int | None  # when the most overdue pending callback was due
     beats: list[Beat]  # the workers' latest, most recent first
@@ -89,14 +93,16 @@ def limits(channel: ChannelChoice) -> Mapping[str, int]:
     return {PackType(pack).value: limit for pack, limit in channel.limits.items()}
 
 
-async def snapshot(reader: Executor) -> Snapshot:
+async def snapshot(reader: Executor, *, now_ms: int, config: ChannelHealthConfig) -> Snapshot:
     """Read the store's view of the gateway now: one grouped statement over the unfinished tasks, and a small one
-    each for the channels, the callback backlog and the heartbeats."""
+    each for the channels, their health, the callback backlog and the heartbeats."""
     rows = (await reader.execute(_UNFINISHED)).all()
     pending, due = await outbox.backlog(reader)
+    channels, records = await all_channels(reader), await health_rows.read_all(reader)
     return Snapshot(
         unfinished=[Unfinished(*row) for row in rows],
-        channels=await all_channels(reader),
+        channels=with_health(channels, records, now_ms=now_ms, config=config),
+        health=overview(channels, records, now_ms=now_ms, config=config),
         callbacks_pending=pending,
         callback_due_ms=due,
         beats=await latest(reader),

@@ -261,6 +261,25 @@ class WorkerHeartbeat(Base):
     rounds: Mapped[int]  # rounds finished since it started
 
 
+class ChannelHealthRow(Base):
+    """What the calls to one channel said lately, and its circuit breaker: one row per channel, which every process
+    folds what it saw into and reads, so each one tells the channel's health alike."""
+
+    __tablename__ = "channel_health"
+
+    # No foreign key: the row is derived from calls, and goes with its channel (`channels remove` deletes it).
+    channel_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    samples_json: Mapped[str] = mapped_column(Text, default="[]")  # the window: [[at_ms, kind, ms], ...], oldest first
+    faults_in_row: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[int | None]  # while set the breaker is open (half-open from then on)
+    cooldown_ms: Mapped[int] = mapped_column(default=0)  # the cool-down it opened with last; 0 since a success
+    account_fault: Mapped[str | None] = mapped_column(Text)  # why the account refused, until a success
+    last_success_at: Mapped[int | None]
+    last_error_at: Mapped[int | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")  # redacted
+    updated_at: Mapped[int]
+
+
 # The same tables for Core statements (the hot path and bulk updates), typed as tables rather than FromClause.
 USERS = cast(Table, User.__table__)
 API_KEYS = cast(Table, ApiKey.__table__)
@@ -271,3 +290,4 @@ CLIENT_CALLBACKS = cast(Table, ClientCallback.__table__)
 UPSTREAM_OBJECTS = cast(Table, UpstreamObject.__table__)
 MODELS = cast(Table, CatalogModel.__table__)
 WORKER_HEARTBEATS = cast(Table, WorkerHeartbeat.__table__)
+CHANNEL_HEALTH = cast(Table, ChannelHealthRow.__table__)

@@ -41,6 +41,7 @@ from kling_gateway.store.migrate import ensure_schema
 from kling_gateway.store.records import PolledTask
 from kling_gateway.sync.absence import Absences
 from kling_gateway.sync.batched import BatchedPoll
+from kling_gateway.sync.channel_probes import ChannelProbes
 from kling_gateway.sync.heartbeat import Heartbeat
 from kling_gateway.sync.lag import PollLag
 from kling_gateway.sync.stuck import StuckTasks
@@ -64,7 +65,7 @@ FINAL_REPORTS = frozenset({"succeed", "failed"})  # an upstream status after whi
 class Worker:
     """Each round: poll due tasks (one list call per page of a channel's action, single GETs for the few), settle
     lost creates, send queued tasks to channels with room, fail stuck tasks. Beside the rounds: deliver client
-    callbacks."""
+    callbacks, and report channel health and probe the channels that cooled down."""
 
     def __init__(
         self,
@@ -108,6 +109,7 @@ class Worker:
         self.heartbeat = Heartbeat(
             db, every_ms=round(settings.health.heartbeat_every_s * 1000), started_at=self.clock.now_ms()
         )
+        self.probes = ChannelProbes(db, client, settings, self.clock)
         self.lag = PollLag(forget_after_ms=round(4 * max(self.config.max_poll_interval_s, self.config.lease_s) * 1000))
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -118,6 +120,7 @@ class Worker:
             await asyncio.gather(
                 supervise("the sync round", self._rounds, stop, outage=self.outage, pause_s=pause_s),
                 supervise("callback delivery", self._deliveries, stop, outage=self.outage, pause_s=pause_s),
+                supervise("channel health", self.probes.run, stop, outage=self.outage, pause_s=pause_s),
             )
         finally:
             await self.aclose()
@@ -133,7 +136,9 @@ class Worker:
         await self.deliverer.run(stop, idle_s=self.config.idle_sleep_s)
 
     async def aclose(self) -> None:
-        """Close the client that delivers callbacks, if it is the worker's own."""
+        """Let a health report under way finish; close the client that delivers callbacks, if it is the worker's
+        own."""
+        await self.probes.health.settle()
         if self._own_callbacks_http:
             await self.callbacks_http.aclose()
 

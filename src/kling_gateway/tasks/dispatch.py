@@ -4,7 +4,11 @@ A task is claimed for one channel before its create call goes out (`tasks.channe
 `queued`). While claimed it goes nowhere else. When the create answers, the task moves on or the claim is
 dropped; when the answer is lost (a timeout, a 5xx, a sender killed mid-call) the upstream is asked for the task
 by its external id — the task's `platform_id` — and only once it says it has no such task is the claim dropped
-and the task offered again, to the same or another channel. So a task never has two upstream tasks.
+and the task offered again, to the same or another channel. So a task never has two upstream tasks. Between two
+channels of one offer the sender keeps the task's lease, so no worker offers it meanwhile.
+
+A channel whose breaker is open (down) or whose account refused (misconfigured) is offered nothing while it is so;
+what each offer's calls said of their channels is reported as soon as the offer is over (`channels.health`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.channels.admin import mark_misconfigured
+from kling_gateway.channels.health import tracker_of
 from kling_gateway.channels.selection import (
     NONE_CONFIGURED,
     ChannelChoice,
@@ -93,6 +98,7 @@ class Dispatcher:
         self.send_lease_ms = round((2 * sync.upstream_timeout_s + sync.poll_interval_s) * 1000)
         # A create that never answered may still land upstream for a while; until then, absence proves nothing.
         self.landing_ms = round(2 * sync.upstream_timeout_s * 1000)
+        self.health = tracker_of(client, db, settings.channel_health, self.clock)
         self._served: dict[int, int] = {}  # user id → the turn their latest task was sent upstream
         self._refused: set[int] = set()  # channels found misconfigured during this queue round
         self._turns = 0
@@ -104,9 +110,12 @@ class Dispatcher:
         async with self.db.read() as connection:
             channels = await all_channels(connection)  # the disabled ones too, to say so when none is left
             in_use = await repository.slots_in_use(connection, pack_type=task.pack_type)
-        allowed, why_none = _allowed(channels, task)
+        allowed, why_none = _allowed(await self.health.judged(channels), task)
         ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
-        return await self._offer(task, ranked, enabled=len(allowed), why_none=why_none)
+        try:
+            return await self._offer(task, ranked, enabled=len(allowed), why_none=why_none)
+        finally:
+            self.health.report_soon()  # a submit's faults count at once, and the submit does not wait for them
 
     async def _offer(self, task: Task, ranked: Sequence[ChannelChoice], *, enabled: int, why_none: str = "") -> Outcome:
         busy, problems = enabled - len(ranked), []
@@ -252,8 +261,11 @@ class Dispatcher:
             await effects.record(session, move, callback_give_up_s=self.settings.sync.callback_give_up_s)
 
     async def _release(self, task: Task, channel: ChannelChoice) -> None:
+        """Drop the claim on a channel known not to have the task, keeping the sender's lease: the offer may go on
+        to another channel, and no worker must offer the task meanwhile. Whoever ends the offer sets its next look."""
+        lease_until = self.clock.now_ms() + self.send_lease_ms
         async with self.db.session() as session, session.begin():
-            await repository.release_send(session, task_id=task.id, channel_id=channel.id, retry_at=None)
+            await repository.release_send(session, task_id=task.id, channel_id=channel.id, retry_at=lease_until)
 
     async def _recheck_soon(self, task: Task) -> None:
         await self._recheck_at(task, self.clock.now_ms() + round(self.settings.sync.poll_interval_s * 1000))
@@ -276,7 +288,7 @@ class Dispatcher:
             waiting = await repository.waiting_in_turn(session, now_ms=moment, limit=self.settings.sync.claim_limit)
             if not waiting:
                 return 0
-            channels = await all_channels(session)
+            channels = await self.health.judged(await all_channels(session))
             in_use: dict[str, Counter[int]] = {}
             for pack_type in {w.task.pack_type for w in waiting}:
                 in_use[pack_type] = Counter(await repository.slots_in_use(session, pack_type=pack_type))
@@ -304,6 +316,7 @@ class Dispatcher:
                 await self._defer(task, round(self.settings.sync.poll_interval_s * 1000))
             else:
                 await self._not_sent(task, outcome)
+        await self.health.report()
         return offered
 
     async def _defer(self, task: Task, delay_ms: int) -> None:

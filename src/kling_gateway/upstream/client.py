@@ -19,7 +19,8 @@ import orjson
 
 from kling_gateway.kling.codes import KlingCode
 from kling_gateway.kling.schemas import Generation
-from kling_gateway.observability.metrics import UPSTREAM_REQUESTS, UPSTREAM_SECONDS
+from kling_gateway.redaction import redact
+from kling_gateway.upstream.calls import CallKind, CallMetrics, CallObserver, FinishedCall, classify
 from kling_gateway.upstream.errors import (
     CREDENTIAL_CODES,
     ChannelMisconfigured,
@@ -58,6 +59,7 @@ class ChannelCredentials:
     secret_key: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
     name: str = ""  # the channel's name, for metrics; "" where the caller has no channel row
+    channel_id: int | None = None  # the channel's row, whose health each call feeds; None where there is none
 
     def __post_init__(self) -> None:
         # Paths are appended as "/v1/...": a trailing slash would double it.
@@ -167,10 +169,18 @@ class UpstreamTask:
 class KlingClient:
     """Call one Kling API (any number of channels) over an injected httpx.AsyncClient."""
 
-    def __init__(self, http: httpx.AsyncClient, *, tokens: TokenCache | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        tokens: TokenCache | None = None,
+        observers: Sequence[CallObserver] = (),
+    ) -> None:
         self._http = http
         self._tokens = tokens or TokenCache()
         self.requests_sent = 0  # every request handed to the transport, answered or not
+        # Told of every finished call, the metrics first; more may be added while the client is in use.
+        self.observers: builtins.list[CallObserver] = [CallMetrics(), *observers]
 
     async def create(
         self,
@@ -262,22 +272,20 @@ class KlingClient:
         if content is not None:
             headers["Content-Type"] = "application/json"
         self.requests_sent += 1
-        measured = UpstreamCall(channel.name or channel.base_url, f"{method} {endpoint or path}")
+        measured = UpstreamCall(channel, f"{method} {endpoint or path}", self.observers)
         try:
             response = await self._http.request(
                 method, channel.base_url + path, content=content, params=params, headers=headers
             )
         except _NOT_SENT as error:
-            measured.done("unreachable")
-            raise ChannelUnavailable(
-                f"could not reach the upstream at {channel.base_url}: {_describe(error)}"
-            ) from error
+            unreachable = f"could not reach the upstream at {channel.base_url}: {_describe(error)}"
+            measured.done("unreachable", CallKind.UPSTREAM_FAULT, unreachable)
+            raise ChannelUnavailable(unreachable) from error
         except httpx.RequestError as error:  # timeouts and drops after sending, and undecodable answers
-            measured.done("lost")
-            raise OutcomeUnknown(
-                f"lost the upstream at {channel.base_url} during {method} {path}: {_describe(error)}"
-            ) from error
-        measured.done(_outcome(response))
+            lost = f"lost the upstream at {channel.base_url} during {method} {path}: {_describe(error)}"
+            measured.done("lost", CallKind.UPSTREAM_FAULT, lost)
+            raise OutcomeUnknown(lost) from error
+        measured.answered(response)
         return response
 
     def _bearer(self, channel: ChannelCredentials, generation: Generation) -> str:
@@ -342,24 +350,40 @@ class KlingClient:
 
 
 class UpstreamCall:
-    """Time one upstream request from its start; count it with its outcome when it ends."""
+    """Time one upstream request from its start; tell every observer how it ended when it does."""
 
-    __slots__ = ("channel", "endpoint", "started")
+    __slots__ = ("channel", "endpoint", "observers", "started")
 
-    def __init__(self, channel: str, endpoint: str) -> None:
-        self.channel, self.endpoint, self.started = channel, endpoint, time.perf_counter()
+    def __init__(self, channel: ChannelCredentials, endpoint: str, observers: Sequence[CallObserver]) -> None:
+        self.channel, self.endpoint, self.observers = channel, endpoint, observers
+        self.started = time.perf_counter()
 
-    def done(self, outcome: str) -> None:
-        UPSTREAM_SECONDS.labels(self.channel, self.endpoint).observe(time.perf_counter() - self.started)
-        UPSTREAM_REQUESTS.labels(self.channel, self.endpoint, outcome).inc()
+    def answered(self, response: httpx.Response) -> None:
+        """End the call with the upstream's answer: its HTTP status, and the Kling code of a refusal (`429/1303`)."""
+        if response.is_success:  # only refusals are decoded here: their bodies are small, a list page's is not
+            self.done(str(response.status_code), classify(response.status_code, None))
+            return
+        envelope = _envelope(response)
+        code = _code(envelope)
+        outcome = f"{response.status_code}/{code}" if code is not None else str(response.status_code)
+        message = envelope.get("message") if envelope is not None else None
+        said = f": {message[:_EXCERPT_CHARS]}" if isinstance(message, str) and message else ""
+        self.done(outcome, classify(response.status_code, code), f"upstream answered {outcome}{said}")
 
-
-def _outcome(response: httpx.Response) -> str:
-    """Name how the upstream answered: the HTTP status, and the Kling code of a refusal (`429/1303`)."""
-    if response.is_success:
-        return str(response.status_code)
-    code = _code(_envelope(response))  # only refusals are decoded here: their bodies are small
-    return f"{response.status_code}/{code}" if code is not None else str(response.status_code)
+    def done(self, outcome: str, kind: CallKind, detail: str = "") -> None:
+        """End the call with its outcome."""
+        channel = self.channel
+        call = FinishedCall(
+            channel_id=channel.channel_id,
+            channel=channel.name or channel.base_url,
+            endpoint=self.endpoint,
+            outcome=outcome,
+            kind=kind,
+            seconds=time.perf_counter() - self.started,
+            detail=redact(detail),
+        )
+        for observer in self.observers:
+            observer.observe(call)
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any] | None:

@@ -43,7 +43,8 @@ class OutcomeUnknown(UpstreamError):
     """The request may or may not have taken effect upstream."""
 
 
-_UNAVAILABLE = (
+# What the account itself refuses: its credentials, its standing, its balance, its permissions, its IP whitelist.
+ACCOUNT_FAULTS = (
     KlingCode.AUTH_FAILED,
     KlingCode.AUTH_EMPTY,
     KlingCode.AUTH_INVALID,
@@ -55,7 +56,7 @@ _UNAVAILABLE = (
     KlingCode.NO_PERMISSION,
     KlingCode.IP_WHITELIST,
 )
-_BUSY = (KlingCode.RATE_LIMITED, KlingCode.CONCURRENCY_LIMIT)
+BUSY = (KlingCode.RATE_LIMITED, KlingCode.CONCURRENCY_LIMIT)
 _REFUSED = (
     KlingCode.INVALID_PARAMS,
     KlingCode.ILLEGAL_VALUE,
@@ -65,11 +66,11 @@ _REFUSED = (
     KlingCode.CONTENT_SAFETY,
 )
 _BY_CODE: dict[int, type[UpstreamError]] = {
-    **{known.code: ChannelUnavailable for known in _UNAVAILABLE},
-    **{known.code: ChannelBusy for known in _BUSY},
+    **{known.code: ChannelUnavailable for known in ACCOUNT_FAULTS},
+    **{known.code: ChannelBusy for known in BUSY},
     **{known.code: RequestRefused for known in _REFUSED},
 }
-CREDENTIAL_CODES = frozenset(known.code for known in _UNAVAILABLE[:5])
+CREDENTIAL_CODES = frozenset(known.code for known in ACCOUNT_FAULTS[:5])
 """1000-1004: the channel's token was refused, so a freshly signed one may fare differently."""
 
 
