@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 T2V = "/kling/v1/videos/text2video"
 
 
+@pytest.mark.slow  # about 8 s: a user, a key, a channel and a task made through the pages, a video played
 @pytest.mark.both_backends
 def test_an_operator_sets_up_a_user_and_watches_their_video(visitor: Visitor, web_gateway: RunningGateway) -> None:
     page = visitor.page
