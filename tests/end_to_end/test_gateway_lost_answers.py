@@ -56,7 +56,9 @@ def test_an_unknown_outcome_is_settled_by_the_worker(gateway_factory: GatewayFac
         answer = client.post(T2V, json={"prompt": "a fox", "external_task_id": "lost-1"})
         assert answer.status_code == 200, answer.text
         created = answer.json()["data"]
-        assert (created["task_status"], created["task_id"]) == ("submitted", None)  # accepted, not yet confirmed
+        # Accepted, not yet confirmed; unless the worker, polling every 20 ms, settled it before the answer left.
+        if created["task_id"] is None:
+            assert created["task_status"] == "submitted"
         done = wait_until(client, f"{T2V}/lost-1")
     assert done["task_status"] == "succeed"
     assert upstream.creates == 1

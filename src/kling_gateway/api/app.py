@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 from fastapi import FastAPI
@@ -12,7 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 
 from kling_gateway.api import (
     docs_pages,
@@ -99,16 +100,12 @@ def create_app(
     app.state.runtime = runtime
     documentation.install(app)  # before any route: it sets the class routes are made of
     docs_pages.install(app)
-    kling_routes = KlingRoutes(runtime)
-    kling_routes.mount(app)  # first: /v1/videos/text2video is Kling's, not an OpenAI video id
-    session_routes.mount(app)
-    new_routes.mount(app)
-    openai_videos.mount(app)
-    video_generations.mount(app)
+    kling_routes = app.state.kling_routes = KlingRoutes(runtime)
+    api_routes, fallbacks = _shared_routes()
+    app.router.routes.extend(api_routes)
     operations.mount(app, runtime)  # before the fallbacks, which would take any path
     web_pages.mount(app, runtime)  # the console's pages and their static files, before the fallbacks too
-    kling_routes.mount_fallback(app)
-    new_routes.mount_fallback(app)
+    app.router.routes.extend(fallbacks)
     app.add_middleware(TaskQueryLane, routes=kling_routes)
     app.add_middleware(CallbackLane, runtime=runtime)  # a forged callback costs no store read
     app.add_middleware(Edge, config=settings.http)  # outermost: every request's body is bounded
@@ -116,6 +113,32 @@ def create_app(
     if settings.metrics.enabled:
         app.add_middleware(HttpMetrics)  # outside the lane: the lane's answers are measured too
     return app
+
+
+@functools.cache
+def _shared_routes() -> tuple[tuple[BaseRoute, ...], tuple[BaseRoute, ...]]:
+    """Build the API's routes and its fallbacks once per process, for every app it makes.
+
+    FastAPI reads each endpoint's signature as a route is added: for the gateway's two hundred routes, a tenth of a
+    second per app, and tests make hundreds of apps. None of these routes holds anything of one app (each endpoint
+    finds the runtime through its request), so the same route objects serve every app of the process.
+    """
+
+    def built(*mounts: Callable[[FastAPI], None]) -> tuple[BaseRoute, ...]:
+        scratch = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
+        documentation.install(scratch)  # the route class the real app's document expects
+        for mount in mounts:
+            mount(scratch)
+        return tuple(scratch.router.routes)
+
+    api = built(
+        KlingRoutes.mount,  # first: /v1/videos/text2video is Kling's, not an OpenAI video id
+        session_routes.mount,
+        new_routes.mount,
+        openai_videos.mount,
+        video_generations.mount,
+    )
+    return api, built(KlingRoutes.mount_fallback, new_routes.mount_fallback)
 
 
 async def _gateway_error(request: Request, failure: Exception) -> Response:

@@ -59,20 +59,23 @@ class KlingRoutes:
         # A finished task never changes: its rendering is kept, keyed by who asked, by which id and in which shape.
         self._finished: LRUCache[tuple[int, str, str, str, Dialect], orjson.Fragment] = LRUCache(FINISHED_CACHE_SIZE)
 
-    def mount(self, app: FastAPI) -> None:
-        """Add one documented route per action, method and prefix."""
+    @staticmethod
+    def mount(app: FastAPI) -> None:
+        """Add one documented route per action, method and prefix; each finds the app's `KlingRoutes` as it runs, so
+        the routes are the same for every app (`api.app` builds them once per process)."""
         for prefix in PREFIXES:
             for spec in SERVED_ACTIONS.values():
                 path = f"{prefix}/{spec.family}/{spec.action}"
                 tags: list[str | Enum] = [f"{spec.family} (Kling)"]
-                create, list_tasks, one = self._bound(spec)
+                create, list_tasks, one = _bound(spec)
                 app.add_api_route(path, create, methods=["POST"], tags=tags, **documentation.create(spec, prefix))
                 app.add_api_route(path, list_tasks, methods=["GET"], tags=tags, **documentation.task_list(spec, prefix))
                 app.add_api_route(
                     path + "/{task_id}", one, methods=["GET"], tags=tags, **documentation.task_one(spec, prefix)
                 )
 
-    def mount_fallback(self, app: FastAPI) -> None:
+    @staticmethod
+    def mount_fallback(app: FastAPI) -> None:
         """Catch what the documented routes miss (`…//id`, a trailing slash, an unknown action) and say why."""
         for prefix in PREFIXES:
             for family in Family:  # only Kling's: /v1/models and the like are the OpenAI-shaped surface's
@@ -133,21 +136,28 @@ class KlingRoutes:
             part = kept
         return responses.json(shape.whole(part))
 
-    def _bound(self, spec: ActionSpec) -> tuple[Handler, Handler, Handler]:
-        """The three operations on one action, as endpoints: their signatures are what FastAPI reads and documents."""
 
-        async def create(asker: SpeakerDep, body: JsonBody) -> Response:
-            return await self.create(asker, spec, body)
+def routes_of(request: Request) -> KlingRoutes:
+    """The `KlingRoutes` of the app serving a request."""
+    routes: KlingRoutes = request.app.state.kling_routes
+    return routes
 
-        async def list_tasks(
-            asker: SpeakerDep, page_num: PageNum = 1, page_size: PageSize = DEFAULT_PAGE_SIZE
-        ) -> Response:
-            return await self.list_tasks(asker, spec, page_num=page_num, page_size=page_size)
 
-        async def one(asker: SpeakerDep, task_id: TaskReference) -> Response:
-            return await self.answer_one(asker, spec, task_id)
+def _bound(spec: ActionSpec) -> tuple[Handler, Handler, Handler]:
+    """The three operations on one action, as endpoints: their signatures are what FastAPI reads and documents."""
 
-        return create, list_tasks, one
+    async def create(request: Request, asker: SpeakerDep, body: JsonBody) -> Response:
+        return await routes_of(request).create(asker, spec, body)
+
+    async def list_tasks(
+        request: Request, asker: SpeakerDep, page_num: PageNum = 1, page_size: PageSize = DEFAULT_PAGE_SIZE
+    ) -> Response:
+        return await routes_of(request).list_tasks(asker, spec, page_num=page_num, page_size=page_size)
+
+    async def one(request: Request, asker: SpeakerDep, task_id: TaskReference) -> Response:
+        return await routes_of(request).answer_one(asker, spec, task_id)
+
+    return create, list_tasks, one
 
 
 @dataclass(frozen=True, slots=True)
