@@ -3,6 +3,7 @@ correct their credits."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -197,6 +198,37 @@ def enable_user(name: UserName, as_json: AsJson = False, database_url: DatabaseU
     run(work, as_json=as_json, database_url=database_url)
 
 
+@users_app.command("set-password")
+def set_password(
+    name: UserName,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from the first line of standard input (else: asked for)."
+        ),
+    ] = False,
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set or reset the password a user signs in to the portal with; their portal sessions end."""
+    password = _read_password(password_stdin)
+
+    async def work(session: AsyncSession) -> Report:
+        user = await users_service.set_password(session, name=name, password=password, now_ms=now_ms())
+        line = f"Set the portal password of user {user.name}; sessions they signed in before now have ended."
+        return Report({"user": user.name, "password_set_at": user.credentials_changed_at}, [line])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
+def _read_password(from_stdin: bool) -> str:
+    """Read a password from standard input's first line (its line ending dropped, nothing else), or ask twice."""
+    if from_stdin:
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    text: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return text
+
+
 @credits_app.command("add", context_settings={"ignore_unknown_options": True})  # so that -5 reads as an amount
 def add_credits(
     name: UserName,
@@ -239,6 +271,7 @@ def _user_data(user: User) -> dict[str, Any]:
         "audio_credit_source": "default" if user.audio_rate_micros is None else "user",
         "note": user.note,
         "status": "active" if user.disabled_at is None else "disabled",
+        "portal_password": user.password_hash is not None,
         "disabled_at": user.disabled_at,
         "created_at": user.created_at,
     }

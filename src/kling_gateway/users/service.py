@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import NamedTuple, TypedDict
 
 import orjson
@@ -17,6 +18,7 @@ from kling_gateway.kling.schemas import Package
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Executor
 from kling_gateway.store.models import USERS, User
+from kling_gateway.users import passwords
 
 NAME_MAX_CHARS = 64  # the width of the name columns
 NOTE_MAX_CHARS = 1000  # an operator's note on a user: a line or two, not a document
@@ -128,6 +130,31 @@ async def set_disabled(session: AsyncSession, *, name: str, disabled: bool, now_
     await session.execute(update(USERS).where(USERS.c.id == user.id).values(disabled_at=now_ms if disabled else None))
     await session.refresh(user)
     return user, True
+
+
+async def set_password(session: AsyncSession, *, name: str, password: str, now_ms: int) -> User:
+    """Set or reset a user's portal password; every portal session they signed in before it ends. Refuse a
+    password too short or too long, and an unknown name, storing nothing."""
+    passwords.check_strength(password)
+    user = await require_user(session, name)
+    hashed = await asyncio.to_thread(passwords.hash_password, password)  # a fifth of a second of one core
+    changes = {"password_hash": hashed, "credentials_changed_at": now_ms}
+    await session.execute(update(USERS).where(USERS.c.id == user.id).values(**changes))
+    await session.refresh(user)
+    return user
+
+
+async def check_password(session: AsyncSession, *, name: str, password: str) -> User | None:
+    """Find the user a name and password sign in as (disabled or not: the caller says why they may not); None
+    for a wrong password, an unknown name or a user with no password, after the same work for each."""
+    user = await find_user(session, name)
+    stored = None if user is None else user.password_hash
+    if not await asyncio.to_thread(passwords.verify, stored, password) or user is None or stored is None:
+        return None
+    if passwords.needs_rehash(stored):  # parameters strengthened since: renew the hash, the password stays
+        renewed = await asyncio.to_thread(passwords.hash_password, password)
+        await session.execute(update(USERS).where(USERS.c.id == user.id).values(password_hash=renewed))
+    return user
 
 
 async def add_credits(session: AsyncSession, *, name: str, amount_micros: int, note: str = "") -> ledger.Balance:
