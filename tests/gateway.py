@@ -21,11 +21,12 @@ from kling_gateway.api.runtime import Runtime
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import yuan_to_micros
 from kling_gateway.channels.admin import KEEP, Keep, add_channel, set_channel_enabled, update_credentials
-from kling_gateway.clock import Clock
+from kling_gateway.clock import Clock, now_ms
 from kling_gateway.dialects import Dialect
 from kling_gateway.keys.service import create_key, revoke_key, update_key
+from kling_gateway.operators.service import create_operator
 from kling_gateway.sandbox import Account
-from kling_gateway.settings import Settings, SyncConfig
+from kling_gateway.settings import Settings, SyncConfig, WebConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, CHANNELS, LEDGER, TASKS, USERS, Channel
 from kling_gateway.users.service import create_user
@@ -35,6 +36,8 @@ from tests.inprocess import Apps, EventLoopThread, Network, loopback_socket, url
 
 T = TypeVar("T")
 QUICK_SYNC = SyncConfig(poll_interval_s=0.02, idle_sleep_s=0.02)
+TEST_WEB = WebConfig(session_secret="a secret that signs the test gateways' session cookies")  # none in ./data
+OPERATOR_PASSWORD = "correct horse battery staple"
 
 
 def free_port() -> int:
@@ -117,6 +120,10 @@ class Admin:
             )
 
         return self._run(work)
+
+    def operator(self, name: str, password: str = OPERATOR_PASSWORD) -> None:
+        """Create an operator who signs in to the console, as `operators create` does."""
+        self._run(lambda session: create_operator(session, name=name, password=password, now_ms=now_ms()))
 
     def limit_key(self, key_id: int, *, rps: float | None) -> None:
         """Set a key's own requests per second; None: the gateway's default from now on."""
@@ -324,7 +331,7 @@ def gateway_factory(
         bound = loopback_socket() if callbacks or listen else None
         if callbacks and bound is not None:  # the upstream calls back to this gateway, on the port it will take
             settings["public_url"] = url_of(bound)
-        config = Settings(database_url=database_url, **({"sync": QUICK_SYNC} | settings))
+        config = Settings(database_url=database_url, **({"sync": QUICK_SYNC, "web": TEST_WEB} | settings))
         if real_network:
             app = create_app(config, run_worker=worker, clock=clock)
         else:

@@ -122,6 +122,19 @@ class HealthConfig(BaseModel):
     check_timeout_s: PositiveSeconds = 3.0  # each readiness check, connecting to the database included
 
 
+class WebConfig(BaseModel):
+    """How the console and the portal keep people signed in, and how often a sign-in may fail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Signs session cookies (HMAC-SHA256). Unset: one is generated and kept in the data dir (web-session-secret),
+    # so that every API process and every restart accepts the same cookies.
+    session_secret: SecretStr | None = None
+    session_ttl_s: PositiveSeconds = 43_200.0  # a session ends this long after signing in
+    # Failed sign-ins within a minute, per name and per client address, past which the next is refused (429).
+    sign_in_failures_per_minute: Annotated[int, Field(ge=1)] = 5
+
+
 def _retired_by_default() -> dict[str, tuple[str, ...]]:
     return {"videos": ("kling-v1",)}  # 2026 reference §1: the upstream answers it "has been discontinued"
 
@@ -223,6 +236,7 @@ class Settings(BaseSettings):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     def resolved_database_url(self) -> str:
         """Name the database to use: the configured URL, else the SQLite file in the data directory."""

@@ -43,8 +43,8 @@ def test_a_password_is_set_from_stdin_reset_and_refused_when_short_or_for_nobody
     assert not signs_in(database_url, "nobody", GOOD)
 
     for name, password, said in (
-        ("alice", "short one", "the password has 9 characters; use at least 10"),
-        ("alice", "", "the password has 0 characters; use at least 10"),
+        ("alice", "short one", "the password is 9 characters long; use at least 10"),
+        ("alice", "", "the password is 0 characters long; use at least 10"),
         ("bob", GOOD, "there is no user named 'bob'"),
     ):
         refused = runner.invoke(app, ["users", "set-password", name, "--password-stdin", *url], input=password + "\n")

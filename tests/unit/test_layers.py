@@ -17,14 +17,17 @@ LAYERS: tuple[frozenset[str], ...] = (
     # launch: the API on every core, the sync worker once; sample_config: `.env.example` from the settings
     frozenset({"demo", "admin", "launch", "sample_config"}),
     frozenset({"api"}),  # the edge: HTTP, auth, dialect choice
+    frozenset({"web"}),  # the console and the portal: pages, sessions, CSRF, previews; the api app mounts them
     frozenset({"health"}),  # readiness and the store's gauges, for /readyz, /metrics and `status`
     frozenset({"sync"}),  # the worker: polling, upstream callbacks, client-callback delivery
     # submit, query, the state machine, dispatch, a move's effects; reconcile: the exports against the ledger
     frozenset({"tasks", "reconcile"}),
-    frozenset({"channels", "keys"}),
+    # operators: who signs in to the console, and the audit log of what they change
+    frozenset({"channels", "keys", "operators"}),
     frozenset({"users", "outbox", "dialects"}),
-    # catalog: the operator's word on models; egress: requests made on a user's behalf, to checked addresses only
-    frozenset({"billing", "upstream", "catalog", "egress"}),
+    # catalog: the operator's word on models; egress: requests made on a user's behalf, to checked addresses only;
+    # passwords: argon2id hashes of operators' and users' passwords
+    frozenset({"billing", "upstream", "catalog", "egress", "passwords"}),
     # redaction: no secret in a log line; observability: the metrics every part reports through
     frozenset({"settings", "errors", "redaction", "observability"}),
     # the sandbox shares only the request schemas (kling) with the gateway; serving: uvicorn within limits

@@ -216,7 +216,7 @@ def set_password(
     async def work(session: AsyncSession) -> Report:
         user = await users_service.set_password(session, name=name, password=password, now_ms=now_ms())
         line = f"Set the portal password of user {user.name}; sessions they signed in before now have ended."
-        return Report({"user": user.name, "password_set_at": user.credentials_changed_at}, [line])
+        return Report({"user": user.name, "password_set_at": user.credentials_at}, [line])
 
     run(work, as_json=as_json, database_url=database_url)
 

@@ -43,6 +43,7 @@ from kling_gateway.kling.schemas import Family
 from kling_gateway.observability.http import HttpMetrics
 from kling_gateway.redaction import install as redact_logs
 from kling_gateway.settings import Settings
+from kling_gateway.web import app as web_pages
 
 KLING_PREFIXES = ("/kling/v1/", "/v1/")
 OPENAI_PATHS = f"{openai_videos.PATH} (OpenAI's videos API) and {video_generations.PATH} (new-api's)"
@@ -104,6 +105,7 @@ def create_app(
     openai_videos.mount(app)
     video_generations.mount(app)
     operations.mount(app, runtime)  # before the fallbacks, which would take any path
+    web_pages.mount(app, runtime)  # the console's pages and their static files, before the fallbacks too
     kling_routes.mount_fallback(app)
     new_routes.mount_fallback(app)
     app.add_middleware(TaskQueryLane, routes=kling_routes)

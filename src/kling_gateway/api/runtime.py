@@ -8,9 +8,9 @@ import contextlib
 import httpx
 
 from kling_gateway.api.auth import KeyCache
-from kling_gateway.api.downloads import Downloads
 from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.egress.clients import downloads_http
+from kling_gateway.egress.downloads import Downloads
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
 from kling_gateway.store.migrate import ensure_schema

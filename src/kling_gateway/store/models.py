@@ -42,8 +42,8 @@ class User(Base):
     disabled_at: Mapped[int | None]
     note: Mapped[str] = mapped_column(Text, default="", server_default="")  # the operator's, about the user
     password_hash: Mapped[str | None] = mapped_column(String(255))  # Argon2id, for the portal; None: no sign-in
-    # When the password was last set: a portal session signed in before it has ended.
-    credentials_changed_at: Mapped[int | None]
+    # When the password was last set: a portal session issued under another value has ended.
+    credentials_at: Mapped[int | None]
 
 
 class ApiKey(Base):
@@ -266,6 +266,33 @@ class WorkerHeartbeat(Base):
     rounds: Mapped[int]  # rounds finished since it started
 
 
+class Operator(Base):
+    """A person who signs in to the console: a name, an argon2id password hash, and whether they may."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the password last changed or the account was disabled: a session issued under another value has ended.
+    credentials_at: Mapped[int]
+    created_at: Mapped[int]
+
+
+class AuditEntry(Base):
+    """One change an operator made (in the console, or on the command line), written with the change itself."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(80))  # the operator's name, or `cli` for the command line
+    action: Mapped[str] = mapped_column(String(64))  # e.g. user.create, key.revoke, channel.update
+    target: Mapped[str] = mapped_column(String(255))  # what it was done to: a user's, key's or channel's name or id
+    detail_json: Mapped[str] = mapped_column(Text, default="{}")  # what changed; never a secret
+    at: Mapped[int] = mapped_column(index=True)
+
+
 # The same tables for Core statements (the hot path and bulk updates), typed as tables rather than FromClause.
 USERS = cast(Table, User.__table__)
 API_KEYS = cast(Table, ApiKey.__table__)
@@ -276,3 +303,5 @@ CLIENT_CALLBACKS = cast(Table, ClientCallback.__table__)
 UPSTREAM_OBJECTS = cast(Table, UpstreamObject.__table__)
 MODELS = cast(Table, CatalogModel.__table__)
 WORKER_HEARTBEATS = cast(Table, WorkerHeartbeat.__table__)
+OPERATORS = cast(Table, Operator.__table__)
+AUDIT_LOG = cast(Table, AuditEntry.__table__)

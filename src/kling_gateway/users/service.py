@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kling_gateway import passwords
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan, yuan_to_micros
 from kling_gateway.clock import now_ms
@@ -18,7 +19,6 @@ from kling_gateway.kling.schemas import Package
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Executor
 from kling_gateway.store.models import USERS, User
-from kling_gateway.users import passwords
 
 NAME_MAX_CHARS = 64  # the width of the name columns
 NOTE_MAX_CHARS = 1000  # an operator's note on a user: a line or two, not a document
@@ -133,27 +133,32 @@ async def set_disabled(session: AsyncSession, *, name: str, disabled: bool, now_
 
 
 async def set_password(session: AsyncSession, *, name: str, password: str, now_ms: int) -> User:
-    """Set or reset a user's portal password; every portal session they signed in before it ends. Refuse a
-    password too short or too long, and an unknown name, storing nothing."""
-    passwords.check_strength(password)
+    """Set or reset a user's portal password, ending every portal session they have. Refuse a password too short
+    or too long, and an unknown name, storing nothing."""
+    passwords.check_rules(password)
     user = await require_user(session, name)
     hashed = await asyncio.to_thread(passwords.hash_password, password)  # a fifth of a second of one core
-    changes = {"password_hash": hashed, "credentials_changed_at": now_ms}
-    await session.execute(update(USERS).where(USERS.c.id == user.id).values(**changes))
+    # Always a new value, even within the millisecond of the last change: a session's value must stop matching.
+    changed_at = max(now_ms, (user.credentials_at or 0) + 1)
+    await session.execute(
+        update(USERS).where(USERS.c.id == user.id).values(password_hash=hashed, credentials_at=changed_at)
+    )
     await session.refresh(user)
     return user
 
 
 async def check_password(session: AsyncSession, *, name: str, password: str) -> User | None:
     """Find the user a name and password sign in as (disabled or not: the caller says why they may not); None
-    for a wrong password, an unknown name or a user with no password, after the same work for each."""
+    for a wrong password, an unknown name or a user with no password, taking as long for each."""
     user = await find_user(session, name)
-    stored = None if user is None else user.password_hash
-    if not await asyncio.to_thread(passwords.verify, stored, password) or user is None or stored is None:
+    if user is None or user.password_hash is None:
+        await asyncio.to_thread(passwords.verify_nobody, password)
         return None
-    if passwords.needs_rehash(stored):  # parameters strengthened since: renew the hash, the password stays
-        renewed = await asyncio.to_thread(passwords.hash_password, password)
-        await session.execute(update(USERS).where(USERS.c.id == user.id).values(password_hash=renewed))
+    checked = await asyncio.to_thread(passwords.verify, user.password_hash, password)
+    if not checked.matches:
+        return None
+    if checked.rehashed is not None:  # the parameters moved on since: the same password, a stronger hash
+        await session.execute(update(USERS).where(USERS.c.id == user.id).values(password_hash=checked.rehashed))
     return user
 
 

@@ -28,7 +28,10 @@ from kling_gateway.settings import DownloadConfig
 
 log = logging.getLogger(__name__)
 
-PASSED_HEADERS = ("content-length", "last-modified", "etag")
+PASSED_HEADERS = ("content-length", "last-modified", "etag", "content-range", "accept-ranges")
+# What a player's request may carry on to where the file is: a `Range`, so that a `<video>` can seek.
+FORWARDED_HEADERS = ("range", "if-range")
+ANSWERED = (200, 206)  # a whole file, or the part a `Range` asked for
 RETRY_AFTER_S = 1  # a download takes seconds: a place is likely free again by then
 
 
@@ -90,26 +93,39 @@ class Downloads:
         self.gate = DownloadGate(config)
         self._private_origins = frozenset(origin_of(str(origin)) for origin in config.private_origins)
 
-    async def stream(self, key_id: int, url: str, *, channel_url: str | None, what: str) -> StreamingResponse:
-        """Answer with the file at `url` (`what` names it in errors and logs), fetched for this key; the origin of
-        `channel_url`, the task's channel, may be private."""
+    async def stream(
+        self,
+        key_id: int,
+        url: str,
+        *,
+        channel_url: str | None,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> StreamingResponse:
+        """Answer with the file at `url` (`what` names it in errors and logs), fetched for this key (a negative id
+        names a web session's holder); the origin of `channel_url`, the task's channel, may be private. Of
+        `headers` (the client's), a `Range` is sent on, and a part answered as the upstream answers it (206)."""
         place = self.gate.enter(key_id)
+        forwarded = {name: value for name, value in (headers or {}).items() if name.lower() in FORWARDED_HEADERS}
         try:
-            upstream = await self._open(url, channel_url=channel_url, what=what)
+            upstream = await self._open(url, channel_url=channel_url, what=what, headers=forwarded)
         except BaseException:
             place.free()
             raise
-        headers = {name: upstream.headers[name] for name in PASSED_HEADERS if name in upstream.headers}
+        passed = {name: upstream.headers[name] for name in PASSED_HEADERS if name in upstream.headers}
         return ResultStream(
             upstream,
             place,
             self.config,
+            status_code=upstream.status_code,
             what=what,
             media_type=upstream.headers.get("content-type", "application/octet-stream"),
-            headers=headers,
+            headers=passed,
         )
 
-    async def _open(self, url: str, *, channel_url: str | None, what: str) -> httpx.Response:
+    async def _open(
+        self, url: str, *, channel_url: str | None, what: str, headers: Mapping[str, str]
+    ) -> httpx.Response:
         trusted = self._private_origins | ({origin_of(channel_url)} if channel_url else set())
         try:
             # Through a proxy the proxy connects, so only the check is ours; directly, the address checked is used.
@@ -122,10 +138,11 @@ class Downloads:
                 "KLING_GATEWAY_DOWNLOADS__PRIVATE_ORIGINS)"
             ) from None
         try:
-            upstream = await self.http.send(destination.request(self.http, "GET"), stream=True)
+            request = destination.request(self.http, "GET", headers=dict(headers))
+            upstream = await self.http.send(request, stream=True)
         except httpx.HTTPError as error:
             raise UpstreamFailed(f"{what} could not be fetched from the upstream ({type(error).__name__})") from None
-        if upstream.status_code != 200:
+        if upstream.status_code not in ANSWERED:
             await upstream.aclose()
             raise UpstreamFailed(
                 f"the upstream answered {upstream.status_code} for {what}; Kling keeps results for 30 days"
@@ -147,11 +164,12 @@ class ResultStream(StreamingResponse):
         place: Place,
         config: DownloadConfig,
         *,
+        status_code: int = 200,
         what: str,
         media_type: str,
         headers: Mapping[str, str],
     ) -> None:
-        super().__init__(upstream.aiter_raw(), media_type=media_type, headers=headers)
+        super().__init__(upstream.aiter_raw(), status_code=status_code, media_type=media_type, headers=headers)
         self.upstream = upstream
         self.place = place
         self.config = config
