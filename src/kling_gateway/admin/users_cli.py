@@ -3,7 +3,6 @@ correct their credits."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -13,10 +12,12 @@ from kling_gateway.admin import (
     AsJson,
     DatabaseUrl,
     NewName,
+    PasswordStdin,
     Report,
     grid,
     iso_time,
     parse_yuan,
+    password_from_stdin,
     run,
     table,
     yuan_option,
@@ -25,6 +26,7 @@ from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan
 from kling_gateway.clock import now_ms
 from kling_gateway.keys import service as keys_service
+from kling_gateway.operators import audit
 from kling_gateway.settings import get_settings
 from kling_gateway.store.models import LedgerEntry, User
 from kling_gateway.tasks import admin as tasks_admin
@@ -200,33 +202,20 @@ def enable_user(name: UserName, as_json: AsJson = False, database_url: DatabaseU
 
 @users_app.command("set-password")
 def set_password(
-    name: UserName,
-    password_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--password-stdin", help="Read the password from the first line of standard input (else: asked for)."
-        ),
-    ] = False,
-    as_json: AsJson = False,
-    database_url: DatabaseUrl = None,
+    name: UserName, password_stdin: PasswordStdin = False, as_json: AsJson = False, database_url: DatabaseUrl = None
 ) -> None:
-    """Set or reset the password a user signs in to the portal with; their portal sessions end."""
-    password = _read_password(password_stdin)
+    """Set or reset the password a user signs in to the portal (/portal/) with, from stdin (10 characters or more);
+    every portal session they have ends."""
+    password = password_from_stdin(password_stdin)
 
     async def work(session: AsyncSession) -> Report:
-        user = await users_service.set_password(session, name=name, password=password, now_ms=now_ms())
-        line = f"Set the portal password of user {user.name}; sessions they signed in before now have ended."
+        now = now_ms()
+        user = await users_service.set_password(session, name=name, password=password, now_ms=now)
+        await audit.record(session, actor=audit.COMMAND_LINE, action="user.set_password", target=name, at=now)
+        line = f"Set the portal password of user {user.name}; they sign in at /portal/, and older sessions have ended."
         return Report({"user": user.name, "password_set_at": user.credentials_at}, [line])
 
     run(work, as_json=as_json, database_url=database_url)
-
-
-def _read_password(from_stdin: bool) -> str:
-    """Read a password from standard input's first line (its line ending dropped, nothing else), or ask twice."""
-    if from_stdin:
-        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
-    text: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    return text
 
 
 @credits_app.command("add", context_settings={"ignore_unknown_options": True})  # so that -5 reads as an amount
