@@ -194,7 +194,10 @@ class LedgerEntry(Base):
     """One movement of a user's money; append-only, one entry per task and kind at most."""
 
     __tablename__ = "ledger"
-    __table_args__ = (UniqueConstraint("task_platform_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("task_platform_id", "kind"),
+        Index("ix_ledger_user_newest", "user_id", "id"),  # a user's entries newest first, page by page
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, RowMapping, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.errors import NotFound
+from kling_gateway.kling.schemas import Family
 from kling_gateway.store.models import API_KEYS, CHANNELS, TASKS, USERS
 from kling_gateway.store.records import TaskStatus
 from kling_gateway.tasks.ids import is_platform_id
@@ -19,6 +20,7 @@ _c = TASKS.c
 _ran_on = CHANNELS.alias("ran_on")  # the channel a task is on
 _bound_to = CHANNELS.alias("bound_to")  # the only channel that may take it
 _UNFINISHED = [status.value for status in UNFINISHED]
+FAMILIES = frozenset(family.value for family in Family)
 MATCHES_SHOWN = 10  # tasks an ambiguous id is said to name, at most
 
 
@@ -71,13 +73,16 @@ async def list_tasks(
     statuses: Sequence[TaskStatus] = (),
     channel_id: int | None = None,
     since_ms: int | None = None,
+    until_ms: int | None = None,
+    action: str | None = None,
+    model: str | None = None,
     before: str | None = None,
     limit: int,
 ) -> tuple[list[TaskLine], bool]:
     """List tasks of every user (or those matching each filter given), newest first, from just past the task
     `before` (a platform id); say whether more follow. Each filter walks an index newest first: the user's, the
     channel's or the status's; a time alone walks the ids, or the creation times where the database's statistics
-    find that cheaper."""
+    find that cheaper. `action` is `family/action` or an action alone; `until_ms` is exclusive."""
     conditions: list[ColumnElement[bool]] = []
     if user_id is not None:
         conditions.append(_c.user_id == user_id)
@@ -87,6 +92,16 @@ async def list_tasks(
         conditions.append(_c.channel_id == channel_id)
     if since_ms is not None:
         conditions.append(_c.created_at >= since_ms)
+    if until_ms is not None:
+        conditions.append(_c.created_at < until_ms)
+    if action:
+        family, _, named = action.partition("/")
+        if family in FAMILIES and named:  # `videos/text2video`; an action may hold a slash itself (avatar/…)
+            conditions += [_c.family == family, _c.action == named]
+        else:
+            conditions.append(_c.action == action)
+    if model:
+        conditions.append(_c.model == model)
     if before is not None:
         start = await session.scalar(select(_c.id).where(_c.platform_id == before))
         if start is None:

@@ -96,6 +96,11 @@ async def find_user(session: AsyncSession, name: str) -> User | None:
     return result
 
 
+async def find_user_by_id(session: AsyncSession, user_id: int) -> User | None:
+    """Look a user up by id."""
+    return await session.get(User, user_id)
+
+
 async def require_user(session: AsyncSession, name: str) -> User:
     """Look a user up by name; refuse a name nobody has."""
     user = await find_user(session, name)

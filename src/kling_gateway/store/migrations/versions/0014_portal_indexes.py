@@ -1,5 +1,5 @@
-"""A user's tasks over a time window, through an index: what their usage by day and the portal's gallery filtered
-by time read, without walking every task of a busy user.
+"""What the portal reads of one user, through indexes: their tasks over a time window (their usage by day, the
+gallery filtered by time) without walking every task of a busy user, and their ledger newest first, page by page.
 
 Revision ID: 0014
 Revises: 0013
@@ -18,7 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index("ix_tasks_user_created_at", "tasks", ["user_id", "created_at"])
+    op.create_index("ix_ledger_user_newest", "ledger", ["user_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ledger_user_newest", table_name="ledger")
     op.drop_index("ix_tasks_user_created_at", table_name="tasks")
