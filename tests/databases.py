@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,14 +30,8 @@ T = TypeVar("T")
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run one piece of async set-up or inspection from a plain test or fixture: in a thread of its own when this
-    one has a loop running (Playwright's sync API keeps one running in the browser tests' thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
+    """Run one piece of async set-up or inspection from a plain test or fixture."""
+    return asyncio.run(coroutine)
 
 
 async def _migrate(url: str) -> None:

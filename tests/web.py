@@ -3,6 +3,7 @@ send its forms, and read what the page says."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 
@@ -23,7 +24,7 @@ def csrf_of(page: httpx.Response) -> str:
 
 def text_of(page: httpx.Response) -> str:
     """A page's words, without its markup, on one line."""
-    return " ".join(TAGS.sub(" ", page.text).split())
+    return " ".join(html.unescape(TAGS.sub(" ", page.text)).split())
 
 
 class Browser:

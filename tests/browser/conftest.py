@@ -1,13 +1,19 @@
 """Browser fixtures shared by the console's and the portal's tests: one Chromium per test process (Debian's, at
 /usr/bin/chromium: no browser is ever downloaded), a page per test, a gateway listening on a loopback port, and a
-screenshot of every page visited in tests/browser/screenshots/ (not kept in git)."""
+screenshot of every page visited in tests/browser/screenshots/ (not kept in git).
+
+Playwright's sync API keeps an event loop running in the thread that started it, where `asyncio.run` (the command
+line, the database fixtures) then refuses to run; so it runs in a thread of its own, and the tests' calls on its
+objects are carried there (`InThread`): a test uses them as Playwright's own, `with page.expect_…()` included."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
@@ -20,20 +26,49 @@ TIMEOUT_MS = 10_000  # a page of a gateway on loopback answers in milliseconds; 
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as started:
-        yield started
+class InThread:
+    """A Playwright object whose every attribute read and call happens in Playwright's own thread; what comes back
+    from Playwright is wrapped the same way."""
+
+    def __init__(self, target: Any, thread: ThreadPoolExecutor) -> None:
+        self._target = target
+        self._thread = thread
+
+    def _wrap(self, value: Any) -> Any:
+        if type(value).__module__.startswith("playwright."):
+            return InThread(value, self._thread)
+        return value
+
+    def _run(self, function: Callable[..., Any], *arguments: Any, **options: Any) -> Any:
+        return self._wrap(self._thread.submit(function, *arguments, **options).result())
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._thread.submit(getattr, self._target, name).result()
+        if callable(value) and not type(value).__module__.startswith("playwright."):
+            return lambda *arguments, **options: self._run(value, *arguments, **options)
+        return self._wrap(value)
+
+    def __enter__(self) -> Any:
+        return self._run(self._target.__enter__)
+
+    def __exit__(self, *exc: object) -> Any:
+        return self._run(self._target.__exit__, *exc)
 
 
 @pytest.fixture(scope="session")
-def chromium(playwright: Playwright) -> Iterator[Browser]:
-    """The test process's one browser."""
+def chromium() -> Iterator[Browser]:
+    """The test process's one browser, driven from Playwright's own thread."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no {CHROMIUM}: `apt-get install chromium` (.ci/run does)")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"])
-    yield browser
-    browser.close()
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+    started: Playwright = thread.submit(lambda: sync_playwright().start()).result()
+    browser = thread.submit(
+        started.chromium.launch, executable_path=CHROMIUM, args=["--autoplay-policy=no-user-gesture-required"]
+    ).result()
+    yield cast(Browser, InThread(browser, thread))
+    thread.submit(browser.close).result()
+    thread.submit(started.stop).result()
+    thread.shutdown()
 
 
 @dataclass
@@ -83,7 +118,7 @@ def _visitor(
     SCREENSHOTS.mkdir(exist_ok=True)
     context = chromium.new_context(**options)  # type: ignore[arg-type]  # keyword options, passed as given
     context.set_default_timeout(TIMEOUT_MS)
-    name = re.sub(r"[^A-Za-z0-9]+", "_", request.node.name)[:60]
+    name = re.sub(r"[^A-Za-z0-9]+", "_", request.node.name)[-80:]  # the end keeps a parametrized test's case
     yield Visitor(context.new_page(), gateway.url, name)
     context.close()
 

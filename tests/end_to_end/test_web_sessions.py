@@ -5,13 +5,18 @@ with the security headers on, and the operators' command line."""
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from kling_gateway.cli import app
-from tests.gateway import GatewayFactory, RunningGateway
+from kling_gateway.clock import ManualClock
+from kling_gateway.web.secret import kept_secret
+from kling_gateway.web.sessions import Signer
+from tests.gateway import TEST_WEB, GatewayFactory, RunningGateway
 from tests.web import Browser, csrf_of, text_of
 
 runner = CliRunner()
@@ -69,6 +74,32 @@ def test_a_session_ends_when_its_operator_is_disabled_or_changes_password(gw: Ru
     assert browser.sign_in("root").status_code == 401  # the old password no longer works
     assert browser.sign_in("root", OTHER_PASSWORD).url.path == "/console/"
     browser.close()
+
+
+def test_a_session_ends_when_it_expires_and_a_forged_cookie_is_nobody(gateway_factory: GatewayFactory) -> None:
+    clock = ManualClock()
+    gw = gateway_factory(worker=False, clock=clock)
+    gw.admin.operator("root")
+    browser = Browser(gw)
+    browser.sign_in("root")
+    clock.advance(s=TEST_WEB.session_ttl_s - 1)
+    assert browser.get("/console/").url.path == "/console/"
+    clock.advance(s=2)
+    assert browser.get("/console/").url.path == "/console/login"
+    browser.close()
+    forger = Browser(gw)
+    value = Signer(lambda: b"another gateway's secret").sign(["operator", 1, clock.now_ms(), "token", 0])
+    forger.http.cookies.set("kg_console", value, domain=forger.http.base_url.host, path="/console")
+    assert forger.get("/console/").url.path == "/console/login"
+    forger.close()
+
+
+def test_the_session_secret_is_generated_once_for_this_user_alone(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "web-session-secret"
+    first = kept_secret(path)
+    assert len(first) >= 40
+    assert kept_secret(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_a_form_without_its_token_or_from_another_origin_is_refused(gw: RunningGateway, browser: Browser) -> None:

@@ -4,7 +4,8 @@ or for all, in one total or by user, model or channel.
 A task counts on the (UTC) day it was submitted, whenever it finished; its money is what the ledger took for it
 (the upstream's deduction, capped at the task's hold as `ledger.settle` caps it), so the figures add up to the
 ledger's charges. Each query walks one index over the window: `(user_id, created_at)` for one user,
-`(created_at, id)` for all of them.
+`(created_at, id)` for all of them. Beside them, the money charged since a time and held now, as the ledger and
+the balances say.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kling_gateway.billing.ledger import EntryKind
 from kling_gateway.errors import InvalidRequest
-from kling_gateway.store.models import CHANNELS, TASKS, USERS
+from kling_gateway.store.models import CHANNELS, LEDGER, TASKS, USERS
 
 DAY_MS = 86_400_000
 MAX_DAYS = 400  # a year and a bit per query: longer spans are asked for in pieces
+UNNAMED = "(none)"  # how a page names a task's group when it has none: no model known, not yet on a channel
 _c = TASKS.c
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -34,6 +37,9 @@ class Grouping(StrEnum):
     USER = "user"
     MODEL = "model"
     CHANNEL = "channel"
+
+
+SPLITS = (Grouping.USER, Grouping.MODEL, Grouping.CHANNEL)  # the groupings that split a day's total
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,3 +160,16 @@ def fill_days(usage: Sequence[DayUsage], span: Span) -> list[DayUsage]:
             for index, value in enumerate((row.tasks, row.succeeded, row.failed, row.charged_micros)):
                 summed[index] += value
     return [DayUsage(day, None, *summed) for day, summed in sums.items()]
+
+
+async def charged_since(session: AsyncSession, *, since_ms: int) -> int:
+    """µ¥ charged for tasks from a time on, as the ledger records it."""
+    query = select(func.coalesce(func.sum(LEDGER.c.amount_micros), 0)).where(
+        LEDGER.c.kind == EntryKind.CHARGE.value, LEDGER.c.created_at >= since_ms
+    )
+    return abs(int(await session.scalar(query) or 0))
+
+
+async def held_now(session: AsyncSession) -> int:
+    """µ¥ held for unfinished tasks now, all users together."""
+    return int(await session.scalar(select(func.coalesce(func.sum(USERS.c.held_micros), 0))) or 0)

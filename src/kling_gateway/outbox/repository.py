@@ -217,6 +217,11 @@ async def backlog(session: Executor) -> tuple[int, int | None]:
     return int(count), None if due is None else int(due)
 
 
+async def given_up_since(session: AsyncSession, *, since_ms: int) -> int:
+    """Count the callbacks given up from a time on."""
+    return int(await session.scalar(select(func.count()).where(_cb.given_up_at >= since_ms)) or 0)
+
+
 async def newest(session: AsyncSession, *, only: ColumnElement[bool] | None = None, limit: int) -> list[ListedCallback]:
     """List callbacks newest first; `only` is PENDING, DELIVERED or GIVEN_UP, or None for every callback."""
     query = select(*_LISTED).select_from(_WITH_TASKS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ from kling_gateway.sandbox.errors import SandboxError
 from kling_gateway.sandbox.library import Library
 from kling_gateway.sandbox.new_api import NewGenerationApi, callback_body
 from kling_gateway.sandbox.service import Sandbox
+
+RANGE = re.compile(r"bytes=(?P<start>\d*)-(?P<end>\d*)")  # one range: `a-b`, `a-` or the last `-n` bytes
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Account], Awaitable[Response]]
@@ -211,7 +214,7 @@ class SandboxApi:
             return _file_not_found()
         clip = media.video_clip(media.clip_seconds_for(record.duration_s))
         if not self.config.video_padding_mb:
-            return Response(clip, media_type="video/mp4")
+            return _ranged(clip, "video/mp4", request.headers.get("range"))
         length, chunks = media.padded_video(clip, self.config.video_padding_mb)
         return StreamingResponse(chunks, media_type="video/mp4", headers={"content-length": str(length)})
 
@@ -232,6 +235,23 @@ class SandboxApi:
     async def face_file(self, _request: Request) -> Response:
         """Serve a face crop or a selection cover: the same small picture for every session."""
         return Response(media.png_image(64, 64, 3), media_type="image/png")
+
+
+def _ranged(data: bytes, media_type: str, asked: str | None) -> Response:
+    """Serve a file whole, or the one byte range a `Range: bytes=a-b` asks for (206), as object storage does, so
+    that a player can seek."""
+    whole = len(data)
+    found = RANGE.fullmatch(asked.strip()) if asked else None
+    if found is None or not (found["start"] or found["end"]):
+        return Response(data, media_type=media_type, headers={"accept-ranges": "bytes"})
+    if found["start"]:
+        start, end = int(found["start"]), min(int(found["end"] or whole - 1), whole - 1)
+    else:  # a suffix: the last N bytes
+        start, end = max(whole - int(found["end"]), 0), whole - 1
+    if start > end or start >= whole:
+        return Response(status_code=416, headers={"content-range": f"bytes */{whole}"})
+    headers = {"accept-ranges": "bytes", "content-range": f"bytes {start}-{end}/{whole}"}
+    return Response(data[start : end + 1], status_code=206, media_type=media_type, headers=headers)
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

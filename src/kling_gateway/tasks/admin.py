@@ -76,6 +76,7 @@ async def list_tasks(
     until_ms: int | None = None,
     action: str | None = None,
     model: str | None = None,
+    generation: str | None = None,
     before: str | None = None,
     limit: int,
 ) -> tuple[list[TaskLine], bool]:
@@ -102,6 +103,8 @@ async def list_tasks(
             conditions.append(_c.action == action)
     if model:
         conditions.append(_c.model == model)
+    if generation is not None:
+        conditions.append(_c.generation == generation)
     if before is not None:
         start = await session.scalar(select(_c.id).where(_c.platform_id == before))
         if start is None:
@@ -176,6 +179,12 @@ async def _matching(session: AsyncSession, condition: ColumnElement[bool]) -> li
 async def unfinished_of_user(session: AsyncSession, *, user_id: int) -> dict[TaskStatus, int]:
     """Count a user's unfinished tasks by status."""
     return await _counted(session, and_(_c.user_id == user_id, _c.status.in_(_UNFINISHED)))
+
+
+async def finished_since(session: AsyncSession, *, since_ms: int) -> dict[TaskStatus, int]:
+    """Count the tasks that finished (succeeded or failed) from a time on, by status."""
+    final = [status.value for status in TaskStatus if status.is_final]
+    return await _counted(session, and_(_c.status.in_(final), _c.updated_at >= since_ms))
 
 
 async def _counted(session: AsyncSession, condition: ColumnElement[bool]) -> dict[TaskStatus, int]:
