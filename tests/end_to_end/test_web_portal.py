@@ -78,6 +78,7 @@ def test_a_user_sees_only_their_own_tasks_and_anothers_by_any_id_is_not_found(
         assert not_found(f"/portal/tasks/{reference}", reference) == nobodys
         assert not_found(f"/portal/tasks?q={reference}", reference) == nobodys
         assert "There is no task '…' here." in nobodys
+    assert "kling-gateway portal Overview Tasks Keys Ledger" in nobodys  # a page of the portal, its way out there
     assert not_found(f"/portal/tasks/{his.platform_id}/preview", his.platform_id) == nobodys
     assert not_found(f"/portal/tasks?before={his.platform_id}", his.platform_id) == nobodys
 
@@ -164,7 +165,7 @@ def test_the_overview_and_ledger_show_the_users_money_and_usage(gw: RunningGatew
     assert "Balance ¥1000.00" in words(overview)
     assert overview.text.count("<svg") == 2
     assert "<rect" in overview.text
-    assert "1 tasks submitted, ¥2.50 charged." in words(overview)
+    assert "1 task submitted, ¥2.50 charged." in words(overview)
     assert alice.get("/portal/?days=7").status_code == 200
     assert alice.get("/portal/?days=8").status_code == 400
     ledger = alice.get("/portal/ledger")
