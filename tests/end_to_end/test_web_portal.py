@@ -175,6 +175,28 @@ def test_the_overview_and_ledger_show_the_users_money_and_usage(gw: RunningGatew
     assert alice.get("/portal").url.path == "/portal/"
 
 
+def test_the_gallery_pages_through_every_task_once_and_a_request_is_shown_cut(
+    gw: RunningGateway, alice: Browser
+) -> None:
+    picture = "iVBORw0KGgo" + "A" * 100_000  # a picture in Base64, as a request may carry one
+    made = [
+        store(gw, "alice", age_ms=number, status="queued", request_json=f'{{"image": "{picture}", "n": {number}}}')
+        for number in range(30)
+    ]
+    first = alice.get("/portal/tasks")
+    older = re.search(r'href="(/portal/tasks\?before=[^"]+)">Older tasks', first.text)
+    assert older is not None
+    second = alice.get(html.unescape(older.group(1)))
+    shown = [re.findall(r'class="mono" href="/portal/tasks/(video_\w+)"', page.text) for page in (first, second)]
+    assert [len(page) for page in shown] == [24, 6]
+    assert shown[0] + shown[1] == [task.platform_id for task in reversed(made)]  # newest first, each once
+    assert "Older tasks" not in second.text
+    assert "Newest" in words(second)
+    page = alice.get(f"/portal/tasks/{made[0].platform_id}")
+    assert "… (100,011 characters)" in page.text
+    assert len(page.text) < 20_000
+
+
 def _active_keys(gw: RunningGateway, name: str) -> int:
     async def work(session: object) -> int:
         query = (

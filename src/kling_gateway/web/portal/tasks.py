@@ -23,6 +23,7 @@ from kling_gateway.web.portal.common import no_such_task, signed_in
 
 PAGE_SIZE = 24
 TEXT_MAX_CHARS = 255  # the widest id column: anything longer names no task
+SHOWN_CHARS = 300  # of one string of a task's request, on its page
 PLAYED = {"videos": "video", "images": "image", "audio": "audio"}  # what a family's succeeded task shows
 
 
@@ -143,7 +144,18 @@ def _day(text: str, name: str) -> date:
 
 
 def _pretty(text: str) -> str:
+    """The request indented, each long string (a picture in Base64, say) cut to its start and its length."""
     try:
-        return orjson.dumps(orjson.loads(text), option=orjson.OPT_INDENT_2).decode()
+        return orjson.dumps(_shortened(orjson.loads(text)), option=orjson.OPT_INDENT_2).decode()
     except orjson.JSONDecodeError:
-        return text
+        return text[:SHOWN_CHARS]
+
+
+def _shortened(value: object) -> object:
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return f"{value[:SHOWN_CHARS]}… ({len(value):,} characters)"
+    if isinstance(value, dict):
+        return {key: _shortened(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shortened(item) for item in value]
+    return value
