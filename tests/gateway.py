@@ -29,7 +29,7 @@ from kling_gateway.sandbox import Account
 from kling_gateway.settings import Settings, SyncConfig, WebConfig
 from kling_gateway.store.database import Database
 from kling_gateway.store.models import API_KEYS, CHANNELS, LEDGER, TASKS, USERS, Channel
-from kling_gateway.users.service import create_user
+from kling_gateway.users.service import create_user, set_disabled, set_password
 from tests.conftest import ROOMY, RunningSandbox, SandboxFactory
 from tests.helpers import SteppedClock, wait_until
 from tests.inprocess import Apps, EventLoopThread, Network, loopback_socket, url_of
@@ -38,6 +38,7 @@ T = TypeVar("T")
 QUICK_SYNC = SyncConfig(poll_interval_s=0.02, idle_sleep_s=0.02)
 TEST_WEB = WebConfig(session_secret="a secret that signs the test gateways' session cookies")  # none in ./data
 OPERATOR_PASSWORD = "correct horse battery staple"
+USER_PASSWORD = "a user's own long passphrase"
 
 
 def free_port() -> int:
@@ -124,6 +125,14 @@ class Admin:
     def operator(self, name: str, password: str = OPERATOR_PASSWORD) -> None:
         """Create an operator who signs in to the console, as `operators create` does."""
         self._run(lambda session: create_operator(session, name=name, password=password, now_ms=now_ms()))
+
+    def portal_password(self, name: str, password: str = USER_PASSWORD) -> None:
+        """Give a user a portal password, as `users set-password` does."""
+        self._run(lambda session: set_password(session, name=name, password=password, now_ms=now_ms()))
+
+    def disable_user(self, name: str, disabled: bool = True) -> None:
+        """Disable (or enable again) a user, as `users disable|enable` does."""
+        self._run(lambda session: set_disabled(session, name=name, disabled=disabled, now_ms=now_ms()))
 
     def limit_key(self, key_id: int, *, rps: float | None) -> None:
         """Set a key's own requests per second; None: the gateway's default from now on."""

@@ -58,6 +58,20 @@ def test_an_operator_manages_users_keys_and_channels_and_each_change_is_audited(
     assert "video 0.80, image 0.025, audio 1.00 yuan a credit" in text_of(priced)
     assert "carol is disabled" in text_of(ops.submit(carol, f"{carol}/disable"))
     assert "carol is enabled" in text_of(ops.submit(carol, f"{carol}/enable"))
+    short = ops.submit(carol, f"{carol}/password", {"password": "short"})
+    assert "the password is 5 characters long; use at least 10" in text_of(short)
+    assert "carol can sign in to the portal with the new password." in text_of(
+        ops.submit(carol, f"{carol}/password", {"password": "carol's first portal pass"})
+    )
+    carol_portal = Browser(gw)
+    try:
+        assert carol_portal.sign_in("carol", "carol's first portal pass", area="/portal").status_code == 200
+        assert "Sign out" in carol_portal.get("/portal/").text
+        reset = ops.submit(carol, f"{carol}/password", {"password": "carol's second portal pass"})
+        assert "their other portal sessions have ended" in text_of(reset)
+        assert "Sign out" not in carol_portal.get("/portal/").text  # the old session ended with the old password
+    finally:
+        carol_portal.close()
 
     issued = ops.submit(carol, f"{carol}/keys", {"name": "ci", "dialect": "video", "rps": "", "max_in_flight": "3"})
     secret = re.search(r'id="key-secret" class="mono">(sk-[^<]+)<', issued.text)
@@ -111,6 +125,8 @@ def test_an_operator_manages_users_keys_and_channels_and_each_change_is_audited(
         "user.update",
         "user.disable",
         "user.enable",
+        "user.password-set",
+        "user.password-reset",
         "key.create",
         "key.rotate",
         "key.revoke",

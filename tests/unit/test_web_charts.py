@@ -3,6 +3,8 @@ groups drawn on their own with the rest summed."""
 
 from __future__ import annotations
 
+import re
+
 from kling_gateway.web import charts
 
 
@@ -26,3 +28,12 @@ def test_the_largest_groups_keep_their_own_lines() -> None:
         ("f", [5.0, 1.0]),
         ("others", [10.0, 5.0]),
     ]
+
+
+def test_the_value_axis_of_counts_is_whole_numbers_and_of_money_round_steps() -> None:
+    def axis(drawn: str) -> list[str]:
+        return re.findall(r'text-anchor="end"[^>]*>([^<]+)</text>', drawn)
+
+    assert axis(str(charts.bars("Tasks", ["a", "b"], [1, 0]))) == ["0", "1", "2", "3", "4"]
+    assert axis(str(charts.bars("Tasks", ["a"], [37]))) == ["0", "10", "20", "30", "40"]
+    assert axis(str(charts.bars("Yuan", ["a"], [0.35]))) == ["0", "0.10", "0.20", "0.30", "0.40"]

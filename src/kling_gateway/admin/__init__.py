@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +66,9 @@ def yuan_option(help_text: str) -> Any:
 
 
 NewName = Annotated[str, typer.Argument(help="A unique name: 1 to 64 printable characters.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (required).")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, for scripts.")]
 DatabaseUrl = Annotated[
     str | None,
@@ -99,6 +103,14 @@ def run(work: Work, *, as_json: bool, database_url: str | None) -> None:
     else:
         for item in report.text:
             console.print(item, soft_wrap=isinstance(item, str))  # lines are copied (keys, URLs): never wrap them
+
+
+def password_from_stdin(from_stdin: bool) -> str:
+    """Read a password from stdin's first line; refuse to go on without --password-stdin."""
+    if not from_stdin:
+        complain("give --password-stdin and the password on stdin: a password on the command line is seen by others")
+        raise typer.Exit(1)
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 def complain(line: str) -> None:

@@ -4,13 +4,22 @@ them). Each change is written to the audit log as the command line's."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kling_gateway.admin import AsJson, DatabaseUrl, NewName, Report, complain, grid, run, table
+from kling_gateway.admin import (
+    AsJson,
+    DatabaseUrl,
+    NewName,
+    PasswordStdin,
+    Report,
+    grid,
+    password_from_stdin,
+    run,
+    table,
+)
 from kling_gateway.clock import now_ms
 from kling_gateway.operators import audit
 from kling_gateway.operators import service as operators
@@ -18,17 +27,6 @@ from kling_gateway.operators import service as operators
 operators_app = typer.Typer(no_args_is_help=True, help="Create, list, disable and enable console operators.")
 
 OperatorName = Annotated[str, typer.Argument(help="The operator's name.")]
-PasswordStdin = Annotated[
-    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (required).")
-]
-
-
-def _password(from_stdin: bool) -> str:
-    """Read the password from stdin's first line; refuse to go on without --password-stdin."""
-    if not from_stdin:
-        complain("give --password-stdin and the password on stdin: a password on the command line is seen by others")
-        raise typer.Exit(1)
-    return sys.stdin.readline().rstrip("\r\n")
 
 
 @operators_app.command("create")
@@ -36,7 +34,7 @@ def create_operator(
     name: NewName, password_stdin: PasswordStdin = False, as_json: AsJson = False, database_url: DatabaseUrl = None
 ) -> None:
     """Add an operator who signs in to the console with the password given on stdin (10 characters or more)."""
-    password = _password(password_stdin)
+    password = password_from_stdin(password_stdin)
 
     async def work(session: AsyncSession) -> Report:
         now = now_ms()
@@ -91,7 +89,7 @@ def set_password(
     name: OperatorName, password_stdin: PasswordStdin = False, as_json: AsJson = False, database_url: DatabaseUrl = None
 ) -> None:
     """Give an operator a new password (from stdin); every session they have ends."""
-    password = _password(password_stdin)
+    password = password_from_stdin(password_stdin)
 
     async def work(session: AsyncSession) -> Report:
         now = now_ms()

@@ -12,10 +12,12 @@ from kling_gateway.admin import (
     AsJson,
     DatabaseUrl,
     NewName,
+    PasswordStdin,
     Report,
     grid,
     iso_time,
     parse_yuan,
+    password_from_stdin,
     run,
     table,
     yuan_option,
@@ -24,6 +26,7 @@ from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan
 from kling_gateway.clock import now_ms
 from kling_gateway.keys import service as keys_service
+from kling_gateway.operators import audit
 from kling_gateway.settings import get_settings
 from kling_gateway.store.models import LedgerEntry, User
 from kling_gateway.tasks import admin as tasks_admin
@@ -197,6 +200,24 @@ def enable_user(name: UserName, as_json: AsJson = False, database_url: DatabaseU
     run(work, as_json=as_json, database_url=database_url)
 
 
+@users_app.command("set-password")
+def set_password(
+    name: UserName, password_stdin: PasswordStdin = False, as_json: AsJson = False, database_url: DatabaseUrl = None
+) -> None:
+    """Set or reset the password a user signs in to the portal (/portal/) with, from stdin (10 characters or more);
+    every portal session they have ends."""
+    password = password_from_stdin(password_stdin)
+
+    async def work(session: AsyncSession) -> Report:
+        now = now_ms()
+        user = await users_service.set_password(session, name=name, password=password, now_ms=now)
+        await audit.record(session, actor=audit.COMMAND_LINE, action="user.set_password", target=name, at=now)
+        line = f"Set the portal password of user {user.name}; they sign in at /portal/, and older sessions have ended."
+        return Report({"user": user.name, "password_set_at": user.credentials_at}, [line])
+
+    run(work, as_json=as_json, database_url=database_url)
+
+
 @credits_app.command("add", context_settings={"ignore_unknown_options": True})  # so that -5 reads as an amount
 def add_credits(
     name: UserName,
@@ -239,6 +260,7 @@ def _user_data(user: User) -> dict[str, Any]:
         "audio_credit_source": "default" if user.audio_rate_micros is None else "user",
         "note": user.note,
         "status": "active" if user.disabled_at is None else "disabled",
+        "portal_password": user.password_hash is not None,
         "disabled_at": user.disabled_at,
         "created_at": user.created_at,
     }

@@ -156,6 +156,18 @@ async def recent_entries(session: AsyncSession, *, user_id: int, limit: int = 20
     return list((await session.scalars(query)).all())
 
 
+async def entries_page(
+    session: AsyncSession, *, user_id: int, before_id: int | None = None, limit: int = 50
+) -> tuple[list[LedgerEntry], bool]:
+    """List a user's ledger entries newest first, from just past the entry `before_id`; say whether more follow.
+    The walk is the (user_id, id) index, however long the ledger."""
+    query = select(LedgerEntry).where(LedgerEntry.user_id == user_id)
+    if before_id is not None:
+        query = query.where(LedgerEntry.id < before_id)
+    entries = list((await session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit + 1))).all())
+    return entries[:limit], len(entries) > limit
+
+
 async def entries_of_task(session: AsyncSession, *, task_platform_id: str) -> list[LedgerEntry]:
     """List the ledger entries of one task, oldest first: its hold, then its release and charge."""
     query = select(LedgerEntry).where(LedgerEntry.task_platform_id == task_platform_id).order_by(LedgerEntry.id)

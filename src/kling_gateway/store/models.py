@@ -41,6 +41,9 @@ class User(Base):
     # Since when the user is disabled: their keys are refused and they submit nothing; None while active.
     disabled_at: Mapped[int | None]
     note: Mapped[str] = mapped_column(Text, default="", server_default="")  # the operator's, about the user
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # Argon2id, for the portal; None: no sign-in
+    # When the password was last set: a portal session issued under another value has ended.
+    credentials_at: Mapped[int | None]
 
 
 class ApiKey(Base):
@@ -109,6 +112,8 @@ class Task(Base):
         Index("ix_tasks_channel_newest", "channel_id", "id"),
         Index("ix_tasks_status_newest", "status", "id"),
         Index("ix_tasks_created_at", "created_at", "id"),
+        # A user's tasks in a time window: their usage by day, the portal's gallery from a time.
+        Index("ix_tasks_user_created_at", "user_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -189,7 +194,10 @@ class LedgerEntry(Base):
     """One movement of a user's money; append-only, one entry per task and kind at most."""
 
     __tablename__ = "ledger"
-    __table_args__ = (UniqueConstraint("task_platform_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("task_platform_id", "kind"),
+        Index("ix_ledger_user_newest", "user_id", "id"),  # a user's entries newest first, page by page
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -75,6 +75,7 @@ async def list_tasks(
     since_ms: int | None = None,
     until_ms: int | None = None,
     action: str | None = None,
+    model: str | None = None,
     generation: str | None = None,
     before: str | None = None,
     limit: int,
@@ -100,6 +101,8 @@ async def list_tasks(
             conditions += [_c.family == family, _c.action == named]
         else:
             conditions.append(_c.action == action)
+    if model:
+        conditions.append(_c.model == model)
     if generation is not None:
         conditions.append(_c.generation == generation)
     if before is not None:

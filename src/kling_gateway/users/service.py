@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import NamedTuple, TypedDict
 
 import orjson
@@ -9,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kling_gateway import passwords
 from kling_gateway.billing import ledger
 from kling_gateway.billing.money import format_yuan, yuan_to_micros
 from kling_gateway.clock import now_ms
@@ -133,6 +135,36 @@ async def set_disabled(session: AsyncSession, *, name: str, disabled: bool, now_
     await session.execute(update(USERS).where(USERS.c.id == user.id).values(disabled_at=now_ms if disabled else None))
     await session.refresh(user)
     return user, True
+
+
+async def set_password(session: AsyncSession, *, name: str, password: str, now_ms: int) -> User:
+    """Set or reset a user's portal password, ending every portal session they have. Refuse a password too short
+    or too long, and an unknown name, storing nothing."""
+    passwords.check_rules(password)
+    user = await require_user(session, name)
+    hashed = await asyncio.to_thread(passwords.hash_password, password)  # a fifth of a second of one core
+    # Always a new value, even within the millisecond of the last change: a session's value must stop matching.
+    changed_at = max(now_ms, (user.credentials_at or 0) + 1)
+    await session.execute(
+        update(USERS).where(USERS.c.id == user.id).values(password_hash=hashed, credentials_at=changed_at)
+    )
+    await session.refresh(user)
+    return user
+
+
+async def check_password(session: AsyncSession, *, name: str, password: str) -> User | None:
+    """Find the user a name and password sign in as (disabled or not: the caller says why they may not); None
+    for a wrong password, an unknown name or a user with no password, taking as long for each."""
+    user = await find_user(session, name)
+    if user is None or user.password_hash is None:
+        await asyncio.to_thread(passwords.verify_nobody, password)
+        return None
+    checked = await asyncio.to_thread(passwords.verify, user.password_hash, password)
+    if not checked.matches:
+        return None
+    if checked.rehashed is not None:  # the parameters moved on since: the same password, a stronger hash
+        await session.execute(update(USERS).where(USERS.c.id == user.id).values(password_hash=checked.rehashed))
+    return user
 
 
 async def add_credits(session: AsyncSession, *, name: str, amount_micros: int, note: str = "") -> ledger.Balance:

@@ -265,9 +265,15 @@ async def _sign_in_needed(request: Request, needed: Exception) -> Response:
     return area_of(request).pages.redirect(request, needed.url, failed("Sign in to continue."))
 
 
+def _error_page(request: Request, failure: PageError) -> Response:
+    """The error as a page of its area, with the area's title and navigation."""
+    area = area_of(request)
+    return area.pages.error(request, failure, area=area)
+
+
 async def _page_error(request: Request, failure: Exception) -> Response:
     assert isinstance(failure, PageError)
-    return area_of(request).pages.error(request, failure)
+    return _error_page(request, failure)
 
 
 async def _http_exception(request: Request, failure: Exception) -> Response:
@@ -278,7 +284,7 @@ async def _http_exception(request: Request, failure: Exception) -> Response:
         page = PageError(405, "Not allowed", f"{request.method} is not allowed on {request.url.path}.")
     else:
         page = PageError(failure.status_code, "Refused", str(failure.detail))
-    return area_of(request).pages.error(request, page)
+    return _error_page(request, page)
 
 
 async def _gateway_error(request: Request, failure: Exception) -> Response:
@@ -289,7 +295,7 @@ async def _gateway_error(request: Request, failure: Exception) -> Response:
         page = PageError(429, "Too many at once", failure.message)
     else:
         page = PageError(failure.http_status, "Refused", failure.message)
-    return area_of(request).pages.error(request, page)
+    return _error_page(request, page)
 
 
 class PageEdge:
@@ -332,7 +338,7 @@ class PageEdge:
                 "Something went wrong",
                 "The gateway could not answer this page; it has noted why. Try again in a moment.",
             )
-            await self.area.pages.error(request, page)(scope, receive, guarded)
+            await self.area.pages.error(request, page, area=self.area)(scope, receive, guarded)
 
 
 def _new_session_cookie(request: Request, area: Area) -> list[tuple[bytes, bytes]]:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -29,12 +30,17 @@ def _plain(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:,.2f}"
 
 
-def _ceiling(highest: float) -> float:
-    """A round top for the value axis, at or above the highest value."""
+def _ceiling(values: Iterable[float]) -> float:
+    """A round top for the value axis, above the highest value, whose four grid steps are round too: 1, 2 or 5
+    times a power of ten, and whole numbers when every value is one (counts of tasks)."""
+    listed = list(values)
+    highest = max(listed, default=0)
     if highest <= 0:
         return 1.0
-    step = 10 ** (len(str(int(highest))) - 1)
-    return float(((int(highest) // step) + 1) * step) if highest >= 1 else 1.0
+    power = 10.0 ** math.floor(math.log10(highest / 4))
+    if all(float(value).is_integer() for value in listed):
+        power = max(power, 1.0)
+    return next(4 * step for step in (power, 2 * power, 5 * power, 10 * power) if 4 * step > highest)
 
 
 def _frame(title: str, description: str, labels: Sequence[str], top: float, show: Callable[[float], str]) -> list[str]:
@@ -79,7 +85,7 @@ def bars(
     title: str, labels: Sequence[str], values: Sequence[float], *, show: Callable[[float], str] = _plain
 ) -> Markup:
     """Bars of one value per label (a day), under a title."""
-    top = _ceiling(max(values, default=0))
+    top = _ceiling(values)
     total = sum(values)
     description = f"{len(values)} days, {show(total)} in all, at most {show(max(values, default=0))} on one day"
     parts = _frame(title, description, labels, top, show)
@@ -100,7 +106,7 @@ def lines(
     title: str, labels: Sequence[str], series: Sequence[Series], *, show: Callable[[float], str] = _plain
 ) -> Markup:
     """A line per series over the labels (days), with a legend, under a title."""
-    top = _ceiling(max((value for line in series for value in line.values), default=0))
+    top = _ceiling(value for line in series for value in line.values)
     names = ", ".join(line.name for line in series) or "nothing"
     parts = _frame(title, f"{len(labels)} days; one line each for {names}", labels, top, show)
     for number, line in enumerate(series):

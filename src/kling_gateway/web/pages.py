@@ -88,8 +88,9 @@ class Pages:
             response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="lax")
         return response
 
-    def error(self, request: Request, failure: PageError) -> HTMLResponse:
-        """Answer an error as a page of the area it happened in."""
+    def error(self, request: Request, failure: PageError, **context: Any) -> HTMLResponse:
+        """Answer an error as a page of the area it happened in (given as `area`: its title, navigation and way
+        back)."""
         return self.render(
             request,
             "error.html",
@@ -98,6 +99,7 @@ class Pages:
             title=failure.title,
             message=failure.message,
             status_code=failure.status,
+            **context,
         )
 
     def flashes(self, request: Request) -> list[Flash]:

@@ -18,6 +18,7 @@ ROUTES: list[BaseRoute] = [
     Route("/users/{user_id:int}/rates", users.set_rates, methods=["POST"]),
     Route("/users/{user_id:int}/disable", users.set_enabled, methods=["POST"]),
     Route("/users/{user_id:int}/enable", users.set_enabled, methods=["POST"]),
+    Route("/users/{user_id:int}/password", users.set_password, methods=["POST"]),
     Route("/users/{user_id:int}/keys", users.create_key, methods=["POST"]),
     Route("/users/{user_id:int}/keys/{key_id:int}/revoke", users.revoke_key, methods=["POST"]),
     Route("/users/{user_id:int}/keys/{key_id:int}/rotate", users.rotate_key, methods=["POST"]),

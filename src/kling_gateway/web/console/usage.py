@@ -4,6 +4,7 @@ their numbers in tables beside them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -25,20 +26,21 @@ MICROS_PER_YUAN = 1_000_000
 class Breakdown:
     """Usage by one grouping: its charts and its totals per group."""
 
-    by: usage.By
+    by: usage.Grouping
     tasks_chart: Markup
     money_chart: Markup
     totals: list[tuple[str, int, int]]  # group, tasks, µ¥ charged
 
 
-def _breakdown(by: usage.By, rows: list[usage.DayUsage], days: list[str]) -> Breakdown:
+def _breakdown(by: usage.Grouping, rows: list[usage.DayUsage], days: list[date]) -> Breakdown:
     position = {day: index for index, day in enumerate(days)}
     tasks: dict[str, list[float]] = {}
     money: dict[str, list[float]] = {}
     for row in rows:
-        tasks.setdefault(row.group, [0.0] * len(days))[position[row.day]] += row.tasks
-        money.setdefault(row.group, [0.0] * len(days))[position[row.day]] += row.charged_micros / MICROS_PER_YUAN
-    labels = [day[5:] for day in days]  # MM-DD
+        group = row.group or usage.UNNAMED
+        tasks.setdefault(group, [0.0] * len(days))[position[row.day]] += row.tasks
+        money.setdefault(group, [0.0] * len(days))[position[row.day]] += row.charged_micros / MICROS_PER_YUAN
+    labels = _labels(days)
     totals = sorted(
         ((group, int(sum(tasks[group])), round(sum(money[group]) * MICROS_PER_YUAN)) for group in tasks),
         key=lambda total: (-total[1], total[0]),
@@ -53,6 +55,10 @@ def _breakdown(by: usage.By, rows: list[usage.DayUsage], days: list[str]) -> Bre
     )
 
 
+def _labels(days: list[date]) -> list[str]:
+    return [day.strftime("%m-%d") for day in days]
+
+
 async def page(request: Request) -> Response:
     """Show the charts of the last `days` days (7, 30 or 90)."""
     visit = await visitor(request)
@@ -60,20 +66,17 @@ async def page(request: Request) -> Response:
     text = request.query_params.get("days", str(DEFAULT_DAYS))
     if text not in {str(days) for days in DAYS_OFFERED}:
         raise InvalidRequest(f"days: {text!r} is not offered; choose 7, 30 or 90")
-    now = area.parts.clock.now_ms()
-    until = (now // usage.DAY_MS + 1) * usage.DAY_MS  # the end of today (UTC)
-    since = until - int(text) * usage.DAY_MS
-    days = usage.days_between(since, until)
-    position = {day: index for index, day in enumerate(days)}
+    today = usage.day_of_ms(area.parts.clock.now_ms())
+    span = usage.Span.checked(today - timedelta(days=int(text) - 1), today)
+    days = span.days()
     breakdowns = []
     per_day = [0.0] * len(days)
     async with reading(visit) as session:
-        for by in usage.By:
-            rows = await usage.per_day(session, by=by, since_ms=since, until_ms=until)
+        for by in usage.SPLITS:
+            rows = await usage.usage_by_day(session, span=span, grouping=by)
             breakdowns.append(_breakdown(by, rows, days))
-            if by is usage.By.USER:  # every task has one user: these rows count each task once
-                for row in rows:
-                    per_day[position[row.day]] += row.tasks
+            if by is usage.Grouping.USER:  # every task has one user: these rows count each task once
+                per_day = [float(day.tasks) for day in usage.fill_days(rows, span)]
     return area.pages.render(
         request,
         "console/usage.html",
@@ -81,7 +84,7 @@ async def page(request: Request) -> Response:
         area=area,
         days=int(text),
         offered=DAYS_OFFERED,
-        overall=charts.bars("Tasks per day, all users", [day[5:] for day in days], per_day),
+        overall=charts.bars("Tasks per day, all users", _labels(days), per_day),
         breakdowns=breakdowns,
         yuan=format_yuan,
     )

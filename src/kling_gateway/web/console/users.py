@@ -1,7 +1,6 @@
 """The console's users and keys: list and create users, top them up, set their credit prices, disable and enable
-them; issue, revoke and rotate their keys, a new key's secrets shown once, on the page that answers the POST.
-
-Users have no portal password here yet: the column that holds it comes with the portal."""
+them, set or reset their portal password; issue, revoke and rotate their keys, a new key's secrets shown once, on
+the page that answers the POST."""
 
 from __future__ import annotations
 
@@ -133,6 +132,27 @@ async def set_enabled(request: Request) -> Response:
         f"{user.name} is {word}; their keys follow within {ttl:g} s." if changed else f"{user.name} was already {word}."
     )
     return visit.area.pages.redirect(request, visit.area.url(f"/users/{user.id}"), ok(said))
+
+
+async def set_password(request: Request) -> Response:
+    """Set or reset the user's portal password; their portal sessions end. The password itself is never noted."""
+    visit = await visitor(request)
+    user = await _user(visit, request)
+    form = await form_of(request, visit)
+    back = visit.area.url(f"/users/{user.id}")
+    had = user.password_hash is not None
+    try:
+        async with unit_of_work(visit) as session:
+            await users_service.set_password(
+                session, name=user.name, password=field(form, "password"), now_ms=visit.area.parts.clock.now_ms()
+            )
+            await note(session, visit, "user.password-reset" if had else "user.password-set", user.name)
+    except GatewayError as refused:
+        return visit.area.pages.redirect(request, back, failed(refused.message))
+    said = f"{user.name} can sign in to the portal with the new password" + (
+        "; their other portal sessions have ended." if had else "."
+    )
+    return visit.area.pages.redirect(request, back, ok(said))
 
 
 async def create_key(request: Request) -> Response:
