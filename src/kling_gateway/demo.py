@@ -7,6 +7,8 @@ Kling 3.0 Turbo text-to-video of the model-in-path generation, followed on `/tas
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -22,20 +24,23 @@ from ulid import ULID
 from kling_gateway.api import create_app as create_gateway
 from kling_gateway.billing.money import format_yuan, yuan_to_micros
 from kling_gateway.channels.admin import add_channel
+from kling_gateway.clock import SystemClock
 from kling_gateway.keys.service import create_key
 from kling_gateway.kling.schemas import ACTIONS, NEW_ACTIONS, ActionSpec, Family, parse_body
 from kling_gateway.kling.timing import typical_timing
+from kling_gateway.operators.service import create_operator
 from kling_gateway.sandbox import Account, SandboxConfig
 from kling_gateway.sandbox import create_app as create_sandbox
 from kling_gateway.serving import BackgroundServer
 from kling_gateway.settings import Settings, SyncConfig, get_settings
 from kling_gateway.store.database import Database, sqlite_url
 from kling_gateway.store.migrate import ensure_schema
-from kling_gateway.users.service import create_user, find_user
+from kling_gateway.users.service import create_user, find_user, set_password
 
 _POLL_INTERVAL_S = 0.5
 _TIMEOUT_S = 120.0
 _USER, _OPENING_BALANCE = "demo", "100"
+_OPERATOR = "admin"
 _DEMO_SYNC = SyncConfig(poll_interval_s=0.5, idle_sleep_s=0.2)
 _DEMO_BODY = {
     "model_name": "kling-v2-6",
@@ -74,7 +79,8 @@ def run_demo(console: Console, *, speed: float, keep_serving: bool) -> int:
     settings = Settings(data_dir=data_dir, database_url=sqlite_url(data_dir), sync=_DEMO_SYNC)
     sandbox = BackgroundServer(create_sandbox(SandboxConfig(accounts=(account,), speed=speed))).start()
     try:
-        key = asyncio.run(_set_up(settings, sandbox.url, account))
+        access = asyncio.run(_set_up(settings, sandbox.url, account))
+        key = access.key
         with BackgroundServer(create_gateway(settings), limits=settings.http.connection_limits()) as gateway:
             console.rule("[bold]kling-gateway demo")
             console.print(f"Kling sandbox  {sandbox.url}  (speed ×{speed:g}, a stand-in for the official API)")
@@ -89,6 +95,11 @@ def run_demo(console: Console, *, speed: float, keep_serving: bool) -> int:
                     _download(console, client, url, data_dir / f"{run.platform_id}.mp4")
             _show_balance(console, settings)
             _print_next_steps(console, gateway.url, key, runs[0].platform_id, runs[1].platform_id)
+            console.print(
+                f"\n[bold]In a browser[/bold]: the operator console {gateway.url}/console/ (sign in as {_OPERATOR!r}, "
+                f"password {access.operator_password}) and the customer portal {gateway.url}/portal/ (as {_USER!r}, "
+                f"password {access.user_password})."
+            )
             if keep_serving:
                 console.print("\nThe gateway and the sandbox keep running; press Ctrl-C to stop.")
                 threading.Event().wait()
@@ -99,14 +110,28 @@ def run_demo(console: Console, *, speed: float, keep_serving: bool) -> int:
         sandbox.stop()
 
 
-async def _set_up(settings: Settings, sandbox_url: str, account: Account) -> str:
-    """Create the demo's user (with a balance), its key and the channel to the sandbox; return the key."""
+@dataclass(frozen=True)
+class _Access:
+    """What the demo hands out: the user's API key, and the passwords of the console and the portal."""
+
+    key: str
+    operator_password: str
+    user_password: str
+
+
+async def _set_up(settings: Settings, sandbox_url: str, account: Account) -> _Access:
+    """Create the demo's user (with a balance, a key and a portal password), an operator for the console and the
+    channel to the sandbox."""
     db = Database(settings.resolved_database_url())
+    access = _Access("", secrets.token_urlsafe(12), secrets.token_urlsafe(12))
+    now = SystemClock().now_ms()
     try:
         await ensure_schema(db)
         async with db.session() as session, session.begin():
             user = await create_user(session, name=_USER, balance_micros=yuan_to_micros(_OPENING_BALANCE))
             _, key = await create_key(session, user_id=user.id, name="demo")
+            await set_password(session, name=_USER, password=access.user_password, now_ms=now)
+            await create_operator(session, name=_OPERATOR, password=access.operator_password, now_ms=now)
             await add_channel(
                 session,
                 name="sandbox",
@@ -115,7 +140,7 @@ async def _set_up(settings: Settings, sandbox_url: str, account: Account) -> str
                 secret_key=account.secret_key,
                 api_key=account.api_key,  # the model-in-path generation takes only an API key
             )
-        return key
+        return dataclasses.replace(access, key=key)
     finally:
         await db.dispose()
 
