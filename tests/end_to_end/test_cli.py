@@ -17,6 +17,7 @@ import jwt
 import pytest
 
 from tests.helpers import wait_for, wait_until
+from tests.web import csrf_of
 
 pytestmark = pytest.mark.slow  # each test runs the command line in processes of its own
 
@@ -45,10 +46,12 @@ def test_the_demos_curl_commands_work_as_pasted(tmp_path: Path) -> None:
     assert demo.stdout is not None
     try:
         commands: list[str] = []
+        printed: list[str] = []
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             line = demo.stdout.readline()
             assert line, "the demo stopped before printing its commands"
+            printed.append(line)
             if line.startswith("curl "):
                 commands.append(line.strip())
             if "keep running" in line:
@@ -62,6 +65,20 @@ def test_the_demos_curl_commands_work_as_pasted(tmp_path: Path) -> None:
         assert json.loads(subprocess.run(
             ["bash", "-c", commands[0] + " -s"], capture_output=True, text=True, check=True
         ).stdout)["data"]["task_status"] == "succeed"  # fmt: skip
+        # The console and the portal take the names and passwords the demo printed.
+        said = " ".join(" ".join(printed).split())
+        for area, name in (("console", "admin"), ("portal", "demo")):
+            found = re.search(rf"(http://\S+)/{area}/ \((?:sign in )?as '{name}', password (\S+)\)", said)
+            assert found is not None, said[-600:]
+            with httpx.Client(base_url=found.group(1)) as browser:
+                form = browser.get(f"/{area}/login")
+                signed = browser.post(
+                    f"/{area}/login",
+                    data={"username": name, "password": found.group(2), "csrf_token": csrf_of(form)},
+                    headers={"Origin": found.group(1)},
+                    follow_redirects=True,
+                )
+                assert f"Signed in as {name}." in signed.text, signed.text[:400]
     finally:
         demo.terminate()
         demo.wait(timeout=15)
