@@ -206,13 +206,13 @@ def count_instructions(*, requests: int, submits: int) -> dict[str, float]:
 
 def instructions_figures(*, quick: bool) -> dict[str, float]:
     """Instructions per request of each phase, fewer requests with `quick` (the count hardly moves with them)."""
-    return count_instructions(requests=100, submits=20) if quick else count_instructions(requests=400, submits=80)
+    return count_instructions(requests=50, submits=10) if quick else count_instructions(requests=400, submits=80)
 
 
 def main() -> None:
     """Print the figures, or, with --probe, be the probe process."""
     command = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__.splitlines()[0])
-    command.add_argument("--quick", action="store_true", help="100 GETs and 20 submits a phase")
+    command.add_argument("--quick", action="store_true", help="50 GETs and 10 submits a phase")
     command.add_argument("--probe", nargs=5, metavar=("DIR", "KEY", "TASK", "REQUESTS", "SUBMITS"), help="internal")
     args = command.parse_args()
     if args.probe:

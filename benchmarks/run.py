@@ -16,6 +16,7 @@ import importlib.util
 import math
 import operator
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -207,12 +208,15 @@ def measure_part(name: str, *, quick: bool) -> dict[str, float] | str:
     module, function = PARTS[name]
     if importlib.util.find_spec(module) is None:
         return f"not measured: no {module} module"
-    figures: Callable[..., dict[str, float]] = getattr(importlib.import_module(module), function)
+    started = time.monotonic()
     try:
+        figures: Callable[..., dict[str, float]] = getattr(importlib.import_module(module), function)
         return figures(quick=quick)
     except Exception as error:  # a failed part is shown in the table and makes the exit 1; the others still count
         traceback.print_exc()
         return f"failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    finally:
+        print(f"part {name} took {time.monotonic() - started:.0f} s", flush=True)
 
 
 def measurements(api: ApiFigures) -> Table:
@@ -281,7 +285,9 @@ def peer_table(figures: dict[str, float]) -> Table:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every part, print the tables and write the JSON figures when asked; 1 when a part failed."""
     args = parser().parse_args(argv)
+    started = time.monotonic()
     api = measure_api(quick=args.quick)
+    print(f"the API part took {time.monotonic() - started:.0f} s", flush=True)
     figures = summarize(api)
     parts = {name: measure_part(name, quick=args.quick) for name in PARTS}
     for measured in parts.values():
