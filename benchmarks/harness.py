@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import asyncpg
 import httpx
@@ -22,6 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 AppFactory = Callable[[], Any]
+START_TIMEOUT_S = 120.0  # a command server may import a lot, and the machine is shared
+STOP_TIMEOUT_S = 15.0
 POSTGRES_SERVER = "postgres@127.0.0.1:5432"  # the machine's PostgreSQL (trust auth); benchmarks make scratch databases
 
 _BASELINE_BODY = orjson.dumps({"code": 0, "message": "SUCCEED", "request_id": "0", "data": {"task_id": "1"}})
@@ -98,6 +103,52 @@ class ServerProcess:
         self._process.join(timeout=10)
 
 
+class CommandServer:
+    """Run a server command in a process of its own while the context lasts, its output in `log_path`; `url` is
+    where it answers once started (any HTTP answer counts)."""
+
+    def __init__(
+        self, command: Sequence[str], *, url: str, log_path: Path, env: Mapping[str, str] | None = None, cwd: Path
+    ) -> None:
+        self.url = url
+        self._command = list(command)
+        self._env = dict(env if env is not None else os.environ)
+        self._cwd = cwd
+        self._log_path = log_path
+        self._log: IO[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> CommandServer:
+        self._log = self._log_path.open("ab")
+        self.process = subprocess.Popen(
+            self._command, stdout=self._log, stderr=subprocess.STDOUT, env=self._env, cwd=self._cwd
+        )
+        try:
+            wait_answering(self.url, check_alive=self.check_alive, timeout_s=START_TIMEOUT_S)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def check_alive(self) -> None:
+        """Raise, with the end of its output, if the command has exited."""
+        if self.process is None or self.process.poll() is not None:
+            tail = self._log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{' '.join(self._command[:3])} … exited; the end of its output:\n{tail}")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
 @dataclass(frozen=True)
 class Load:
     """What wrk measured on one path."""
@@ -126,14 +177,22 @@ def wrk(
     connections: int = 32,
     seconds: int = 5,
     timeout_s: int = 2,
+    post_json: bytes | None = None,
 ) -> Load:
     """Load one URL with wrk (one thread, keep-alive connections) and read its figures; a request slower than
-    `timeout_s` (wrk's default, 2 s) counts as failed, so slow paths need a longer one."""
+    `timeout_s` (wrk's default, 2 s) counts as failed, so slow paths need a longer one. With `post_json`, every
+    request is a POST of that JSON body."""
     command = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, seconds)}s", f"--timeout={timeout_s}s"]
     command += ["--latency", url]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory(prefix="kling-wrk-") as directory:
+        if post_json is not None:
+            script = Path(directory) / "post.lua"
+            # a Lua long string holds the body as it is; JSON never contains the closing `]==]`
+            script.write_text(f'wrk.method = "POST"\nwrk.body = [==[{post_json.decode()}]==]\n')
+            command += ["-H", "Content-Type: application/json", "-s", str(script)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     load = Load(
         requests_per_s=float(_match(r"Requests/sec:\s+([\d.]+)", output)),
         p50_ms=_latency_ms(_match(r"50%\s+([\d.]+\w+)", output)),

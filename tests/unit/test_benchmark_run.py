@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from benchmarks.api_figures import ID_FORMS, ApiFigures, Latency, Plan
+from benchmarks.baseline import fastest
 from benchmarks.harness import Load
-from benchmarks.run import API_FIGURES, TARGETS, measurements, parser, summarize, table
+from benchmarks.run import API_FIGURES, SUBMIT_KINDS, TARGETS, measurements, parser, peer_table, summarize, table
 from rich.console import Console
 
 
@@ -16,12 +17,15 @@ def load(requests_per_s: float, p99_ms: float) -> Load:
 
 
 def made_up() -> ApiFigures:
-    loads = {"baseline": load(10_000, 4.0), "list_30": load(4_000, 12.0), "list_500": load(1_000, 40.0)}
+    baselines: dict[str, Load | str] = {"granian": load(10_000, 4.0), "uvicorn": load(8_000, 5.0)}
+    loads = {"list_30": load(4_000, 12.0), "list_500": load(1_000, 40.0), "tasks_batch_20": load(900, 30.0)}
     for number, form in enumerate(ID_FORMS):
         loads[f"query_finished_{form}"] = load(7_000 - 1_000 * number, 3.0 + number)
         loads[f"query_inflight_{form}"] = load(5_000 + 500 * number, 6.0 - number)
+    loads |= {"workers_1": load(6_000, 3.0), "workers_2": load(9_600, 2.5)}
     loads |= {"query_metrics_on": load(5_700, 3.2), "query_metrics_off": load(6_000, 3.0)}
-    return ApiFigures(loads=loads, submit_gateway=Latency(6.0, 9.5), submit_sandbox=Latency(4.0, 6.0))
+    submits = {kind: (Latency(6.0 + n, 9.5), Latency(4.0, 6.0)) for n, kind in enumerate(SUBMIT_KINDS)}
+    return ApiFigures(baselines=baselines, loads=loads, submits=submits)
 
 
 def test_options_default_to_the_full_run_without_a_file() -> None:
@@ -50,26 +54,54 @@ def test_quick_plan_is_shorter_in_every_respect() -> None:
 def test_figures_carry_exactly_the_named_keys_with_the_worst_id_form() -> None:
     figures = summarize(made_up())
     assert tuple(figures) == API_FIGURES
-    assert figures["baseline_rps"] == 10_000
+    assert (figures["baseline_rps"], figures["baseline_granian_rps"], figures["baseline_uvicorn_rps"]) == (
+        10_000,
+        10_000,
+        8_000,
+    )
     assert figures["query_finished_ratio"] == pytest.approx(0.5)  # the slowest of the three forms
     assert figures["query_finished_p99_ms"] == 5.0
     assert figures["query_inflight_ratio"] == pytest.approx(0.5)
     assert figures["query_inflight_p99_ms"] == 6.0
     assert figures["query_metrics_ratio"] == pytest.approx(0.95)  # metrics on against off
     assert (figures["list_30_p99_ms"], figures["list_500_p99_ms"]) == (12.0, 40.0)
-    assert (figures["submit_overhead_p50_ms"], figures["submit_overhead_p99_ms"]) == (2.0, 3.5)
+    assert (figures["list_30_ratio"], figures["tasks_batch_20_ratio"]) == (0.4, 0.09)
+    assert figures["workers2_finished_ratio"] == pytest.approx(1.6)
+    assert (figures["submit_overhead_p50_ms_legacy_sqlite"], figures["submit_overhead_p99_ms_legacy_sqlite"]) == (
+        2.0,
+        3.5,
+    )
+    assert figures["submit_overhead_p50_ms_worst"] == 5.0  # the last of the four kinds
+
+
+def test_the_faster_bare_server_is_the_baseline_and_one_that_failed_is_passed_over() -> None:
+    granian, uvicorn = load(30_000, 2.0), load(15_000, 4.0)
+    assert fastest({"granian": granian, "uvicorn": uvicorn}) == ("granian", granian)
+    assert fastest({"granian": "not measured: exited", "uvicorn": uvicorn}) == ("uvicorn", uvicorn)
+    with pytest.raises(RuntimeError, match="no bare server"):
+        fastest({"granian": "not measured: exited"})
 
 
 def test_targets_tell_pass_from_miss() -> None:
     figures = summarize(made_up())
-    met = {target.figure: target.met(figures) for target in TARGETS if target.figure in figures}
+    met = {target.figure: target.met(figures) for target in TARGETS if target.known(figures)}
     assert met == {
         "query_finished_ratio": False,  # 0.5 < 0.6
         "query_finished_p99_ms": True,  # 5 ≤ 5
         "query_inflight_ratio": True,
+        "list_30_ratio": True,
+        "tasks_batch_20_ratio": False,  # 0.09 < 0.1
+        "workers2_finished_ratio": True,
         "query_metrics_ratio": True,  # 0.95 ≥ 0.9
-        "submit_overhead_p50_ms": True,
+        "submit_overhead_p50_ms_legacy_sqlite": True,  # 2 ≤ 3
+        "submit_overhead_p50_ms_new_sqlite": True,
+        "submit_overhead_p50_ms_legacy_postgresql": False,  # 4 > 3
+        "submit_overhead_p50_ms_new_postgresql": False,
     }
+    (peer,) = (target for target in TARGETS if target.figure == "submit_overhead_p50_ms_worst")
+    assert not peer.known(figures)  # no LiteLLM figure: neither PASS nor MISS
+    assert peer.met(figures | {"peer_litellm_overhead_p50_ms": 5.0})
+    assert not peer.met(figures | {"peer_litellm_overhead_p50_ms": 4.9})
 
 
 def test_a_target_may_be_a_multiple_of_another_figure() -> None:
@@ -99,8 +131,9 @@ def test_table_says_when_the_store_part_is_not_measured() -> None:
     console.print(measurements(api), table(summarize(api), {"store": "not measured: no benchmarks.store module"}))
     text = console.export_text()
     assert "not measured" in text
-    assert text.count("MISS") == 1
-    assert text.count("PASS") == 4
+    assert text.count("MISS") == 4
+    assert text.count("PASS") == 7
+    assert text.count("n/a") == 1  # the comparison with LiteLLM, which was not measured
 
 
 def test_table_lists_each_part_with_its_verdicts() -> None:
@@ -112,5 +145,15 @@ def test_table_lists_each_part_with_its_verdicts() -> None:
     text = console.export_text()
     assert "store_get_p99_ms" in text
     assert "sync: failed: RuntimeError: no sandbox" in text
-    assert text.count("MISS") == 2  # query_finished_ratio and the deepest page
-    assert text.count("PASS") == 5
+    assert text.count("MISS") == 5  # the four of the made-up API figures and the deepest page
+    assert text.count("PASS") == 8
+
+
+def test_the_peer_table_says_what_was_not_measured() -> None:
+    figures = summarize(made_up()) | {"peer_litellm_overhead_p50_ms": 12.5, "peer_litellm_rps": 300.0}
+    console = Console(width=200, record=True)
+    console.print(peer_table(figures))
+    text = console.export_text()
+    assert "12.50" in text
+    assert "300.00" in text
+    assert "not measured" in text  # no p99 of the peer
