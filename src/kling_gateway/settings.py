@@ -203,6 +203,9 @@ class HttpConfig(BaseModel):
 
     # A request body, at most: Kling takes Base64 pictures of up to 50 MB in the new generation (67 MB of text).
     max_body_bytes: Annotated[int, Field(ge=1)] = 72 * MIB
+    # The body of a create whose action takes no media at all (text-to-video, video-extend, text-to-audio): text
+    # and numbers only, a few kilobytes. A larger one is refused before it is read, rather than parsed for nothing.
+    max_text_body_bytes: Annotated[int, Field(ge=1)] = 1 * MIB
     # Request bodies one process holds at once, all requests together; a body that would pass it is 503. A body is
     # read, parsed and validated into about three times its size: 72 MiB keeps a process within 300 MB.
     max_bodies_in_flight_bytes: Annotated[int, Field(ge=1)] = 72 * MIB

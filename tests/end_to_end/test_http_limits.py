@@ -54,6 +54,23 @@ def test_a_body_over_the_limit_is_refused_413_in_the_callers_shape_unread(
     assert gateway.admin.task_count() == 0
 
 
+def test_a_create_without_media_is_refused_past_its_own_smaller_limit_unread(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory(worker=False, http=HttpConfig(max_body_bytes=10_000, max_text_body_bytes=2000))
+    with gateway.client() as client:
+        for path in (T2V, "/kling/v1/videos/video-extend", "/v1/audio/text-to-audio", "/text-to-video/kling-2.6"):
+            refused = client.post(path, content=_padded(2001), headers={"content-type": "application/json"})
+            assert refused.status_code == 413, (path, refused.text)
+            assert "larger than 2000 bytes, the most the gateway takes for an action without media" in refused.text
+            assert "KLING_GATEWAY_HTTP__MAX_TEXT_BODY_BYTES" in refused.text
+        # An action that takes pictures in Base64 has the larger limit: the body is read, and judged on its fields.
+        taken = client.post(
+            "/v1/videos/image2video", content=_padded(5000), headers={"content-type": "application/json"}
+        )
+        assert taken.status_code == 400, taken.text
+        assert "larger than" not in taken.text
+    assert gateway.admin.task_count() == 0
+
+
 def test_a_body_within_the_limit_is_taken(gateway_factory: GatewayFactory) -> None:
     gateway = gateway_factory(worker=False, http=SMALL)
     with gateway.client() as client:

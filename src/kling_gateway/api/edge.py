@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kling_gateway.api import responses
-from kling_gateway.api.surfaces import openai_shaped
+from kling_gateway.api.surfaces import openai_shaped, text_only_create
 from kling_gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -39,8 +39,13 @@ log = logging.getLogger(__name__)
 CLOSE = (b"connection", b"close")
 
 
-def too_large(limit: int) -> PayloadTooLarge:
+def too_large(limit: int, *, text_only: bool = False) -> PayloadTooLarge:
     """Say that a body is over the limit, and what the limit is."""
+    if text_only:
+        return PayloadTooLarge(
+            f"the request body is larger than {limit} bytes, the most the gateway takes for an action without media "
+            "(KLING_GATEWAY_HTTP__MAX_TEXT_BODY_BYTES): its body holds only text and numbers"
+        )
     return PayloadTooLarge(
         f"the request body is larger than {limit} bytes, the most the gateway takes "
         "(KLING_GATEWAY_HTTP__MAX_BODY_BYTES); send large media by URL"
@@ -98,6 +103,7 @@ class _Body:
     limit: int
     timeout_s: float
     budget: _Budget
+    text_only: bool = False  # the limit is that of an action without media
     received: int = 0
     complete: bool = False
     cut: bool = False  # refused part-way: the answer closes the connection
@@ -119,7 +125,7 @@ class _Body:
             size = len(message.get("body", b""))
             if self.received + size > self.limit:
                 self.cut = True
-                raise too_large(self.limit)
+                raise too_large(self.limit, text_only=self.text_only)
             if not self.budget.take(size):
                 self.cut = True
                 raise overloaded()
@@ -143,15 +149,18 @@ class Edge:
         if openai_shaped(scope["method"], scope["path"]):
             scope.setdefault("state", {})["openai_shaped"] = True
         request = Request(scope)
-        limit = self.config.max_body_bytes
+        text_only = self.config.max_text_body_bytes < self.config.max_body_bytes and text_only_create(
+            scope["method"], scope["path"]
+        )
+        limit = self.config.max_text_body_bytes if text_only else self.config.max_body_bytes
         declared = _declared_length(scope)
         if declared > limit:
-            await self._answer(request, too_large(limit), send, close=True)
+            await self._answer(request, too_large(limit, text_only=text_only), send, close=True)
             return
         if self.budget.held + declared > self.budget.limit:
             await self._answer(request, overloaded(), send, close=True)
             return
-        body = _Body(receive, limit, self.config.body_timeout_s, self.budget)
+        body = _Body(receive, limit, self.config.body_timeout_s, self.budget, text_only)
         started = False
 
         async def sending(message: Message) -> None:

@@ -7,6 +7,8 @@ HTTP's own statuses (405 for a wrong method); Kling's paths answer as Kling does
 
 from __future__ import annotations
 
+import re
+
 from kling_gateway.api.kling_routes import SERVED_ACTIONS
 from kling_gateway.kling.schemas import Family
 from kling_gateway.tasks.session_calls import RELAYED_CALLS
@@ -33,3 +35,14 @@ def openai_shaped(method: str, path: str) -> bool:
         return False
     # POST /v1/videos/<name> creates a task of a Kling action: one that does not exist is Kling's to answer.
     return not (method == "POST" and first and not more)
+
+
+# The creates whose actions take no media: no picture, video or audio, by URL or in Base64, only text and numbers.
+TEXT_ONLY_CREATE = re.compile(
+    r"(?:/kling)?(?:/v1/videos/(?:text2video|video-extend)|/v1/audio/text-to-audio|/text-to-video/[^/]+)/?"
+)
+
+
+def text_only_create(method: str, path: str) -> bool:
+    """Tell whether a request creates a task of an action whose body holds nothing but text and numbers."""
+    return method == "POST" and TEXT_ONLY_CREATE.fullmatch(path) is not None
