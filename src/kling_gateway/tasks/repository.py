@@ -16,6 +16,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -151,11 +152,23 @@ async def cursor_page_for_user(
     return [TaskView.of(row) for row in rows[:limit]], len(rows) > limit
 
 
+_NAMED_REFERENCE: BindParameter[str] = bindparam("reference")
+# The statements of a submit, built once: building and keying a statement cost more than running it.
+_NAMED = (
+    select(*TASK_COLUMNS)
+    .where(
+        _c.user_id == bindparam("user_id"),
+        or_(_c.external_task_id == _NAMED_REFERENCE, _c.upstream_task_id == _NAMED_REFERENCE),
+    )
+    .limit(2)
+)
+_VIEW_BY_ID = select(*VIEW_COLUMNS).where(_c.id == bindparam("task_id"))
+_INSERT = TASKS.insert().returning(*TASK_COLUMNS)
+
+
 async def find_named(session: Executor, *, user_id: int, reference: str) -> list[Task]:
     """Find the user's tasks whose external id or upstream task id is `reference` (at most one of each)."""
-    named = or_(_c.external_task_id == reference, _c.upstream_task_id == reference)
-    rows = (await session.execute(select(*TASK_COLUMNS).where(_c.user_id == user_id, named).limit(2))).all()
-    return [Task.of(row) for row in rows]
+    return await fetch_all(session, _NAMED, {"user_id": user_id, "reference": reference}, Task.of)
 
 
 async def find_by_platform_id(session: Executor, platform_id: str) -> Task | None:
@@ -172,8 +185,8 @@ async def find_polled(session: Executor, *, task_id: int) -> PolledTask | None:
 
 async def find_view(session: Executor, *, task_id: int) -> TaskView | None:
     """Read a task as a query answers it, by its row id."""
-    row = (await session.execute(select(*VIEW_COLUMNS).where(_c.id == task_id))).one_or_none()
-    return None if row is None else TaskView.of(row)
+    views = await fetch_all(session, _VIEW_BY_ID, {"task_id": task_id}, TaskView.of)
+    return views[0] if views else None
 
 
 async def channel_base_url(session: Executor, *, platform_id: str) -> str | None:
@@ -194,7 +207,7 @@ async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskVie
 async def insert(session: AsyncSession, draft: TaskDraft) -> Task:
     """Store a new task, queued; return it as stored."""
     values = draft._asdict() | {"status": TaskStatus.QUEUED.value, "updated_at": draft.created_at}
-    return Task.of((await session.execute(TASKS.insert().values(**values).returning(*TASK_COLUMNS))).one())
+    return Task.of((await session.execute(_INSERT, values)).one())
 
 
 async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatus, changes: TaskChanges) -> bool:
@@ -416,13 +429,18 @@ async def stuck(session: Executor, *, created_before_ms: int, limit: int) -> lis
 
 async def slots_in_use(session: Executor, *, pack_type: str) -> dict[int, int]:
     """Count the concurrency each channel's unfinished tasks of a pack type occupy."""
-    query = (
-        select(_c.channel_id, func.sum(_c.slots))
-        .where(
-            _c.pack_type == pack_type,
-            _c.channel_id.is_not(None),
-            _c.status.in_([s.value for s in UNFINISHED]),
-        )
-        .group_by(_c.channel_id)
+    used = await fetch_all(session, _SLOTS_IN_USE, {"pack_type": pack_type}, tuple)
+    return {int(channel_id): int(slots) for channel_id, slots in used}
+
+
+# Built once, for every offer of a task; the statuses are written into the SQL (a list of bound values would be
+# expanded per execution, which the driver-level read does not do). They are the enum's own words.
+_SLOTS_IN_USE = (
+    select(_c.channel_id, func.sum(_c.slots).label("slots"))
+    .where(
+        _c.pack_type == bindparam("pack_type"),
+        _c.channel_id.is_not(None),
+        _c.status.in_([literal_column(f"'{status.value}'") for status in UNFINISHED]),
     )
-    return {int(channel_id): int(used) for channel_id, used in (await session.execute(query)).all()}
+    .group_by(_c.channel_id)
+)
