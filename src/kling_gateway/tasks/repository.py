@@ -11,6 +11,7 @@ from sqlalchemy import (
     CursorResult,
     Integer,
     Select,
+    Update,
     and_,
     bindparam,
     case,
@@ -210,10 +211,14 @@ async def insert(session: AsyncSession, draft: TaskDraft) -> Task:
     return Task.of((await session.execute(_INSERT, values)).one())
 
 
+# Built once: its SET clause is the columns each run's values name (the keys of `where` name no column).
+_TRANSITION = update(TASKS).where(_c.id == bindparam("moved_id"), _c.status == bindparam("moved_from"))
+
+
 async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatus, changes: TaskChanges) -> bool:
     """Change a task only if it is still in `expected`; tell whether this write won."""
-    query = update(TASKS).where(_c.id == task_id, _c.status == expected.value).values(**changes)
-    return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
+    values = {"moved_id": task_id, "moved_from": expected.value, **changes}
+    return cast(CursorResult[Any], await session.execute(_TRANSITION, values)).rowcount == 1
 
 
 async def adopt_channel(session: AsyncSession, *, task_id: int, channel_id: int) -> None:
@@ -227,20 +232,33 @@ async def claim_send(session: AsyncSession, *, task_id: int, channel_id: int, no
     Until the upstream has been asked for the task by its external id, a claimed task goes nowhere else: the
     mark is what keeps a create whose answer was lost (or whose sender died) from being repeated elsewhere.
     """
+    values = {"claimed_id": task_id, "claimed_for": channel_id, "claimed_at": now_ms, "lease_until": lease_until}
+    return cast(CursorResult[Any], await session.execute(_CLAIM_SEND, values)).rowcount == 1
+
+
+def _claim_send_statement() -> Update:
     # The channel must not have been removed since it was chosen. On PostgreSQL its row is read under a key-share
     # lock, which waits for a removal under way (it locks the row for update) and then sees the row as it left it.
+    channel_id: BindParameter[int] = bindparam("claimed_for")
     live = (
         select(CHANNELS.c.id)
         .where(CHANNELS.c.id == channel_id, CHANNELS.c.removed_at.is_(None))
         .with_for_update(read=True, key_share=True)
         .exists()
     )
-    query = (
+    return (
         update(TASKS)
-        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None), live)
-        .values(channel_id=channel_id, send_attempts=_c.send_attempts + 1, updated_at=now_ms, next_sync_at=lease_until)
+        .where(_c.id == bindparam("claimed_id"), _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None), live)
+        .values(
+            channel_id=channel_id,
+            send_attempts=_c.send_attempts + 1,
+            updated_at=bindparam("claimed_at"),
+            next_sync_at=bindparam("lease_until"),
+        )
     )
-    return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
+
+
+_CLAIM_SEND = _claim_send_statement()  # built once, as every submit claims
 
 
 async def release_send(session: AsyncSession, *, task_id: int, channel_id: int, retry_at: int | None) -> bool:
@@ -255,14 +273,16 @@ async def release_send(session: AsyncSession, *, task_id: int, channel_id: int, 
 
 async def lock_queued_to(session: AsyncSession, *, task_id: int, channel_id: int) -> PolledTask | None:
     """Lock a queued task's row and set its channel; None if it is no longer queued (then nothing is changed)."""
-    query = (
-        update(TASKS)
-        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value)
-        .values(channel_id=channel_id)
-        .returning(*POLL_COLUMNS)
-    )
-    row = (await session.execute(query)).one_or_none()
+    row = (await session.execute(_LOCK_QUEUED_TO, {"locked_id": task_id, "locked_to": channel_id})).one_or_none()
     return None if row is None else PolledTask.of(row)
+
+
+_LOCK_QUEUED_TO = (  # built once, as every accepted create runs it
+    update(TASKS)
+    .where(_c.id == bindparam("locked_id"), _c.status == TaskStatus.QUEUED.value)
+    .values(channel_id=bindparam("locked_to"))
+    .returning(*POLL_COLUMNS)
+)
 
 
 async def set_next_look(session: AsyncSession, *, task_id: int, at: int) -> None:
@@ -289,9 +309,20 @@ async def waiting_counts(session: Executor, *, user_id: int) -> tuple[int, int]:
 
 async def waiting_ahead(session: Executor, *, task_id: int, pack_type: str, now_ms: int) -> bool:
     """Tell whether a task of the same pack type has been waiting in the queue longer than this one."""
-    ready = or_(_c.next_sync_at.is_(None), _c.next_sync_at <= now_ms)
-    query = select(_c.id).where(*_WAITING, ready, _c.pack_type == pack_type, _c.id < task_id).limit(1)
-    return (await session.execute(query)).first() is not None
+    values = {"task_id": task_id, "pack_type": pack_type, "now_ms": now_ms}
+    return bool(await fetch_all(session, _WAITING_AHEAD, values, tuple))
+
+
+_WAITING_AHEAD = (  # built once, as every submit asks
+    select(_c.id)
+    .where(
+        *_WAITING,
+        or_(_c.next_sync_at.is_(None), _c.next_sync_at <= bindparam("now_ms")),
+        _c.pack_type == bindparam("pack_type"),
+        _c.id < bindparam("task_id"),
+    )
+    .limit(1)
+)
 
 
 async def make_ready(session: AsyncSession, *, task_id: int) -> None:
