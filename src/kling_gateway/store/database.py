@@ -273,6 +273,12 @@ class Database:
         """Open an autocommit connection for single-statement reads (on a SQLite file, one run inline)."""
         return self.inline if self.inline is not None else self.reader.connect()
 
+    def committed(self, session: AsyncSession) -> Executor:
+        """Where a unit of work reads what it need not see of its own writes: on a SQLite file the inline reader
+        (the committed state, which a writer holding the file's write lock sees too, with no SQLAlchemy execution
+        in between), elsewhere the session itself (no second connection)."""
+        return self.inline if self.inline is not None else session
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()

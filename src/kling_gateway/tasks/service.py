@@ -299,7 +299,8 @@ class TaskService:
                 rates_json=rates.as_json(),
             )
             task = await repository.insert(session, draft_task)
-            if await repository.waiting_ahead(session, task_id=task.id, pack_type=pack_type.value, now_ms=moment):
+            waiting = self.db.committed(session)  # the tasks ahead were committed before this one
+            if await repository.waiting_ahead(waiting, task_id=task.id, pack_type=pack_type.value, now_ms=moment):
                 return task, None
             return task, await self.dispatcher.plan(session, task)
 
