@@ -261,7 +261,8 @@ class TaskService:
             units = await hold_units(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             await self._check_in_flight(session, owner)
-            rates = await users_service.rates_for_new_task(session, user_id=owner.user_id, settings=self.settings)
+            committed = self.db.committed(session)  # what this transaction reads but never writes
+            rates = await users_service.rates_for_new_task(committed, user_id=owner.user_id, settings=self.settings)
             rate = rates.of(draft.body.package())
             estimate = cost_micros(units, rate)
             if (
@@ -299,8 +300,7 @@ class TaskService:
                 rates_json=rates.as_json(),
             )
             task = await repository.insert(session, draft_task)
-            waiting = self.db.committed(session)  # the tasks ahead were committed before this one
-            if await repository.waiting_ahead(waiting, task_id=task.id, pack_type=pack_type.value, now_ms=moment):
+            if await repository.waiting_ahead(committed, task_id=task.id, pack_type=pack_type.value, now_ms=moment):
                 return task, None
             return task, await self.dispatcher.plan(session, task)
 

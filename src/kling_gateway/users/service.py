@@ -15,7 +15,7 @@ from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest, NotFound, Unauthenticated
 from kling_gateway.kling.schemas import Package
 from kling_gateway.settings import Settings
-from kling_gateway.store.database import Executor
+from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import USERS, User
 
 NAME_MAX_CHARS = 64  # the width of the name columns
@@ -182,7 +182,7 @@ async def rates_for_new_task(session: Executor, *, user_id: int, settings: Setti
     """Price one video, image and audio credit for a task a user is about to be held for: their own rate or the
     default. Refuse a disabled user (their keys are refused too, once the key cache forgets them), so that no task
     of theirs is stored or held from the moment they are disabled."""
-    video, image, audio, name, disabled_at = (await session.execute(_RATES, {"user_id": user_id})).one()
+    [(video, image, audio, name, disabled_at)] = await fetch_all(session, _RATES, {"user_id": user_id}, tuple)
     if disabled_at is not None:
         raise Unauthenticated(disabled_message(name))
     return _rates(video, image, audio, settings)
