@@ -1,4 +1,5 @@
-"""SQLite's inline reader: the driver-level path gives the rows SQLAlchemy would, converted the same way."""
+"""SQLite's inline statements: the reader's driver-level path gives the rows SQLAlchemy would, converted the same
+way; a read or a write that meets a locked file waits off the loop."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import BigInteger, Boolean, Column, MetaData, Select, String, Table, bindparam, select
 
 from kling_gateway.store.database import Database, InlineReader, fetch_all, sqlite_url
+from kling_gateway.store.sqlite_inline import InlineConnection
 
 METADATA = MetaData()
 THINGS = Table(
@@ -122,3 +124,38 @@ async def test_a_file_not_busy_is_read_inline(db: Database) -> None:
     await db.inline.fetch_all(BY_OWNER, {"owner": "bob"})
     await db.inline.execute(BY_OWNER, {"owner": "bob"})
     assert db.inline.fallbacks == 0
+
+
+async def test_a_write_waits_for_another_writers_lock_off_the_loop(db: Database) -> None:
+    assert db.url.database is not None
+    holder = sqlite3.connect(db.url.database, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process's writer, in the middle of its transaction
+    holder.execute("UPDATE things SET name = 'held' WHERE id = 4")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while ticks < 5:
+            ticks += 1
+            await asyncio.sleep(0.01)
+        holder.commit()  # lets go only once the loop has gone round while the write waited
+
+    ticker = asyncio.create_task(tick())
+    async with db.session() as session, session.begin():
+        await session.execute(THINGS.update().where(THINGS.c.id == 4).values(flag=True))
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    await ticker
+    holder.close()
+    assert isinstance(driver, InlineConnection)
+    assert driver.waits == 1  # BEGIN IMMEDIATE was refused inline and waited on the connection's thread
+    async with db.read() as reader:
+        rows = await fetch_all(reader, BY_OWNER, {"owner": "bob"}, tuple)
+    assert rows == [(4, "held", True)]  # the two writes one after the other, neither lost
+
+
+async def test_writes_to_a_file_not_locked_never_leave_the_loop(db: Database) -> None:
+    async with db.session() as session, session.begin():
+        await session.execute(THINGS.update().where(THINGS.c.id == 1).values(name="uno"))
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert isinstance(driver, InlineConnection)
+    assert driver.waits == 0

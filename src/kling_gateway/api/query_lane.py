@@ -1,5 +1,5 @@
-"""The busiest requests, `GET …/{family}/{action}/{id}` and the list `GET …/{family}/{action}`, answered before the
-framework's per-request layers.
+"""The busiest requests, `GET …/{family}/{action}/{id}`, the list `GET …/{family}/{action}` and the create
+`POST …/{family}/{action}`, answered before the framework's per-request layers.
 
 A client polling its tasks sends these requests far more often than any other. Through FastAPI it passes four
 middlewares, a linear match over every route and the endpoint machinery, which cost more than reading and rendering
@@ -36,12 +36,12 @@ class TaskQueryLane:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
+        if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
             await self.app(scope, receive, send)
             return
         path = scope["path"]
         spec, reference = None, None
-        if (found := TASK_PATH.fullmatch(path)) is not None:
+        if scope["method"] == "GET" and (found := TASK_PATH.fullmatch(path)) is not None:
             family, action, reference = found.groups()
             spec = SERVED_ACTIONS.get((Family(family), action))
         if reference is None or spec is None:  # not a task's path: perhaps a list's (an action may hold a slash)
@@ -56,7 +56,9 @@ class TaskQueryLane:
         scope[ROUTE_KEY] = f"{prefix}/{spec.family}/{spec.action}" + ("" if reference is None else "/{task_id}")
         request = Request(scope, receive)
         try:
-            if reference is None:
+            if scope["method"] == "POST":  # a create: a task path (…/{id}) takes GET only, the app says so
+                answer = await self.routes.submit(request, spec)
+            elif reference is None:
                 answer = await self.routes.page(request, spec)
             else:
                 answer = await self.routes.one(request, spec, reference)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing.money import MAX_BALANCE_MICROS, format_yuan
@@ -86,16 +86,23 @@ async def top_up(session: AsyncSession, *, user_id: int, amount_micros: int, not
     return balance
 
 
+# Built once: every submit holds, and every movement records an entry (the values' names are no column's, so
+# SQLAlchemy binds them rather than setting columns by them).
+_HOLD = (
+    update(USERS)
+    .where(
+        USERS.c.id == bindparam("holder_id"),
+        USERS.c.balance_micros - USERS.c.held_micros >= bindparam("hold_amount"),
+    )
+    .values(held_micros=USERS.c.held_micros + bindparam("hold_amount"))
+    .returning(USERS.c.balance_micros, USERS.c.held_micros)
+)
+_ENTRY = insert(LEDGER)
+
+
 async def hold(session: AsyncSession, *, user_id: int, task_platform_id: str, amount_micros: int) -> Balance | None:
     """Reserve money for a task; None, with nothing written, when the available balance does not cover it."""
-    row = (
-        await session.execute(
-            update(USERS)
-            .where(USERS.c.id == user_id, USERS.c.balance_micros - USERS.c.held_micros >= amount_micros)
-            .values(held_micros=USERS.c.held_micros + amount_micros)
-            .returning(USERS.c.balance_micros, USERS.c.held_micros)
-        )
-    ).one_or_none()
+    row = (await session.execute(_HOLD, {"holder_id": user_id, "hold_amount": amount_micros})).one_or_none()
     if row is None:
         return None
     balance = Balance(*row)
@@ -183,18 +190,17 @@ async def _record(
     balance: Balance,
     note: str,
 ) -> None:
-    await session.execute(
-        insert(LEDGER).values(
-            user_id=user_id,
-            task_platform_id=task_platform_id,
-            kind=kind.value,
-            amount_micros=amount_micros,
-            balance_after_micros=balance.balance_micros,
-            held_after_micros=balance.held_micros,
-            note=note,
-            created_at=now_ms(),
-        )
-    )
+    entry = {
+        "user_id": user_id,
+        "task_platform_id": task_platform_id,
+        "kind": kind.value,
+        "amount_micros": amount_micros,
+        "balance_after_micros": balance.balance_micros,
+        "held_after_micros": balance.held_micros,
+        "note": note,
+        "created_at": now_ms(),
+    }
+    await session.execute(_ENTRY, entry)
     on_commit(session, _counter(kind, abs(amount_micros)))
 
 

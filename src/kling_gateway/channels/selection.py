@@ -4,13 +4,15 @@ weighted among those with free capacity; a channel down or misconfigured gets no
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
 from kling_gateway.kling.schemas import Generation, PackType
-from kling_gateway.store.database import Executor
+from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import CHANNELS
 from kling_gateway.upstream.client import ChannelCredentials
 from kling_gateway.upstream.health import HealthState
@@ -35,6 +37,13 @@ class ChannelChoice:
     health_reason: str = ""  # why it is not healthy, for a person
 
 
+# Built once: every submit offers its task to the channels.
+_KEPT = select(CHANNELS).where(CHANNELS.c.removed_at.is_(None))
+_ENABLED = _KEPT.where(CHANNELS.c.enabled.is_(True))
+_ChannelRow: Any = namedtuple("_ChannelRow", [str(column.key) for column in _KEPT.selected_columns])  # type: ignore[misc]
+_channel_row: Callable[[Sequence[Any]], Any] = _ChannelRow._make
+
+
 async def enabled_channels(session: Executor) -> list[ChannelChoice]:
     """Load every enabled channel (`usable` takes them all, to say why none is left)."""
     return await all_channels(session, enabled_only=True)
@@ -43,10 +52,7 @@ async def enabled_channels(session: Executor) -> list[ChannelChoice]:
 async def all_channels(session: Executor, *, enabled_only: bool = False) -> list[ChannelChoice]:
     """Load the channels; tasks already on a disabled channel still need it to finish. A removed channel is left
     out: it is removed only once no unfinished task is on it, and none can be sent to it after."""
-    query = select(CHANNELS).where(CHANNELS.c.removed_at.is_(None))
-    if enabled_only:
-        query = query.where(CHANNELS.c.enabled.is_(True))
-    rows = (await session.execute(query)).all()
+    rows = await fetch_all(session, _ENABLED if enabled_only else _KEPT, {}, _channel_row)
     return [
         ChannelChoice(
             id=row.id,

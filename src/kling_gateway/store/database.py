@@ -22,6 +22,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from kling_gateway.store.outages import DatabaseUnavailable, is_unusable
+from kling_gateway.store.sqlite_inline import inline_creator
+from kling_gateway.store.sqlite_inline import is_busy as _is_busy
 
 R = TypeVar("R")
 log = logging.getLogger(__name__)
@@ -249,15 +251,18 @@ class Database:
                 options["connect_args"] = _postgres_timeouts(timeouts)
         if timeouts is not None:
             options["pool_timeout"] = timeouts.pool_s
+        on_file = self.is_sqlite and self.url.database not in (None, "", ":memory:")
+        busy_ms = SQLITE_BUSY_TIMEOUT_MS if timeouts is None else round(timeouts.statement_s * 1000)
+        if on_file:
+            # Statements run on the loop's thread; only a wait for another writer's lock goes to a thread.
+            options["connect_args"] = {"async_creator_fn": inline_creator(busy_timeout_ms=busy_ms)}
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         _report_unavailability(self.engine)
         if self.is_sqlite:
-            busy_ms = SQLITE_BUSY_TIMEOUT_MS if timeouts is None else round(timeouts.statement_s * 1000)
-            _tune_sqlite(self.engine, busy_ms)
+            _tune_sqlite(self.engine, 0 if on_file else busy_ms)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads of one row need no transaction: on SQLite this keeps them out of the writers' lock entirely.
         self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        on_file = self.is_sqlite and self.url.database not in (None, "", ":memory:")
         self.inline = InlineReader(self.url, fallback=self.reader) if on_file else None
 
     def session(self) -> AsyncSession:
@@ -267,6 +272,12 @@ class Database:
     def read(self) -> contextlib.AbstractAsyncContextManager[Reader]:
         """Open an autocommit connection for single-statement reads (on a SQLite file, one run inline)."""
         return self.inline if self.inline is not None else self.reader.connect()
+
+    def committed(self, session: AsyncSession) -> Executor:
+        """Where a unit of work reads what it need not see of its own writes: on a SQLite file the inline reader
+        (the committed state, which a writer holding the file's write lock sees too, with no SQLAlchemy execution
+        in between), elsewhere the session itself (no second connection)."""
+        return self.inline if self.inline is not None else session
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -351,7 +362,8 @@ def _unavailability(error: BaseException, *, is_disconnect: bool) -> str | None:
 
 
 def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    """Make SQLite safe for several writers: WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE.
+    """Make SQLite safe for several writers: WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE (a file's
+    connections run statements inline with a timeout of zero and wait for locks on their thread: `sqlite_inline`).
 
     A deferred transaction that reads and then writes can fail at once with "database is locked" when another
     writer committed in between; taking the write lock at BEGIN makes writers queue behind the busy timeout instead.
@@ -385,9 +397,3 @@ def _tune_sqlite_reader(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
-
-
-def _is_busy(error: BaseException | None) -> bool:
-    """Tell whether SQLite refused a statement because the file is locked (SQLITE_BUSY or SQLITE_LOCKED)."""
-    code = getattr(error, "sqlite_errorcode", None)
-    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(error)

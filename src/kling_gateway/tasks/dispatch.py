@@ -76,6 +76,17 @@ class Outcome:
     channel_id: int | None = None  # where the task now is (or may be): set when accepted or unknown
 
 
+@dataclass(frozen=True)
+class Offer:
+    """Where a task may go, best first; `claimed`: the first channel holds the task's claim already (a crash
+    after its commit leaves a claim, as any does, for `resolve_unknown` to settle)."""
+
+    ranked: Sequence[ChannelChoice]
+    enabled: int
+    why_none: str
+    claimed: bool
+
+
 class Dispatcher:
     """Offer tasks to channels: at submit, from the admission queue, and again after a lost answer."""
 
@@ -105,22 +116,37 @@ class Dispatcher:
 
     # -- one task ------------------------------------------------------------------------------------------------
 
-    async def send(self, task: Task) -> Outcome:
-        """Offer a queued task to the channels that have room for it, best first, until one takes it."""
-        async with self.db.read() as connection:
-            channels = await all_channels(connection)  # the disabled ones too, to say so when none is left
-            in_use = await repository.slots_in_use(connection, pack_type=task.pack_type)
+    async def plan(self, session: AsyncSession, task: Task) -> Offer:
+        """Choose the channels that have room for a new task, in the transaction that stores it, and claim it for
+        the best one there: a submit commits once before its create call, not twice."""
+        reader = self.db.committed(session)
+        channels = await all_channels(reader)  # the disabled ones too, to say so when none is left
+        in_use = await repository.slots_in_use(reader, pack_type=task.pack_type)
         allowed, why_none = _allowed(await self.health.judged(channels), task)
         ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
+        claimed = bool(ranked) and await self._claim(session, task, ranked[0])
+        return Offer(ranked, len(allowed), why_none, claimed)
+
+    async def send(self, task: Task, offer: Offer | None = None) -> Outcome:
+        """Offer a queued task to the channels `plan` chose (in a transaction of its own unless given), best first,
+        until one takes it."""
+        if offer is None:
+            async with self.db.session() as session, session.begin():
+                offer = await self.plan(session, task)
         try:
-            return await self._offer(task, ranked, enabled=len(allowed), why_none=why_none)
+            return await self._offer(
+                task, offer.ranked, enabled=offer.enabled, why_none=offer.why_none, claimed=offer.claimed
+            )
         finally:
             self.health.report_soon()  # a submit's faults count at once, and the submit does not wait for them
 
-    async def _offer(self, task: Task, ranked: Sequence[ChannelChoice], *, enabled: int, why_none: str = "") -> Outcome:
+    async def _offer(
+        self, task: Task, ranked: Sequence[ChannelChoice], *, enabled: int, why_none: str = "", claimed: bool = False
+    ) -> Outcome:
+        """Try the channels in turn; with `claimed`, the first holds the task's claim already."""
         busy, problems = enabled - len(ranked), []
-        for channel in ranked:
-            outcome = await self._try(task, channel)
+        for index, channel in enumerate(ranked):
+            outcome = await self._try(task, channel, claimed=claimed and index == 0)
             if outcome.sent is Sent.WAITING:
                 busy += 1
             if outcome.sent in (Sent.WAITING, Sent.FAILED):
@@ -135,19 +161,20 @@ class Dispatcher:
             return Outcome(Sent.WAITING, "; ".join(problems) or "every channel is at its concurrency limit")
         return Outcome(Sent.FAILED, "; ".join(problems))
 
-    async def _try(self, task: Task, channel: ChannelChoice) -> Outcome:
-        """Claim the task for a channel, create it there, and settle the claim by what the upstream said."""
+    async def _claim(self, session: AsyncSession, task: Task, channel: ChannelChoice) -> bool:
         moment = self.clock.now_ms()
-        async with self.db.session() as session, session.begin():
-            won = await repository.claim_send(
-                session,
-                task_id=task.id,
-                channel_id=channel.id,
-                now_ms=moment,
-                lease_until=moment + self.send_lease_ms,
-            )
-        if not won:
-            return Outcome(Sent.TAKEN)
+        return await repository.claim_send(
+            session, task_id=task.id, channel_id=channel.id, now_ms=moment, lease_until=moment + self.send_lease_ms
+        )
+
+    async def _try(self, task: Task, channel: ChannelChoice, *, claimed: bool = False) -> Outcome:
+        """Claim the task for a channel (unless it holds the claim already), create it there, and settle the claim
+        by what the upstream said."""
+        if not claimed:
+            async with self.db.session() as session, session.begin():
+                won = await self._claim(session, task, channel)
+            if not won:
+                return Outcome(Sent.TAKEN)
         body = self._upstream_body(task, channel)
         try:
             report = await self.client.create(

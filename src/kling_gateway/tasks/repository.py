@@ -11,11 +11,13 @@ from sqlalchemy import (
     CursorResult,
     Integer,
     Select,
+    Update,
     and_,
     bindparam,
     case,
     delete,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -151,11 +153,23 @@ async def cursor_page_for_user(
     return [TaskView.of(row) for row in rows[:limit]], len(rows) > limit
 
 
+_NAMED_REFERENCE: BindParameter[str] = bindparam("reference")
+# The statements of a submit, built once: building and keying a statement cost more than running it.
+_NAMED = (
+    select(*TASK_COLUMNS)
+    .where(
+        _c.user_id == bindparam("user_id"),
+        or_(_c.external_task_id == _NAMED_REFERENCE, _c.upstream_task_id == _NAMED_REFERENCE),
+    )
+    .limit(2)
+)
+_VIEW_BY_ID = select(*VIEW_COLUMNS).where(_c.id == bindparam("task_id"))
+_INSERT = TASKS.insert().returning(*TASK_COLUMNS)
+
+
 async def find_named(session: Executor, *, user_id: int, reference: str) -> list[Task]:
     """Find the user's tasks whose external id or upstream task id is `reference` (at most one of each)."""
-    named = or_(_c.external_task_id == reference, _c.upstream_task_id == reference)
-    rows = (await session.execute(select(*TASK_COLUMNS).where(_c.user_id == user_id, named).limit(2))).all()
-    return [Task.of(row) for row in rows]
+    return await fetch_all(session, _NAMED, {"user_id": user_id, "reference": reference}, Task.of)
 
 
 async def find_by_platform_id(session: Executor, platform_id: str) -> Task | None:
@@ -172,8 +186,8 @@ async def find_polled(session: Executor, *, task_id: int) -> PolledTask | None:
 
 async def find_view(session: Executor, *, task_id: int) -> TaskView | None:
     """Read a task as a query answers it, by its row id."""
-    row = (await session.execute(select(*VIEW_COLUMNS).where(_c.id == task_id))).one_or_none()
-    return None if row is None else TaskView.of(row)
+    views = await fetch_all(session, _VIEW_BY_ID, {"task_id": task_id}, TaskView.of)
+    return views[0] if views else None
 
 
 async def channel_base_url(session: Executor, *, platform_id: str) -> str | None:
@@ -194,13 +208,17 @@ async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskVie
 async def insert(session: AsyncSession, draft: TaskDraft) -> Task:
     """Store a new task, queued; return it as stored."""
     values = draft._asdict() | {"status": TaskStatus.QUEUED.value, "updated_at": draft.created_at}
-    return Task.of((await session.execute(TASKS.insert().values(**values).returning(*TASK_COLUMNS))).one())
+    return Task.of((await session.execute(_INSERT, values)).one())
+
+
+# Built once: its SET clause is the columns each run's values name (the keys of `where` name no column).
+_TRANSITION = update(TASKS).where(_c.id == bindparam("moved_id"), _c.status == bindparam("moved_from"))
 
 
 async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatus, changes: TaskChanges) -> bool:
     """Change a task only if it is still in `expected`; tell whether this write won."""
-    query = update(TASKS).where(_c.id == task_id, _c.status == expected.value).values(**changes)
-    return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
+    values = {"moved_id": task_id, "moved_from": expected.value, **changes}
+    return cast(CursorResult[Any], await session.execute(_TRANSITION, values)).rowcount == 1
 
 
 async def adopt_channel(session: AsyncSession, *, task_id: int, channel_id: int) -> None:
@@ -214,20 +232,33 @@ async def claim_send(session: AsyncSession, *, task_id: int, channel_id: int, no
     Until the upstream has been asked for the task by its external id, a claimed task goes nowhere else: the
     mark is what keeps a create whose answer was lost (or whose sender died) from being repeated elsewhere.
     """
+    values = {"claimed_id": task_id, "claimed_for": channel_id, "claimed_at": now_ms, "lease_until": lease_until}
+    return cast(CursorResult[Any], await session.execute(_CLAIM_SEND, values)).rowcount == 1
+
+
+def _claim_send_statement() -> Update:
     # The channel must not have been removed since it was chosen. On PostgreSQL its row is read under a key-share
     # lock, which waits for a removal under way (it locks the row for update) and then sees the row as it left it.
+    channel_id: BindParameter[int] = bindparam("claimed_for")
     live = (
         select(CHANNELS.c.id)
         .where(CHANNELS.c.id == channel_id, CHANNELS.c.removed_at.is_(None))
         .with_for_update(read=True, key_share=True)
         .exists()
     )
-    query = (
+    return (
         update(TASKS)
-        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None), live)
-        .values(channel_id=channel_id, send_attempts=_c.send_attempts + 1, updated_at=now_ms, next_sync_at=lease_until)
+        .where(_c.id == bindparam("claimed_id"), _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None), live)
+        .values(
+            channel_id=channel_id,
+            send_attempts=_c.send_attempts + 1,
+            updated_at=bindparam("claimed_at"),
+            next_sync_at=bindparam("lease_until"),
+        )
     )
-    return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
+
+
+_CLAIM_SEND = _claim_send_statement()  # built once, as every submit claims
 
 
 async def release_send(session: AsyncSession, *, task_id: int, channel_id: int, retry_at: int | None) -> bool:
@@ -242,14 +273,16 @@ async def release_send(session: AsyncSession, *, task_id: int, channel_id: int, 
 
 async def lock_queued_to(session: AsyncSession, *, task_id: int, channel_id: int) -> PolledTask | None:
     """Lock a queued task's row and set its channel; None if it is no longer queued (then nothing is changed)."""
-    query = (
-        update(TASKS)
-        .where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value)
-        .values(channel_id=channel_id)
-        .returning(*POLL_COLUMNS)
-    )
-    row = (await session.execute(query)).one_or_none()
+    row = (await session.execute(_LOCK_QUEUED_TO, {"locked_id": task_id, "locked_to": channel_id})).one_or_none()
     return None if row is None else PolledTask.of(row)
+
+
+_LOCK_QUEUED_TO = (  # built once, as every accepted create runs it
+    update(TASKS)
+    .where(_c.id == bindparam("locked_id"), _c.status == TaskStatus.QUEUED.value)
+    .values(channel_id=bindparam("locked_to"))
+    .returning(*POLL_COLUMNS)
+)
 
 
 async def set_next_look(session: AsyncSession, *, task_id: int, at: int) -> None:
@@ -276,9 +309,20 @@ async def waiting_counts(session: Executor, *, user_id: int) -> tuple[int, int]:
 
 async def waiting_ahead(session: Executor, *, task_id: int, pack_type: str, now_ms: int) -> bool:
     """Tell whether a task of the same pack type has been waiting in the queue longer than this one."""
-    ready = or_(_c.next_sync_at.is_(None), _c.next_sync_at <= now_ms)
-    query = select(_c.id).where(*_WAITING, ready, _c.pack_type == pack_type, _c.id < task_id).limit(1)
-    return (await session.execute(query)).first() is not None
+    values = {"task_id": task_id, "pack_type": pack_type, "now_ms": now_ms}
+    return bool(await fetch_all(session, _WAITING_AHEAD, values, tuple))
+
+
+_WAITING_AHEAD = (  # built once, as every submit asks
+    select(_c.id)
+    .where(
+        *_WAITING,
+        or_(_c.next_sync_at.is_(None), _c.next_sync_at <= bindparam("now_ms")),
+        _c.pack_type == bindparam("pack_type"),
+        _c.id < bindparam("task_id"),
+    )
+    .limit(1)
+)
 
 
 async def make_ready(session: AsyncSession, *, task_id: int) -> None:
@@ -416,13 +460,18 @@ async def stuck(session: Executor, *, created_before_ms: int, limit: int) -> lis
 
 async def slots_in_use(session: Executor, *, pack_type: str) -> dict[int, int]:
     """Count the concurrency each channel's unfinished tasks of a pack type occupy."""
-    query = (
-        select(_c.channel_id, func.sum(_c.slots))
-        .where(
-            _c.pack_type == pack_type,
-            _c.channel_id.is_not(None),
-            _c.status.in_([s.value for s in UNFINISHED]),
-        )
-        .group_by(_c.channel_id)
+    used = await fetch_all(session, _SLOTS_IN_USE, {"pack_type": pack_type}, tuple)
+    return {int(channel_id): int(slots) for channel_id, slots in used}
+
+
+# Built once, for every offer of a task; the statuses are written into the SQL (a list of bound values would be
+# expanded per execution, which the driver-level read does not do). They are the enum's own words.
+_SLOTS_IN_USE = (
+    select(_c.channel_id, func.sum(_c.slots).label("slots"))
+    .where(
+        _c.pack_type == bindparam("pack_type"),
+        _c.channel_id.is_not(None),
+        _c.status.in_([literal_column(f"'{status.value}'") for status in UNFINISHED]),
     )
-    return {int(channel_id): int(used) for channel_id, used in (await session.execute(query)).all()}
+    .group_by(_c.channel_id)
+)

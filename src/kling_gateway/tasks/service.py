@@ -38,7 +38,7 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.outages import unavailable_reason
 from kling_gateway.store.records import Task, TaskDraft, TaskStatus, TaskView
 from kling_gateway.tasks import repository
-from kling_gateway.tasks.dispatch import Dispatcher, Sent
+from kling_gateway.tasks.dispatch import Dispatcher, Offer, Sent
 from kling_gateway.tasks.estimates import hold_units
 from kling_gateway.tasks.ids import is_platform_id, new_platform_id
 from kling_gateway.upstream.client import KlingClient
@@ -156,15 +156,15 @@ class TaskService:
         """Store the task and hold its estimate, then send it or leave it queued; answer with it as stored."""
         external_id = draft.body.external_task_id
         try:
-            task, ahead = await self._store_and_hold(owner, draft, platform_id)
+            task, offer = await self._store_and_hold(owner, draft, platform_id)
         except IntegrityError:
             # Another request with the same external_task_id won the race: answer as that one.
             earlier = await self._earlier(owner, external_id or "", draft)
             if earlier is None:
                 raise
             return earlier
-        # Tasks already waiting go first: a new one only skips the queue when there is none.
-        if not ahead and await self._send_now(owner, task):
+        # Tasks already waiting go first: a new one only skips the queue when there is none (then it has an offer).
+        if offer is not None and await self._send_now(owner, task, offer):
             async with self.db.read() as connection:
                 view = await repository.find_view(connection, task_id=task.id)
         else:
@@ -176,10 +176,10 @@ class TaskService:
         assert view is not None
         return view
 
-    async def _send_now(self, owner: Principal, task: Task) -> bool:
+    async def _send_now(self, owner: Principal, task: Task, offer: Offer) -> bool:
         """Offer a new task to the channels; undo the submit if the upstream refused it or none can be reached.
         Tell whether a channel took it (else it waits in the queue, or its answer is being looked for)."""
-        outcome = await self.dispatcher.send(task)
+        outcome = await self.dispatcher.send(task, offer)
         if outcome.sent is Sent.ACCEPTED:
             return True
         if outcome.sent is Sent.REFUSED:
@@ -249,10 +249,11 @@ class TaskService:
             )
         return row.view
 
-    async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> tuple[Task, bool]:
+    async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> tuple[Task, Offer | None]:
         """Store the task as queued and hold its estimate, in one transaction; refuse if the balance is short,
         the key has too many tasks unfinished, or the task refers to a video or session that is not the owner's.
-        Return the stored task, and whether tasks of its pack type were already waiting for a channel."""
+        Return the stored task and, unless tasks of its pack type were already waiting for a channel (then it
+        waits behind them), the channels it may go to now, claimed for the best (`Dispatcher.plan`)."""
         pack_type, slots = draft.body.slots()
         output = expected_output(draft.spec, draft.body)
         moment = self.clock.now_ms()
@@ -260,7 +261,8 @@ class TaskService:
             units = await hold_units(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             await self._check_in_flight(session, owner)
-            rates = await users_service.rates_for_new_task(session, user_id=owner.user_id, settings=self.settings)
+            committed = self.db.committed(session)  # what this transaction reads but never writes
+            rates = await users_service.rates_for_new_task(committed, user_id=owner.user_id, settings=self.settings)
             rate = rates.of(draft.body.package())
             estimate = cost_micros(units, rate)
             if (
@@ -298,8 +300,9 @@ class TaskService:
                 rates_json=rates.as_json(),
             )
             task = await repository.insert(session, draft_task)
-            ahead = await repository.waiting_ahead(session, task_id=task.id, pack_type=pack_type.value, now_ms=moment)
-            return task, ahead
+            if await repository.waiting_ahead(committed, task_id=task.id, pack_type=pack_type.value, now_ms=moment):
+                return task, None
+            return task, await self.dispatcher.plan(session, task)
 
     async def _check_in_flight(self, session: AsyncSession, owner: Principal) -> None:
         limit = owner.limits(self.settings.admission).tasks_in_flight

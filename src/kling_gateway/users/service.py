@@ -6,7 +6,7 @@ import asyncio
 from typing import NamedTuple, TypedDict
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from kling_gateway.clock import now_ms
 from kling_gateway.errors import InvalidRequest, NotFound, Unauthenticated
 from kling_gateway.kling.schemas import Package
 from kling_gateway.settings import Settings
-from kling_gateway.store.database import Executor
+from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import USERS, User
 
 NAME_MAX_CHARS = 64  # the width of the name columns
@@ -204,13 +204,17 @@ def rates_of(user: User, settings: Settings) -> CreditRates:
     return _rates(user.video_rate_micros, user.image_rate_micros, user.audio_rate_micros, settings)
 
 
+# Built once: every submit reads it.
+_RATES = select(
+    USERS.c.video_rate_micros, USERS.c.image_rate_micros, USERS.c.audio_rate_micros, USERS.c.name, USERS.c.disabled_at
+).where(USERS.c.id == bindparam("user_id"))
+
+
 async def rates_for_new_task(session: Executor, *, user_id: int, settings: Settings) -> CreditRates:
     """Price one video, image and audio credit for a task a user is about to be held for: their own rate or the
     default. Refuse a disabled user (their keys are refused too, once the key cache forgets them), so that no task
     of theirs is stored or held from the moment they are disabled."""
-    columns = (USERS.c.video_rate_micros, USERS.c.image_rate_micros, USERS.c.audio_rate_micros)
-    query = select(*columns, USERS.c.name, USERS.c.disabled_at).where(USERS.c.id == user_id)
-    video, image, audio, name, disabled_at = (await session.execute(query)).one()
+    [(video, image, audio, name, disabled_at)] = await fetch_all(session, _RATES, {"user_id": user_id}, tuple)
     if disabled_at is not None:
         raise Unauthenticated(disabled_message(name))
     return _rates(video, image, audio, settings)
