@@ -29,16 +29,18 @@ GONE = {"sqlite": "unable to open database file", "postgresql": "is not currentl
 
 @asynccontextmanager
 async def gone(database_url: str) -> AsyncIterator[None]:
-    """Take the database away, then give it back: a SQLite file replaced by a directory; a PostgreSQL database
-    that takes no new connections, its open ones killed."""
+    """Take the database away, then give it back: a SQLite file's directory moved aside (so no connection can
+    create an empty file in its place meanwhile); a PostgreSQL database that takes no new connections, its open
+    ones killed."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        path = Path(str(url.database))
-        swap_for_a_directory(path)
+        directory = Path(str(url.database)).parent
+        away = directory.with_name(directory.name + ".away")
+        directory.rename(away)
         try:
             yield
         finally:
-            swap_for_a_directory(path)
+            away.rename(directory)
         return
     name = str(url.database)
     admin = await asyncpg.connect(POSTGRES_DSN)
@@ -53,15 +55,15 @@ async def gone(database_url: str) -> AsyncIterator[None]:
         await admin.close()
 
 
-def swap_for_a_directory(path: Path) -> None:
-    """Put a directory where the file was, keeping the file aside; or the other way round."""
-    away = path.with_name(path.name + ".away")
-    if path.is_dir():
-        shutil.rmtree(path)
-        away.rename(path)
-    else:
-        path.rename(away)
-        path.mkdir()
+def of_its_own(database_url: str, tmp_path: Path) -> str:
+    """A SQLite database moved into a directory of its own, which the outage can take away whole."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return database_url
+    own = tmp_path / "store" / "gateway.db"
+    own.parent.mkdir()
+    shutil.copy(str(url.database), own)
+    return str(url.set(database=str(own)))
 
 
 async def until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
@@ -73,9 +75,10 @@ async def until(condition: Callable[[], bool], what: str, timeout_s: float = 20.
 
 
 async def test_a_database_outage_is_one_line_per_pause_and_one_when_it_is_back(
-    database_url: str, backend: str, caplog: pytest.LogCaptureFixture
+    database_url: str, backend: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     caplog.set_level(logging.INFO)
+    database_url = of_its_own(database_url, tmp_path)
     db = Database(database_url)
     stop = asyncio.Event()
     running: asyncio.Task[None] | None = None
