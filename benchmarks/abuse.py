@@ -172,16 +172,15 @@ def attack_from_afar(name: str, target: Target, stop: Event, seen: multiprocessi
     ATTACKS[name](target, stop, seen)
 
 
-def _stopped(stop: Event) -> asyncio.Event:
-    """An asyncio event set once `stop` (set by the measuring process) is."""
-    loop, stopped = asyncio.get_running_loop(), asyncio.Event()
+async def _until_stopped(stop: Event) -> None:
+    """Return once `stop` (set by the measuring process) is.
 
-    def wait() -> None:
-        stop.wait()
-        loop.call_soon_threadsafe(stopped.set)
-
-    threading.Thread(target=wait, daemon=True).start()
-    return stopped
+    Polled, never waited on: a process that ends (or is killed) while one of its threads waits on a
+    `multiprocessing.Event` leaves the event's sleeper count behind, and the measuring process's `set()` then waits
+    for that sleeper to wake, forever.
+    """
+    while not stop.is_set():  # noqa: ASYNC110 (the event is another process's: see above)
+        await asyncio.sleep(0.05)
 
 
 def _address(target: Target) -> tuple[str, int]:
@@ -198,27 +197,37 @@ async def _status_of(reader: asyncio.StreamReader) -> str:
 async def _hold_connections(
     target: Target, stop: Event, seen: multiprocessing.Queue[str], *, count: int, opening: bytes, drip: bytes | None
 ) -> None:
-    """Open `count` connections, send `opening` on each (then `drip` a byte a second), never read past a status."""
+    """Keep `count` connections open until stopped: send `opening` on each (then `drip` a byte a second), never read
+    past a status; a dripping connection the gateway answers or cuts off is opened again, as a patient attacker's
+    would be."""
     host, port = _address(target)
-    stopped = _stopped(stop)
+    stopped = asyncio.create_task(_until_stopped(stop))
 
     async def hold() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
         try:
-            reader, writer = await asyncio.open_connection(host, port)
             writer.write(opening)
             for byte in drip or b"":
                 if stop.is_set():
-                    break
+                    return
                 writer.write(bytes((byte,)))
                 await writer.drain()
                 await asyncio.sleep(1.0)
             seen.put(await asyncio.wait_for(_status_of(reader), timeout=120))
-            await stopped.wait()  # never read the body
+            if not drip:  # a download: never read its body; a dripped request's answer ends its connection
+                await asyncio.shield(stopped)
+        finally:
             writer.close()
-        except (OSError, TimeoutError) as error:
-            seen.put(type(error).__name__)
 
-    await asyncio.gather(*(hold() for _ in range(count)))
+    async def keep_holding() -> None:
+        while not stop.is_set():
+            try:
+                await hold()
+            except (OSError, TimeoutError) as error:
+                seen.put(type(error).__name__)
+                await asyncio.sleep(0.1)
+
+    await asyncio.gather(*(keep_holding() for _ in range(count)))
 
 
 async def _repeat_requests(
@@ -245,7 +254,7 @@ async def _receiver_attack(
     target: Target, stop: Event, seen: multiprocessing.Queue[str], *, answer: int | None
 ) -> None:
     """Serve a callback receiver on loopback (silent, or answering `answer` bytes) and submit 12 tasks to it."""
-    stopped = _stopped(stop)
+    stopped = asyncio.create_task(_until_stopped(stop))
 
     async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         seen.put("delivery")
@@ -257,7 +266,7 @@ async def _receiver_attack(
                 for _ in range(answer // len(chunk)):
                     writer.write(chunk)
                     await writer.drain()
-            await stopped.wait()
+            await asyncio.shield(stopped)
         except (OSError, asyncio.IncompleteReadError):
             pass
         writer.close()
@@ -269,7 +278,7 @@ async def _receiver_attack(
             body = {"prompt": f"a receiver's task {number}", "callback_url": f"http://127.0.0.1:{port}/hook"}
             created = await client.post(T2V, json=body, headers={"Authorization": f"Bearer {target.key}"})
             seen.put(f"submit {created.status_code}")
-    await stopped.wait()
+    await stopped
     server.close()
 
 
