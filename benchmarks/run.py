@@ -126,6 +126,8 @@ TARGETS = (
     Target("submit_overhead_p50_ms_worst", at_least=False, bound=1.0, per="peer_litellm_overhead_p50_ms"),
     Target("store_get_p99_ms", at_least=False, bound=5.0),
     Target("store_deepest_page_p99_ms", at_least=False, bound=100.0),
+    Target("store_console_search_p99_ms", at_least=False, bound=100.0),
+    Target("store_console_list_p99_ms", at_least=False, bound=100.0),
     Target("sync_upstream_requests_per_100_tasks_per_interval", at_least=False, bound=1.0),
     Target("sync_visible_max_s", at_least=False, bound=2.0, per="sync_poll_interval_s"),
     Target("sync_visible_p99_s", at_least=False, bound=2.0, per="sync_poll_interval_s"),
