@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kling_gateway import passwords
 from kling_gateway.sandbox import Account, SandboxConfig, create_app
 from kling_gateway.sandbox.app import SandboxApi
 from kling_gateway.sandbox.config import Now
@@ -31,6 +33,19 @@ DEFAULTS = SandboxConfig(
     image_concurrency=ROOMY,
     try_on_concurrency=ROOMY,
 )
+
+
+# argon2id as cheap as it gets (1 pass over 64 KiB, one lane): the production parameters take a fifth of a second
+# of both cores a hash, and the console's and portal's tests hash and check a hundred passwords. The production
+# hasher is tested in tests/unit/test_passwords.py; every hash carries its parameters, so nothing else changes.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_passwords(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash and check passwords with CHEAP_HASHER, but in a test marked `production_passwords`."""
+    if request.node.get_closest_marker("production_passwords") is None:
+        monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
 
 
 @dataclass
