@@ -22,7 +22,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import CHANNELS, TASKS
@@ -219,6 +219,19 @@ async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatu
     """Change a task only if it is still in `expected`; tell whether this write won."""
     values = {"moved_id": task_id, "moved_from": expected.value, **changes}
     return cast(CursorResult[Any], await session.execute(_TRANSITION, values)).rowcount == 1
+
+
+_TRANSITION_SHOWN = _TRANSITION.returning(*VIEW_COLUMNS)
+
+
+async def transition_shown(
+    connection: AsyncConnection, *, task_id: int, expected: TaskStatus, changes: TaskChanges
+) -> TaskView | None:
+    """Change a task only if it is still in `expected`, in a statement that is its own unit of work; return the
+    task as the write left it, or None if the write lost."""
+    values = {"moved_id": task_id, "moved_from": expected.value, **changes}
+    row = (await connection.execute(_TRANSITION_SHOWN, values)).one_or_none()
+    return None if row is None else TaskView.of(row)
 
 
 async def adopt_channel(session: AsyncSession, *, task_id: int, channel_id: int) -> None:

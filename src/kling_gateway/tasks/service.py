@@ -38,7 +38,7 @@ from kling_gateway.store.database import Database
 from kling_gateway.store.outages import unavailable_reason
 from kling_gateway.store.records import Task, TaskDraft, TaskStatus, TaskView
 from kling_gateway.tasks import repository
-from kling_gateway.tasks.dispatch import Dispatcher, Offer, Sent
+from kling_gateway.tasks.dispatch import Dispatcher, Offer, Outcome, Sent
 from kling_gateway.tasks.estimates import hold_units
 from kling_gateway.tasks.ids import is_platform_id, new_platform_id
 from kling_gateway.upstream.client import KlingClient
@@ -164,9 +164,12 @@ class TaskService:
                 raise
             return earlier
         # Tasks already waiting go first: a new one only skips the queue when there is none (then it has an offer).
-        if offer is not None and await self._send_now(owner, task, offer):
-            async with self.db.read() as connection:
-                view = await repository.find_view(connection, task_id=task.id)
+        sent = None if offer is None else await self._send_now(owner, task, offer)
+        if sent is not None:
+            view = sent.view
+            if view is None:  # its acceptance was more than one statement
+                async with self.db.read() as connection:
+                    view = await repository.find_view(connection, task_id=task.id)
         else:
             await self._check_queue_bound(owner, task)
             async with self.db.session() as session, session.begin():
@@ -176,12 +179,13 @@ class TaskService:
         assert view is not None
         return view
 
-    async def _send_now(self, owner: Principal, task: Task, offer: Offer) -> bool:
+    async def _send_now(self, owner: Principal, task: Task, offer: Offer) -> Outcome | None:
         """Offer a new task to the channels; undo the submit if the upstream refused it or none can be reached.
-        Tell whether a channel took it (else it waits in the queue, or its answer is being looked for)."""
+        Return the outcome when a channel took it; None when it waits in the queue, or its answer is being
+        looked for."""
         outcome = await self.dispatcher.send(task, offer)
         if outcome.sent is Sent.ACCEPTED:
-            return True
+            return outcome
         if outcome.sent is Sent.REFUSED:
             await self._forget(task, f"refused upstream: {outcome.reason}")
             raise RefusedUpstream(f"the upstream refused the task: {outcome.reason}", refusal_code(outcome.code))
@@ -195,7 +199,7 @@ class TaskService:
         if outcome.sent is Sent.FAILED:
             await self._forget(task, "no channel could take the task")
             raise UpstreamFailed(f"no upstream channel could take the task: {outcome.reason}")
-        return False
+        return None
 
     async def _check_queue_bound(self, owner: Principal, task: Task) -> None:
         """Refuse a task that would wait in a full queue (it was offered first, so it waits only if all are busy)."""
