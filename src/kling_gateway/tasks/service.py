@@ -303,8 +303,8 @@ class TaskService:
                 generation=draft.spec.generation.value,
                 rates_json=rates.as_json(),
             )
-            task = await repository.insert(session, draft_task)
-            if await repository.waiting_ahead(committed, task_id=task.id, pack_type=pack_type.value, now_ms=moment):
+            task, behind = await repository.insert_behind(session, draft_task)
+            if behind:
                 return task, None
             return task, await self.dispatcher.plan(session, task)
 
