@@ -121,8 +121,8 @@ class Dispatcher:
         """Choose the channels that have room for a new task, in the transaction that stores it, and claim it for
         the best one there: a submit commits once before its create call, not twice."""
         reader = self.db.committed(session)
-        channels = await all_channels(reader)  # the disabled ones too, to say so when none is left
-        in_use = await repository.slots_in_use(reader, pack_type=task.pack_type)
+        # The disabled ones too, to say so when none is left.
+        channels, in_use = await repository.channels_in_use(reader, pack_type=task.pack_type)
         allowed, why_none = _allowed(await self.health.judged(channels), task)
         ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
         claimed = bool(ranked) and await self._claim(session, task, ranked[0])

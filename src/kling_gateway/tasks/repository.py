@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypedDict, cast
 
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kling_gateway.channels.selection import KEPT, ChannelChoice, choice_of
 from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import CHANNELS, TASKS
 from kling_gateway.store.records import PolledTask, Task, TaskDraft, TaskStatus, TaskView, Waiting
@@ -501,3 +503,25 @@ _SLOTS_IN_USE = (
     )
     .group_by(_c.channel_id)
 )
+
+
+def _channels_in_use_statement() -> Select[Any]:
+    used = _SLOTS_IN_USE.subquery("used")
+    return (
+        KEPT.add_columns(used.c.slots.label("slots_in_use"))
+        .outerjoin_from(CHANNELS, used, used.c.channel_id == CHANNELS.c.id)
+        .order_by(CHANNELS.c.id)
+    )
+
+
+# Built once: a submit's one read of where its task may go.
+_CHANNELS_IN_USE = _channels_in_use_statement()
+_ChannelInUse: Any = namedtuple("_ChannelInUse", [str(c.key) for c in _CHANNELS_IN_USE.selected_columns])  # type: ignore[misc]
+_channel_in_use: Callable[[Sequence[Any]], Any] = _ChannelInUse._make
+
+
+async def channels_in_use(session: Executor, *, pack_type: str) -> tuple[list[ChannelChoice], dict[int, int]]:
+    """Load the channels (as `all_channels` does: the disabled ones too) and the concurrency each one's unfinished
+    tasks of a pack type occupy (as `slots_in_use` counts it), in one read."""
+    rows = await fetch_all(session, _CHANNELS_IN_USE, {"pack_type": pack_type}, _channel_in_use)
+    return [choice_of(row) for row in rows], {int(row.id): int(row.slots_in_use) for row in rows if row.slots_in_use}
