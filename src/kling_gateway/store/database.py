@@ -275,10 +275,11 @@ class Database:
         """Open an autocommit connection for single-statement reads (on a SQLite file, one run inline)."""
         return self.inline if self.inline is not None else self.reader.connect()
 
-    def autocommit(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        """Open a connection for a unit of work that is one statement: it commits by itself (on PostgreSQL no
-        BEGIN and no COMMIT, two round trips fewer; on SQLite it takes the write lock for that statement alone)."""
-        return self.reader.connect()
+    def one_statement(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """Open a connection for a unit of work that is one statement. On PostgreSQL the statement commits by
+        itself: no BEGIN and no COMMIT, two round trips fewer. On SQLite it is a transaction as any other (run on
+        the loop's thread), as making a connection autocommit hands a call to the driver's thread and back."""
+        return self.engine.begin() if self.is_sqlite else self.reader.connect()
 
     def committed(self, session: AsyncSession) -> Executor:
         """Where a unit of work reads what it need not see of its own writes: on a SQLite file the inline reader

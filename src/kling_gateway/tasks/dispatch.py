@@ -275,8 +275,8 @@ class Dispatcher:
         next_sync_at = next_look(moment, self.settings.sync.poll_interval_s)
         alone = transitions.first_move_alone(task, report, now_ms=moment, next_sync_at=next_sync_at)
         if alone is not None:
-            # No BEGIN and no COMMIT; a task no longer queued was moved by whoever set its channel.
-            async with self.db.autocommit() as connection:
+            # A task no longer queued was moved by whoever set its channel.
+            async with self.db.one_statement() as connection:
                 changes = alone | {"channel_id": channel.id}
                 return await repository.transition_shown(
                     connection, task_id=task.id, expected=TaskStatus.QUEUED, changes=changes
