@@ -128,7 +128,8 @@ def gateway_settings(database_url: str) -> Settings:
 
 @contextmanager
 def counting_statements(db: Database) -> Iterator[Counter[str]]:
-    """Count the statements and commits the gateway's pooled connections run (the inline reader is not pooled)."""
+    """Count the statements and commits the gateway's pooled connections run (the inline reader is not pooled),
+    and on PostgreSQL every round trip the driver makes, by kind (BEGIN, a pool's ping and COMMIT among them)."""
     counts: Counter[str] = Counter()
 
     def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -137,14 +138,46 @@ def counting_statements(db: Database) -> Iterator[Counter[str]]:
     def on_commit(_conn: Any) -> None:
         counts["(commit)"] += 1
 
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if not isinstance(driver._protocol, _CountingProtocol):
+            driver._protocol = _CountingProtocol(driver._protocol, counts)
+
     engine = db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", on_execute)
     event.listen(engine, "commit", on_commit)
+    if not db.is_sqlite:  # first, so that a ping on checkout is counted too
+        event.listen(engine.pool, "checkout", on_checkout, insert=True)
     try:
         yield counts
     finally:
         event.remove(engine, "before_cursor_execute", on_execute)
         event.remove(engine, "commit", on_commit)
+        if not db.is_sqlite:
+            event.remove(engine.pool, "checkout", on_checkout)
+
+
+class _CountingProtocol:
+    """asyncpg's protocol, counting the calls that wait for the server's answer: each is one round trip."""
+
+    ROUND_TRIPS = frozenset({"prepare", "bind_execute", "bind_execute_many", "query", "close_statement"})
+
+    def __init__(self, protocol: Any, counts: Counter[str]) -> None:
+        self._protocol = protocol
+        self._counts = counts
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._protocol, name)
+        if name not in self.ROUND_TRIPS:
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._counts["(round trip)"] += 1
+            if name == "query":  # a simple query: BEGIN, COMMIT, ROLLBACK or a ping
+                self._counts[f"(round trip: {args[0].split(maxsplit=1)[0].rstrip(';').upper()})"] += 1
+            return found(*args, **kwargs)
+
+        return counted
 
 
 async def in_process(args: argparse.Namespace) -> tuple[list[float], list[float]]:

@@ -117,3 +117,22 @@ async def test_an_answer_after_another_writer_moved_the_task_leaves_it_as_that_w
         row = await repository.find_by_platform_id(connection, task.platform_id)
     assert row is not None
     assert (row.status, row.channel_id, row.upstream_task_id) == ("processing", store.channel_id, UPSTREAM_ID)
+
+
+async def test_an_accepted_create_is_answered_with_the_task_as_stored(store: Store) -> None:
+    # The create's answer moves the task alone (no money settles, no callback is owed): one statement, whose
+    # returned row is what the submit answers with, and what a read of the task finds.
+    task = await queued_task(store.db)
+    sender, _client = dispatcher(store, created)
+    outcome = await sender.send(task)
+    assert outcome.sent is Sent.ACCEPTED
+    async with store.db.read() as connection:
+        stored = await repository.find_view(connection, task_id=task.id)
+        row = await repository.find_by_platform_id(connection, task.platform_id)
+    assert outcome.view is not None
+    assert outcome.view == stored
+    assert row is not None
+    assert (row.status, row.channel_id, row.upstream_task_id) == ("submitted", store.channel_id, UPSTREAM_ID)
+    assert row.next_sync_at is not None
+    assert row.next_sync_at > row.updated_at  # polled from a little later on
+    assert orjson.loads(row.task_info_json) == {}  # the upstream's external id is our platform id, not kept

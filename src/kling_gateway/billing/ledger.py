@@ -13,7 +13,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Insert, bindparam, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kling_gateway.billing.money import MAX_BALANCE_MICROS, format_yuan
@@ -100,9 +100,43 @@ _HOLD = (
 _ENTRY = insert(LEDGER)
 
 
+def _hold_recorded_statement() -> Insert:
+    held = _HOLD.returning(USERS.c.id).cte("held")
+    entry = select(
+        held.c.id,
+        bindparam("hold_task", type_=LEDGER.c.task_platform_id.type),
+        literal(EntryKind.HOLD.value, LEDGER.c.kind.type),
+        bindparam("hold_amount", type_=LEDGER.c.amount_micros.type),
+        held.c.balance_micros,
+        held.c.held_micros,
+        literal("", LEDGER.c.note.type),
+        bindparam("hold_at", type_=LEDGER.c.created_at.type),
+    )
+    columns = ("user_id", "task_platform_id", "kind", "amount_micros", "balance_after_micros", "held_after_micros")
+    return (
+        insert(LEDGER)
+        .from_select([*columns, "note", "created_at"], entry)
+        .returning(LEDGER.c.balance_after_micros, LEDGER.c.held_after_micros)
+        .add_cte(held)
+    )
+
+
+# PostgreSQL's hold in one statement: the user row's update, and the entry made of what it returned (a WITH
+# that writes). SQLite has no such WITH: there the entry is a second statement, run inline in microseconds.
+_HOLD_RECORDED = _hold_recorded_statement()
+
+
 async def hold(session: AsyncSession, *, user_id: int, task_platform_id: str, amount_micros: int) -> Balance | None:
     """Reserve money for a task; None, with nothing written, when the available balance does not cover it."""
-    row = (await session.execute(_HOLD, {"holder_id": user_id, "hold_amount": amount_micros})).one_or_none()
+    values: dict[str, int | str] = {"holder_id": user_id, "hold_amount": amount_micros}
+    if session.get_bind().dialect.name == "postgresql":
+        values |= {"hold_task": task_platform_id, "hold_at": now_ms()}
+        recorded = (await session.execute(_HOLD_RECORDED, values)).one_or_none()
+        if recorded is None:
+            return None
+        on_commit(session, _counter(EntryKind.HOLD, amount_micros))
+        return Balance(*recorded)
+    row = (await session.execute(_HOLD, values)).one_or_none()
     if row is None:
         return None
     balance = Balance(*row)

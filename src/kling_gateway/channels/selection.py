@@ -37,10 +37,10 @@ class ChannelChoice:
     health_reason: str = ""  # why it is not healthy, for a person
 
 
-# Built once: every submit offers its task to the channels.
-_KEPT = select(CHANNELS).where(CHANNELS.c.removed_at.is_(None))
-_ENABLED = _KEPT.where(CHANNELS.c.enabled.is_(True))
-_ChannelRow: Any = namedtuple("_ChannelRow", [str(column.key) for column in _KEPT.selected_columns])  # type: ignore[misc]
+# Built once: every submit offers its task to the channels (a submit's read adds to it: `tasks.repository`).
+KEPT = select(CHANNELS).where(CHANNELS.c.removed_at.is_(None))
+_ENABLED = KEPT.where(CHANNELS.c.enabled.is_(True))
+_ChannelRow: Any = namedtuple("_ChannelRow", [str(column.key) for column in KEPT.selected_columns])  # type: ignore[misc]
 _channel_row: Callable[[Sequence[Any]], Any] = _ChannelRow._make
 
 
@@ -52,27 +52,29 @@ async def enabled_channels(session: Executor) -> list[ChannelChoice]:
 async def all_channels(session: Executor, *, enabled_only: bool = False) -> list[ChannelChoice]:
     """Load the channels; tasks already on a disabled channel still need it to finish. A removed channel is left
     out: it is removed only once no unfinished task is on it, and none can be sent to it after."""
-    rows = await fetch_all(session, _ENABLED if enabled_only else _KEPT, {}, _channel_row)
-    return [
-        ChannelChoice(
-            id=row.id,
-            name=row.name,
-            credentials=ChannelCredentials(
-                row.base_url, row.access_key, row.secret_key, row.api_key, name=row.name, channel_id=row.id
-            ),
-            priority=row.priority,
-            weight=row.weight,
-            limits={
-                PackType.VIDEO: row.video_concurrency,
-                PackType.IMAGE: row.image_concurrency,
-                PackType.TRY_ON: row.try_on_concurrency,
-            },
-            webhook_secret=row.webhook_secret,
-            misconfigured=row.misconfigured,
-            enabled=row.enabled,
-        )
-        for row in rows
-    ]
+    rows = await fetch_all(session, _ENABLED if enabled_only else KEPT, {}, _channel_row)
+    return [choice_of(row) for row in rows]
+
+
+def choice_of(row: Any) -> ChannelChoice:
+    """Make a channel's choice of a row that names its columns (a row of `KEPT`, or of a read that adds to it)."""
+    return ChannelChoice(
+        id=row.id,
+        name=row.name,
+        credentials=ChannelCredentials(
+            row.base_url, row.access_key, row.secret_key, row.api_key, name=row.name, channel_id=row.id
+        ),
+        priority=row.priority,
+        weight=row.weight,
+        limits={
+            PackType.VIDEO: row.video_concurrency,
+            PackType.IMAGE: row.image_concurrency,
+            PackType.TRY_ON: row.try_on_concurrency,
+        },
+        webhook_secret=row.webhook_secret,
+        misconfigured=row.misconfigured,
+        enabled=row.enabled,
+    )
 
 
 async def channel_name(session: Executor, *, channel_id: int) -> str:

@@ -37,7 +37,7 @@ from kling_gateway.clock import Clock, SystemClock
 from kling_gateway.kling.schemas import Generation, PackType
 from kling_gateway.settings import Settings
 from kling_gateway.store.database import Database
-from kling_gateway.store.records import Task
+from kling_gateway.store.records import Task, TaskStatus, TaskView
 from kling_gateway.tasks import effects, repository, transitions
 from kling_gateway.tasks.schedule import next_look, retry_delay_ms
 from kling_gateway.upstream.callbacks import callback_url
@@ -74,6 +74,7 @@ class Outcome:
     reason: str = ""
     code: int | None = None  # the upstream's code, for a refusal
     channel_id: int | None = None  # where the task now is (or may be): set when accepted or unknown
+    view: TaskView | None = None  # the task as its acceptance left it, when that was written in one statement
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ class Dispatcher:
         """Choose the channels that have room for a new task, in the transaction that stores it, and claim it for
         the best one there: a submit commits once before its create call, not twice."""
         reader = self.db.committed(session)
-        channels = await all_channels(reader)  # the disabled ones too, to say so when none is left
-        in_use = await repository.slots_in_use(reader, pack_type=task.pack_type)
+        # The disabled ones too, to say so when none is left.
+        channels, in_use = await repository.channels_in_use(reader, pack_type=task.pack_type)
         allowed, why_none = _allowed(await self.health.judged(channels), task)
         ranked = rank(allowed, in_use, PackType(task.pack_type), task.slots, self.rng)
         claimed = bool(ranked) and await self._claim(session, task, ranked[0])
@@ -182,8 +183,7 @@ class Dispatcher:
             )
         except UpstreamError as error:
             return await self._after_error(task, channel, error)
-        await self._adopt(task, channel, report)
-        return Outcome(Sent.ACCEPTED)
+        return Outcome(Sent.ACCEPTED, view=await self._adopt(task, channel, report))
 
     async def _after_error(self, task: Task, channel: ChannelChoice, error: UpstreamError) -> Outcome:
         # A refusal naming the external id means the upstream already has a task under it: an earlier create
@@ -216,8 +216,7 @@ class Dispatcher:
             await self._recheck_soon(task)
             return Outcome(Sent.UNKNOWN, error.message)
         if found is not None:
-            await self._adopt(task, channel, found)
-            return Outcome(Sent.ACCEPTED)
+            return Outcome(Sent.ACCEPTED, view=await self._adopt(task, channel, found))
         if not absence_is_final:
             await self._recheck_at(task, self.clock.now_ms() + self.landing_ms)
             return Outcome(Sent.UNKNOWN, "no answer, and the task is not there yet")
@@ -265,18 +264,27 @@ class Dispatcher:
             body["callback_url"] = receiver
         return body
 
-    async def _adopt(self, task: Task, channel: ChannelChoice, report: UpstreamTask) -> None:
-        """Move the task on from the upstream's first word about it (a callback may have got there first).
+    async def _adopt(self, task: Task, channel: ChannelChoice, report: UpstreamTask) -> TaskView | None:
+        """Move the task on from the upstream's first word about it (a callback may have got there first); return
+        the task as the move left it when the move was one statement (most creates: nothing else is owed).
 
         The report proves the task lives on this channel, so the claim is set to it under the row's lock, even
         if a stale "not there" dropped it meanwhile: a task in flight always knows its channel.
         """
         moment = self.clock.now_ms()
+        next_sync_at = next_look(moment, self.settings.sync.poll_interval_s)
+        alone = transitions.first_move_alone(task, report, now_ms=moment, next_sync_at=next_sync_at)
+        if alone is not None:
+            # A task no longer queued was moved by whoever set its channel.
+            async with self.db.one_statement() as connection:
+                changes = alone | {"channel_id": channel.id}
+                return await repository.transition_shown(
+                    connection, task_id=task.id, expected=TaskStatus.QUEUED, changes=changes
+                )
         async with self.db.session() as session, session.begin():
             fresh = await repository.lock_queued_to(session, task_id=task.id, channel_id=channel.id)
             if fresh is None:  # no longer queued: whoever moved it set its channel
-                return
-            next_sync_at = next_look(moment, self.settings.sync.poll_interval_s)
+                return None
             move = await transitions.advance(
                 session,
                 fresh,
@@ -286,6 +294,7 @@ class Dispatcher:
                 currency_micros=self.settings.billing.currency_micros,
             )
             await effects.record(session, move, callback_give_up_s=self.settings.sync.callback_give_up_s)
+        return None
 
     async def _release(self, task: Task, channel: ChannelChoice) -> None:
         """Drop the claim on a channel known not to have the task, keeping the sender's lease: the offer may go on

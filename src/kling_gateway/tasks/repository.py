@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypedDict, cast
 
 from sqlalchemy import (
@@ -22,8 +23,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kling_gateway.channels.selection import KEPT, ChannelChoice, choice_of
 from kling_gateway.store.database import Executor, fetch_all
 from kling_gateway.store.models import CHANNELS, TASKS
 from kling_gateway.store.records import PolledTask, Task, TaskDraft, TaskStatus, TaskView, Waiting
@@ -167,6 +169,27 @@ _VIEW_BY_ID = select(*VIEW_COLUMNS).where(_c.id == bindparam("task_id"))
 _INSERT = TASKS.insert().returning(*TASK_COLUMNS)
 
 
+def _insert_behind_statement() -> Any:
+    # A subquery of RETURNING names the new row by its table's name (SQLAlchemy does not correlate there, and
+    # renders RETURNING's columns bare on SQLite); its own columns, unqualified there, are the alias's.
+    ahead = TASKS.alias("ahead")
+
+    def new(column: str) -> ColumnElement[Any]:
+        return literal_column(f"{TASKS.name}.{column}")
+
+    waiting = select(ahead.c.id).where(
+        ahead.c.status == TaskStatus.QUEUED.value,
+        ahead.c.channel_id.is_(None),
+        or_(ahead.c.next_sync_at.is_(None), ahead.c.next_sync_at <= new("created_at")),
+        ahead.c.pack_type == new("pack_type"),
+        ahead.c.id < new("id"),
+    )
+    return TASKS.insert().returning(*TASK_COLUMNS, waiting.exists().label("behind"))
+
+
+_INSERT_BEHIND = _insert_behind_statement()  # a submit's one write of its task, and its one look at the queue
+
+
 async def find_named(session: Executor, *, user_id: int, reference: str) -> list[Task]:
     """Find the user's tasks whose external id or upstream task id is `reference` (at most one of each)."""
     return await fetch_all(session, _NAMED, {"user_id": user_id, "reference": reference}, Task.of)
@@ -207,8 +230,18 @@ async def find_for_callback(session: Executor, *, task_id: int) -> tuple[TaskVie
 
 async def insert(session: AsyncSession, draft: TaskDraft) -> Task:
     """Store a new task, queued; return it as stored."""
-    values = draft._asdict() | {"status": TaskStatus.QUEUED.value, "updated_at": draft.created_at}
-    return Task.of((await session.execute(_INSERT, values)).one())
+    return Task.of((await session.execute(_INSERT, _queued(draft))).one())
+
+
+async def insert_behind(session: AsyncSession, draft: TaskDraft) -> tuple[Task, bool]:
+    """Store a new task, queued; return it as stored, and whether a task of its pack type, due by the new one's
+    submit, has been waiting for a channel longer (then the new one waits behind it)."""
+    row = (await session.execute(_INSERT_BEHIND, _queued(draft))).one()
+    return Task.of(row[:-1]), bool(row[-1])
+
+
+def _queued(draft: TaskDraft) -> dict[str, Any]:
+    return draft._asdict() | {"status": TaskStatus.QUEUED.value, "updated_at": draft.created_at}
 
 
 # Built once: its SET clause is the columns each run's values name (the keys of `where` name no column).
@@ -219,6 +252,19 @@ async def transition(session: AsyncSession, *, task_id: int, expected: TaskStatu
     """Change a task only if it is still in `expected`; tell whether this write won."""
     values = {"moved_id": task_id, "moved_from": expected.value, **changes}
     return cast(CursorResult[Any], await session.execute(_TRANSITION, values)).rowcount == 1
+
+
+_TRANSITION_SHOWN = _TRANSITION.returning(*VIEW_COLUMNS)
+
+
+async def transition_shown(
+    connection: AsyncConnection, *, task_id: int, expected: TaskStatus, changes: TaskChanges
+) -> TaskView | None:
+    """Change a task only if it is still in `expected`, in a statement that is its own unit of work; return the
+    task as the write left it, or None if the write lost."""
+    values = {"moved_id": task_id, "moved_from": expected.value, **changes}
+    row = (await connection.execute(_TRANSITION_SHOWN, values)).one_or_none()
+    return None if row is None else TaskView.of(row)
 
 
 async def adopt_channel(session: AsyncSession, *, task_id: int, channel_id: int) -> None:
@@ -305,24 +351,6 @@ async def waiting_counts(session: Executor, *, user_id: int) -> tuple[int, int]:
     mine = func.sum(case((_c.user_id == user_id, 1), else_=0))
     row = (await session.execute(select(mine, func.count()).where(*_WAITING))).one()
     return int(row[0] or 0), int(row[1])
-
-
-async def waiting_ahead(session: Executor, *, task_id: int, pack_type: str, now_ms: int) -> bool:
-    """Tell whether a task of the same pack type has been waiting in the queue longer than this one."""
-    values = {"task_id": task_id, "pack_type": pack_type, "now_ms": now_ms}
-    return bool(await fetch_all(session, _WAITING_AHEAD, values, tuple))
-
-
-_WAITING_AHEAD = (  # built once, as every submit asks
-    select(_c.id)
-    .where(
-        *_WAITING,
-        or_(_c.next_sync_at.is_(None), _c.next_sync_at <= bindparam("now_ms")),
-        _c.pack_type == bindparam("pack_type"),
-        _c.id < bindparam("task_id"),
-    )
-    .limit(1)
-)
 
 
 async def make_ready(session: AsyncSession, *, task_id: int) -> None:
@@ -475,3 +503,25 @@ _SLOTS_IN_USE = (
     )
     .group_by(_c.channel_id)
 )
+
+
+def _channels_in_use_statement() -> Select[Any]:
+    used = _SLOTS_IN_USE.subquery("used")
+    return (
+        KEPT.add_columns(used.c.slots.label("slots_in_use"))
+        .outerjoin_from(CHANNELS, used, used.c.channel_id == CHANNELS.c.id)
+        .order_by(CHANNELS.c.id)
+    )
+
+
+# Built once: a submit's one read of where its task may go.
+_CHANNELS_IN_USE = _channels_in_use_statement()
+_ChannelInUse: Any = namedtuple("_ChannelInUse", [str(c.key) for c in _CHANNELS_IN_USE.selected_columns])  # type: ignore[misc]
+_channel_in_use: Callable[[Sequence[Any]], Any] = _ChannelInUse._make
+
+
+async def channels_in_use(session: Executor, *, pack_type: str) -> tuple[list[ChannelChoice], dict[int, int]]:
+    """Load the channels (as `all_channels` does: the disabled ones too) and the concurrency each one's unfinished
+    tasks of a pack type occupy (as `slots_in_use` counts it), in one read."""
+    rows = await fetch_all(session, _CHANNELS_IN_USE, {"pack_type": pack_type}, _channel_in_use)
+    return [choice_of(row) for row in rows], {int(row.id): int(row.slots_in_use) for row in rows if row.slots_in_use}

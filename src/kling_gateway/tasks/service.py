@@ -34,11 +34,11 @@ from kling_gateway.kling.output import expected_output
 from kling_gateway.kling.schemas import ActionSpec, CreateBody, Family, InvalidBody, parse_body
 from kling_gateway.outbox.targets import check_callback_target
 from kling_gateway.settings import Settings
-from kling_gateway.store.database import Database
+from kling_gateway.store.database import Database, Executor
 from kling_gateway.store.outages import unavailable_reason
 from kling_gateway.store.records import Task, TaskDraft, TaskStatus, TaskView
 from kling_gateway.tasks import repository
-from kling_gateway.tasks.dispatch import Dispatcher, Offer, Sent
+from kling_gateway.tasks.dispatch import Dispatcher, Offer, Outcome, Sent
 from kling_gateway.tasks.estimates import hold_units
 from kling_gateway.tasks.ids import is_platform_id, new_platform_id
 from kling_gateway.upstream.client import KlingClient
@@ -140,9 +140,7 @@ class TaskService:
             await check_callback_target(draft.body.callback_url, allow_private=self.settings.allow_private_callbacks)
         external_id = draft.body.external_task_id
         if external_id is not None:
-            earlier = await self._earlier(owner, external_id, draft)
-            if earlier is not None:
-                return earlier
+            _check_external_id(external_id)
         platform_id = new_platform_id(spec.family)
         try:
             return await self._store_and_send(owner, draft, platform_id)
@@ -156,17 +154,24 @@ class TaskService:
         """Store the task and hold its estimate, then send it or leave it queued; answer with it as stored."""
         external_id = draft.body.external_task_id
         try:
-            task, offer = await self._store_and_hold(owner, draft, platform_id)
+            stored = await self._store_and_hold(owner, draft, platform_id)
         except IntegrityError:
             # Another request with the same external_task_id won the race: answer as that one.
-            earlier = await self._earlier(owner, external_id or "", draft)
+            async with self.db.read() as connection:
+                earlier = await self._earlier(connection, owner, external_id or "", draft)
             if earlier is None:
                 raise
             return earlier
+        if isinstance(stored, TaskView):  # submitted before under its external_task_id: nothing was stored
+            return stored
+        task, offer = stored
         # Tasks already waiting go first: a new one only skips the queue when there is none (then it has an offer).
-        if offer is not None and await self._send_now(owner, task, offer):
-            async with self.db.read() as connection:
-                view = await repository.find_view(connection, task_id=task.id)
+        sent = None if offer is None else await self._send_now(owner, task, offer)
+        if sent is not None:
+            view = sent.view
+            if view is None:  # its acceptance was more than one statement
+                async with self.db.read() as connection:
+                    view = await repository.find_view(connection, task_id=task.id)
         else:
             await self._check_queue_bound(owner, task)
             async with self.db.session() as session, session.begin():
@@ -176,12 +181,13 @@ class TaskService:
         assert view is not None
         return view
 
-    async def _send_now(self, owner: Principal, task: Task, offer: Offer) -> bool:
+    async def _send_now(self, owner: Principal, task: Task, offer: Offer) -> Outcome | None:
         """Offer a new task to the channels; undo the submit if the upstream refused it or none can be reached.
-        Tell whether a channel took it (else it waits in the queue, or its answer is being looked for)."""
+        Return the outcome when a channel took it; None when it waits in the queue, or its answer is being
+        looked for."""
         outcome = await self.dispatcher.send(task, offer)
         if outcome.sent is Sent.ACCEPTED:
-            return True
+            return outcome
         if outcome.sent is Sent.REFUSED:
             await self._forget(task, f"refused upstream: {outcome.reason}")
             raise RefusedUpstream(f"the upstream refused the task: {outcome.reason}", refusal_code(outcome.code))
@@ -195,7 +201,7 @@ class TaskService:
         if outcome.sent is Sent.FAILED:
             await self._forget(task, "no channel could take the task")
             raise UpstreamFailed(f"no upstream channel could take the task: {outcome.reason}")
-        return False
+        return None
 
     async def _check_queue_bound(self, owner: Principal, task: Task) -> None:
         """Refuse a task that would wait in a full queue (it was offered first, so it waits only if all are busy)."""
@@ -220,17 +226,10 @@ class TaskService:
             f"queues ({admission.queue_total}); retry in a little while"
         )
 
-    async def _earlier(self, owner: Principal, external_id: str, draft: _Draft) -> TaskView | None:
-        """Find the task submitted earlier under this external id; refuse an id that would not find the new task,
-        as it is, or could be, another task's id: lookups by id try platform_id, then task_id, then external id."""
-        if is_platform_id(external_id):
-            raise InvalidRequest(
-                f"external_task_id: {external_id!r} has the form of the gateway's own task ids (platform_id), so "
-                "the task could never be found by it; choose an id of your own that does not",
-                param="external_task_id",
-            )
-        async with self.db.read() as connection:
-            named = await repository.find_named(connection, user_id=owner.user_id, reference=external_id)
+    async def _earlier(self, reader: Executor, owner: Principal, external_id: str, draft: _Draft) -> TaskView | None:
+        """Find the task submitted earlier under this external id; refuse an id that is another task's upstream
+        id, as lookups by id try it before the external id."""
+        named = await repository.find_named(reader, user_id=owner.user_id, reference=external_id)
         for other in named:
             if other.upstream_task_id == external_id:
                 raise InvalidRequest(
@@ -249,19 +248,27 @@ class TaskService:
             )
         return row.view
 
-    async def _store_and_hold(self, owner: Principal, draft: _Draft, platform_id: str) -> tuple[Task, Offer | None]:
+    async def _store_and_hold(
+        self, owner: Principal, draft: _Draft, platform_id: str
+    ) -> tuple[Task, Offer | None] | TaskView:
         """Store the task as queued and hold its estimate, in one transaction; refuse if the balance is short,
         the key has too many tasks unfinished, or the task refers to a video or session that is not the owner's.
         Return the stored task and, unless tasks of its pack type were already waiting for a channel (then it
-        waits behind them), the channels it may go to now, claimed for the best (`Dispatcher.plan`)."""
+        waits behind them), the channels it may go to now, claimed for the best (`Dispatcher.plan`); or, storing
+        nothing, the task submitted earlier under its external_task_id (looked for on the same connection)."""
         pack_type, slots = draft.body.slots()
         output = expected_output(draft.spec, draft.body)
         moment = self.clock.now_ms()
         async with self.db.session() as session, session.begin():
+            committed = self.db.committed(session)  # what this transaction reads but never writes
+            external_id = draft.body.external_task_id
+            if external_id is not None:
+                earlier = await self._earlier(committed, owner, external_id, draft)
+                if earlier is not None:
+                    return earlier
             units = await hold_units(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             required = await required_channel(session, user_id=owner.user_id, spec=draft.spec, body=draft.body)
             await self._check_in_flight(session, owner)
-            committed = self.db.committed(session)  # what this transaction reads but never writes
             rates = await users_service.rates_for_new_task(committed, user_id=owner.user_id, settings=self.settings)
             rate = rates.of(draft.body.package())
             estimate = cost_micros(units, rate)
@@ -299,8 +306,8 @@ class TaskService:
                 generation=draft.spec.generation.value,
                 rates_json=rates.as_json(),
             )
-            task = await repository.insert(session, draft_task)
-            if await repository.waiting_ahead(committed, task_id=task.id, pack_type=pack_type.value, now_ms=moment):
+            task, behind = await repository.insert_behind(session, draft_task)
+            if behind:
                 return task, None
             return task, await self.dispatcher.plan(session, task)
 
@@ -335,6 +342,17 @@ class TaskService:
                 return False
             await ledger.settle(session, task, charge_micros=0, note=note)
         return True
+
+
+def _check_external_id(external_id: str) -> None:
+    """Refuse an external id that would not find the new task, as it is, or could be, another task's id: lookups
+    by id try platform_id, then task_id, then external id."""
+    if is_platform_id(external_id):
+        raise InvalidRequest(
+            f"external_task_id: {external_id!r} has the form of the gateway's own task ids (platform_id), so "
+            "the task could never be found by it; choose an id of your own that does not",
+            param="external_task_id",
+        )
 
 
 def _unknown_outcome(reason: str, platform_id: str, external_id: str | None) -> str:

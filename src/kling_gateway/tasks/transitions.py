@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kling_gateway.billing.charges import Charge, legacy_entries, price
 from kling_gateway.kling.schemas import Generation, Package, legacy_package
 from kling_gateway.settings import BillingConfig
-from kling_gateway.store.records import PolledTask, TaskStatus
+from kling_gateway.store.records import PolledTask, Task, TaskStatus
 from kling_gateway.tasks import repository
 from kling_gateway.tasks.repository import TaskChanges
 from kling_gateway.tasks.states import may_move, upstream_status
@@ -102,18 +102,7 @@ async def _advance_once(
     new = upstream_status(report.task_status)
     if new is None or not may_move(current, new):
         return None
-    values: TaskChanges = {
-        "status": new.value,
-        "status_msg": _text(report.task_status_msg),
-        "task_info_json": _task_info(report),
-        "result_json": orjson.dumps(report.task_result).decode(),
-        "updated_at": now_ms,
-        "next_sync_at": None if new.is_final else next_sync_at,
-        "absent_count": 0,  # the upstream has just shown it knows the task
-        "absent_since": None,
-    }
-    if task.upstream_task_id is None:  # adopted after an unknown outcome: the report names the upstream id
-        values["upstream_task_id"] = report.task_id
+    values = _reported(report, new, now_ms=now_ms, next_sync_at=next_sync_at, first=task.upstream_task_id is None)
     charge = Charge(0, _failure_note(report) if new is TaskStatus.FAILED else "")
     if new is TaskStatus.SUCCEED:
         entries = _billing_entries(task, report)
@@ -126,6 +115,38 @@ async def _advance_once(
     if not await repository.transition(session, task_id=task.id, expected=current, changes=values):
         return _LOST
     return Move(task, new, now_ms, charge_micros=charge.micros, note=charge.note, report=report)
+
+
+def first_move_alone(task: Task, report: UpstreamTask, *, now_ms: int, next_sync_at: int | None) -> TaskChanges | None:
+    """What a queued task's first move on the upstream's word writes, when the move owes nothing else: it does not
+    end the task (no money settles) and no client callback is told. Such a move can be written alone, in one
+    statement; None when the move owes more (then `advance` and `effects.record`, in one transaction) or moves
+    nothing."""
+    new = upstream_status(report.task_status)
+    if task.callback_url or new is None or new.is_final or not may_move(TaskStatus.QUEUED, new):
+        return None
+    # A queued task has no upstream id yet: only a move out of `queued` writes one.
+    return _reported(report, new, now_ms=now_ms, next_sync_at=next_sync_at, first=True)
+
+
+def _reported(
+    report: UpstreamTask, new: TaskStatus, *, now_ms: int, next_sync_at: int | None, first: bool
+) -> TaskChanges:
+    """What any move on the upstream's word writes; `first`: the task has no upstream id yet (a new task, or one
+    adopted after an unknown outcome), which the report names."""
+    values: TaskChanges = {
+        "status": new.value,
+        "status_msg": _text(report.task_status_msg),
+        "task_info_json": _task_info(report),
+        "result_json": orjson.dumps(report.task_result).decode(),
+        "updated_at": now_ms,
+        "next_sync_at": None if new.is_final else next_sync_at,
+        "absent_count": 0,  # the upstream has just shown it knows the task
+        "absent_since": None,
+    }
+    if first:
+        values["upstream_task_id"] = report.task_id
+    return values
 
 
 async def fail(session: AsyncSession, task: PolledTask, message: str, *, now_ms: int) -> Move | None:
