@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
+import time
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
 import orjson
-from ulid import ULID
 
 LogFormat = Literal["text", "json"]
 ACCESS_LOGGER = "kling_gateway.access"  # one line per answered request
@@ -46,9 +47,21 @@ class RequestContext:
 _current: ContextVar[RequestContext | None] = ContextVar("kling_gateway_request", default=None)
 
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # the base32 alphabet ULIDs are written in
+_PAIRS = tuple(first + second for first in CROCKFORD for second in CROCKFORD)  # every 10 bits as two characters
+_PAIR_SHIFTS = tuple(range(120, -10, -10))  # a ULID's 128 bits behind two zero bits: 13 pairs, first to last
+
+
 def generate_request_id() -> str:
-    """Name a request that came without a usable id of its own."""
-    return f"req_{ULID()}"
+    """Name a request that came without a usable id of its own: `req_` and a ULID (48 bits of Unix milliseconds,
+    80 random bits, in Crockford's base32).
+
+    The ULID is written ten bits at a time from a table, rather than by python-ulid, whose generator (a lock, a
+    monotonic policy no request id needs) and five-bit encoder cost twice as many instructions, a tenth of a
+    finished task's GET; `ULID.from_str` reads these ids back (the tests hold the two to the same string).
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    return "req_" + "".join([_PAIRS[value >> shift & 0x3FF] for shift in _PAIR_SHIFTS])
 
 
 def enter_request(request_id: str) -> Token[RequestContext | None]:

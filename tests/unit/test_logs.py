@@ -7,8 +7,11 @@ import logging
 import re
 import subprocess
 import sys
+import time
 
 import orjson
+import pytest
+from ulid import ULID
 
 from kling_gateway import logs
 
@@ -88,3 +91,23 @@ def test_the_process_configuration_sends_every_logger_through_one_handler_and_qu
         ("uvicorn.error", "server line"),
         ("kling_gateway.sync", "worker line"),
     ]
+
+
+def test_a_new_request_id_is_a_ulid_of_this_millisecond_and_never_repeats() -> None:
+    before_ms = time.time_ns() // 1_000_000
+    made = [logs.generate_request_id() for _ in range(1000)]
+    after_ms = time.time_ns() // 1_000_000
+    assert len(set(made)) == len(made)
+    for request_id in made:
+        assert request_id.startswith("req_")
+        ulid = ULID.from_str(request_id.removeprefix("req_"))  # refuses any string that is not one
+        assert str(ulid) == request_id.removeprefix("req_")
+        assert before_ms <= ulid.milliseconds <= after_ms
+    assert len({ULID.from_str(request_id[4:]).bytes[6:] for request_id in made}) == len(made)  # random parts differ
+
+
+def test_a_request_id_is_written_as_python_ulid_writes_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bits in (b"\x00" * 16, b"\xff" * 6 + b"\x00" * 10, b"\x01\x8f" + b"\xa5" * 14, b"\x00" * 6 + b"\xff" * 10):
+        monkeypatch.setattr("time.time_ns", lambda bits=bits: int.from_bytes(bits[:6]) * 1_000_000)
+        monkeypatch.setattr("os.urandom", lambda size, bits=bits: bits[6:])
+        assert logs.generate_request_id() == f"req_{ULID.from_bytes(bits)}"
