@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+import sys
+import threading
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,6 +89,55 @@ def note_key(key_id: int) -> None:
         request.key_id = key_id
 
 
+class LineRecords:
+    """Make the records of one logger's lines at one level from one place in the code, each as `Logger.makeRecord`
+    makes it, from a record made once per thread and process.
+
+    LogRecord's constructor works out anew, for every line, what is the same for every line of one call site in one
+    thread of one process (the source file's name and module, the level's name, the thread's and the process's
+    names, the process id): for the access log, a third of the line's cost. A line's record here is a copy of that
+    first record with its own message, time and fields (and, where logging names them, its asyncio task).
+    """
+
+    def __init__(self, logger: logging.Logger, level: int, pathname: str) -> None:
+        self.logger = logger
+        self.level = level
+        self.pathname = pathname
+        self._first: dict[int, logging.LogRecord] = {}  # by thread; a forked child makes its own
+        os.register_at_fork(after_in_child=self._first.clear)
+
+    def record(self, message: str, fields: Mapping[str, object]) -> logging.LogRecord:
+        """The record of one line with `message` and the extra `fields` (none of a record's own names)."""
+        thread = threading.get_ident()
+        first = self._first.get(thread)
+        if first is None:
+            first = self.logger.makeRecord(self.logger.name, self.level, self.pathname, 0, "", (), None)
+            self._first[thread] = first
+        created = time.time()
+        record: logging.LogRecord = object.__new__(type(first))
+        record.__dict__.update(vars(first))
+        record.msg = message
+        record.created = created
+        record.msecs = int((created - int(created)) * 1000) + 0.0  # as logging's own (gh-89047)
+        record.relativeCreated = first.relativeCreated + (created - first.created) * 1000
+        if "taskName" in record.__dict__:  # Python 3.12 and later
+            record.taskName = _task_name()
+        record.__dict__.update(fields)
+        return record
+
+
+def _task_name() -> str | None:
+    """The running asyncio task's name, as LogRecord names it."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or not getattr(logging, "logAsyncioTasks", True):
+        return None
+    try:
+        name: str = asyncio.current_task().get_name()
+    except Exception:  # no task running here; logging's own leaves the name out too
+        return None
+    return name
+
+
 class RequestFields(logging.Filter):
     """Stamp each record with the request it was logged for, as the record is handled."""
 
@@ -101,6 +153,19 @@ class TextLines(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(TEXT_LINE)
+        self._second: tuple[int, str] = (-1, "")  # the last second a line was stamped with, and its text
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's)
+        """Stamp the line as logging does, with each second's text made once: `localtime` and `strftime` on every
+        line were a tenth of the access log's cost."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        cached, text = self._second
+        if cached != second:
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = (second, text)
+        return f"{text},{int(record.msecs):03d}"  # logging.Formatter.default_msec_format
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         request_id, key_id = getattr(record, "request_id", None), getattr(record, "key_id", None)

@@ -7,6 +7,7 @@ import logging
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import orjson
@@ -111,3 +112,27 @@ def test_a_request_id_is_written_as_python_ulid_writes_the_same_bits(monkeypatch
         monkeypatch.setattr("time.time_ns", lambda bits=bits: int.from_bytes(bits[:6]) * 1_000_000)
         monkeypatch.setattr("os.urandom", lambda size, bits=bits: bits[6:])
         assert logs.generate_request_id() == f"req_{ULID.from_bytes(bits)}"
+
+
+def test_a_line_record_is_the_record_logging_would_make_with_its_own_time_and_thread() -> None:
+    logger = logging.getLogger("kling_gateway.access")
+    lines = logs.LineRecords(logger, logging.INFO, __file__)
+    fields = {"method": "GET", "status": 200}
+    made: list[logging.LogRecord] = []
+    thread = threading.Thread(target=lambda: made.append(lines.record("on a thread", fields)), name="another")
+    before = time.time()
+    ours = [lines.record("first", fields), lines.record("second", fields)]
+    thread.start()
+    thread.join()
+    after = time.time()
+    expected = logger.makeRecord(logger.name, logging.INFO, __file__, 0, "second", (), None, extra=fields)
+    timed = {"created", "msecs", "relativeCreated"}
+    assert {name: value for name, value in vars(ours[1]).items() if name not in timed} == {
+        name: value for name, value in vars(expected).items() if name not in timed
+    }
+    assert (ours[0].getMessage(), ours[1].getMessage(), made[0].getMessage()) == ("first", "second", "on a thread")
+    assert (made[0].threadName, made[0].thread) == ("another", thread.ident)
+    for record in (*ours, *made):
+        assert before <= record.created <= after
+        assert record.msecs == int((record.created - int(record.created)) * 1000)
+        assert abs(record.relativeCreated - expected.relativeCreated - (record.created - expected.created) * 1000) < 1
