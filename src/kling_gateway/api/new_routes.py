@@ -113,7 +113,7 @@ async def query_by_ids(runtime: Runtime, request: Request) -> Response:
 
 async def _by_ids(runtime: Runtime, owner: Principal, params: dict[str, str]) -> Response:
     rows = await runtime.records.by_ids(owner, parse_ids(params))
-    return responses.json(record.records(rows))
+    return responses.json(runtime.finished_records.records(rows))
 
 
 async def list_tasks(owner: ApiKeyKlingCallerDep, runtime: RuntimeDep, request: Request) -> Response:
