@@ -1,4 +1,4 @@
-"""Count the instructions a finished task's GET and a submit take in process: a figure a busy machine does not blur.
+"""Count the instructions each task query and a submit take in process: a figure a busy machine does not blur.
 
     python -m benchmarks.instructions [--quick]
 
@@ -9,8 +9,9 @@ sets up; it then runs each phase (a fixed number of requests through httpx.ASGIT
 two dumps of the counts, each dump counting from the one before. A phase of zero requests measures what the
 hand-over itself costs, and is subtracted from every other.
 
-Phases: a GET of the bare ASGI app (benchmarks/baseline.py), the gateway's GET of a finished task, a legacy
-submit through the gateway to an in-process sandbox, and the same create straight to that sandbox;
+Phases: a GET of the bare ASGI app (benchmarks/baseline.py); the gateway's GET of a finished task, a page of 30
+finished tasks, a `/kling/tasks?task_ids=` batch of 20 (half legacy, half new-generation), the GET of a task in
+flight; a legacy submit through the gateway to an in-process sandbox, and the same create straight to that sandbox;
 `instructions_per_submit` is the gateway's part, the submit less the upstream's own create.
 """
 
@@ -35,12 +36,16 @@ import httpx
 from benchmarks import baseline
 from benchmarks.api_figures import (
     ACCOUNT,
+    BATCH,
     FAST_SPEED,
     FINAL,
     GATEWAY_PATH,
+    NEW_ACTION,
     PATH,
     QUICK_SYNC,
     SLOW_SPEED,
+    TASKS_PATH,
+    new_body,
     sandbox_factory,
     set_up,
     text2video_body,
@@ -53,7 +58,8 @@ from kling_gateway.upstream.tokens import TokenCache
 
 SANDBOX_URL = "http://sandbox.invalid"  # never resolved: every upstream call goes through an in-process transport
 WARM_UP = 20
-PHASES = ("handover", "bare_get", "finished_get", "submit", "upstream_create")
+PHASES = ("handover", "bare_get", "finished_get", "page_30", "batch_20", "inflight_get", "submit", "upstream_create")
+PAGE = 30
 READY = "ready"
 
 
@@ -71,9 +77,9 @@ def _gateway(directory: Path, sandbox: Any, *, worker: bool) -> Any:
     return create_gateway(settings, run_worker=worker, http=_client(sandbox, SANDBOX_URL))
 
 
-async def prepare(directory: Path) -> tuple[str, str]:
-    """Set up the database in `directory` with one finished legacy task; return the user's key and the task's
-    platform id."""
+async def prepare(directory: Path) -> tuple[str, str, str]:
+    """Set up the database in `directory` with a page of finished legacy tasks and half a batch of finished
+    new-generation ones; return the user's key, a legacy task's platform id and the batch's ids."""
     key = await set_up(sqlite_url(directory), SANDBOX_URL)
     sandbox = sandbox_factory(FAST_SPEED)()
     gateway = _gateway(directory, sandbox, worker=True)
@@ -81,19 +87,34 @@ async def prepare(directory: Path) -> tuple[str, str]:
         await _lifespan(stack, sandbox)
         await _lifespan(stack, gateway)
         client = await stack.enter_async_context(_client(gateway, "http://gateway", {"Authorization": f"Bearer {key}"}))
-        created = (await client.post(GATEWAY_PATH, json=text2video_body("counted"))).json()["data"]
+        legacy = [await _created(client, GATEWAY_PATH, f"counted-{index}") for index in range(PAGE)]
+        new = [await _created(client, f"/kling/{NEW_ACTION}", f"counted-new-{index}") for index in range(BATCH // 2)]
         deadline = time.monotonic() + 60
-        while (task := (await client.get(f"{GATEWAY_PATH}/{created['task_id']}")).json()["data"])[
-            "task_status"
-        ] not in FINAL:
+        while not await _all_final(client, legacy, new):
             if time.monotonic() > deadline:
-                raise RuntimeError("the task to count GETs of did not finish in 60 s")
+                raise RuntimeError("the tasks to count GETs of did not finish in 60 s")
             await asyncio.sleep(0.05)
-    platform_id: str = task["platform_id"]
-    return key, platform_id
+    return key, legacy[len(legacy) // 2], ",".join([*legacy[: BATCH - len(new)], *new])
 
 
-async def probe(directory: Path, key: str, platform_id: str, requests: int, submits: int) -> None:
+async def _created(client: httpx.AsyncClient, path: str, external_task_id: str) -> str:
+    """Create a task (a new-generation body on a new-generation path); return its platform id."""
+    body = new_body(external_task_id) if path.endswith(NEW_ACTION) else text2video_body(external_task_id)
+    answer = await client.post(path, json=body)
+    if answer.status_code != 200:
+        raise RuntimeError(f"a create to count GETs of failed: {answer.status_code} {answer.text}")
+    platform_id: str = answer.json()["data"]["platform_id"]
+    return platform_id
+
+
+async def _all_final(client: httpx.AsyncClient, legacy: list[str], new: list[str]) -> bool:
+    page = (await client.get(GATEWAY_PATH, params={"pageSize": len(legacy)})).json()["data"]
+    batch = (await client.get(TASKS_PATH, params={"task_ids": ",".join(new)})).json()["data"]
+    legacy_final = len(page) == len(legacy) and all(task["task_status"] in FINAL for task in page)
+    return legacy_final and all(task["status"] in ("succeeded", "failed") for task in batch)
+
+
+async def probe(directory: Path, key: str, platform_id: str, batch: str, requests: int, submits: int) -> None:
     """Run every phase, each between two hand-overs to the parent (a line out, a line back), which dumps the
     counts at each."""
     log_stream = (directory / "gateway.log").open("a", encoding="utf-8")
@@ -120,10 +141,21 @@ async def probe(directory: Path, key: str, platform_id: str, requests: int, subm
             if (answer := await client.get(path)).status_code != 200:
                 raise RuntimeError(f"a counted GET failed: {answer.status_code} {answer.text}")
 
+        in_flight: list[str] = []  # created once the pages are counted, so they hold finished tasks only
+
+        async def get_in_flight() -> None:
+            if not in_flight:
+                answer = await through.post(GATEWAY_PATH, json=text2video_body("counted-in-flight"))
+                in_flight.append(answer.json()["data"]["platform_id"])
+            await get(through, f"{GATEWAY_PATH}/{in_flight[0]}")
+
         phases: dict[str, tuple[int, Callable[[], Awaitable[None]]]] = {
             "handover": (0, lambda: get(bare, "/")),
             "bare_get": (requests, lambda: get(bare, f"{GATEWAY_PATH}/1")),
             "finished_get": (requests, lambda: get(through, f"{GATEWAY_PATH}/{platform_id}")),
+            "page_30": (requests, lambda: get(through, f"{GATEWAY_PATH}?pageNum=1&pageSize={PAGE}")),
+            "batch_20": (requests, lambda: get(through, f"{TASKS_PATH}?task_ids={batch}")),
+            "inflight_get": (requests, get_in_flight),
             "submit": (submits, lambda: create(through, GATEWAY_PATH)),
             "upstream_create": (submits, lambda: create(direct, PATH)),
         }
@@ -161,11 +193,11 @@ def count_instructions(*, requests: int, submits: int) -> dict[str, float]:
             raise RuntimeError(f"{tool} is needed: apt-get install valgrind")
     with tempfile.TemporaryDirectory(prefix="kling-bench-instructions-") as name:
         directory = Path(name)
-        key, platform_id = asyncio.run(prepare(directory))
+        key, platform_id, batch = asyncio.run(prepare(directory))
         out = directory / "callgrind.out"
         log = directory / "probe.log"
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-        command += [sys.executable, "-m", "benchmarks.instructions", "--probe", str(directory), key, platform_id]
+        command += [sys.executable, "-m", "benchmarks.instructions", "--probe", str(directory), key, platform_id, batch]
         command += [str(requests), str(submits)]
         with log.open("w") as errors:
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -199,6 +231,9 @@ def count_instructions(*, requests: int, submits: int) -> dict[str, float]:
     return {
         "instructions_per_bare_get": per("bare_get", requests),
         "instructions_per_finished_get": per("finished_get", requests),
+        "instructions_per_inflight_get": per("inflight_get", requests),
+        "instructions_per_page_30": per("page_30", requests),
+        "instructions_per_batch_20": per("batch_20", requests),
         "instructions_per_submit": per("submit", submits) - per("upstream_create", submits),
         "instructions_per_upstream_create": per("upstream_create", submits),
     }
@@ -213,11 +248,12 @@ def main() -> None:
     """Print the figures, or, with --probe, be the probe process."""
     command = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__.splitlines()[0])
     command.add_argument("--quick", action="store_true", help="50 GETs and 10 submits a phase")
-    command.add_argument("--probe", nargs=5, metavar=("DIR", "KEY", "TASK", "REQUESTS", "SUBMITS"), help="internal")
+    probe_arguments = ("DIR", "KEY", "TASK", "BATCH", "REQUESTS", "SUBMITS")
+    command.add_argument("--probe", nargs=len(probe_arguments), metavar=probe_arguments, help="internal")
     args = command.parse_args()
     if args.probe:
-        directory, key, task, requests, submits = args.probe
-        asyncio.run(probe(Path(directory), key, task, int(requests), int(submits)))
+        directory, key, task, batch, requests, submits = args.probe
+        asyncio.run(probe(Path(directory), key, task, batch, int(requests), int(submits)))
         return
     for name, value in instructions_figures(quick=args.quick).items():
         print(f"{name}: {value:,.0f}")

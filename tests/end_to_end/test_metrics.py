@@ -117,6 +117,19 @@ def test_unmatched_paths_and_ids_never_become_series(gateway: RunningGateway) ->
     assert not [route for route in routes if route and ("12345" in route or "nobody" in route)]
 
 
+def test_the_batch_query_is_counted_under_its_template_on_both_prefixes(gateway: RunningGateway) -> None:
+    with gateway.client() as client, gateway.http() as operator:
+        before = scrape(operator)
+        task = create(client, T2V, {"prompt": "a counted fox"})
+        for path in ("/kling/tasks", "/tasks"):
+            assert client.get(path, params={"task_ids": task["platform_id"]}).status_code == 200
+            assert client.get(path).status_code == 400  # no ids: refused, and counted as refused
+        after = scrape(operator)
+    for path in ("/kling/tasks", "/tasks"):
+        assert moved(before, after, "kling_gateway_http_requests_total", route=path, method="GET", status="200") == 1
+        assert moved(before, after, "kling_gateway_http_requests_total", route=path, method="GET", status="400") == 1
+
+
 def test_metrics_need_the_operators_token_when_one_is_set(gateway_factory: GatewayFactory) -> None:
     gw = gateway_factory(metrics={"token": "operator-secret"})
     with gw.http() as anyone:

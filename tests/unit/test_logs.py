@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
 import subprocess
 import sys
+import threading
+import time
 
 import orjson
+import pytest
+from ulid import ULID
 
 from kling_gateway import logs
 
@@ -87,4 +92,101 @@ def test_the_process_configuration_sends_every_logger_through_one_handler_and_qu
     assert [(line["logger"], line["message"]) for line in lines] == [
         ("uvicorn.error", "server line"),
         ("kling_gateway.sync", "worker line"),
+    ]
+
+
+def test_a_new_request_id_is_a_ulid_of_this_millisecond_and_never_repeats() -> None:
+    before_ms = time.time_ns() // 1_000_000
+    made = [logs.generate_request_id() for _ in range(1000)]
+    after_ms = time.time_ns() // 1_000_000
+    assert len(set(made)) == len(made)
+    for request_id in made:
+        assert request_id.startswith("req_")
+        ulid = ULID.from_str(request_id.removeprefix("req_"))  # refuses any string that is not one
+        assert str(ulid) == request_id.removeprefix("req_")
+        assert before_ms <= ulid.milliseconds <= after_ms
+    assert len({ULID.from_str(request_id[4:]).bytes[6:] for request_id in made}) == len(made)  # random parts differ
+
+
+def test_a_request_id_is_written_as_python_ulid_writes_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bits in (b"\x00" * 16, b"\xff" * 6 + b"\x00" * 10, b"\x01\x8f" + b"\xa5" * 14, b"\x00" * 6 + b"\xff" * 10):
+        monkeypatch.setattr("time.time_ns", lambda bits=bits: int.from_bytes(bits[:6]) * 1_000_000)
+        monkeypatch.setattr("os.urandom", lambda size, bits=bits: bits[6:])
+        assert logs.generate_request_id() == f"req_{ULID.from_bytes(bits)}"
+
+
+def test_a_line_record_is_the_record_logging_would_make_with_its_own_time_and_thread() -> None:
+    logger = logging.getLogger("kling_gateway.access")
+    lines = logs.LineRecords(logger, logging.INFO, __file__)
+    fields = {"method": "GET", "status": 200}
+    made: list[logging.LogRecord] = []
+    thread = threading.Thread(target=lambda: made.append(lines.record("on a thread", fields)), name="another")
+    before = time.time()
+    ours = [lines.record("first", fields), lines.record("second", fields)]
+    thread.start()
+    thread.join()
+    after = time.time()
+    expected = logger.makeRecord(logger.name, logging.INFO, __file__, 0, "second", (), None, extra=fields)
+    timed = {"created", "msecs", "relativeCreated"}
+    assert {name: value for name, value in vars(ours[1]).items() if name not in timed} == {
+        name: value for name, value in vars(expected).items() if name not in timed
+    }
+    assert (ours[0].getMessage(), ours[1].getMessage(), made[0].getMessage()) == ("first", "second", "on a thread")
+    assert (made[0].threadName, made[0].thread) == ("another", thread.ident)
+    for record in (*ours, *made):
+        assert before <= record.created <= after
+        assert record.msecs == int((record.created - int(record.created)) * 1000)
+        assert abs(record.relativeCreated - expected.relativeCreated - (record.created - expected.created) * 1000) < 1
+
+
+def test_lines_of_one_loop_turn_are_written_together_once_it_is_over() -> None:
+    stream = io.StringIO()
+    handler = logs.log_handler("text", stream)
+    seen_within_the_turn: list[str] = []
+
+    async def log_three() -> None:
+        for number in range(3):
+            handler.handle(record("line %d", number))
+        seen_within_the_turn.append(stream.getvalue())
+        await asyncio.sleep(0)  # the turn ends: what it logged is written
+        seen_within_the_turn.append(stream.getvalue())
+
+    asyncio.run(log_three())
+    assert seen_within_the_turn[0] == ""
+    assert [line.rsplit(" ", 2)[-2:] for line in seen_within_the_turn[1].splitlines()] == [
+        ["line", "0"],
+        ["line", "1"],
+        ["line", "2"],
+    ]
+
+
+def test_a_line_logged_outside_a_loop_is_written_at_once_after_those_kept() -> None:
+    stream = io.StringIO()
+    handler = logs.log_handler("text", stream)
+
+    async def log_in_the_loop_then_on_a_thread() -> None:
+        handler.handle(record("from the %s", "loop"))
+        thread = threading.Thread(target=lambda: handler.handle(record("from a %s", "thread")))
+        thread.start()
+        thread.join()
+        assert [line.rsplit(" ", 3)[-3:] for line in stream.getvalue().splitlines()] == [
+            ["from", "the", "loop"],
+            ["from", "a", "thread"],
+        ]
+
+    asyncio.run(log_in_the_loop_then_on_a_thread())
+
+
+def test_the_last_lines_of_a_loop_are_written_even_when_the_process_skips_atexit() -> None:
+    script = (
+        "import asyncio, logging, os; from kling_gateway import logs; logs.configure('info', 'text');\n"
+        "async def main():\n"
+        "    for number in range(3): logging.getLogger('kling_gateway.tasks').info('line %d', number)\n"
+        "asyncio.run(main()); os._exit(0)"  # as a multiprocessing child (uvicorn's workers) ends
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert [line.rsplit(" ", 2)[-2:] for line in done.stderr.splitlines()] == [
+        ["line", "0"],
+        ["line", "1"],
+        ["line", "2"],
     ]

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from kling_gateway import logs
 from kling_gateway.dialects import Dialect, openai, record, video
 from kling_gateway.dialects.outputs import (
     billing_of_deduction,
@@ -174,3 +175,19 @@ def test_a_new_style_tasks_kling_callback_carries_the_new_record() -> None:
     assert orjson.loads(callback_body(new_style(), "kling", NOW)) == record.record(new_style())
     assert orjson.loads(callback_body(new_style(), "task", NOW))["data"]["status"] == "SUCCESS"
     assert orjson.loads(callback_body(view(), None, NOW))["task_status"] == "succeed"  # legacy: the bare task object
+
+
+def test_kept_records_answer_a_batch_byte_for_byte_as_records_do_and_encode_a_finished_one_once() -> None:
+    finished, running = new_style(), view(platform_id="video_01KBE6S3QZ6N8W1Y2X3V4T5R7Q", status=TaskStatus.PROCESSING)
+    kept = record.KeptRecords()
+    token = logs.enter_request("req_batch")
+    try:
+        for _ in range(2):  # the second time, the finished record is the one kept
+            assert orjson.dumps(kept.records([finished, running])) == orjson.dumps(record.records([finished, running]))
+        moved = running._replace(status=TaskStatus.SUCCEED, updated_at=NOW + 1)
+        assert orjson.dumps(kept.records([moved])) == orjson.dumps(record.records([moved]))  # kept only once final
+        # A finished record is encoded once: what it was made from is read no more.
+        changed = finished._replace(status_msg="not read again")
+        assert orjson.dumps(kept.records([changed])) == orjson.dumps(record.records([finished]))
+    finally:
+        logs.leave_request(token)

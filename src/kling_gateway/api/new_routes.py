@@ -17,16 +17,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kling_gateway.api import documentation, responses
+from kling_gateway.api.auth import api_key_caller
 from kling_gateway.api.deps import ApiKeyKlingCallerDep, ApiKeySpeakerDep, JsonBody, RuntimeDep
 from kling_gateway.api.kling_routes import Handler
+from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import Dialect, kling, record
 from kling_gateway.dialects.shapes import SHAPES
 from kling_gateway.errors import InvalidRequest, NoSuchEndpoint
+from kling_gateway.keys.service import Principal
 from kling_gateway.kling.schemas import NEW_ACTIONS, ActionSpec
 from kling_gateway.tasks.listing import parse_ids, parse_listing
 
 PREFIXES = ("/kling", "")
+TASKS_PATHS = tuple(f"{prefix}/tasks" for prefix in PREFIXES)
+ID_PARAMETERS = ("task_ids", "external_task_ids")
 PRODUCTS = ("text-to-video", "image-to-video", "omni-video", "motion-control")
 """Kling's new-generation products (reference 2026 §3): a path under one of them names a model, known or not."""
 TAGS: list[str | Enum] = ["videos (Kling, new generation)"]
@@ -92,9 +97,23 @@ async def query_tasks(
     external_task_ids: IdList = None,
 ) -> Response:
     """Answer your tasks among the ids asked for, in Kling's new codec; ids not yours are left out."""
-    given = (("task_ids", task_ids), ("external_task_ids", external_task_ids))
-    rows = await runtime.records.by_ids(owner, parse_ids({name: value for name, value in given if value is not None}))
-    return responses.json(record.records(rows))
+    given = zip(ID_PARAMETERS, (task_ids, external_task_ids), strict=True)
+    return await _by_ids(runtime, owner, {name: value for name, value in given if value is not None})
+
+
+async def query_by_ids(runtime: Runtime, request: Request) -> Response:
+    """Authenticate a `GET /tasks` and answer it: the query lane's handler, which runs before FastAPI, in the
+    documented route's order (its Kling envelope, its API-key caller, then its ids, the last of each as FastAPI
+    reads a repeated parameter)."""
+    request.state.dialect = Dialect.KLING
+    owner = await api_key_caller(runtime.keys, request)
+    params = request.query_params
+    return await _by_ids(runtime, owner, {name: params[name] for name in ID_PARAMETERS if name in params})
+
+
+async def _by_ids(runtime: Runtime, owner: Principal, params: dict[str, str]) -> Response:
+    rows = await runtime.records.by_ids(owner, parse_ids(params))
+    return responses.json(runtime.finished_records.records(rows))
 
 
 async def list_tasks(owner: ApiKeyKlingCallerDep, runtime: RuntimeDep, request: Request) -> Response:

@@ -1,5 +1,6 @@
-"""The busiest requests, `GET …/{family}/{action}/{id}`, the list `GET …/{family}/{action}` and the create
-`POST …/{family}/{action}`, answered before the framework's per-request layers.
+"""The busiest requests, `GET …/{family}/{action}/{id}`, the list `GET …/{family}/{action}`, the create
+`POST …/{family}/{action}` and the new generation's batch `GET /tasks?task_ids=…`, answered before the framework's
+per-request layers.
 
 A client polling its tasks sends these requests far more often than any other. Through FastAPI it passes four
 middlewares, a linear match over every route and the endpoint machinery, which cost more than reading and rendering
@@ -16,7 +17,7 @@ import re
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kling_gateway.api import responses
+from kling_gateway.api import new_routes, responses
 from kling_gateway.api.kling_routes import SERVED_ACTIONS, KlingRoutes
 from kling_gateway.errors import GatewayError
 from kling_gateway.kling.schemas import Family
@@ -40,6 +41,9 @@ class TaskQueryLane:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        if scope["method"] == "GET" and path in new_routes.TASKS_PATHS:
+            await self._batch(scope, receive, send)
+            return
         spec, reference = None, None
         if scope["method"] == "GET" and (found := TASK_PATH.fullmatch(path)) is not None:
             family, action, reference = found.groups()
@@ -63,5 +67,14 @@ class TaskQueryLane:
             else:
                 answer = await self.routes.one(request, spec, reference)
         except GatewayError as failure:  # anything else is the edge's to answer
+            answer = responses.error(request, failure)
+        await answer(scope, receive, send)
+
+    async def _batch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ROUTE_KEY] = scope["path"]  # the documented route's template is its path
+        request = Request(scope, receive)
+        try:
+            answer = await new_routes.query_by_ids(self.routes.runtime, request)
+        except GatewayError as failure:
             answer = responses.error(request, failure)
         await answer(scope, receive, send)

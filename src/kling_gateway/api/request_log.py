@@ -26,6 +26,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 WELL_FORMED_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 access = logging.getLogger(logs.ACCESS_LOGGER)
+access_lines = logs.LineRecords(access, logging.INFO, __file__)
 
 
 def install(app: FastAPI, *, access_log: bool) -> None:
@@ -88,10 +89,10 @@ def client_request_id(scope: Scope) -> str | None:
 def log_access(scope: Scope, status: int, duration_ms: float) -> None:
     """Write the access-log line of one request.
 
-    The record is made and handed to the handlers directly: through `Logger.info` every line would also search the
-    stack for its caller, a fifth of the line's cost, to say what the logger's name already says.
+    The record is made (`logs.LineRecords`) and handed to the handlers directly: through `Logger.info` every line
+    would also search the stack for its caller, a fifth of the line's cost, to say what the logger's name already
+    says.
     """
     method, path = scope["method"], redact(scope["path"])
     fields = {"method": method, "path": path, "status": status, "duration_ms": round(duration_ms, 3)}
-    message = f"{method} {path} {status} {duration_ms:.2f} ms"
-    access.handle(access.makeRecord(access.name, logging.INFO, __file__, 0, message, (), None, extra=fields))
+    access.handle(access_lines.record(f"{method} {path} {status} {duration_ms:.2f} ms", fields))

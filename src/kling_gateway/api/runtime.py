@@ -11,6 +11,7 @@ import httpx
 from kling_gateway.api.auth import KeyCache
 from kling_gateway.channels.health import tracker_of
 from kling_gateway.clock import Clock, SystemClock
+from kling_gateway.dialects.record import KeptRecords
 from kling_gateway.egress.clients import downloads_http
 from kling_gateway.egress.downloads import Downloads
 from kling_gateway.settings import Settings
@@ -55,6 +56,7 @@ class Runtime:
         self.tasks = TaskService(self.db, self.client, settings, clock=self.clock)
         self.sessions = SessionCalls(self.db, self.client, settings, clock=self.clock)
         self.records = TaskRecords(self.db)
+        self.finished_records = KeptRecords()  # the `/tasks` records of finished tasks, encoded once
         self.keys = KeyCache.for_settings(self.db, settings, clock=self.clock)
         self.worker = Worker(self.db, self.client, settings, clock=self.clock) if run_worker else None
         self._stop = asyncio.Event()
