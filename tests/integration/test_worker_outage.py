@@ -4,8 +4,9 @@ and longer, and says once that the database is back; then its rounds go on."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
-import shutil
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,23 +25,22 @@ from tests.databases import POSTGRES_DSN
 pytestmark = pytest.mark.both_backends  # what a database that is gone answers differs by backend
 
 SYNC = SyncConfig(idle_sleep_s=0.01, store_retry_s=0.01, store_retry_max_s=0.04)
+AT_FDCWD, RENAME_EXCHANGE = -100, 2  # from <fcntl.h> and <stdio.h>
 GONE = {"sqlite": "unable to open database file", "postgresql": "is not currently accepting connections"}
 
 
 @asynccontextmanager
 async def gone(database_url: str) -> AsyncIterator[None]:
-    """Take the database away, then give it back: a SQLite file's directory moved aside (so no connection can
-    create an empty file in its place meanwhile); a PostgreSQL database that takes no new connections, its open
-    ones killed."""
+    """Take the database away, then give it back: a SQLite file replaced by a directory; a PostgreSQL database
+    that takes no new connections, its open ones killed."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        directory = Path(str(url.database)).parent
-        away = directory.with_name(directory.name + ".away")
-        directory.rename(away)
+        path = Path(str(url.database))
+        swap_for_a_directory(path)
         try:
             yield
         finally:
-            away.rename(directory)
+            swap_for_a_directory(path)
         return
     name = str(url.database)
     admin = await asyncpg.connect(POSTGRES_DSN)
@@ -55,15 +55,25 @@ async def gone(database_url: str) -> AsyncIterator[None]:
         await admin.close()
 
 
-def of_its_own(database_url: str, tmp_path: Path) -> str:
-    """A SQLite database moved into a directory of its own, which the outage can take away whole."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return database_url
-    own = tmp_path / "store" / "gateway.db"
-    own.parent.mkdir()
-    shutil.copy(str(url.database), own)
-    return str(url.set(database=str(own)))
+def swap_for_a_directory(path: Path) -> None:
+    """Put a directory where the file was, keeping the file aside; or the other way round.
+
+    Each way is one atomic exchange of the two names (Linux's renameat2): were the path ever free, a connection
+    trying it meanwhile would create an empty database there, and keep it.
+    """
+    away = path.with_name(path.name + ".away")
+    if not away.exists():
+        away.mkdir()
+    _exchange(path, away)
+    if away.is_dir():
+        away.rmdir()
+
+
+def _exchange(first: Path, second: Path) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number), str(first), None, str(second))
 
 
 async def until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
@@ -75,10 +85,9 @@ async def until(condition: Callable[[], bool], what: str, timeout_s: float = 20.
 
 
 async def test_a_database_outage_is_one_line_per_pause_and_one_when_it_is_back(
-    database_url: str, backend: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    database_url: str, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    database_url = of_its_own(database_url, tmp_path)
     db = Database(database_url)
     stop = asyncio.Event()
     running: asyncio.Task[None] | None = None
