@@ -8,15 +8,12 @@ in the routes, the services or the store, carries both. Lines of the sync worker
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import logging.config
 import os
 import sys
 import threading
 import time
-import traceback
-import weakref
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -204,59 +201,9 @@ class JsonLines(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-class TurnLines(logging.StreamHandler):  # type: ignore[type-arg]  # typeshed's is generic, logging's is not
-    """Write to a stream, as `logging.StreamHandler` does, the lines logged during one turn of an event loop
-    together, once the turn is over: one write and one flush for the many lines of a busy turn, not one per line.
-
-    A line logged where no event loop runs (another thread, a command) is written at once, with any kept before
-    it. Nothing is kept past a turn, and `flush` (logging's shutdown at exit, a test) writes whatever is kept; the
-    loop's own shutdown (`asyncio.run`, which uvicorn's processes end with) runs the turn that writes the last
-    lines, even in a process that ends without running `atexit` (a multiprocessing child).
-    """
-
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        super().__init__(stream)
-        self._kept: list[str] = []
-        self._loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()  # a write is due on each
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep the line until the end of the turn; write it now (with those kept) outside an event loop."""
-        try:
-            self._kept.append(self.format(record) + self.terminator)
-        except Exception:
-            self.handleError(record)
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        if loop not in self._loops:
-            self._loops.add(loop)
-            loop.call_soon(self._end_turn, loop)
-
-    def _end_turn(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loops.discard(loop)
-        try:
-            self.flush()
-        except Exception:  # as `handleError` says it: never through the loop's handler, which would log again
-            if logging.raiseExceptions:
-                traceback.print_exc(file=sys.stderr)
-
-    def flush(self) -> None:
-        """Write every line kept, then flush the stream."""
-        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
-            if self._kept:
-                text = "".join(self._kept)
-                self._kept.clear()
-                self.stream.write(text)
-            super().flush()
-
-
 def log_handler(log_format: LogFormat = "text", stream: IO[str] | None = None) -> logging.Handler:
-    """A handler writing lines of `log_format` to `stream` (standard error by default), each with its request,
-    a loop's turn at a time (`TurnLines`)."""
-    handler = TurnLines(stream)
+    """A handler writing lines of `log_format` to `stream` (standard error by default), each with its request."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonLines() if log_format == "json" else TextLines())
     handler.addFilter(RequestFields())
     return handler

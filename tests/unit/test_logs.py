@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import re
@@ -137,56 +136,3 @@ def test_a_line_record_is_the_record_logging_would_make_with_its_own_time_and_th
         assert before <= record.created <= after
         assert record.msecs == int((record.created - int(record.created)) * 1000)
         assert abs(record.relativeCreated - expected.relativeCreated - (record.created - expected.created) * 1000) < 1
-
-
-def test_lines_of_one_loop_turn_are_written_together_once_it_is_over() -> None:
-    stream = io.StringIO()
-    handler = logs.log_handler("text", stream)
-    seen_within_the_turn: list[str] = []
-
-    async def log_three() -> None:
-        for number in range(3):
-            handler.handle(record("line %d", number))
-        seen_within_the_turn.append(stream.getvalue())
-        await asyncio.sleep(0)  # the turn ends: what it logged is written
-        seen_within_the_turn.append(stream.getvalue())
-
-    asyncio.run(log_three())
-    assert seen_within_the_turn[0] == ""
-    assert [line.rsplit(" ", 2)[-2:] for line in seen_within_the_turn[1].splitlines()] == [
-        ["line", "0"],
-        ["line", "1"],
-        ["line", "2"],
-    ]
-
-
-def test_a_line_logged_outside_a_loop_is_written_at_once_after_those_kept() -> None:
-    stream = io.StringIO()
-    handler = logs.log_handler("text", stream)
-
-    async def log_in_the_loop_then_on_a_thread() -> None:
-        handler.handle(record("from the %s", "loop"))
-        thread = threading.Thread(target=lambda: handler.handle(record("from a %s", "thread")))
-        thread.start()
-        thread.join()
-        assert [line.rsplit(" ", 3)[-3:] for line in stream.getvalue().splitlines()] == [
-            ["from", "the", "loop"],
-            ["from", "a", "thread"],
-        ]
-
-    asyncio.run(log_in_the_loop_then_on_a_thread())
-
-
-def test_the_last_lines_of_a_loop_are_written_even_when_the_process_skips_atexit() -> None:
-    script = (
-        "import asyncio, logging, os; from kling_gateway import logs; logs.configure('info', 'text');\n"
-        "async def main():\n"
-        "    for number in range(3): logging.getLogger('kling_gateway.tasks').info('line %d', number)\n"
-        "asyncio.run(main()); os._exit(0)"  # as a multiprocessing child (uvicorn's workers) ends
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
-    assert [line.rsplit(" ", 2)[-2:] for line in done.stderr.splitlines()] == [
-        ["line", "0"],
-        ["line", "1"],
-        ["line", "2"],
-    ]
