@@ -34,6 +34,7 @@ from kling_gateway.api.deps import (
 from kling_gateway.api.runtime import Runtime
 from kling_gateway.clock import now_ms
 from kling_gateway.dialects import DIALECT_HEADER, Dialect, kling
+from kling_gateway.dialects.record import FINISHED_KEPT
 from kling_gateway.dialects.shapes import SHAPES
 from kling_gateway.errors import MethodNotAllowed, NoSuchEndpoint
 from kling_gateway.keys.service import Principal
@@ -44,7 +45,6 @@ from kling_gateway.sync.receiver import take_callback
 from kling_gateway.upstream.callbacks import CALLBACK_PREFIX
 
 PREFIXES = ("/kling/v1", "/v1")
-FINISHED_CACHE_SIZE = 100_000  # rendered finished tasks kept per process (a few hundred bytes each)
 Handler = Callable[..., Awaitable[Response]]
 SERVED_ACTIONS: Mapping[tuple[Family, str], ActionSpec] = MappingProxyType(dict(ACTIONS) | dict(V1_ADDITIONS))
 """The asynchronous `/v1` endpoints the gateway serves: every legacy action and every 2026 addition (audio,
@@ -58,7 +58,7 @@ class KlingRoutes:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         # A finished task never changes: its rendering is kept, keyed by who asked, by which id and in which shape.
-        self._finished: LRUCache[tuple[int, str, str, str, Dialect], orjson.Fragment] = LRUCache(FINISHED_CACHE_SIZE)
+        self._finished: LRUCache[tuple[int, str, str, str, Dialect], orjson.Fragment] = LRUCache(FINISHED_KEPT)
 
     @staticmethod
     def mount(app: FastAPI) -> None:

@@ -53,11 +53,14 @@ def records(rows: Sequence[TaskView]) -> dict[str, object]:
     return kling.envelope([record(row) for row in rows])
 
 
+FINISHED_KEPT = 100_000  # encoded finished tasks kept per process and per cache (a few hundred bytes each)
+
+
 class KeptRecords:
     """Answer `GET /tasks` as `records` does, with each finished task's record encoded once and kept: a finished
     task never changes, and a client polling a batch asks for the same ones again and again."""
 
-    def __init__(self, size: int = 100_000) -> None:  # records kept per process (a few hundred bytes each)
+    def __init__(self, size: int = FINISHED_KEPT) -> None:
         self._kept: LRUCache[str, orjson.Fragment] = LRUCache(size)
 
     def records(self, rows: Sequence[TaskView]) -> dict[str, object]:

@@ -169,6 +169,14 @@ _VIEW_BY_ID = select(*VIEW_COLUMNS).where(_c.id == bindparam("task_id"))
 _INSERT = TASKS.insert().returning(*TASK_COLUMNS)
 
 
+def _waiting(tasks: Any) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """What a task waiting for a channel is, in `tasks` (the table, or an alias of it): queued, on no channel."""
+    return tasks.c.status == TaskStatus.QUEUED.value, tasks.c.channel_id.is_(None)
+
+
+_WAITING = _waiting(TASKS)
+
+
 def _insert_behind_statement() -> Any:
     # A subquery of RETURNING names the new row by its table's name (SQLAlchemy does not correlate there, and
     # renders RETURNING's columns bare on SQLite); its own columns, unqualified there, are the alias's.
@@ -178,8 +186,7 @@ def _insert_behind_statement() -> Any:
         return literal_column(f"{TASKS.name}.{column}")
 
     waiting = select(ahead.c.id).where(
-        ahead.c.status == TaskStatus.QUEUED.value,
-        ahead.c.channel_id.is_(None),
+        *_waiting(ahead),
         or_(ahead.c.next_sync_at.is_(None), ahead.c.next_sync_at <= new("created_at")),
         ahead.c.pack_type == new("pack_type"),
         ahead.c.id < new("id"),
@@ -341,9 +348,6 @@ async def delete_unsent(session: AsyncSession, *, task_id: int) -> bool:
     """Forget a task that never reached the upstream; tell whether it was still queued and unclaimed."""
     query = delete(TASKS).where(_c.id == task_id, _c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None))
     return cast(CursorResult[Any], await session.execute(query)).rowcount == 1
-
-
-_WAITING = (_c.status == TaskStatus.QUEUED.value, _c.channel_id.is_(None))
 
 
 async def waiting_counts(session: Executor, *, user_id: int) -> tuple[int, int]:
