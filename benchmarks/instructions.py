@@ -133,7 +133,9 @@ async def probe(directory: Path, key: str, platform_id: str, batch: str, request
         numbered = iter(range(10**9))
 
         async def create(client: httpx.AsyncClient, path: str) -> None:
-            answer = await client.post(path, json=text2video_body(f"counted-{next(numbered)}"))
+            # An external id of its own: one of the stored tasks' (`counted-N`) would be answered as that earlier
+            # task, with no create at all.
+            answer = await client.post(path, json=text2video_body(f"counted-submit-{next(numbered)}"))
             if answer.status_code != 200:
                 raise RuntimeError(f"a counted create failed: {answer.status_code} {answer.text}")
 
